@@ -1,0 +1,317 @@
+"""The ``tessera`` command. Every command exits 0 on success; bad input exits non-zero with one short line
+on stderr and never a traceback. ``--json`` prints one JSON document on stdout and nothing else."""
+
+import functools
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, ParamSpec, TypeVar
+
+import click
+
+from tessera.config import Settings, read_dotenv
+from tessera.errors import TesseraError
+from tessera.passwords import hash_password
+from tessera.store import ClientRecord, Store, make_engine, upgrade
+from tessera.tokens import TokenKind, digest, mint, random_id
+
+__all__ = ["main"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+def _handled(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn Tessera's errors into one line on stderr and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except TesseraError as exc:
+            _fail(str(exc))
+
+    return wrapper
+
+
+def _settings() -> Settings:
+    import os
+
+    environ = dict(os.environ)
+    read_dotenv(Path(".env"), environ)
+    return Settings.from_env(environ)
+
+
+def _store() -> Store:
+    return Store(make_engine(_settings().database_url))
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True))
+
+
+@click.group()
+@click.version_option(package_name="tessera")
+def main() -> None:
+    """Tessera: an OAuth 2.0 server with opaque tokens."""
+
+
+# db
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@_handled
+def db_upgrade() -> None:
+    """Create or migrate the schema (idempotent)."""
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+    except Exception as exc:  # any driver error: say what failed, in one line
+        _fail(f"could not upgrade the database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    click.echo("Database is up to date.")
+
+
+# users
+
+
+@main.group()
+def users() -> None:
+    """People who sign in."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (one line).")
+@_handled
+def users_create(username: str, password_stdin: bool) -> None:
+    """Create a user; the password is prompted for unless --password-stdin is given."""
+    if not username.strip() or len(username) > 150 or username != username.strip():
+        _fail("the username must be 1 to 150 characters, without leading or trailing spaces")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        _fail("the password must not be empty")
+    user = _store().create_user(username, hash_password(password))
+    click.echo(f"Created user {user.username}.")
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_handled
+def users_list(as_json: bool) -> None:
+    """List users."""
+    rows = _store().list_users()
+    if as_json:
+        _print_json([{"username": u.username, "disabled": u.disabled, "created_at": u.created_at} for u in rows])
+        return
+    for u in rows:
+        click.echo(f"{u.username}{'  (disabled)' if u.disabled else ''}")
+
+
+@users.command("disable")
+@click.argument("username")
+@_handled
+def users_disable(username: str) -> None:
+    """Disable a user and revoke all of their tokens."""
+    revoked = _store().disable_user(username)
+    click.echo(f"Disabled {username}; revoked {len(revoked)} token(s).")
+
+
+# clients
+
+
+def _client_json(c: ClientRecord, secret: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "client_id": c.client_id,
+        "name": c.name,
+        "redirect_uris": list(c.redirect_uris),
+        "grant_types": list(c.grant_types),
+        "scope": c.scope,
+        "public": c.public,
+        "introspect": c.may_introspect,
+        "token_endpoint_auth_method": "none" if c.public else "client_secret_basic",
+    }
+    if secret is not None:
+        out["client_secret"] = secret
+    return out
+
+
+def _check_redirect_uri(uri: str) -> None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        _fail(f"redirect URI {uri!r} must be an absolute http(s) URL")
+    if parts.fragment or "#" in uri:
+        _fail(f"redirect URI {uri!r} must not have a fragment (RFC 6749 §3.1.2)")
+
+
+@main.group()
+def clients() -> None:
+    """Applications that ask for tokens."""
+
+
+@clients.command("create")
+@click.option("--name", required=True, help="Shown to people on the consent page.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact-match redirect URI (repeatable).")
+@click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(_GRANT_TYPES))
+@click.option("--scope", default="api", show_default=True, help="The most this client may ever get.")
+@click.option("--public", is_flag=True, help="No secret; authenticates with 'none'; PKCE required.")
+@click.option("--introspect", is_flag=True, help="May introspect tokens of any client (a resource server).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_handled
+def clients_create(
+    name: str,
+    redirect_uris: tuple[str, ...],
+    grant_types: tuple[str, ...],
+    scope: str,
+    public: bool,
+    introspect: bool,
+    as_json: bool,
+) -> None:
+    """Register a client; its secret is shown once."""
+    if not name.strip() or len(name) > 200:
+        _fail("--name must be 1 to 200 characters")
+    for uri in redirect_uris:
+        _check_redirect_uri(uri)
+    scopes = list(dict.fromkeys(scope.split()))
+    if not scopes or any(not s.isascii() or '"' in s or "\\" in s for s in scopes):
+        _fail("--scope must be one or more space-separated scope names")
+    if not grant_types:
+        grant_types = ("authorization_code", "refresh_token") if redirect_uris else ("client_credentials",)
+    if "authorization_code" in grant_types and not redirect_uris:
+        _fail("the authorization_code grant needs at least one --redirect-uri")
+    if public and "client_credentials" in grant_types:
+        _fail("a public client cannot use client_credentials: it has no secret")
+    if public and introspect:
+        _fail("a public client cannot introspect: introspection needs a client secret")
+    secret = None if public else mint(TokenKind.CLIENT_SECRET)
+    record = ClientRecord(
+        client_id=random_id(),
+        secret_digest=digest(secret) if secret else None,
+        name=name.strip(),
+        redirect_uris=tuple(dict.fromkeys(redirect_uris)),
+        grant_types=tuple(dict.fromkeys(grant_types)),
+        scope=" ".join(scopes),
+        public=public,
+        may_introspect=introspect,
+        created_at=int(time.time()),
+    )
+    _store().create_client(record)
+    if as_json:
+        _print_json(_client_json(record, secret))
+        return
+    click.echo(f"client_id:     {record.client_id}")
+    if secret:
+        click.echo(f"client_secret: {secret}")
+        click.echo("Store the secret now: it is not shown again.")
+
+
+@clients.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_handled
+def clients_list(as_json: bool) -> None:
+    """List clients (never their secrets)."""
+    rows = _store().list_clients()
+    if as_json:
+        _print_json([_client_json(c) for c in rows])
+        return
+    for c in rows:
+        kind = "public" if c.public else "confidential"
+        click.echo(f"{c.client_id}  {c.name}  [{kind}; {' '.join(c.grant_types)}; scope: {c.scope}]")
+
+
+@clients.command("delete")
+@click.argument("client_id")
+@_handled
+def clients_delete(client_id: str) -> None:
+    """Delete a client and revoke its tokens."""
+    revoked = _store().delete_client(client_id)
+    click.echo(f"Deleted {client_id}; revoked {len(revoked)} token(s).")
+
+
+@clients.command("rotate-secret")
+@click.argument("client_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_handled
+def clients_rotate_secret(client_id: str, as_json: bool) -> None:
+    """Give a confidential client a new secret; the old one stops working."""
+    store = _store()
+    client = store.client(client_id)
+    if client is None:
+        _fail(f"no client {client_id!r}")
+    if client.public:
+        _fail(f"client {client_id!r} is public and has no secret")
+    secret = mint(TokenKind.CLIENT_SECRET)
+    store.set_client_secret(client_id, digest(secret))
+    if as_json:
+        _print_json({"client_id": client_id, "client_secret": secret})
+    else:
+        click.echo(f"client_secret: {secret}")
+
+
+# tokens
+
+
+@main.group()
+def tokens() -> None:
+    """Issued tokens."""
+
+
+@tokens.command("revoke")
+@click.option("--user", "username", help="Revoke every token of this user.")
+@click.option("--client", "client_id", help="Revoke every token of this client.")
+@_handled
+def tokens_revoke(username: str | None, client_id: str | None) -> None:
+    """Revoke tokens of a user or a client."""
+    if (username is None) == (client_id is None):
+        _fail("give exactly one of --user or --client")
+    store = _store()
+    revoked = store.revoke_for_user(username) if username is not None else store.revoke_for_client(client_id or "")
+    click.echo(f"Revoked {len(revoked)} token(s).")
+
+
+@tokens.command("purge")
+@_handled
+def tokens_purge() -> None:
+    """Delete expired and revoked rows that are no longer needed."""
+    click.echo(f"Purged {_store().purge()} row(s).")
+
+
+# serve
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@_handled
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the authorization server under gunicorn."""
+    from tessera.server.wsgi import run
+
+    settings = _settings()
+    run(settings, host=host, port=port, workers=workers)
+
+
+def _entry() -> None:  # pragma: no cover
+    logging.basicConfig(level=logging.WARNING)
+    main()

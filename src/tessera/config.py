@@ -1,0 +1,132 @@
+"""Settings: one frozen, typed object read from the ``TESSERA_*`` variables once, validated at start.
+
+    >>> settings = Settings.from_env({"TESSERA_ACCESS_TOKEN_TTL": "600"})
+    >>> settings.access_token_ttl
+    600
+
+Nothing here runs at import time. A bad value raises :class:`~tessera.errors.ConfigError` with a one-line
+message naming the variable.
+"""
+
+import dataclasses
+import ipaddress
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from tessera.errors import ConfigError
+
+__all__ = ["Secret", "Settings", "read_dotenv"]
+
+Env = Literal["development", "production"]
+
+
+class Secret(str):
+    """A string whose ``repr`` never shows its value."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number of seconds, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything Tessera reads from its environment. Build it with :meth:`from_env`."""
+
+    database_url: str = "sqlite:///tessera.db"
+    issuer: str = "http://127.0.0.1:8000"
+    secret_key: Secret = dataclasses.field(default_factory=lambda: Secret(secrets.token_urlsafe(32)))
+    redis_url: str | None = None
+    access_token_ttl: int = 3600
+    refresh_token_ttl: int = 2_592_000
+    env: Env = "development"
+    code_ttl: int = 60
+    client_cache_ttl: float = 5.0
+    count_sql: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Read and validate the ``TESSERA_*`` variables (``os.environ`` by default)."""
+        env = os.environ if environ is None else environ
+        mode = env.get("TESSERA_ENV", "development").strip() or "development"
+        if mode not in ("development", "production"):
+            raise ConfigError(f"TESSERA_ENV must be 'development' or 'production', not {mode!r}")
+        issuer = env.get("TESSERA_ISSUER", "").strip().rstrip("/") or cls.issuer
+        parts = urlsplit(issuer)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"TESSERA_ISSUER must be an http(s) URL, not {issuer!r}")
+        if parts.query or parts.fragment:
+            raise ConfigError("TESSERA_ISSUER must not have a query or fragment (RFC 8414 §2)")
+        key = env.get("TESSERA_SECRET_KEY", "")
+        if mode == "production":
+            if not key:
+                raise ConfigError("TESSERA_SECRET_KEY is required when TESSERA_ENV=production")
+            if len(key) < 32:
+                raise ConfigError("TESSERA_SECRET_KEY must be at least 32 characters in production")
+            if parts.scheme == "http" and not _is_loopback(parts.hostname):
+                raise ConfigError("TESSERA_ISSUER must be https:// in production (http only on loopback)")
+        database_url = env.get("TESSERA_DATABASE_URL", "").strip() or cls.database_url
+        if not database_url.startswith(("sqlite:", "postgresql")):
+            raise ConfigError(
+                "TESSERA_DATABASE_URL must be sqlite:///path.db or postgresql+psycopg://..., "
+                f"not {database_url.split(':', 1)[0]!r}"
+            )
+        redis_url = env.get("TESSERA_REDIS_URL", "").strip() or None
+        if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("TESSERA_REDIS_URL must start with redis://, rediss:// or unix://")
+        return cls(
+            database_url=database_url,
+            issuer=issuer,
+            secret_key=Secret(key) if key else Secret(secrets.token_urlsafe(32)),
+            redis_url=redis_url,
+            access_token_ttl=_int(env, "TESSERA_ACCESS_TOKEN_TTL", cls.access_token_ttl, 1, 86_400 * 366),
+            refresh_token_ttl=_int(env, "TESSERA_REFRESH_TOKEN_TTL", cls.refresh_token_ttl, 1, 86_400 * 3660),
+            env=mode,  # type: ignore[arg-type]
+            count_sql=env.get("TESSERA_BENCH_COUNT_SQL", "") == "1",
+        )
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+
+def read_dotenv(path: Path, environ: dict[str, str]) -> None:
+    """Add ``NAME=value`` lines of ``path`` to ``environ`` where not already set (the environment wins)."""
+    if not path.is_file():
+        return
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, _, value = line.partition("=")
+        name = name.removeprefix("export ").strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        environ.setdefault(name, value)

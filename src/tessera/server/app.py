@@ -1,0 +1,160 @@
+"""``create_app(settings)``: the authorization server as one Flask app.
+
+Nothing happens at import time; everything hangs off the app returned here.
+"""
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, Flask, Response, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from tessera.config import Settings
+from tessera.errors import StoreError, StoreUnavailable
+from tessera.server.authorization import AuthorizationServer, RevocationListener
+from tessera.server.routes import ENDPOINT_PATHS
+from tessera.server.routes import bp as oauth_bp
+from tessera.store import Store, make_engine
+from tessera.store.db import StatementCounter
+from tessera.web.auth import bp as auth_bp
+from tessera.web.consent import bp as consent_bp
+from tessera.web.security import add_page_headers
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("tessera.access")
+
+_API_PATHS = frozenset(ENDPOINT_PATHS[k] for k in ("token", "introspection", "revocation"))
+_JSON_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_MAX_BODY = 64 * 1024
+_WEB = Path(__file__).resolve().parent.parent / "web"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    on_revoke: list[RevocationListener] | None = None,
+) -> Flask:
+    """Build the authorization server. ``store`` defaults to one on ``settings.database_url``."""
+    settings = settings or Settings.from_env()
+    counter = StatementCounter() if settings.count_sql else None
+    store = store or Store(make_engine(settings.database_url, counter=counter))
+    # Authlib logs whole token responses at DEBUG; never let a token reach a log
+    logging.getLogger("authlib").setLevel(logging.INFO)
+
+    app = Flask("tessera", template_folder=str(_WEB / "templates"), static_folder=None)
+    app.config.update(
+        SECRET_KEY=str(settings.secret_key),
+        MAX_CONTENT_LENGTH=_MAX_BODY,
+        MAX_FORM_MEMORY_SIZE=_MAX_BODY,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.issuer.startswith("https://"),
+        SESSION_COOKIE_NAME="tessera_session",
+    )
+    server = AuthorizationServer(settings, store, on_revoke or [])
+    app.extensions["tessera.server"] = server
+    app.extensions["tessera.sql_counter"] = counter
+
+    app.register_blueprint(oauth_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(consent_bp)
+    app.register_blueprint(
+        Blueprint("static_pages", __name__, static_folder=str(_WEB / "static"), static_url_path="/static")
+    )
+
+    app.before_request(_before)
+    app.after_request(_after)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(StoreError, _store_error)
+    app.register_error_handler(Exception, _unexpected)
+    return app
+
+
+def _is_api() -> bool:
+    return request.path in _API_PATHS
+
+
+def _oauth_json(error: str, description: str, status: int, headers: dict[str, str] | None = None) -> Response:
+    response = jsonify(error=error, error_description=description)
+    response.status_code = status
+    response.headers.update(_JSON_NO_STORE)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def _before() -> Response | None:
+    g.started = time.perf_counter()
+    if not _is_api():
+        return None
+    ctype = request.mimetype
+    if ctype != "application/x-www-form-urlencoded":
+        return _oauth_json(
+            "invalid_request", "The body must be application/x-www-form-urlencoded (RFC 6749 §3.2).", 400
+        )
+    # RFC 6749 §3.2: parameters must not be included more than once
+    for name, values in request.form.lists():
+        if len(values) > 1:
+            return _oauth_json("invalid_request", f"Parameter '{name}' is repeated.", 400)
+    return None
+
+
+def _after(response: Response) -> Response:
+    if not _is_api() and response.mimetype == "text/html":
+        add_page_headers(response)
+    elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+    if log.isEnabledFor(logging.INFO):
+        log.info(
+            "request method=%s path=%s status=%d duration_ms=%.2f client_id=%s",
+            request.method,
+            request.path,
+            response.status_code,
+            elapsed_ms,
+            g.get("client_id", "-"),
+        )
+    return response
+
+
+def _page_error(title: str, message: str, status: int) -> tuple[str, int]:
+    return render_template("errors/error.html", title=title, message=message, status=status), status
+
+
+def _http_error(exc: HTTPException) -> Any:
+    status = exc.code or 500
+    if _is_api():
+        error = {413: "invalid_request", 405: "invalid_request", 404: "invalid_request"}.get(status, "invalid_request")
+        description = "The request body is too large." if status == 413 else (exc.description or exc.name)
+        return _oauth_json(error, description, status)
+    if request.accept_mimetypes.best == "application/json" and not request.accept_mimetypes.accept_html:
+        return jsonify(error=exc.name), status
+    return _page_error(exc.name, exc.description or exc.name, status)
+
+
+def _store_error(exc: StoreError) -> Any:
+    logging.getLogger("tessera").warning("storage error on %s %s: %s", request.method, request.path, exc)
+    if isinstance(exc, StoreUnavailable):
+        if _is_api() or request.path.startswith("/.well-known"):
+            return _oauth_json(
+                "temporarily_unavailable",
+                "The server cannot reach its database; try again shortly.",
+                503,
+                {"Retry-After": "1"},
+            )
+        return _page_error("Temporarily unavailable", "Please try again in a moment.", 503)
+    if _is_api():
+        return _oauth_json("server_error", "The server is not set up correctly.", 500)
+    return _page_error("Server error", "The server is not set up correctly.", 500)
+
+
+def _unexpected(exc: Exception) -> Any:
+    if isinstance(exc, OAuth2Error):  # an Authlib error that escaped an endpoint
+        return _oauth_json(exc.error, exc.description or exc.error, exc.status_code or 400)
+    logging.getLogger("tessera").exception("unexpected error on %s %s", request.method, request.path)
+    if _is_api():
+        return _oauth_json("server_error", "An unexpected error occurred.", 500)
+    return _page_error("Server error", "Something went wrong on our side.", 500)

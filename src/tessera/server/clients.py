@@ -1,0 +1,108 @@
+"""OAuth clients as Authlib sees them, and the short-lived cache that keeps them off the hot path.
+
+Client secrets are 256-bit random strings minted by the server, stored as SHA-256 and compared in constant
+time; a slow KDF would buy nothing for them and cost every ``client_credentials`` call.
+"""
+
+import threading
+import time
+from collections.abc import Callable
+
+from authlib.oauth2.rfc6749 import ClientMixin
+
+from tessera.store import ClientRecord
+from tessera.tokens import digest, digests_equal
+
+__all__ = ["ClientCache", "OAuthClient"]
+
+_CONFIDENTIAL_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
+
+
+class OAuthClient(ClientMixin):  # type: ignore[misc]
+    """A registered client. Public clients authenticate with ``none`` and nothing else; confidential clients
+    never with ``none``, at any endpoint."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: ClientRecord) -> None:
+        self.record = record
+
+    @property
+    def client_id(self) -> str:
+        return self.record.client_id
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    def get_client_id(self) -> str:
+        return self.record.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        # RFC 9700 §2.1: no default; the client must always name its redirect URI
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str | None:
+        """The requested scope narrowed to what the client is registered for; all of it when none is asked for;
+        ``None`` (``invalid_scope``) when nothing requested is allowed."""
+        registered = self.record.scope.split()
+        if not scope:
+            return " ".join(registered)
+        allowed = set(registered)
+        granted = [s for s in dict.fromkeys(scope.split()) if s in allowed]
+        return " ".join(granted) if granted else None
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        # exact string match, RFC 9700 §4.1.3: no prefix, case folding or normalisation
+        return redirect_uri in self.record.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        stored = self.record.secret_digest
+        return stored is not None and digests_equal(stored, digest(client_secret))
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.record.public:
+            return method == "none"
+        return method in _CONFIDENTIAL_METHODS
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code" and "authorization_code" in self.record.grant_types
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.record.grant_types
+
+
+class ClientCache:
+    """Clients by id for a few seconds, so the token and introspection endpoints query no client row.
+
+    A change made in this process (:meth:`forget`) takes effect at once; one made by another process (the CLI)
+    within ``ttl`` seconds. Unknown ids are not cached, so a new client works at once.
+    """
+
+    def __init__(self, load: Callable[[str], ClientRecord | None], ttl: float, max_entries: int = 10_000) -> None:
+        self._load = load
+        self._ttl = ttl
+        self._max = max_entries
+        self._entries: dict[str, tuple[float, OAuthClient]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, client_id: str) -> OAuthClient | None:
+        now = time.monotonic()
+        hit = self._entries.get(client_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        record = self._load(client_id)
+        if record is None:
+            self.forget(client_id)
+            return None
+        client = OAuthClient(record)
+        if self._ttl > 0:
+            with self._lock:
+                if len(self._entries) >= self._max:
+                    self._entries.clear()
+                self._entries[client_id] = (now + self._ttl, client)
+        return client
+
+    def forget(self, client_id: str) -> None:
+        with self._lock:
+            self._entries.pop(client_id, None)

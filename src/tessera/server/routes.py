@@ -1,0 +1,62 @@
+"""HTTP endpoints of the authorization server that machines call: token, introspection, revocation,
+metadata, and the health checks a load balancer polls. Each view hands the request to Authlib."""
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from tessera.errors import StoreError
+from tessera.server.authorization import AuthorizationServer
+from tessera.server.metadata import server_metadata
+
+__all__ = ["ENDPOINT_PATHS", "bp"]
+
+ENDPOINT_PATHS = {
+    "authorization": "/authorize",
+    "token": "/oauth/token",
+    "introspection": "/oauth/introspect",
+    "revocation": "/oauth/revoke",
+}
+
+bp = Blueprint("oauth", __name__)
+
+
+def _server() -> AuthorizationServer:
+    return current_app.extensions["tessera.server"]  # type: ignore[no-any-return]
+
+
+@bp.post(ENDPOINT_PATHS["token"])
+def token() -> Response:
+    return _server().create_token_response()  # type: ignore[no-any-return]
+
+
+@bp.post(ENDPOINT_PATHS["introspection"])
+def introspect() -> Response:
+    return _server().create_endpoint_response("introspection")  # type: ignore[no-any-return]
+
+
+@bp.post(ENDPOINT_PATHS["revocation"])
+def revoke() -> Response:
+    return _server().create_endpoint_response("revocation")  # type: ignore[no-any-return]
+
+
+@bp.get("/.well-known/oauth-authorization-server")
+def metadata() -> Response:
+    server = _server()
+    scopes = {s for client in server.store.list_clients() for s in client.scope.split()}
+    response = jsonify(server_metadata(server.settings.issuer, scopes, ENDPOINT_PATHS))
+    response.cache_control.max_age = 300
+    response.cache_control.public = True
+    return response
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    try:
+        _server().store.ping()
+    except StoreError:
+        return jsonify(status="unavailable", detail="database unreachable"), 503
+    return jsonify(status="ok"), 200

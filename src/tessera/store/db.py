@@ -1,0 +1,67 @@
+"""Engines: SQLite (WAL, foreign keys, writers queue instead of failing) or PostgreSQL through psycopg 3.
+
+Write transactions on SQLite start with ``BEGIN IMMEDIATE``, so two writers queue on the lock rather than one
+failing with "database is locked" half-way through; reads use a plain deferred ``BEGIN`` and never block
+writers under WAL.
+"""
+
+import threading
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+__all__ = ["StatementCounter", "make_engine", "WRITE"]
+
+#: execution option marking a connection whose transaction writes
+WRITE = {"tessera_write": True}
+
+
+class StatementCounter:
+    """Counts SQL statements per process (bench-only: ``TESSERA_BENCH_COUNT_SQL=1``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def __call__(self, *args: Any) -> None:
+        with self._lock:
+            self.count += 1
+
+
+def make_engine(url: str, *, counter: StatementCounter | None = None) -> Engine:
+    """An engine for ``url``, configured for Tessera's access pattern."""
+    parsed = make_url(url)
+    engine: Engine
+    if parsed.get_backend_name() == "sqlite":
+        memory = parsed.database in (None, "", ":memory:")
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            poolclass=StaticPool if memory else None,
+        )
+        _configure_sqlite(engine, wal=not memory)
+    else:
+        engine = create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)
+    if counter is not None:
+        event.listen(engine, "before_cursor_execute", counter)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # take transaction control from the driver so that BEGIN IMMEDIATE is ours to emit
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("tessera_write") else "BEGIN")

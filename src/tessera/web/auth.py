@@ -1,0 +1,66 @@
+"""Sign-in and sign-out. A wrong password and an unknown username look exactly alike, in words and in time."""
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from tessera.passwords import verify_password
+from tessera.web.security import check_csrf, csrf_token, current_user, sign_in, sign_out, store
+
+__all__ = ["bp", "safe_next"]
+
+bp = Blueprint("auth", __name__)
+
+_MAX_FIELD = 1024
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this server: never an open redirect (RFC 9700 §4.11)."""
+    if not target:
+        return url_for("auth.signed_in")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return url_for("auth.signed_in")
+    return target
+
+
+def _form(error: str | None = None, username: str = "", status: int = 200) -> tuple[str, int]:
+    page = render_template(
+        "auth/login.html",
+        csrf_token=csrf_token(),
+        error=error,
+        username=username,
+        next_url=safe_next(request.values.get("next")),
+        client_name=None,
+    )
+    return page, status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    if request.method == "GET":
+        return _form()
+    check_csrf()
+    username = request.form.get("username", "").strip()[:_MAX_FIELD]
+    password = request.form.get("password", "")[:_MAX_FIELD]
+    user = store().user_by_name(username) if username else None
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or user.disabled:
+        return _form("That username and password do not match. Please try again.", username, 401)
+    sign_in(user)
+    return redirect(safe_next(request.form.get("next")), code=303)
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> str:
+    sign_out()
+    return render_template("auth/logged_out.html")
+
+
+@bp.get("/")
+def signed_in() -> ResponseReturnValue:
+    user = current_user()
+    if user is None:
+        return redirect(url_for("auth.login"), code=302)
+    return render_template("auth/home.html", username=user.username)

@@ -1,0 +1,95 @@
+"""The authorization endpoint as people see it (RFC 6749 §4.1.1): validate, sign in, ask for consent once,
+answer the client. Authlib validates the request and builds every redirect; this module only decides which
+page to show.
+
+An unknown client or an unregistered redirect URI is shown here and never redirected (RFC 6749 §4.1.2.1).
+"""
+
+from typing import Any
+
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from tessera.web.security import check_csrf, csrf_token, current_user, store
+
+__all__ = ["bp"]
+
+bp = Blueprint("consent", __name__)
+
+_SCOPE_DESCRIPTIONS = {
+    "api": "Use the API on your behalf",
+    "restricted": "Reach restricted parts of the API",
+}
+
+
+def _server() -> Any:
+    return current_app.extensions["tessera.server"]
+
+
+def _error_page(error: OAuth2Error) -> tuple[str, int]:
+    if error.error == "invalid_client":
+        message = "The application that sent you here is not registered with this server."
+    elif error.error == "invalid_request" and "redirect" in (error.description or "").lower():
+        message = "The application asked to send you back to an address it has not registered."
+    else:
+        message = error.description or "The application sent an invalid request."
+    page = render_template("errors/error.html", title="This request cannot be completed", message=message, status=400)
+    return page, 400
+
+
+def _redirect_with_error(error: OAuth2Error) -> Response:
+    """The client is known and its redirect URI registered: tell it, with ``iss`` (RFC 9207)."""
+    server = _server()
+    response: Response = server.handle_error_response(None, error)
+    server.issuer_parameter.add_issuer_parameter(server, response)
+    return response
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize() -> ResponseReturnValue:
+    server = _server()
+    if len(request.query_string) > 8192:
+        return render_template(
+            "errors/error.html", title="Request too long", message="The request is too long.", status=414
+        ), 414
+    user = current_user()
+    try:
+        grant = server.get_consent_grant(end_user=user)
+    except OAuth2Error as error:
+        return _redirect_with_error(error) if error.redirect_uri else _error_page(error)
+    if user is None:
+        return redirect(url_for("auth.login", next=request.full_path), code=302)
+
+    client = grant.client
+    requested = grant.request.scope.split()
+    if request.method == "POST":
+        check_csrf()
+        if request.form.get("decision") != "allow":
+            return server.create_authorization_response(grant=grant, grant_user=None)  # type: ignore[no-any-return]
+        chosen = [s for s in requested if s in request.form.getlist("grant_scope")]
+        if not chosen:
+            return server.create_authorization_response(grant=grant, grant_user=None)  # type: ignore[no-any-return]
+        store().save_consent(user.id, client.client_id, chosen)
+        return _issue(server, grant, user, chosen)
+
+    remembered = set((store().consent(user.id, client.client_id) or "").split())
+    if remembered.issuperset(requested):
+        return _issue(server, grant, user, requested)
+    return render_template(
+        "consent/consent.html",
+        csrf_token=csrf_token(),
+        client_name=client.name,
+        username=user.username,
+        scopes=[(s, _SCOPE_DESCRIPTIONS.get(s, "")) for s in requested],
+        form_action=request.full_path,
+        logout_url=url_for("auth.logout"),
+    )
+
+
+def _issue(server: Any, grant: Any, user: Any, scopes: list[str]) -> Response:
+    grant.request.consented_scope = " ".join(scopes)
+    response: Response = server.create_authorization_response(grant=grant, grant_user=user)
+    if request.method == "POST":
+        response.status_code = 303  # after a POST, never 307 (RFC 9700 §4.12)
+    return response

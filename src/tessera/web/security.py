@@ -1,0 +1,68 @@
+"""What every page needs: the signed-in user, CSRF tokens, and headers against framing and leaking URLs.
+
+CSRF uses the synchronizer-token pattern: a random token in the signed session cookie, echoed in each form
+and compared in constant time.
+"""
+
+import hmac
+import secrets
+
+from flask import Response, abort, current_app, request, session
+
+from tessera.store import Store, UserRecord
+
+__all__ = ["PAGE_HEADERS", "check_csrf", "csrf_token", "current_user", "sign_in", "sign_out"]
+
+PAGE_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self' http: https:",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+def store() -> Store:
+    return current_app.extensions["tessera.server"].store  # type: ignore[no-any-return]
+
+
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not isinstance(token, str):
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def check_csrf() -> None:
+    """Abort with 400 unless the form carries this session's CSRF token."""
+    expected = session.get("csrf")
+    sent = request.form.get("csrf_token", "")
+    if not isinstance(expected, str) or not hmac.compare_digest(expected.encode(), sent.encode()):
+        abort(400, description="The form has expired or did not come from this site. Go back and try again.")
+
+
+def current_user() -> UserRecord | None:
+    uid = session.get("uid")
+    if not isinstance(uid, int):
+        return None
+    user = store().user_by_id(uid)
+    if user is None or user.disabled:
+        session.pop("uid", None)
+        return None
+    return user
+
+
+def sign_in(user: UserRecord) -> None:
+    session.clear()  # a fresh session on sign-in: no fixation
+    session["uid"] = user.id
+    session.permanent = False
+
+
+def sign_out() -> None:
+    session.clear()
+
+
+def add_page_headers(response: Response) -> Response:
+    for name, value in PAGE_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response

@@ -1,0 +1,242 @@
+"""Fixtures that build the world: settings on a fresh database, the app, its test client, users and clients.
+
+PostgreSQL tests run where ``TESSERA_TEST_POSTGRES_URL`` is set (CI sets it) and are skipped elsewhere; each
+test session works in a throwaway database of its own.
+"""
+
+import base64
+import hashlib
+import os
+import secrets
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tessera.config import Settings
+from tessera.passwords import hash_password
+from tessera.server import create_app
+from tessera.store import ClientRecord, Store, make_engine, upgrade
+from tessera.tokens import TokenKind, digest, mint, random_id
+
+ISSUER = "http://127.0.0.1:8000"
+REDIRECT_URI = "http://127.0.0.1:8002/authorize"
+TOKEN = "/oauth/token"
+INTROSPECT = "/oauth/introspect"
+REVOKE = "/oauth/revoke"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "postgres" in item.keywords and not os.environ.get("TESSERA_TEST_POSTGRES_URL"):
+            item.add_marker(pytest.mark.skip(reason="TESSERA_TEST_POSTGRES_URL is not set"))
+        if "redis" in item.keywords and not os.environ.get("TESSERA_TEST_REDIS_URL"):
+            item.add_marker(pytest.mark.skip(reason="TESSERA_TEST_REDIS_URL is not set"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database for this test session, dropped at the end."""
+    base = os.environ.get("TESSERA_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("TESSERA_TEST_POSTGRES_URL is not set")
+    name = f"tessera_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test that takes this runs on SQLite and, where available, PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tessera.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    _reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'tessera.db'}"
+
+
+@pytest.fixture
+def settings(sqlite_url: str) -> Settings:
+    return Settings.from_env(
+        {"TESSERA_DATABASE_URL": sqlite_url, "TESSERA_ISSUER": ISSUER, "TESSERA_SECRET_KEY": "x" * 40}
+    )
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    yield Store(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def app(settings: Settings, store: Store) -> Flask:
+    app = create_app(settings, store=store)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@dataclass(frozen=True)
+class RegisteredClient:
+    client_id: str
+    secret: str | None
+    record: ClientRecord
+
+    @property
+    def basic(self) -> dict[str, str]:
+        raw = f"{self.client_id}:{self.secret}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+def register_client(
+    store: Store,
+    *,
+    name: str = "Test app",
+    redirect_uris: tuple[str, ...] = (REDIRECT_URI,),
+    grant_types: tuple[str, ...] = ("authorization_code", "refresh_token"),
+    scope: str = "api restricted",
+    public: bool = False,
+    introspect: bool = False,
+) -> RegisteredClient:
+    secret = None if public else mint(TokenKind.CLIENT_SECRET)
+    record = ClientRecord(
+        client_id=random_id(),
+        secret_digest=digest(secret) if secret else None,
+        name=name,
+        redirect_uris=redirect_uris,
+        grant_types=grant_types,
+        scope=scope,
+        public=public,
+        may_introspect=introspect,
+        created_at=int(time.time()),
+    )
+    store.create_client(record)
+    return RegisteredClient(record.client_id, secret, record)
+
+
+@pytest.fixture
+def web_client(store: Store) -> RegisteredClient:
+    """A confidential client for the authorization-code flow."""
+    return register_client(store)
+
+
+@pytest.fixture
+def service(store: Store) -> RegisteredClient:
+    """A confidential client_credentials client that may introspect any token."""
+    return register_client(
+        store, name="Service", redirect_uris=(), grant_types=("client_credentials",), scope="api", introspect=True
+    )
+
+
+@pytest.fixture
+def user(store: Store) -> Any:
+    return store.create_user("alice", hash_password("correct horse"))
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def csrf_from(html: str) -> str:
+    marker = 'name="csrf_token" value="'
+    start = html.index(marker) + len(marker)
+    return html[start : html.index('"', start)]
+
+
+def login(client: FlaskClient, username: str = "alice", password: str = "correct horse") -> None:
+    page = client.get("/login").get_data(as_text=True)
+    response = client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": csrf_from(page), "next": "/"}
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)
+
+
+def authorize_params(registered: RegisteredClient, challenge: str | None, **extra: str) -> dict[str, str]:
+    params = {
+        "response_type": "code",
+        "client_id": registered.client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": "api restricted",
+        "state": "xyz",
+    }
+    if challenge is not None:
+        params.update(code_challenge=challenge, code_challenge_method="S256")
+    params.update(extra)
+    return params
+
+
+def get_code(
+    client: FlaskClient,
+    registered: RegisteredClient,
+    challenge: str | None,
+    *,
+    grant: tuple[str, ...] | None = None,
+    **extra: str,
+) -> str:
+    """Sign in (if needed), consent to ``grant`` (default: everything asked) and return the code."""
+    url = "/authorize?" + urlencode(authorize_params(registered, challenge, **extra))
+    response = client.get(url)
+    if response.status_code == 302 and "/login" in response.headers["Location"]:
+        login(client)
+        response = client.get(url)
+    if response.status_code == 200:
+        html = response.get_data(as_text=True)
+        requested = authorize_params(registered, challenge, **extra)["scope"].split()
+        response = client.post(
+            url,
+            data={"csrf_token": csrf_from(html), "decision": "allow", "grant_scope": list(grant or requested)},
+        )
+    assert response.status_code in (302, 303), response.get_data(as_text=True)
+    query = parse_qs(urlsplit(response.headers["Location"]).query)
+    assert "code" in query, query
+    return query["code"][0]
+
+
+def exchange(
+    client: FlaskClient, registered: RegisteredClient, code: str, verifier: str | None
+) -> Any:
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}
+    if verifier is not None:
+        data["code_verifier"] = verifier
+    headers: dict[str, str] = {}
+    if registered.secret:
+        headers = registered.basic
+    else:
+        data["client_id"] = registered.client_id
+    return client.post(TOKEN, data=data, headers=headers)
