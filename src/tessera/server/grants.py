@@ -8,13 +8,16 @@ one-time steps atomic.
 * A refresh token rotates on every use (RFC 9700 §4.14.2); presenting a used one revokes the whole family.
 """
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc7636 import CodeChallenge
 
+from tessera.errors import NotFound
 from tessera.server.clients import OAuthClient
 from tessera.store import CodeRecord, NewToken, RefreshRecord, UserRecord
 from tessera.tokens import MalformedToken, TokenKind, digest, mint, parse, random_id
@@ -87,6 +90,16 @@ class _Refresh:
 
     def get_scope(self) -> str:
         return self.record.scope
+
+
+@contextlib.contextmanager
+def _client_must_exist(grant: Any) -> Iterator[None]:
+    """The client was deleted after this process cached it: forget it and refuse, as for any unknown client."""
+    try:
+        yield
+    except NotFound:
+        _server(grant).clients.forget(grant.request.client.client_id)
+        raise InvalidClientError(status_code=401, description="The client does not exist on this server.") from None
 
 
 def _server(grant: Any) -> "AuthorizationServer":
@@ -165,7 +178,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
             user=user, scope=code.record.scope, include_refresh_token=client.check_grant_type("refresh_token")
         )
         server = _server(self)
-        if not server.store.redeem_code(code.record.digest, _new_token(self, token, user.id, code.record.grant_id)):
+        with _client_must_exist(self):
+            redeemed = server.store.redeem_code(
+                code.record.digest, _new_token(self, token, user.id, code.record.grant_id)
+            )
+        if not redeemed:
             server.revoke_grant(code.record.grant_id)
             raise InvalidGrantError("The code has already been used.")
         return 200, token, self.TOKEN_RESPONSE_HEADER
@@ -205,7 +222,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         self.request.user = user
         token = self.issue_token(user, old)
         server = _server(self)
-        if not server.store.rotate_refresh(old.digest, _new_token(self, token, user.id, old.record.grant_id)):
+        with _client_must_exist(self):
+            rotated = server.store.rotate_refresh(old.digest, _new_token(self, token, user.id, old.record.grant_id))
+        if not rotated:
             server.revoke_grant(old.record.grant_id)
             raise InvalidGrantError("The refresh token has already been used.")
         return 200, token, self.TOKEN_RESPONSE_HEADER
@@ -221,5 +240,6 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mis
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         token = self.generate_token(scope=self.request.payload.scope, include_refresh_token=False)
-        _server(self).store.insert_token(_new_token(self, token, None, random_id()))
+        with _client_must_exist(self):
+            _server(self).store.insert_token(_new_token(self, token, None, random_id()))
         return 200, token, self.TOKEN_RESPONSE_HEADER

@@ -178,7 +178,7 @@ class Store:
 
     def redeem_code(self, code_digest: str, token: NewToken) -> bool:
         """Mark the code used and store ``token``, or do nothing and return False if it was used already."""
-        with self._write() as conn:
+        with _owner_must_exist(), self._write() as conn:
             claimed = conn.execute(
                 update(_codes)
                 .where(_codes.c.digest == code_digest, _codes.c.used_at.is_(None))
@@ -192,7 +192,7 @@ class Store:
     # tokens
 
     def insert_token(self, token: NewToken) -> None:
-        with self._write() as conn:
+        with _owner_must_exist(), self._write() as conn:
             conn.execute(insert(_tokens).values(**_token_values(token)))
 
     def active_token(self, access_digest: str, now: int | None = None) -> ActiveToken | None:
@@ -233,7 +233,7 @@ class Store:
 
     def rotate_refresh(self, refresh_digest: str, token: NewToken) -> bool:
         """Retire the pair holding ``refresh_digest`` and store ``token``; False if it was used or revoked."""
-        with self._write() as conn:
+        with _owner_must_exist(), self._write() as conn:
             claimed = conn.execute(
                 update(_tokens)
                 .where(
@@ -332,6 +332,15 @@ def _translated() -> Iterator[None]:
         if "no such table" in text or "does not exist" in text and "relation" in text:
             raise StoreError("the database has no Tessera schema: run `tessera db upgrade`") from exc
         raise StoreUnavailable("the database is unavailable") from exc
+
+
+@contextlib.contextmanager
+def _owner_must_exist() -> Iterator[None]:
+    """A token whose client or user was deleted meanwhile (a cached client) breaks a foreign key."""
+    try:
+        yield
+    except IntegrityError:
+        raise NotFound("the client or user of this token no longer exists") from None
 
 
 def _client_record(row: object) -> ClientRecord:

@@ -1,0 +1,87 @@
+"""One-time use holds under concurrency: 16 threads race on one code and on one refresh token, on SQLite and
+on PostgreSQL. Exactly one wins; the others get invalid_grant, never a 500."""
+
+import threading
+from collections import Counter
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tessera.config import Settings
+from tessera.passwords import hash_password
+from tessera.server import create_app
+from tessera.store import Store, make_engine, upgrade
+from tests.conftest import INTROSPECT, ISSUER, REDIRECT_URI, TOKEN, exchange, get_code, pkce_pair, register_client
+
+RACERS = 16
+
+
+@pytest.fixture
+def race_app(database_url: str) -> Any:
+    settings = Settings.from_env(
+        {"TESSERA_DATABASE_URL": database_url, "TESSERA_ISSUER": ISSUER, "TESSERA_SECRET_KEY": "y" * 40}
+    )
+    engine = make_engine(database_url)
+    upgrade(engine)
+    store = Store(engine)
+    store.create_user("alice", hash_password("correct horse"))
+    app = create_app(settings, store=store)
+    yield app, store
+    engine.dispose()
+
+
+def _race(app: Flask, data: dict[str, str], headers: dict[str, str]) -> list[Any]:
+    barrier = threading.Barrier(RACERS)
+    results: list[Any] = [None] * RACERS
+
+    def run(i: int) -> None:
+        client = app.test_client()
+        barrier.wait()
+        results[i] = client.post(TOKEN, data=data, headers=headers)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(RACERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+def _outcomes(results: list[Any]) -> Counter[tuple[int, str]]:
+    return Counter((r.status_code, r.json.get("error", "ok")) for r in results)
+
+
+def test_sixteen_threads_redeem_one_code(race_app: Any) -> None:
+    app, store = race_app
+    web = register_client(store)
+    client = app.test_client()
+    verifier, challenge = pkce_pair()
+    code = get_code(client, web, challenge)
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI, "code_verifier": verifier}
+    results = _race(app, data, web.basic)
+    assert _outcomes(results) == Counter({(200, "ok"): 1, (400, "invalid_grant"): RACERS - 1})
+    # the losers replayed the code, so what it produced is revoked
+    service = register_client(
+        store, name="RS", redirect_uris=(), grant_types=("client_credentials",), scope="api", introspect=True
+    )
+    winner = next(r for r in results if r.status_code == 200).json
+    assert client.post(INTROSPECT, data={"token": winner["access_token"]}, headers=service.basic).json == {
+        "active": False
+    }
+
+
+def test_sixteen_threads_rotate_one_refresh_token(race_app: Any) -> None:
+    app, store = race_app
+    web = register_client(store)
+    client = app.test_client()
+    verifier, challenge = pkce_pair()
+    first = exchange(client, web, get_code(client, web, challenge), verifier).json
+    results = _race(app, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}, web.basic)
+    assert _outcomes(results) == Counter({(200, "ok"): 1, (400, "invalid_grant"): RACERS - 1})
+    winner = next(r for r in results if r.status_code == 200).json
+    # reuse by the losers revoked the family, the winner's new pair included
+    again = client.post(
+        TOKEN, data={"grant_type": "refresh_token", "refresh_token": winner["refresh_token"]}, headers=web.basic
+    )
+    assert again.json["error"] == "invalid_grant"
