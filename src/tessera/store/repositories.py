@@ -13,7 +13,8 @@ from collections.abc import Iterator, Sequence
 from typing import cast
 
 from sqlalchemy import Connection, Engine, Table, and_, delete, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tessera.errors import AlreadyExists, NotFound, StoreError, StoreUnavailable
 from tessera.store.db import WRITE
@@ -324,7 +325,16 @@ class Store:
 
 @contextlib.contextmanager
 def _translated() -> Iterator[None]:
-    """Turn driver failures into Tessera's errors; integrity errors pass through to the caller."""
+    """Turn driver failures into Tessera's errors; integrity errors pass through to the caller.
+
+    Losing the database shows up in several ways, all :class:`StoreUnavailable` (HTTP 503): a refused or
+    timed-out connection when the pool opens one (``OperationalError``), a connection reset in the middle of
+    a statement or at ``COMMIT`` (``OperationalError``; SQLAlchemy then invalidates the pool, so later
+    requests reconnect by themselves), a statement on a connection the driver already knows is closed
+    (``InterfaceError``), any other driver error SQLAlchemy recognises as a disconnect, and a pool that had
+    no connection free in time (``sqlalchemy.exc.TimeoutError``). The transaction is rolled back in every
+    case, so nothing half-written stays behind.
+    """
     try:
         yield
     except (OperationalError, InterfaceError) as exc:
@@ -332,6 +342,12 @@ def _translated() -> Iterator[None]:
         if "no such table" in text or "does not exist" in text and "relation" in text:
             raise StoreError("the database has no Tessera schema: run `tessera db upgrade`") from exc
         raise StoreUnavailable("the database is unavailable") from exc
+    except PoolTimeout as exc:
+        raise StoreUnavailable("no database connection was free in time") from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise StoreUnavailable("the database connection was lost") from exc
+        raise
 
 
 @contextlib.contextmanager

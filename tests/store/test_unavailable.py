@@ -1,0 +1,28 @@
+"""Storage failures that are not the database's fault in the data: they surface as ``StoreUnavailable``
+(HTTP 503 ``temporarily_unavailable``), never as a driver exception that would become a 500."""
+
+import pytest
+from sqlalchemy import create_engine
+
+from tessera.errors import StoreUnavailable
+from tessera.store import Store
+
+
+def test_a_pool_with_no_free_connection_in_time_is_unavailable(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url, pool_size=1, max_overflow=0, pool_timeout=0.05)
+    store = Store(engine)
+    held = engine.connect()
+    try:
+        with pytest.raises(StoreUnavailable):
+            store.ping()
+    finally:
+        held.close()
+        engine.dispose()
+    store.ping()  # and fine again once a connection is free
+
+
+def test_an_unreachable_database_is_unavailable(tmp_path) -> None:
+    # a directory that does not exist: SQLite cannot open the file
+    store = Store(create_engine(f"sqlite:///{tmp_path / 'missing' / 'tessera.db'}"))
+    with pytest.raises(StoreUnavailable):
+        store.ping()
