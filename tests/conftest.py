@@ -238,3 +238,25 @@ def exchange(client: FlaskClient, registered: RegisteredClient, code: str, verif
     else:
         data["client_id"] = registered.client_id
     return client.post(TOKEN, data=data, headers=headers)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get("TESSERA_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("TESSERA_TEST_REDIS_URL is not set")
+    return url
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A Redis key prefix of this test's own; its keys are deleted afterwards."""
+    import redis
+
+    prefix = f"tessera-test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    conn = redis.Redis.from_url(redis_url)
+    keys = list(conn.scan_iter(f"{prefix}:*"))
+    if keys:
+        conn.delete(*keys)
+    conn.close()

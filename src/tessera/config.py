@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from limits import parse_many
+
 from tessera.errors import ConfigError
 
 __all__ = ["Secret", "Settings", "read_dotenv"]
@@ -42,16 +44,37 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int, unit: str = "seconds") -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number of seconds, not {raw!r}") from None
+        raise ConfigError(f"{name} must be a whole number of {unit}, not {raw!r}") from None
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _limits(env: Mapping[str, str], name: str, default: str) -> str:
+    """A ``limits`` rate string such as ``5/minute;20/hour``, or ``off``."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip()
+    if value.lower() in ("off", "none"):
+        return "off"
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name} must look like '5/minute;20/hour' or be 'off', not {value!r}") from None
+    return value
+
+
+def _prefix(value: str) -> str:
+    if len(value) > 64 or not all(c.isalnum() or c in "-_.:" for c in value):
+        raise ConfigError("TESSERA_REDIS_PREFIX must be up to 64 letters, digits or '-_.:'")
     return value
 
 
@@ -69,6 +92,16 @@ class Settings:
     code_ttl: int = 60
     client_cache_ttl: float = 5.0
     count_sql: bool = False
+    #: failed sign-ins per account and per client address: a ladder of windows (see tessera.ratelimit)
+    login_limit_account: str = "5/minute;10/10minutes;20/hour;100/day"
+    login_limit_address: str = "20/minute;100/hour;1000/day"
+    #: requests per authenticated client; off by default (see docs/security.md for why)
+    token_limit: str = "off"
+    introspection_limit: str = "off"
+    #: prefix of every Redis key and channel name this deployment uses
+    redis_prefix: str = "tessera"
+    #: how many reverse proxies in front set X-Forwarded-For/-Proto (werkzeug's ProxyFix); 0: none
+    trusted_proxies: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -109,6 +142,12 @@ class Settings:
             refresh_token_ttl=_int(env, "TESSERA_REFRESH_TOKEN_TTL", cls.refresh_token_ttl, 1, 86_400 * 3660),
             env=mode,  # type: ignore[arg-type]
             count_sql=env.get("TESSERA_BENCH_COUNT_SQL", "") == "1",
+            login_limit_account=_limits(env, "TESSERA_LOGIN_LIMIT_ACCOUNT", cls.login_limit_account),
+            login_limit_address=_limits(env, "TESSERA_LOGIN_LIMIT_ADDRESS", cls.login_limit_address),
+            token_limit=_limits(env, "TESSERA_TOKEN_LIMIT", cls.token_limit),
+            introspection_limit=_limits(env, "TESSERA_INTROSPECTION_LIMIT", cls.introspection_limit),
+            redis_prefix=_prefix(env.get("TESSERA_REDIS_PREFIX", "").strip() or cls.redis_prefix),
+            trusted_proxies=_int(env, "TESSERA_TRUSTED_PROXIES", 0, 0, 10, unit="proxies"),
         )
 
     @property

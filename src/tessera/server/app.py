@@ -11,6 +11,7 @@ from typing import Any
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tessera.config import Settings
 from tessera.errors import StoreError, StoreUnavailable
@@ -58,6 +59,7 @@ def create_app(
     )
     server = AuthorizationServer(settings, store, on_revoke or [])
     app.extensions["tessera.server"] = server
+    app.extensions["tessera.rate_limits"] = server.rate_limits
     app.extensions["tessera.sql_counter"] = counter
 
     app.register_blueprint(oauth_bp)
@@ -72,6 +74,10 @@ def create_app(
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(StoreError, _store_error)
     app.register_error_handler(Exception, _unexpected)
+    if settings.trusted_proxies:
+        # request.remote_addr (counted by the sign-in rate limit) becomes the address the proxies saw
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     return app
 
 

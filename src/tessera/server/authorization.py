@@ -14,12 +14,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskAuthorizationServer
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import g
 from flask import request as flask_request
 
 from tessera.config import Settings
+from tessera.ratelimit import RateLimits
 from tessera.server.clients import ClientCache, OAuthClient
 from tessera.server.grants import (
     AuthorizationCodeGrant,
@@ -32,12 +34,30 @@ from tessera.server.revocation import RevocationEndpoint
 from tessera.store import Store
 from tessera.tokens import TokenKind, mint
 
-__all__ = ["AuthorizationServer", "RevocationListener"]
+__all__ = ["AuthorizationServer", "RevocationListener", "SlowDownError"]
 
 #: called with the access-token digests that were just revoked
 RevocationListener = Callable[[list[str]], None]
 
 _CREDENTIAL_PARAMS = ("client_secret", "code", "refresh_token", "token", "code_verifier", "password")
+
+
+class SlowDownError(OAuth2Error):  # type: ignore[misc]
+    """HTTP 429: this client sent more requests than its rate limit allows.
+
+    ``slow_down`` is registered for token-endpoint responses (RFC 8628 §3.5, IANA "OAuth Extensions Error
+    Registry") and says exactly this; ``Retry-After`` says for how long.
+    """
+
+    error = "slow_down"
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many requests from this client; retry after {retry_after} seconds.")
+        self.retry_after = retry_after
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
 
 
 class _Issuer(IssuerParameter):  # type: ignore[misc]
@@ -51,10 +71,17 @@ class _Issuer(IssuerParameter):  # type: ignore[misc]
 class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
     """One per app; holds the store, the settings and the client cache."""
 
-    def __init__(self, settings: Settings, store: Store, on_revoke: Iterable[RevocationListener] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        on_revoke: Iterable[RevocationListener] = (),
+        rate_limits: RateLimits | None = None,
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.store = store
+        self.rate_limits = rate_limits or RateLimits(settings)
         self.clients = ClientCache(store.client, ttl=settings.client_cache_ttl)
         self.revocation_listeners = list(on_revoke)
         self.register_token_generator("default", self._generate_token)
@@ -102,6 +129,10 @@ class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
         _refuse_ambiguous_credentials(request)
         client: OAuthClient = super().authenticate_client(request, methods, endpoint)
         g.client_id = client.client_id
+        # counted once the client is known to be who it says, so nobody can spend another client's budget
+        verdict = self.rate_limits.client_request(endpoint, client.client_id)
+        if not verdict.allowed:
+            raise SlowDownError(verdict.retry_after)
         return client
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:

@@ -1,11 +1,13 @@
-"""Sign-in and sign-out. A wrong password and an unknown username look exactly alike, in words and in time."""
+"""Sign-in and sign-out. A wrong password and an unknown username look exactly alike, in words and in time,
+and so does the wait imposed after too many failures (:mod:`tessera.ratelimit`)."""
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from tessera.passwords import verify_password
+from tessera.ratelimit import RateLimits
 from tessera.web.security import check_csrf, csrf_token, current_user, sign_in, sign_out, store
 
 __all__ = ["bp", "safe_next"]
@@ -23,6 +25,19 @@ def safe_next(target: str | None) -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return url_for("auth.signed_in")
     return target
+
+
+def _rate_limits() -> RateLimits:
+    return current_app.extensions["tessera.rate_limits"]  # type: ignore[no-any-return]
+
+
+def _wait(seconds: int) -> str:
+    if seconds <= 60:
+        return "a minute"
+    if seconds < 3600:
+        return f"{-(-seconds // 60)} minutes"
+    hours = -(-seconds // 3600)
+    return "an hour" if hours == 1 else f"{hours} hours"
 
 
 def _form(error: str | None = None, username: str = "", status: int = 200) -> tuple[str, int]:
@@ -44,10 +59,21 @@ def login() -> ResponseReturnValue:
     check_csrf()
     username = request.form.get("username", "").strip()[:_MAX_FIELD]
     password = request.form.get("password", "")[:_MAX_FIELD]
+    limits, address = _rate_limits(), request.remote_addr
+    verdict = limits.login_allowed(username, address)
+    if not verdict.allowed:
+        # decided before the password is looked at: a right password waits too, and the answer is the same
+        # whether or not the account exists
+        page, status = _form(
+            f"Too many sign-in attempts. Please wait {_wait(verdict.retry_after)} and try again.", username, 429
+        )
+        return page, status, {"Retry-After": str(verdict.retry_after)}
     user = store().user_by_name(username) if username else None
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or user.disabled:
+        limits.login_failed(username, address)
         return _form("That username and password do not match. Please try again.", username, 401)
+    limits.login_succeeded(username)
     sign_in(user)
     return redirect(safe_next(request.form.get("next")), code=303)
 

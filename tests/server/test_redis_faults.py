@@ -1,0 +1,114 @@
+"""Redis goes away under a server configured with ``TESSERA_REDIS_URL``: signing in, issuing, introspecting
+and revoking tokens go on (Redis only holds shared counters, so the rate limits fall back to this process),
+nothing answers 5xx, and Redis is used again once it is back.
+
+Redis is "stopped" for this server alone by a TCP proxy (``tests/tcp_proxy.py``); keys carry a prefix of the
+test's own.
+"""
+
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+from flask import Flask
+
+from tessera.config import Settings
+from tessera.server import create_app
+from tessera.store import Store
+from tests.conftest import INTROSPECT, ISSUER, REVOKE, TOKEN, csrf_from
+from tests.tcp_proxy import TcpProxy
+
+pytestmark = pytest.mark.redis
+
+CC = {"grant_type": "client_credentials"}
+
+
+@pytest.fixture
+def redis_proxy(redis_url: str) -> Iterator[TcpProxy]:
+    with TcpProxy(urlsplit(redis_url).port or 6379) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def redis_app(
+    store: Store, sqlite_url: str, redis_proxy: TcpProxy, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Flask]:
+    monkeypatch.setattr("tessera.ratelimit.REDIS_RETRY_AFTER", 0.2)
+    settings = Settings.from_env(
+        {
+            "TESSERA_DATABASE_URL": sqlite_url,
+            "TESSERA_ISSUER": ISSUER,
+            "TESSERA_SECRET_KEY": "x" * 40,
+            "TESSERA_REDIS_URL": f"redis://127.0.0.1:{redis_proxy.port}/0",
+            "TESSERA_REDIS_PREFIX": redis_prefix,
+            "TESSERA_TOKEN_LIMIT": "1000/minute",
+            "TESSERA_INTROSPECTION_LIMIT": "1000/minute",
+        }
+    )
+    app = create_app(settings, store=store)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["tessera.rate_limits"].close()
+
+
+def _keys(redis_url: str, prefix: str) -> list[bytes]:
+    conn = redis.Redis.from_url(redis_url)
+    try:
+        return list(conn.scan_iter(f"{prefix}:*"))
+    finally:
+        conn.close()
+
+
+def _traffic(app: Flask, service: Any) -> list[int]:
+    """One of each: token, introspection, revocation, failed and successful sign-in. Returns the statuses."""
+    client = app.test_client()
+    statuses = []
+    issued = client.post(TOKEN, data=CC, headers=service.basic)
+    statuses.append(issued.status_code)
+    token = issued.get_json()["access_token"]
+    answer = client.post(INTROSPECT, data={"token": token}, headers=service.basic)
+    statuses.append(answer.status_code)
+    assert answer.get_json()["active"] is True
+    statuses.append(client.post(REVOKE, data={"token": token}, headers=service.basic).status_code)
+    assert client.post(INTROSPECT, data={"token": token}, headers=service.basic).get_json() == {"active": False}
+    for password, expected in (("wrong", 401), ("correct horse", 303)):
+        csrf = csrf_from(client.get("/login").get_data(as_text=True))
+        response = client.post("/login", data={"username": "alice", "password": password, "csrf_token": csrf})
+        assert response.status_code == expected, response.get_data(as_text=True)
+        statuses.append(response.status_code)
+    return statuses
+
+
+def test_everything_keeps_working_while_redis_is_down(
+    redis_app: Flask, redis_proxy: TcpProxy, redis_url: str, redis_prefix: str, service, user, caplog
+) -> None:
+    assert _traffic(redis_app, service) == [200, 200, 200, 401, 303]
+    assert _keys(redis_url, redis_prefix), "the rate limits did not use Redis"
+
+    redis_proxy.cut()
+    with caplog.at_level("WARNING"):
+        started = time.perf_counter()
+        assert _traffic(redis_app, service) == [200, 200, 200, 401, 303]
+        assert time.perf_counter() - started < 5
+    assert "rate-limit storage unreachable" in caplog.text
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # logged as a warning, no traceback
+
+    redis_proxy.restore()
+    time.sleep(0.3)
+    before = redis_proxy.accepted
+    assert _traffic(redis_app, service) == [200, 200, 200, 401, 303]
+    assert redis_proxy.accepted > before, "Redis was not used again after it came back"
+
+
+def test_rate_limits_still_hold_while_redis_is_down(redis_app: Flask, redis_proxy: TcpProxy, service, user) -> None:
+    redis_proxy.cut()
+    client = redis_app.test_client()
+    statuses = []
+    for _ in range(6):
+        csrf = csrf_from(client.get("/login").get_data(as_text=True))
+        response = client.post("/login", data={"username": "alice", "password": "wrong", "csrf_token": csrf})
+        statuses.append(response.status_code)
+    assert statuses == [401] * 5 + [429]
