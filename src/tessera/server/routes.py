@@ -1,5 +1,12 @@
 """HTTP endpoints of the authorization server that machines call: token, introspection, revocation,
-metadata, and the health checks a load balancer polls. Each view hands the request to Authlib."""
+metadata, the OpenAPI document that describes them, and the health checks a load balancer polls. Each view
+hands the request to Authlib."""
+
+import copy
+import functools
+import json
+from importlib import resources
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
@@ -43,6 +50,22 @@ def metadata() -> Response:
     server = _server()
     scopes = {s for client in server.store.list_clients() for s in client.scope.split()}
     response = jsonify(server_metadata(server.settings.issuer, scopes, ENDPOINT_PATHS))
+    response.cache_control.max_age = 300
+    response.cache_control.public = True
+    return response
+
+
+@functools.cache
+def _openapi() -> dict[str, Any]:
+    return json.loads(resources.files("tessera.server").joinpath("openapi.json").read_text("utf-8"))  # type: ignore[no-any-return]
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 document of the machine endpoints, with this server as its server URL."""
+    document = copy.deepcopy(_openapi())
+    document["servers"] = [{"url": _server().settings.issuer}]
+    response = jsonify(document)
     response.cache_control.max_age = 300
     response.cache_control.public = True
     return response
