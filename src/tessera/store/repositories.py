@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import cast
 
 from sqlalchemy import Connection, Engine, Table, and_, delete, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, ProgrammingError
 
 from tessera.errors import AlreadyExists, NotFound, StoreError, StoreUnavailable
 from tessera.store.db import WRITE
@@ -35,6 +35,9 @@ _clients = cast(Table, Client.__table__)
 _codes = cast(Table, AuthorizationCode.__table__)
 _tokens = cast(Table, Token.__table__)
 _consents = cast(Table, Consent.__table__)
+
+
+_NO_SCHEMA = "the database has no Tessera schema: run `tessera db upgrade`"
 
 
 def _now() -> int:
@@ -330,8 +333,13 @@ def _translated() -> Iterator[None]:
     except (OperationalError, InterfaceError) as exc:
         text = str(exc.orig).lower()
         if "no such table" in text or "does not exist" in text and "relation" in text:
-            raise StoreError("the database has no Tessera schema: run `tessera db upgrade`") from exc
+            raise StoreError(_NO_SCHEMA) from exc
         raise StoreUnavailable("the database is unavailable") from exc
+    except ProgrammingError as exc:
+        # PostgreSQL reports a missing table as a programming error: SQLSTATE 42P01 undefined_table
+        if getattr(exc.orig, "sqlstate", None) == "42P01":
+            raise StoreError(_NO_SCHEMA) from exc
+        raise
 
 
 @contextlib.contextmanager
