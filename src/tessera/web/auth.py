@@ -1,6 +1,6 @@
 """Sign-in and sign-out. A wrong password and an unknown username look exactly alike, in words and in time."""
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -25,16 +25,26 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _form(error: str | None = None, username: str = "", status: int = 200) -> tuple[str, int]:
-    page = render_template(
+def _client_name(next_url: str) -> str | None:
+    """The application the person is signing in for, when they came from the authorization endpoint."""
+    parts = urlsplit(next_url)
+    if parts.path != "/authorize":
+        return None
+    client_id = parse_qs(parts.query).get("client_id", [""])[0]
+    client = store().client(client_id) if 0 < len(client_id) <= 64 else None
+    return client.name if client else None
+
+
+def _form(error: str | None = None, username: str = "") -> str:
+    next_url = safe_next(request.values.get("next"))
+    return render_template(
         "auth/login.html",
         csrf_token=csrf_token(),
         error=error,
         username=username,
-        next_url=safe_next(request.values.get("next")),
-        client_name=None,
+        next_url=next_url,
+        client_name=_client_name(next_url),
     )
-    return page, status
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -47,14 +57,26 @@ def login() -> ResponseReturnValue:
     user = store().user_by_name(username) if username else None
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or user.disabled:
-        return _form("That username and password do not match. Please try again.", username, 401)
+        return _form("That username and password do not match. Please try again.", username)
     sign_in(user)
     return redirect(safe_next(request.form.get("next")), code=303)
 
 
 @bp.route("/logout", methods=["GET", "POST"])
-def logout() -> str:
+def logout() -> ResponseReturnValue:
+    """GET asks, POST (with the CSRF token) signs out: another site cannot sign people out with a link."""
+    if request.method == "GET":
+        user = current_user()
+        if user is None:
+            return render_template("auth/logged_out.html")
+        return render_template("auth/logout.html", csrf_token=csrf_token(), username=user.username)
+    check_csrf()
     sign_out()
+    return redirect(url_for("auth.logged_out"), code=303)
+
+
+@bp.get("/logged-out")
+def logged_out() -> str:
     return render_template("auth/logged_out.html")
 
 
