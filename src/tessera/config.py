@@ -44,6 +44,20 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _database_url(url: str) -> str:
+    """Only the drivers Tessera installs: anything else would fail later, with a traceback, in SQLAlchemy."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"):
+        # the scheme only: the rest of the URL may hold a password
+        raise ConfigError(f"TESSERA_DATABASE_URL must be sqlite:///path.db or postgresql+psycopg://..., not {scheme!r}")
+    if scheme.startswith("sqlite") and rest and not rest.startswith("/"):
+        raise ConfigError("TESSERA_DATABASE_URL: a SQLite URL has no host: sqlite:///relative.db or sqlite:////abs.db")
+    if scheme == "postgresql":
+        # plain postgresql:// means psycopg2 to SQLAlchemy 2.0; psycopg 3 is the driver we ship
+        return f"postgresql+psycopg://{rest}"
+    return url
+
+
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int, unit: str = "seconds") -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -111,7 +125,11 @@ class Settings:
         if mode not in ("development", "production"):
             raise ConfigError(f"TESSERA_ENV must be 'development' or 'production', not {mode!r}")
         issuer = env.get("TESSERA_ISSUER", "").strip().rstrip("/") or cls.issuer
-        parts = urlsplit(issuer)
+        try:
+            parts = urlsplit(issuer)
+            parts.port  # noqa: B018 - a non-numeric or out-of-range port raises ValueError here
+        except ValueError:
+            raise ConfigError(f"TESSERA_ISSUER must be an http(s) URL, not {issuer!r}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"TESSERA_ISSUER must be an http(s) URL, not {issuer!r}")
         if parts.query or parts.fragment:
@@ -124,12 +142,7 @@ class Settings:
                 raise ConfigError("TESSERA_SECRET_KEY must be at least 32 characters in production")
             if parts.scheme == "http" and not _is_loopback(parts.hostname):
                 raise ConfigError("TESSERA_ISSUER must be https:// in production (http only on loopback)")
-        database_url = env.get("TESSERA_DATABASE_URL", "").strip() or cls.database_url
-        if not database_url.startswith(("sqlite:", "postgresql")):
-            raise ConfigError(
-                "TESSERA_DATABASE_URL must be sqlite:///path.db or postgresql+psycopg://..., "
-                f"not {database_url.split(':', 1)[0]!r}"
-            )
+        database_url = _database_url(env.get("TESSERA_DATABASE_URL", "").strip() or cls.database_url)
         redis_url = env.get("TESSERA_REDIS_URL", "").strip() or None
         if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("TESSERA_REDIS_URL must start with redis://, rediss:// or unix://")

@@ -1,5 +1,5 @@
-"""Failed sign-ins are limited per account and per address: 401 while under the limit, then 429 with
-``Retry-After``, the same answer whether the account exists or not, and a right password waits too."""
+"""Failed sign-ins are limited per account and per address: the form again while under the limit, then 429
+with ``Retry-After``, the same answer whether the account exists or not, and a right password waits too."""
 
 import re
 from typing import Any
@@ -11,6 +11,8 @@ from tessera.config import Settings
 from tessera.server import create_app
 from tessera.store import Store
 from tests.conftest import ISSUER, csrf_from
+
+FAILED = 200  # a failed sign-in shows the form again, with the error
 
 
 def _app(store: Store, sqlite_url: str, **env: str) -> Flask:
@@ -25,12 +27,15 @@ def _app(store: Store, sqlite_url: str, **env: str) -> Flask:
 def _sign_in(client: FlaskClient, username: str, password: str, address: str = "192.0.2.1", **headers: str) -> Any:
     environ = {"REMOTE_ADDR": address}
     page = client.get("/login", environ_base=environ).get_data(as_text=True)
-    return client.post(
+    response = client.post(
         "/login",
         data={"username": username, "password": password, "csrf_token": csrf_from(page)},
         environ_base=environ,
         headers=headers,
     )
+    if response.status_code == FAILED:
+        assert "That username and password do not match" in response.get_data(as_text=True)
+    return response
 
 
 def _signed_in(client: FlaskClient) -> bool:
@@ -39,7 +44,7 @@ def _signed_in(client: FlaskClient) -> bool:
 
 def test_after_five_failures_the_account_waits_even_with_the_right_password(client: FlaskClient, user) -> None:
     for _ in range(5):
-        assert _sign_in(client, "alice", "wrong").status_code == 401
+        assert _sign_in(client, "alice", "wrong").status_code == FAILED
     refused = _sign_in(client, "alice", "correct horse")
     assert refused.status_code == 429
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
@@ -47,7 +52,7 @@ def test_after_five_failures_the_account_waits_even_with_the_right_password(clie
     assert refused.headers["Cache-Control"] == "no-store"
     assert not _signed_in(client)
     # another account from another address is not affected
-    assert _sign_in(client, "bob", "wrong", address="198.51.100.9").status_code == 401
+    assert _sign_in(client, "bob", "wrong", address="198.51.100.9").status_code == FAILED
 
 
 def _normalised(response: Any, username: str) -> tuple[int, str, str]:
@@ -62,26 +67,27 @@ def test_the_answer_does_not_tell_whether_the_account_exists(client: FlaskClient
         existing.append(_sign_in(client, "alice", "wrong"))
         missing.append(_sign_in(client, "nobody", "wrong"))
     assert [_normalised(r, "alice") for r in existing] == [_normalised(r, "nobody") for r in missing]
-    assert [r.status_code for r in existing] == [401] * 5 + [429]
+    assert [r.status_code for r in existing] == [FAILED] * 5 + [429]
     # the waits differ only by the second or so that passed between the two sets of attempts
     assert abs(int(existing[-1].headers["Retry-After"]) - int(missing[-1].headers["Retry-After"])) <= 2
 
 
 def test_success_resets_the_account_count(client: FlaskClient, user) -> None:
     for _ in range(4):
-        assert _sign_in(client, "alice", "wrong").status_code == 401
+        assert _sign_in(client, "alice", "wrong").status_code == FAILED
     assert _sign_in(client, "alice", "correct horse").status_code == 303
-    client.post("/logout")
+    client.post("/logout", data={"csrf_token": csrf_from(client.get("/logout").get_data(as_text=True))})
+    assert not _signed_in(client)
     for _ in range(4):
-        assert _sign_in(client, "alice", "wrong").status_code == 401
+        assert _sign_in(client, "alice", "wrong").status_code == FAILED
 
 
 def test_one_address_trying_many_accounts_is_limited(store: Store, sqlite_url: str) -> None:
     client = _app(store, sqlite_url, TESSERA_LOGIN_LIMIT_ADDRESS="3/minute").test_client()
     for name in ("ann", "ben", "cat"):
-        assert _sign_in(client, name, "guess").status_code == 401
+        assert _sign_in(client, name, "guess").status_code == FAILED
     assert _sign_in(client, "dan", "guess").status_code == 429
-    assert _sign_in(client, "dan", "guess", address="198.51.100.9").status_code == 401
+    assert _sign_in(client, "dan", "guess", address="198.51.100.9").status_code == FAILED
 
 
 def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(store: Store, sqlite_url: str) -> None:
@@ -89,17 +95,17 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(store: Store, s
     # every request arrives from the proxy's address; X-Forwarded-For names the real client
     for _ in range(2):
         response = _sign_in(client, "x", "guess", address="10.0.0.1", **{"X-Forwarded-For": "203.0.113.5"})
-        assert response.status_code == 401
+        assert response.status_code == FAILED
     blocked = _sign_in(client, "y", "guess", address="10.0.0.1", **{"X-Forwarded-For": "203.0.113.5"})
     assert blocked.status_code == 429
     other = _sign_in(client, "y", "guess", address="10.0.0.1", **{"X-Forwarded-For": "203.0.113.6"})
-    assert other.status_code == 401
+    assert other.status_code == FAILED
 
 
 def test_without_a_trusted_proxy_forwarded_headers_are_ignored(store: Store, sqlite_url: str) -> None:
     client = _app(store, sqlite_url, TESSERA_LOGIN_LIMIT_ADDRESS="2/minute").test_client()
     for forwarded in ("203.0.113.5", "203.0.113.6"):
-        assert _sign_in(client, "x", "guess", **{"X-Forwarded-For": forwarded}).status_code == 401
+        assert _sign_in(client, "x", "guess", **{"X-Forwarded-For": forwarded}).status_code == FAILED
     # a client cannot dodge the limit by making up X-Forwarded-For
     assert _sign_in(client, "x", "guess", **{"X-Forwarded-For": "203.0.113.7"}).status_code == 429
 
@@ -107,4 +113,4 @@ def test_without_a_trusted_proxy_forwarded_headers_are_ignored(store: Store, sql
 def test_limits_can_be_switched_off(store: Store, sqlite_url: str) -> None:
     client = _app(store, sqlite_url, TESSERA_LOGIN_LIMIT_ACCOUNT="off", TESSERA_LOGIN_LIMIT_ADDRESS="off").test_client()
     for _ in range(30):
-        assert _sign_in(client, "alice", "wrong").status_code == 401
+        assert _sign_in(client, "alice", "wrong").status_code == FAILED

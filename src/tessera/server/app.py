@@ -96,13 +96,17 @@ def _oauth_json(error: str, description: str, status: int, headers: dict[str, st
 
 def _before() -> Response | None:
     g.started = time.perf_counter()
-    if not _is_api():
-        return None
+    if not _is_api() or request.routing_exception is not None:
+        return None  # a wrong method is answered 405 by the error handler, whatever the body
     ctype = request.mimetype
     if ctype != "application/x-www-form-urlencoded":
         return _oauth_json(
             "invalid_request", "The body must be application/x-www-form-urlencoded (RFC 6749 §3.2).", 400
         )
+    # Authlib reads the query and the body as one; parameters belong in the body (RFC 6749 §3.2, RFC 7662 §2.1,
+    # RFC 7009 §2.1), and credentials in a URL end up in logs
+    if request.query_string:
+        return _oauth_json("invalid_request", "Send parameters in the request body, not in the URL.", 400)
     # RFC 6749 §3.2: parameters must not be included more than once
     for name, values in request.form.lists():
         if len(values) > 1:
@@ -133,9 +137,10 @@ def _page_error(title: str, message: str, status: int) -> tuple[str, int]:
 def _http_error(exc: HTTPException) -> Any:
     status = exc.code or 500
     if _is_api():
-        error = {413: "invalid_request", 405: "invalid_request", 404: "invalid_request"}.get(status, "invalid_request")
         description = "The request body is too large." if status == 413 else (exc.description or exc.name)
-        return _oauth_json(error, description, status)
+        # a 405 must say which methods are allowed (RFC 9110 §15.5.6)
+        allow = {k: v for k, v in exc.get_headers() if k == "Allow"}
+        return _oauth_json("invalid_request", description, status, allow)
     if request.accept_mimetypes.best == "application/json" and not request.accept_mimetypes.accept_html:
         return jsonify(error=exc.name), status
     return _page_error(exc.name, exc.description or exc.name, status)

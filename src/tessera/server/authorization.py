@@ -10,15 +10,15 @@ What Tessera adds on top of Authlib, and why:
   digests to ``on_revoke`` so resource-server caches can drop them.
 """
 
+import base64
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskAuthorizationServer
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import g
-from flask import request as flask_request
 
 from tessera.config import Settings
 from tessera.ratelimit import RateLimits
@@ -38,8 +38,6 @@ __all__ = ["AuthorizationServer", "RevocationListener", "SlowDownError"]
 
 #: called with the access-token digests that were just revoked
 RevocationListener = Callable[[list[str]], None]
-
-_CREDENTIAL_PARAMS = ("client_secret", "code", "refresh_token", "token", "code_verifier", "password")
 
 
 class SlowDownError(OAuth2Error):  # type: ignore[misc]
@@ -127,6 +125,7 @@ class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> OAuthClient:
         _refuse_ambiguous_credentials(request)
+        _refuse_malformed_basic(request)
         client: OAuthClient = super().authenticate_client(request, methods, endpoint)
         g.client_id = client.client_id
         # counted once the client is known to be who it says, so nobody can spend another client's budget
@@ -152,9 +151,26 @@ class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
 
 
 def _refuse_ambiguous_credentials(request: Any) -> None:
-    """RFC 6749 §2.3: one authentication method per request, and never credentials in the query string."""
-    if any(name in flask_request.args for name in _CREDENTIAL_PARAMS):
-        raise InvalidRequestError("Credentials and tokens must be sent in the request body, not the URL.")
+    """RFC 6749 §2.3: one authentication method per request (credentials in the URL are refused earlier)."""
     basic = request.headers.get("Authorization", "")
     if basic[:6].lower() == "basic " and "client_secret" in request.form:
         raise InvalidRequestError("Use one client authentication method per request.")
+
+
+def _refuse_malformed_basic(request: Any) -> None:
+    """A ``Basic`` header that is not base64 of UTF-8 is ``invalid_client`` (RFC 6749 §2.3.1, RFC 7617 §2).
+
+    Authlib decodes the header without guarding against non-ASCII or non-UTF-8 bytes or a missing value, and
+    would fail with a server error; checked here first, the client gets a 401 with ``WWW-Authenticate``.
+    """
+    parts = request.headers.get("Authorization", "").split(None, 1)
+    if not parts or parts[0].lower() != "basic":
+        return
+    try:
+        if len(parts) != 2:
+            raise ValueError("no credentials after 'Basic'")
+        base64.b64decode(parts[1], validate=True).decode("utf-8")
+    except ValueError as exc:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        raise InvalidClientError(
+            status_code=401, description="The Authorization header does not hold valid Basic credentials."
+        ) from exc

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import cast
 
 from sqlalchemy import Connection, Engine, Table, and_, delete, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tessera.errors import AlreadyExists, NotFound, StoreError, StoreUnavailable
@@ -36,6 +36,9 @@ _clients = cast(Table, Client.__table__)
 _codes = cast(Table, AuthorizationCode.__table__)
 _tokens = cast(Table, Token.__table__)
 _consents = cast(Table, Consent.__table__)
+
+
+_NO_SCHEMA = "the database has no Tessera schema: run `tessera db upgrade`"
 
 
 def _now() -> int:
@@ -340,8 +343,13 @@ def _translated() -> Iterator[None]:
     except (OperationalError, InterfaceError) as exc:
         text = str(exc.orig).lower()
         if "no such table" in text or "does not exist" in text and "relation" in text:
-            raise StoreError("the database has no Tessera schema: run `tessera db upgrade`") from exc
+            raise StoreError(_NO_SCHEMA) from exc
         raise StoreUnavailable("the database is unavailable") from exc
+    except ProgrammingError as exc:
+        # PostgreSQL reports a missing table as a programming error: SQLSTATE 42P01 undefined_table
+        if getattr(exc.orig, "sqlstate", None) == "42P01":
+            raise StoreError(_NO_SCHEMA) from exc
+        raise
     except PoolTimeout as exc:
         raise StoreUnavailable("no database connection was free in time") from exc
     except DBAPIError as exc:

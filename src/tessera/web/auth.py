@@ -1,7 +1,7 @@
 """Sign-in and sign-out. A wrong password and an unknown username look exactly alike, in words and in time,
 and so does the wait imposed after too many failures (:mod:`tessera.ratelimit`)."""
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -40,16 +40,26 @@ def _wait(seconds: int) -> str:
     return "an hour" if hours == 1 else f"{hours} hours"
 
 
-def _form(error: str | None = None, username: str = "", status: int = 200) -> tuple[str, int]:
-    page = render_template(
+def _client_name(next_url: str) -> str | None:
+    """The application the person is signing in for, when they came from the authorization endpoint."""
+    parts = urlsplit(next_url)
+    if parts.path != "/authorize":
+        return None
+    client_id = parse_qs(parts.query).get("client_id", [""])[0]
+    client = store().client(client_id) if 0 < len(client_id) <= 64 else None
+    return client.name if client else None
+
+
+def _form(error: str | None = None, username: str = "") -> str:
+    next_url = safe_next(request.values.get("next"))
+    return render_template(
         "auth/login.html",
         csrf_token=csrf_token(),
         error=error,
         username=username,
-        next_url=safe_next(request.values.get("next")),
-        client_name=None,
+        next_url=next_url,
+        client_name=_client_name(next_url),
     )
-    return page, status
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -64,23 +74,33 @@ def login() -> ResponseReturnValue:
     if not verdict.allowed:
         # decided before the password is looked at: a right password waits too, and the answer is the same
         # whether or not the account exists
-        page, status = _form(
-            f"Too many sign-in attempts. Please wait {_wait(verdict.retry_after)} and try again.", username, 429
-        )
-        return page, status, {"Retry-After": str(verdict.retry_after)}
+        message = f"Too many sign-in attempts. Please wait {_wait(verdict.retry_after)} and try again."
+        return _form(message, username), 429, {"Retry-After": str(verdict.retry_after)}
     user = store().user_by_name(username) if username else None
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or user.disabled:
         limits.login_failed(username, address)
-        return _form("That username and password do not match. Please try again.", username, 401)
+        return _form("That username and password do not match. Please try again.", username)
     limits.login_succeeded(username)
     sign_in(user)
     return redirect(safe_next(request.form.get("next")), code=303)
 
 
 @bp.route("/logout", methods=["GET", "POST"])
-def logout() -> str:
+def logout() -> ResponseReturnValue:
+    """GET asks, POST (with the CSRF token) signs out: another site cannot sign people out with a link."""
+    if request.method == "GET":
+        user = current_user()
+        if user is None:
+            return render_template("auth/logged_out.html")
+        return render_template("auth/logout.html", csrf_token=csrf_token(), username=user.username)
+    check_csrf()
     sign_out()
+    return redirect(url_for("auth.logged_out"), code=303)
+
+
+@bp.get("/logged-out")
+def logged_out() -> str:
     return render_template("auth/logged_out.html")
 
 

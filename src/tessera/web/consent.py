@@ -8,6 +8,7 @@ An unknown client or an unregistered redirect URI is shown here and never redire
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
@@ -58,6 +59,10 @@ def authorize() -> ResponseReturnValue:
         grant = server.get_consent_grant(end_user=user)
     except OAuth2Error as error:
         return _redirect_with_error(error) if error.redirect_uri else _error_page(error)
+    except ValueError:
+        # Authlib quotes the request's own response_type or redirect_uri in an error description and refuses to
+        # build one holding characters RFC 6749 §4.1.2.1 forbids there; such a request is malformed anyway
+        return _error_page(InvalidRequestError("The request contains characters that are not allowed."))
     if user is None:
         return redirect(url_for("auth.login", next=request.full_path), code=302)
 

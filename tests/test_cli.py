@@ -1,0 +1,529 @@
+"""The ``tessera`` command (everything but ``serve`` and ``demo``), in-process with click's runner against a
+temporary SQLite database, and a few times as the real installed executable."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from tessera.cli import main
+from tessera.config import Settings
+from tessera.passwords import verify_password
+from tessera.server import create_app
+from tessera.store import NewToken, Store, make_engine
+from tessera.tokens import TokenKind, digest, mint, parse, random_id
+from tests.conftest import (
+    INTROSPECT,
+    ISSUER,
+    REDIRECT_URI,
+    TOKEN,
+    RegisteredClient,
+    exchange,
+    get_code,
+    pkce_pair,
+)
+
+TESSERA = Path(sys.executable).with_name("tessera")
+
+
+def _clean_environ() -> dict[str, str | None]:
+    """Unset every TESSERA_* variable of the calling shell, so only what a test sets counts."""
+    return {name: None for name in os.environ if name.startswith("TESSERA_") and not name.startswith("TESSERA_TEST_")}
+
+
+@dataclass
+class Cli:
+    env: dict[str, str | None]
+
+    def __call__(self, *args: str, input: str | None = None, **env: str) -> Result:
+        return CliRunner().invoke(main, list(args), input=input, env={**self.env, **env})
+
+    def ok(self, *args: str, input: str | None = None, **env: str) -> Result:
+        result = self(*args, input=input, **env)
+        assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+        return result
+
+    def json(self, *args: str) -> Any:
+        result = self.ok(*args, "--json")
+        assert result.stderr == ""
+        return json.loads(result.stdout)  # the whole of stdout is one JSON document
+
+    def fails(self, *args: str, input: str | None = None, usage: bool = False, **env: str) -> str:
+        """Run a command that must fail: non-zero, no traceback, a short error on stderr (returned)."""
+        result = self(*args, input=input, **env)
+        assert result.exit_code != 0, result.stdout
+        # an unexpected exception inside the runner would be here instead of SystemExit
+        assert isinstance(result.exception, SystemExit), result.exception
+        assert "Traceback" not in result.output
+        lines = result.stderr.strip().splitlines()
+        if usage:  # click's own usage errors: "Usage: ...", "Try ...", "Error: ..."
+            assert 1 <= len(lines) <= 4 and lines[-1].startswith("Error:"), lines
+        else:
+            assert len(lines) == 1 and lines[0].startswith("Error: "), lines
+            assert len(lines[0]) < 200
+        return lines[-1]
+
+
+@pytest.fixture
+def cli(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    monkeypatch.chdir(tmp_path)  # the CLI reads ./.env: keep any stray one out of the way
+    return Cli(
+        {
+            **_clean_environ(),
+            "TESSERA_DATABASE_URL": settings.database_url,
+            "TESSERA_ISSUER": ISSUER,
+            "TESSERA_SECRET_KEY": "x" * 40,
+        }
+    )
+
+
+def _insert_token(
+    store: Store, client_id: str, user_id: int | None = None, *, expires_in: int = 3600, refresh: bool = False
+) -> tuple[str, str | None, str]:
+    """Store an access (and refresh) token as the grants do; return the token, refresh token and grant id."""
+    now = int(time.time())
+    access, refresh_token, grant_id = mint(TokenKind.ACCESS), mint(TokenKind.REFRESH) if refresh else None, random_id()
+    store.insert_token(
+        NewToken(
+            access_digest=digest(access),
+            refresh_digest=digest(refresh_token) if refresh_token else None,
+            client_id=client_id,
+            user_id=user_id,
+            scope="api",
+            grant_id=grant_id,
+            issued_at=now - 10,
+            expires_at=now + expires_in,
+            refresh_expires_at=now + 86_400 if refresh_token else None,
+        )
+    )
+    return access, refresh_token, grant_id
+
+
+def _client_credentials(client: FlaskClient, client_id: str, secret: str) -> Any:
+    return client.post(TOKEN, data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+
+
+def _introspect(client: FlaskClient, service: RegisteredClient, token: str) -> Any:
+    response = client.post(INTROSPECT, data={"token": token}, headers=service.basic)
+    assert response.status_code == 200
+    return response.json
+
+
+# db
+
+
+def test_db_upgrade_creates_the_schema_and_is_idempotent(cli: Cli, settings: Settings) -> None:
+    assert "Database is up to date." in cli.ok("db", "upgrade").stdout
+    assert "Database is up to date." in cli.ok("db", "upgrade").stdout
+    engine = make_engine(settings.database_url)
+    try:
+        store = Store(engine)
+        assert store.list_users() == [] and store.list_clients() == []
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
+    finally:
+        engine.dispose()
+
+
+def test_commands_before_db_upgrade_say_what_to_do(cli: Cli) -> None:
+    assert "tessera db upgrade" in cli.fails("users", "list")
+
+
+def test_dotenv_in_the_working_directory_is_read_and_the_environment_wins(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("TESSERA_ACCESS_TOKEN_TTL=abc\n", encoding="utf-8")
+    assert "TESSERA_ACCESS_TOKEN_TTL" in cli.fails("db", "upgrade")
+    cli.ok("db", "upgrade", TESSERA_ACCESS_TOKEN_TTL="60")
+
+
+# users
+
+
+def test_users_create_reads_the_password_from_stdin(cli: Cli, store: Store) -> None:
+    result = cli.ok("users", "create", "bob", "--password-stdin", input="open sesame\n")
+    assert "bob" in result.stdout and "open sesame" not in result.output
+    user = store.user_by_name("bob")
+    assert user is not None and not user.disabled
+    assert user.password_hash.startswith("$argon2id$")
+    assert verify_password(user.password_hash, "open sesame")
+    assert not verify_password(user.password_hash, "open sesame\n")
+
+
+def test_users_create_prompts_for_the_password_twice(cli: Cli, store: Store) -> None:
+    result = cli.ok("users", "create", "carol", input="pass phrase\npass phrase\n")
+    assert result.stdout.count("Password") == 1 and "Repeat" in result.stdout  # hidden input, asked twice
+    assert "pass phrase" not in result.output
+    user = store.user_by_name("carol")
+    assert user is not None and verify_password(user.password_hash, "pass phrase")
+
+
+def test_duplicate_user_fails_with_one_line(cli: Cli, store: Store) -> None:
+    cli.ok("users", "create", "bob", "--password-stdin", input="first\n")
+    error = cli.fails("users", "create", "bob", "--password-stdin", input="second\n")
+    assert "bob" in error and "exists" in error
+    user = store.user_by_name("bob")
+    assert user is not None and verify_password(user.password_hash, "first")
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("bob", "\n"), ("bob", ""), (" bob", "pw\n"), ("bob ", "pw\n"), ("", "pw\n"), ("b" * 151, "pw\n")],
+)
+def test_users_create_refuses_bad_input(cli: Cli, store: Store, username: str, password: str) -> None:
+    cli.fails("users", "create", username, "--password-stdin", input=password)
+    assert store.list_users() == []
+
+
+def test_users_list_and_json(cli: Cli, store: Store) -> None:
+    assert cli.ok("users", "list").stdout == ""
+    assert cli.json("users", "list") == []
+    for name in ("bob", "alice"):
+        cli.ok("users", "create", name, "--password-stdin", input="pw\n")
+    cli.ok("users", "disable", "bob")
+    assert cli.ok("users", "list").stdout.splitlines() == ["alice", "bob  (disabled)"]
+    listed = cli.json("users", "list")
+    assert [(u["username"], u["disabled"]) for u in listed] == [("alice", False), ("bob", True)]
+    assert all(isinstance(u["created_at"], int) for u in listed)
+    assert "argon2" not in json.dumps(listed)
+
+
+def test_users_disable_revokes_the_users_tokens(
+    cli: Cli,
+    client: FlaskClient,
+    store: Store,
+    web_client: RegisteredClient,
+    service: RegisteredClient,
+    user: Any,
+) -> None:
+    verifier, challenge = pkce_pair()
+    tokens = exchange(client, web_client, get_code(client, web_client, challenge), verifier).json
+    assert _introspect(client, service, tokens["access_token"])["active"] is True
+    other_user = store.create_user("bob", "not-a-real-hash")
+    others, _, _ = _insert_token(store, web_client.client_id, other_user.id)
+
+    result = cli.ok("users", "disable", "alice")
+    assert "revoked 1 token(s)" in result.stdout
+
+    assert store.active_token(digest(tokens["access_token"])) is None
+    assert _introspect(client, service, tokens["access_token"]) == {"active": False}
+    refreshed = client.post(
+        TOKEN,
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        headers=web_client.basic,
+    )
+    assert refreshed.status_code == 400 and refreshed.json["error"] == "invalid_grant"
+    disabled = store.user_by_name("alice")
+    assert disabled is not None and disabled.disabled
+    assert store.active_token(digest(others)) is not None  # someone else's token is untouched
+
+
+def test_users_disable_unknown_user_fails(cli: Cli, store: Store) -> None:
+    assert "nobody" in cli.fails("users", "disable", "nobody")
+
+
+# clients
+
+
+def test_clients_create_with_a_redirect_uri_defaults_to_the_code_flow(cli: Cli, store: Store) -> None:
+    created = cli.json("clients", "create", "--name", "Web app", "--redirect-uri", REDIRECT_URI)
+    assert created["grant_types"] == ["authorization_code", "refresh_token"]
+    assert created["redirect_uris"] == [REDIRECT_URI]
+    assert created["scope"] == "api"
+    assert created["public"] is False and created["introspect"] is False
+    assert created["token_endpoint_auth_method"] == "client_secret_basic"
+    assert parse(created["client_secret"]) is TokenKind.CLIENT_SECRET
+    record = store.client(created["client_id"])
+    assert record is not None
+    assert record.secret_digest == digest(created["client_secret"])
+    assert record.grant_types == ("authorization_code", "refresh_token")
+    assert record.name == "Web app" and record.scope == "api"
+
+
+def test_clients_create_without_a_redirect_uri_defaults_to_client_credentials(cli: Cli, store: Store) -> None:
+    created = cli.json("clients", "create", "--name", "Service", "--scope", "api  restricted api")
+    assert created["grant_types"] == ["client_credentials"]
+    assert created["redirect_uris"] == []
+    assert created["scope"] == "api restricted"
+    record = store.client(created["client_id"])
+    assert record is not None and record.grant_types == ("client_credentials",)
+
+
+def test_clients_create_prints_the_secret_once_without_json(cli: Cli, store: Store) -> None:
+    output = cli.ok("clients", "create", "--name", "Service").stdout
+    (record,) = store.list_clients()
+    assert record.client_id in output
+    secret = next(word for word in output.split() if word.startswith("tsr_cs_"))
+    assert digest(secret) == record.secret_digest
+
+
+def test_clients_create_public(cli: Cli, store: Store) -> None:
+    created = cli.json("clients", "create", "--name", "SPA", "--redirect-uri", REDIRECT_URI, "--public")
+    assert "client_secret" not in created
+    assert created["public"] is True and created["token_endpoint_auth_method"] == "none"
+    record = store.client(created["client_id"])
+    assert record is not None and record.public and record.secret_digest is None
+
+
+def test_clients_create_introspect(cli: Cli, store: Store) -> None:
+    created = cli.json("clients", "create", "--name", "API", "--introspect")
+    assert created["introspect"] is True
+    record = store.client(created["client_id"])
+    assert record is not None and record.may_introspect
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--redirect-uri", "/callback"], id="relative"),
+        pytest.param(["--redirect-uri", "app.example/cb"], id="no-scheme"),
+        pytest.param(["--redirect-uri", "https://app.example/cb#done"], id="fragment"),
+        pytest.param(["--redirect-uri", "https://app.example/cb#"], id="empty-fragment"),
+        pytest.param(["--redirect-uri", "ftp://app.example/cb"], id="ftp"),
+        pytest.param(["--redirect-uri", "javascript:alert(1)"], id="javascript"),
+        pytest.param(["--redirect-uri", "http:///cb"], id="no-host"),
+        pytest.param(["--redirect-uri", REDIRECT_URI, "--redirect-uri", "/cb"], id="second-is-bad"),
+        pytest.param(["--scope", ""], id="empty-scope"),
+        pytest.param(["--scope", '"api"'], id="quoted-scope"),
+        pytest.param(["--grant-type", "authorization_code"], id="code-without-redirect"),
+        pytest.param(["--public"], id="public-client-credentials"),
+        pytest.param(["--public", "--redirect-uri", REDIRECT_URI, "--introspect"], id="public-introspect"),
+        pytest.param(["--name", " "], id="blank-name"),
+    ],
+)
+def test_clients_create_refuses_bad_input(cli: Cli, store: Store, args: list[str]) -> None:
+    cli.fails("clients", "create", "--name", "App", *args)
+    assert store.list_clients() == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--grant-type", "password"], id="unknown-grant-type"),
+        pytest.param([], id="no-name"),
+        pytest.param(["--name", "App", "--bogus"], id="unknown-option"),
+    ],
+)
+def test_clients_create_usage_errors(cli: Cli, store: Store, args: list[str]) -> None:
+    cli.fails("clients", "create", *args, usage=True)
+    assert store.list_clients() == []
+
+
+def test_clients_list_and_json(cli: Cli, store: Store) -> None:
+    assert cli.json("clients", "list") == []
+    web = cli.json("clients", "create", "--name", "Web app", "--redirect-uri", REDIRECT_URI)
+    svc = cli.json("clients", "create", "--name", "Service", "--introspect")
+    listed = cli.json("clients", "list")
+    assert {c["client_id"] for c in listed} == {web["client_id"], svc["client_id"]}
+    assert all("client_secret" not in c and "secret_digest" not in c for c in listed)
+    by_id = {c["client_id"]: c for c in listed}
+    assert by_id[svc["client_id"]]["introspect"] is True
+    assert by_id[web["client_id"]]["grant_types"] == ["authorization_code", "refresh_token"]
+    plain = cli.ok("clients", "list").stdout
+    assert web["client_id"] in plain and svc["client_id"] in plain and "Web app" in plain
+    for secret in (web["client_secret"], svc["client_secret"], digest(web["client_secret"])):
+        assert secret not in plain and secret not in json.dumps(listed)
+
+
+def test_clients_delete_revokes_its_tokens(
+    cli: Cli, client: FlaskClient, store: Store, service: RegisteredClient
+) -> None:
+    created = cli.json("clients", "create", "--name", "Batch job")
+    issued = _client_credentials(client, created["client_id"], created["client_secret"])
+    assert issued.status_code == 200, issued.json
+    access = issued.json["access_token"]
+    assert _introspect(client, service, access)["active"] is True
+    kept = _client_credentials(client, service.client_id, service.secret or "").json["access_token"]
+
+    assert "revoked 1 token(s)" in cli.ok("clients", "delete", created["client_id"]).stdout
+
+    assert store.client(created["client_id"]) is None
+    assert store.active_token(digest(access)) is None
+    assert _introspect(client, service, access) == {"active": False}
+    assert [c["client_id"] for c in cli.json("clients", "list")] == [service.client_id]
+    assert store.active_token(digest(kept)) is not None
+    assert created["client_id"] in cli.fails("clients", "delete", created["client_id"])
+
+
+def test_rotate_secret_retires_the_old_secret(cli: Cli, settings: Settings, store: Store) -> None:
+    created = cli.json("clients", "create", "--name", "Batch job")
+    client_id, old_secret = created["client_id"], created["client_secret"]
+    before = _app(settings, store).test_client()
+    assert _client_credentials(before, client_id, old_secret).status_code == 200
+
+    rotated = cli.json("clients", "rotate-secret", client_id)
+    assert set(rotated) == {"client_id", "client_secret"} and rotated["client_id"] == client_id
+    new_secret = rotated["client_secret"]
+    assert new_secret != old_secret and parse(new_secret) is TokenKind.CLIENT_SECRET
+
+    # the server caches clients for a few seconds per process: a new app sees the change at once
+    after = _app(settings, store).test_client()
+    refused = _client_credentials(after, client_id, old_secret)
+    assert refused.status_code == 401 and refused.json["error"] == "invalid_client"
+    assert _client_credentials(after, client_id, new_secret).status_code == 200
+
+    plain = cli.ok("clients", "rotate-secret", client_id).stdout
+    newest = next(word for word in plain.split() if word.startswith("tsr_cs_"))
+    record = store.client(client_id)
+    assert record is not None and record.secret_digest == digest(newest)
+
+
+def test_rotate_secret_refuses_public_and_unknown_clients(cli: Cli, store: Store) -> None:
+    public = cli.json("clients", "create", "--name", "SPA", "--redirect-uri", REDIRECT_URI, "--public")
+    assert "public" in cli.fails("clients", "rotate-secret", public["client_id"])
+    record = store.client(public["client_id"])
+    assert record is not None and record.secret_digest is None
+    assert "nope" in cli.fails("clients", "rotate-secret", "nope")
+
+
+def _app(settings: Settings, store: Store) -> Flask:
+    app = create_app(settings, store=store)
+    app.config["TESTING"] = True
+    return app
+
+
+# tokens
+
+
+def test_tokens_revoke_user(cli: Cli, store: Store, web_client: RegisteredClient, user: Any) -> None:
+    other = store.create_user("bob", "not-a-real-hash")
+    mine = [_insert_token(store, web_client.client_id, user.id)[0] for _ in range(2)]
+    theirs, _, _ = _insert_token(store, web_client.client_id, other.id)
+    assert "Revoked 2 token(s)." in cli.ok("tokens", "revoke", "--user", "alice").stdout
+    assert all(store.active_token(digest(t)) is None for t in mine)
+    assert store.active_token(digest(theirs)) is not None
+    assert "Revoked 0 token(s)." in cli.ok("tokens", "revoke", "--user", "alice").stdout
+    alice = store.user_by_name("alice")
+    assert alice is not None and not alice.disabled  # revoking is not disabling
+
+
+def test_tokens_revoke_client(
+    cli: Cli, store: Store, web_client: RegisteredClient, service: RegisteredClient, user: Any
+) -> None:
+    mine = [
+        _insert_token(store, service.client_id)[0],
+        _insert_token(store, service.client_id, user.id, refresh=True)[0],
+    ]
+    theirs, _, _ = _insert_token(store, web_client.client_id, user.id)
+    assert "Revoked 2 token(s)." in cli.ok("tokens", "revoke", "--client", service.client_id).stdout
+    assert all(store.active_token(digest(t)) is None for t in mine)
+    assert store.active_token(digest(theirs)) is not None
+    assert store.client(service.client_id) is not None  # revoking is not deleting
+
+
+@pytest.mark.parametrize("args", [[], ["--user", "alice", "--client", "x"]])
+def test_tokens_revoke_needs_exactly_one_of_user_or_client(
+    cli: Cli, store: Store, web_client: RegisteredClient, user: Any, args: list[str]
+) -> None:
+    access, _, _ = _insert_token(store, web_client.client_id, user.id)
+    assert "exactly one of --user or --client" in cli.fails("tokens", "revoke", *args)
+    assert store.active_token(digest(access)) is not None
+
+
+@pytest.mark.parametrize("args", [["--user", "nobody"], ["--client", "nobody"]])
+def test_tokens_revoke_unknown_owner_fails(cli: Cli, store: Store, args: list[str]) -> None:
+    assert "nobody" in cli.fails("tokens", "revoke", *args)
+
+
+def test_tokens_purge_deletes_dead_rows_only(
+    cli: Cli, client: FlaskClient, store: Store, web_client: RegisteredClient, user: Any
+) -> None:
+    live, _, _ = _insert_token(store, web_client.client_id, user.id)
+    expired, _, _ = _insert_token(store, web_client.client_id, user.id, expires_in=-5)
+    revoked, _, revoked_grant = _insert_token(store, web_client.client_id, user.id, refresh=True)
+    store.revoke_grant(revoked_grant)
+    # a rotated-out refresh token of a live family stays, so that its reuse is still detected
+    _, old_refresh, _ = _insert_token(store, web_client.client_id, user.id, refresh=True)
+    assert old_refresh is not None
+    rotated = client.post(
+        TOKEN, data={"grant_type": "refresh_token", "refresh_token": old_refresh}, headers=web_client.basic
+    )
+    assert rotated.status_code == 200, rotated.json
+
+    assert "Purged 2 row(s)." in cli.ok("tokens", "purge").stdout
+
+    assert store.token_ref(digest(expired), refresh=False) is None
+    assert store.token_ref(digest(revoked), refresh=False) is None
+    assert store.active_token(digest(live)) is not None
+    assert store.token_ref(digest(old_refresh), refresh=True) is not None
+    assert "Purged 0 row(s)." in cli.ok("tokens", "purge").stdout
+    reused = client.post(
+        TOKEN, data={"grant_type": "refresh_token", "refresh_token": old_refresh}, headers=web_client.basic
+    )
+    assert reused.status_code == 400 and reused.json["error"] == "invalid_grant"
+    assert store.active_token(digest(rotated.json["access_token"])) is None  # the family was revoked
+
+
+# the real executable
+
+
+def _run(args: Sequence[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
+    return subprocess.run(
+        [str(TESSERA), *args], env={**base, **env}, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def _assert_one_line_error(result: subprocess.CompletedProcess[str], *expected: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and len(lines[0]) < 200, result.stderr
+    assert all(word in lines[0] for word in expected), lines[0]
+
+
+@pytest.fixture
+def upgraded_sqlite(tmp_path: Path) -> dict[str, str]:
+    env = {"TESSERA_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    assert _run(["db", "upgrade"], env, tmp_path).returncode == 0
+    return env
+
+
+def test_installed_command_reports_an_unknown_user_in_one_line(upgraded_sqlite: dict[str, str], tmp_path: Path) -> None:
+    result = _run(["users", "disable", "nobody"], upgraded_sqlite, tmp_path)
+    _assert_one_line_error(result, "nobody")
+    assert result.stdout == ""
+
+
+def test_installed_command_reports_bad_configuration_in_one_line(
+    upgraded_sqlite: dict[str, str], tmp_path: Path
+) -> None:
+    result = _run(["db", "upgrade"], {**upgraded_sqlite, "TESSERA_ACCESS_TOKEN_TTL": "abc"}, tmp_path)
+    _assert_one_line_error(result, "TESSERA_ACCESS_TOKEN_TTL")
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite://host/x.db", "postgresql+psycopg2://u@127.0.0.1/x", "sqlite:", "postgresqlx://u@127.0.0.1/x"]
+)
+def test_installed_command_reports_a_bad_database_url_in_one_line(url: str, tmp_path: Path) -> None:
+    _assert_one_line_error(_run(["users", "list"], {"TESSERA_DATABASE_URL": url}, tmp_path), "TESSERA_DATABASE_URL")
+
+
+@pytest.fixture
+def empty_postgres(postgres_url: str) -> Iterator[str]:
+    """The session's throwaway PostgreSQL database, emptied: no Tessera schema."""
+    engine = make_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    yield postgres_url
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "args", [["users", "list"], ["users", "disable", "x"], ["clients", "create", "--name", "x"], ["tokens", "purge"]]
+)
+def test_installed_command_on_postgres_without_schema_says_run_db_upgrade(
+    empty_postgres: str, tmp_path: Path, args: list[str]
+) -> None:
+    _assert_one_line_error(_run(args, {"TESSERA_DATABASE_URL": empty_postgres}, tmp_path), "tessera db upgrade")
