@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskAuthorizationServer
-from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import g
@@ -23,6 +22,7 @@ from flask import g
 from tessera.config import Settings
 from tessera.ratelimit import RateLimits
 from tessera.server.clients import ClientCache, OAuthClient
+from tessera.server.errors import SlowDownError
 from tessera.server.grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
@@ -34,28 +34,10 @@ from tessera.server.revocation import RevocationEndpoint
 from tessera.store import Store
 from tessera.tokens import TokenKind, mint
 
-__all__ = ["AuthorizationServer", "RevocationListener", "SlowDownError"]
+__all__ = ["AuthorizationServer", "RevocationListener"]
 
 #: called with the access-token digests that were just revoked
 RevocationListener = Callable[[list[str]], None]
-
-
-class SlowDownError(OAuth2Error):  # type: ignore[misc]
-    """HTTP 429: this client sent more requests than its rate limit allows.
-
-    ``slow_down`` is registered for token-endpoint responses (RFC 8628 §3.5, IANA "OAuth Extensions Error
-    Registry") and says exactly this; ``Retry-After`` says for how long.
-    """
-
-    error = "slow_down"
-    status_code = 429
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many requests from this client; retry after {retry_after} seconds.")
-        self.retry_after = retry_after
-
-    def get_headers(self) -> list[tuple[str, str]]:
-        return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
 
 
 class _Issuer(IssuerParameter):  # type: ignore[misc]
@@ -127,6 +109,9 @@ class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
         _refuse_ambiguous_credentials(request)
         _refuse_malformed_basic(request)
         client: OAuthClient = super().authenticate_client(request, methods, endpoint)
+        named = request.form.get("client_id")
+        if named and named != client.client_id:  # HTTP Basic for one client, client_id of another in the body
+            raise InvalidRequestError("The client_id in the body is not the client that authenticated.")
         g.client_id = client.client_id
         # counted once the client is known to be who it says, so nobody can spend another client's budget
         verdict = self.rate_limits.client_request(endpoint, client.client_id)

@@ -8,10 +8,10 @@ Refresh tokens are not introspectable here: resource servers only ever see acces
 
 from typing import Any
 
-from authlib.oauth2.rfc6749.errors import InvalidRequestError, UnsupportedTokenTypeError
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 
 from tessera.server.clients import OAuthClient
+from tessera.server.errors import check_token_params
 from tessera.store import ActiveToken
 from tessera.tokens import MalformedToken, TokenKind, digest, parse
 
@@ -36,12 +36,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
     def check_params(self, request: Any, client: OAuthClient) -> None:
-        token = request.form.get("token")
-        if token is None:
-            raise InvalidRequestError("Missing 'token' in request.")
-        hint = request.form.get("token_type_hint")
-        if hint and hint not in self.SUPPORTED_TOKEN_TYPES:
-            raise UnsupportedTokenTypeError()
+        check_token_params(request.form)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> _Introspected | None:
         try:

@@ -11,6 +11,7 @@ from typing import Any
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 
 from tessera.server.clients import OAuthClient
+from tessera.server.errors import check_token_params
 from tessera.store import TokenRef
 from tessera.tokens import MalformedToken, TokenKind, digest, parse
 
@@ -28,6 +29,9 @@ class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
         if kind not in (TokenKind.ACCESS, TokenKind.REFRESH):
             return None
         return self.server.store.token_ref(digest(token_string), refresh=kind is TokenKind.REFRESH)  # type: ignore[no-any-return]
+
+    def check_params(self, request: Any, client: OAuthClient) -> None:
+        check_token_params(request.form)
 
     def authenticate_token(self, request: Any, client: OAuthClient) -> TokenRef | None:
         self.check_params(request, client)
