@@ -313,17 +313,28 @@ class Store:
             return conn.execute(stmt).scalar_one_or_none()
 
     def save_consent(self, user_id: int, client_id: str, scopes: Sequence[str]) -> None:
-        """Remember that the user granted ``scopes`` to the client, on top of what they granted before."""
-        with self._write() as conn:
-            where = (_consents.c.user_id == user_id, _consents.c.client_id == client_id)
-            old = conn.execute(select(_consents.c.scope).where(*where)).scalar_one_or_none()
-            merged = " ".join(sorted(set(scopes) | set((old or "").split())))
-            if old is None:
-                conn.execute(
-                    insert(_consents).values(user_id=user_id, client_id=client_id, scope=merged, granted_at=_now())
-                )
-            else:
-                conn.execute(update(_consents).where(*where).values(scope=merged, granted_at=_now()))
+        """Remember that the user granted ``scopes`` to the client, on top of what they granted before.
+
+        Two consents at once (two tabs, two devices) must both land. The existing row is locked while its
+        scopes are merged (``FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE`` already serialises writers); when
+        there was no row yet, both may try to insert it, and the loser merges into the winner's row instead
+        of failing (a PostgreSQL soak run found that 500).
+        """
+        where = (_consents.c.user_id == user_id, _consents.c.client_id == client_id)
+        for attempt in (1, 2):
+            try:
+                with self._write() as conn:
+                    old = conn.execute(select(_consents.c.scope).where(*where).with_for_update()).scalar_one_or_none()
+                    merged = " ".join(sorted(set(scopes) | set((old or "").split())))
+                    if old is None:
+                        values = {"user_id": user_id, "client_id": client_id, "scope": merged, "granted_at": _now()}
+                        conn.execute(insert(_consents).values(**values))
+                    else:
+                        conn.execute(update(_consents).where(*where).values(scope=merged, granted_at=_now()))
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise
 
 
 @contextlib.contextmanager

@@ -1,0 +1,43 @@
+"""Consents given at the same moment (two tabs, two devices) all land, on SQLite and PostgreSQL."""
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from tessera.passwords import hash_password
+from tessera.store import Store, make_engine, upgrade
+from tests.conftest import register_client
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield Store(engine)
+    engine.dispose()
+
+
+def test_concurrent_first_consents_all_land_and_merge(store: Store) -> None:
+    user = store.create_user("alice", hash_password("correct horse"))
+    client = register_client(store, scope=" ".join(f"s{i}" for i in range(8)))
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def consent(scope: str) -> None:
+        barrier.wait()
+        try:
+            store.save_consent(user.id, client.client_id, [scope])
+        except BaseException as exc:  # the test reports every failure, not only the first
+            errors.append(exc)
+
+    for _ in range(3):  # a race is a matter of luck: give it a few chances, each on a fresh row
+        threads = [threading.Thread(target=consent, args=(f"s{i}",)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        assert store.consent(user.id, client.client_id) == " ".join(sorted(f"s{i}" for i in range(8)))
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM consents")
