@@ -1,0 +1,29 @@
+"""The resource-server toolkit: what an API imports to accept Tessera's opaque tokens.
+
+    from tessera.resource import IntrospectionSource, TokenCache, TokenValidator
+
+    cache = TokenCache(IntrospectionSource(issuer, client_id, client_secret), ttl=60)
+    validator = TokenValidator(cache, realm="billing")
+
+This package never imports the server or the web pages, and only :mod:`tessera.resource.local` touches storage.
+"""
+
+from tessera.resource.cache import TokenCache
+from tessera.resource.core import AccessToken, TokenSource, TokenValidator
+from tessera.resource.errors import InsufficientScope, InvalidToken, MissingToken, ServerUnavailable, TokenError
+from tessera.resource.introspection import IntrospectionSource
+from tessera.resource.local import LocalSource
+
+__all__ = [
+    "AccessToken",
+    "InsufficientScope",
+    "IntrospectionSource",
+    "InvalidToken",
+    "LocalSource",
+    "MissingToken",
+    "ServerUnavailable",
+    "TokenCache",
+    "TokenError",
+    "TokenSource",
+    "TokenValidator",
+]
