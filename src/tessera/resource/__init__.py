@@ -5,7 +5,8 @@
     cache = TokenCache(IntrospectionSource(issuer, client_id, client_secret), ttl=60)
     validator = TokenValidator(cache, realm="billing")
 
-This package never imports the server or the web pages, and only :mod:`tessera.resource.local` touches storage.
+Then ``tessera.resource.flask`` or ``tessera.resource.fastapi`` puts the validator in front of views. This
+package never imports the server or the web pages, and only :mod:`tessera.resource.local` touches storage.
 """
 
 from tessera.resource.cache import TokenCache
