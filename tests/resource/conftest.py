@@ -1,9 +1,12 @@
 """Fixtures for the resource toolkit: a scripted token source, and tokens as the validator sees them."""
 
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from waitress.server import create_server
@@ -105,3 +108,95 @@ def live_auth(sqlite_url: str, store: Store) -> Iterator[LiveServer]:
     server.start()
     yield server
     server.stop()
+
+
+class TcpProxy:
+    """A loopback TCP proxy a test can cut (close every connection, refuse new ones), freeze (keep connections
+    open but pass nothing, as a dead network does) and restore, without touching the service behind it."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.mode = "forward"
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self.port: int = self._listener.getsockname()[1]
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._threads = [threading.Thread(target=self._accept)]
+        self._threads[0].start()
+
+    def cut(self) -> None:
+        self.mode = "cut"
+        with self._lock:
+            for sock in self._open:
+                _close(sock)
+            self._open.clear()
+
+    def freeze(self) -> None:
+        self.mode = "freeze"
+
+    def restore(self) -> None:
+        self.mode = "forward"
+
+    def close(self) -> None:
+        self._stopping.set()
+        self.cut()
+        for thread in list(self._threads):
+            thread.join(5)
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            if self.mode == "cut":
+                _close(client)
+                continue
+            upstream = socket.create_connection(self.target)
+            with self._lock:
+                self._open.update((client, upstream))
+            for src, dst in ((client, upstream), (upstream, client)):
+                thread = threading.Thread(target=self._pump, args=(src, dst))
+                self._threads.append(thread)
+                thread.start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while not self._stopping.is_set():
+                readable, _, _ = select.select([src], [], [], 0.05)
+                if not readable:
+                    continue
+                data = src.recv(65536)
+                if not data:
+                    break
+                if self.mode == "forward":
+                    dst.sendall(data)
+        except (OSError, ValueError):
+            pass  # the other side, or cut(), closed the socket
+        finally:
+            with self._lock:
+                self._open.discard(src)
+                self._open.discard(dst)
+            _close(src)
+            _close(dst)
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
+
+
+@pytest.fixture
+def redis_proxy(redis_url: str) -> Iterator[tuple[TcpProxy, str]]:
+    """A cuttable proxy in front of the machine's Redis, and the Redis URL that goes through it."""
+    parts = urlsplit(redis_url)
+    proxy = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 6379))
+    netloc = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    yield proxy, urlunsplit((parts.scheme, f"{netloc}127.0.0.1:{proxy.port}", parts.path, parts.query, ""))
+    proxy.close()

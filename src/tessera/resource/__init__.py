@@ -1,9 +1,10 @@
 """The resource-server toolkit: what an API imports to accept Tessera's opaque tokens.
 
-    from tessera.resource import IntrospectionSource, TokenCache, TokenValidator
+    from tessera.resource import IntrospectionSource, RevocationSubscriber, TokenCache, TokenValidator
 
     cache = TokenCache(IntrospectionSource(issuer, client_id, client_secret), ttl=60)
     validator = TokenValidator(cache, realm="billing")
+    RevocationSubscriber(redis_url, cache).start()          # optional: revocation reaches the cache at once
 
 Then ``tessera.resource.flask`` or ``tessera.resource.fastapi`` puts the validator in front of views. This
 package never imports the server or the web pages, and only :mod:`tessera.resource.local` touches storage.
@@ -14,6 +15,7 @@ from tessera.resource.core import AccessToken, TokenSource, TokenValidator
 from tessera.resource.errors import InsufficientScope, InvalidToken, MissingToken, ServerUnavailable, TokenError
 from tessera.resource.introspection import IntrospectionSource
 from tessera.resource.local import LocalSource
+from tessera.resource.revocation import RevocationSubscriber
 
 __all__ = [
     "AccessToken",
@@ -22,6 +24,7 @@ __all__ = [
     "InvalidToken",
     "LocalSource",
     "MissingToken",
+    "RevocationSubscriber",
     "ServerUnavailable",
     "TokenCache",
     "TokenError",
