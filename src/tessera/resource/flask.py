@@ -90,5 +90,4 @@ def _error_response(exc: TokenError, realm: str | None) -> Response:
     response = jsonify(exc.body())
     response.status_code = exc.status_code
     response.headers.update(exc.headers(realm))
-    response.headers["Cache-Control"] = "no-store"
     return response
