@@ -257,3 +257,43 @@ def test_a_connection_that_dies_silently_is_noticed_by_ping(
     cache.lookup(token, found.digest)
     _publish(redis_url, revocation_channel, [digest(token)])
     eventually(lambda: len(cache) == 0, within=1)
+
+
+def test_a_malformed_redis_url_fails_at_once(source: ScriptedSource) -> None:
+    with pytest.raises(ValueError):
+        RevocationSubscriber("http://127.0.0.1:6379", TokenCache(source))
+
+
+class _BrokenOnce(TokenCache):
+    def __init__(self, source: ScriptedSource) -> None:
+        super().__init__(source, ttl=300)
+        self.broken = True
+
+    def drop(self, token_digests: Any) -> int:
+        if self.broken:
+            self.broken = False
+            raise RuntimeError("a bug in a cache")
+        return super().drop(token_digests)
+
+
+@pytest.mark.redis
+def test_an_unexpected_error_does_not_end_the_subscriber(
+    redis_url: str,
+    revocation_channel: str,
+    source: ScriptedSource,
+    subscribers: list[RevocationSubscriber],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    (token, found), (other, other_found) = source.add(), source.add()
+    cache = _BrokenOnce(source)
+    subscriber = _subscribe(subscribers, redis_url, cache, channel=revocation_channel)
+    assert subscriber.wait_subscribed(5)
+    cache.lookup(other, other_found.digest)
+    with caplog.at_level(logging.ERROR, logger="tessera.resource"):
+        _publish(redis_url, revocation_channel, ["0" * 64])
+        # the failed drop removed nothing; only subscribing again clears the cache
+        eventually(lambda: len(cache) == 0 and subscriber.subscribed, within=2)
+    assert not cache.broken and "unexpected error" in caplog.text
+    cache.lookup(token, found.digest)
+    _publish(redis_url, revocation_channel, [found.digest])
+    eventually(lambda: len(cache) == 0, within=1)

@@ -35,6 +35,7 @@ __all__ = ["RevocationSubscriber"]
 log = logging.getLogger("tessera.resource")
 
 _POLL = 0.25  # how often the thread looks at its stop flag while the channel is quiet
+_FIRST_BACKOFF = 0.1
 
 
 class _Lost(Exception):
@@ -55,7 +56,13 @@ class RevocationSubscriber:
     ) -> None:
         self.channel = channel
         self.caches = caches
-        self._redis_url = redis_url
+        # built here so that a malformed URL fails in the caller, not in the thread; connects only when used
+        self._redis = redis.Redis.from_url(
+            redis_url,
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),  # reconnecting is the thread's job, with its own backoff
+        )
         self._max_backoff = max_backoff
         self._ping_interval = ping_interval
         self._timeout = timeout
@@ -84,6 +91,7 @@ class RevocationSubscriber:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        self._redis.close()
 
     def __enter__(self) -> "RevocationSubscriber":
         self.start()
@@ -93,31 +101,28 @@ class RevocationSubscriber:
         self.stop()
 
     def _run(self) -> None:
-        backoff = 0.1
-        failures = 0
+        backoff = _FIRST_BACKOFF
+        reported = False
         while not self._stopping.is_set():
-            client = redis.Redis.from_url(
-                self._redis_url,
-                socket_connect_timeout=self._timeout,
-                socket_timeout=self._timeout,
-                retry=Retry(NoBackoff(), 0),  # reconnecting is this loop's job, with its own backoff
-            )
-            pubsub = client.pubsub()  # type: ignore[no-untyped-call]
+            pubsub = self._redis.pubsub()  # type: ignore[no-untyped-call]
             try:
                 pubsub.subscribe(self.channel)
                 self._listen(pubsub)
-                backoff = 0.1
             except (_Lost, redis.RedisError, OSError) as exc:
-                if self._subscribed.is_set() or failures == 0:
+                if self._subscribed.is_set():  # it worked until now: retry soon, and say so again
+                    backoff, reported = _FIRST_BACKOFF, False
+                if not reported:
                     log.warning(
                         "revocation events: Redis unreachable (%s); cached tokens live up to their TTL till it is back",
                         type(exc).__name__,
                     )
-                failures += 1
+                    reported = True
+            except Exception:
+                # a bug must not end revocation events for the rest of the process's life
+                log.exception("revocation events: unexpected error; reconnecting")
             finally:
                 self._subscribed.clear()
                 pubsub.close()
-                client.close()
             if self._stopping.wait(backoff):
                 return
             backoff = min(backoff * 2, self._max_backoff)
