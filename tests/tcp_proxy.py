@@ -6,6 +6,7 @@ can "stop" and "start" that service for Tessera alone, without touching the serv
         ...
         proxy.cut()       # every open connection is reset and new ones are refused, as if the service stopped
         proxy.restore()   # connections are accepted again on the same port, as if it came back
+        proxy.freeze()    # connections stay open but nothing passes, as on a dead network link
 
 Plain threads and blocking sockets, one pair of pump threads per connection; it only ever listens on and
 connects to 127.0.0.1.
@@ -29,28 +30,38 @@ class TcpProxy:
         self.target_port = target_port
         self.port = 0
         self.accepted = 0
+        self.frozen = False
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self._threads: list[threading.Thread] = []
+        self._listen()
 
     def __enter__(self) -> "TcpProxy":
-        self.start()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.close()
+
+    def close(self) -> None:
         self.cut()
         for thread in self._threads:
             thread.join(timeout=5)
 
-    def start(self) -> None:
-        self._listen()
-
     def restore(self) -> None:
-        """Accept connections again, on the same port."""
-        self._listen()
+        """Forward again: after :meth:`cut`, accept connections again on the same port; after :meth:`freeze`,
+        let data through again."""
+        self.frozen = False
+        with self._lock:
+            listening = self._listener is not None
+        if not listening:
+            self._listen()
+
+    def freeze(self) -> None:
+        """Keep every connection open and accept new ones, but pass no data either way."""
+        self.frozen = True
 
     def cut(self) -> None:
         """Stop listening (new connections are refused) and reset every open connection."""
@@ -111,7 +122,8 @@ class TcpProxy:
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while chunk := source.recv(65536):
-                sink.sendall(chunk)
+                if not self.frozen:
+                    sink.sendall(chunk)
         except OSError:
             pass
         # one side closed or failed: close both (the protocols proxied here need no half-closed connections)

@@ -1,9 +1,12 @@
 """Redis goes away under a server configured with ``TESSERA_REDIS_URL``: signing in, issuing, introspecting
-and revoking tokens go on (Redis only holds shared counters, so the rate limits fall back to this process),
-nothing answers 5xx, and Redis is used again once it is back.
+and revoking tokens go on (Redis only holds shared rate-limit counters, which fall back to this process, and
+carries revocation events, whose publishing failure is logged), nothing answers 5xx, and Redis is used again
+once it is back. A protected API keeps validating tokens meanwhile; a revocation reaches it within its cache
+bound instead of at once.
 
-Redis is "stopped" for this server alone by a TCP proxy (``tests/tcp_proxy.py``); keys carry a prefix of the
-test's own.
+Redis is "stopped" for this server alone by a TCP proxy (``tests/tcp_proxy.py``); keys carry a prefix and
+events a channel of the test's own. (The subscriber's own reconnection is tested in
+``tests/resource/test_revocation.py``.)
 """
 
 import time
@@ -16,6 +19,8 @@ import redis
 from flask import Flask
 
 from tessera.config import Settings
+from tessera.resource import LocalSource, RevocationSubscriber, TokenCache, TokenValidator
+from tessera.resource.flask import ResourceProtector
 from tessera.server import create_app
 from tessera.store import Store
 from tests.conftest import INTROSPECT, ISSUER, REVOKE, TOKEN, csrf_from
@@ -34,7 +39,12 @@ def redis_proxy(redis_url: str) -> Iterator[TcpProxy]:
 
 @pytest.fixture
 def redis_app(
-    store: Store, sqlite_url: str, redis_proxy: TcpProxy, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+    store: Store,
+    sqlite_url: str,
+    redis_proxy: TcpProxy,
+    redis_prefix: str,
+    revocation_channel: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Flask]:
     monkeypatch.setattr("tessera.ratelimit.REDIS_RETRY_AFTER", 0.2)
     settings = Settings.from_env(
@@ -44,6 +54,7 @@ def redis_app(
             "TESSERA_SECRET_KEY": "x" * 40,
             "TESSERA_REDIS_URL": f"redis://127.0.0.1:{redis_proxy.port}/0",
             "TESSERA_REDIS_PREFIX": redis_prefix,
+            "TESSERA_REVOCATION_CHANNEL": revocation_channel,
             "TESSERA_TOKEN_LIMIT": "1000/minute",
             "TESSERA_INTROSPECTION_LIMIT": "1000/minute",
         }
@@ -94,6 +105,7 @@ def test_everything_keeps_working_while_redis_is_down(
         assert _traffic(redis_app, service) == [200, 200, 200, 200, 303]
         assert time.perf_counter() - started < 5
     assert "rate-limit storage unreachable" in caplog.text
+    assert "could not publish" in caplog.text  # the revocation's event was lost, and said so
     assert not [r for r in caplog.records if r.levelname == "ERROR"]  # logged as a warning, no traceback
 
     redis_proxy.restore()
@@ -112,3 +124,63 @@ def test_rate_limits_still_hold_while_redis_is_down(redis_app: Flask, redis_prox
         response = client.post("/login", data={"username": "alice", "password": "wrong", "csrf_token": csrf})
         statuses.append(response.status_code)
     assert statuses == [200] * 5 + [429]
+
+
+def test_a_protected_api_keeps_validating_and_revocation_falls_back_to_the_cache_bound(
+    redis_app: Flask, redis_proxy: TcpProxy, revocation_channel: str, sqlite_url: str, service
+) -> None:
+    ttl = 1.0
+    source = LocalSource.from_url(sqlite_url)
+    cache = TokenCache(source, ttl=ttl)
+    protect = ResourceProtector(TokenValidator(cache))
+    api = Flask("api")
+
+    @api.get("/data")
+    @protect("api")
+    def data() -> str:
+        return "Protected API data."
+
+    proxied = f"redis://127.0.0.1:{redis_proxy.port}/0"
+    subscriber = RevocationSubscriber(proxied, cache, channel=revocation_channel, max_backoff=0.1, timeout=0.5)
+    server, caller = redis_app.test_client(), api.test_client()
+
+    def issue() -> str:
+        return str(server.post(TOKEN, data=CC, headers=service.basic).get_json()["access_token"])
+
+    def status(token: str) -> int:
+        return caller.get("/data", headers={"Authorization": f"Bearer {token}"}).status_code
+
+    def revoke(token: str) -> None:
+        assert server.post(REVOKE, data={"token": token}, headers=service.basic).status_code == 200
+
+    with subscriber:
+        assert subscriber.wait_subscribed(5)
+        token = issue()
+        assert status(token) == 200
+        revoke(token)
+        assert _eventually(lambda: status(token) == 401, within=0.5)  # the event, well before the TTL
+
+        redis_proxy.cut()
+        token = issue()
+        assert status(token) == 200  # validation does not need Redis
+        revoke(token)
+        revoked_at = time.monotonic()
+        assert _eventually(lambda: status(token) == 401, within=ttl + 1)  # the cache bound, no event
+        assert time.monotonic() - revoked_at <= ttl + 1
+
+        redis_proxy.restore()
+        assert subscriber.wait_subscribed(5)
+        token = issue()
+        assert status(token) == 200
+        revoke(token)
+        assert _eventually(lambda: status(token) == 401, within=0.5)  # events flow again
+    source.close()
+
+
+def _eventually(check: Any, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return bool(check())

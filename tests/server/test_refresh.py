@@ -92,3 +92,16 @@ def test_disabled_user_cannot_refresh(client: FlaskClient, store, web_client, us
     first = _tokens(client, web_client)
     store.disable_user("alice")
     assert _refresh(client, web_client, first["refresh_token"]).json["error"] == "invalid_grant"
+
+
+def test_rotation_tells_revocation_listeners_about_the_old_access_token(settings, store, user) -> None:
+    from tessera.server import create_app
+    from tessera.tokens import digest
+
+    heard: list[str] = []
+    app = create_app(settings, store=store, on_revoke=[heard.extend])
+    client = app.test_client()
+    web = register_client(store)
+    first = _tokens(client, web)
+    assert _refresh(client, web, first["refresh_token"]).status_code == 200
+    assert heard == [digest(first["access_token"])]

@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tessera.config import Settings
 from tessera.errors import StoreError, StoreUnavailable
+from tessera.events import RevocationPublisher
 from tessera.server.authorization import AuthorizationServer, RevocationListener
 from tessera.server.routes import ENDPOINT_PATHS
 from tessera.server.routes import bp as oauth_bp
@@ -57,7 +58,10 @@ def create_app(
         SESSION_COOKIE_SECURE=settings.issuer.startswith("https://"),
         SESSION_COOKIE_NAME="tessera_session",
     )
-    server = AuthorizationServer(settings, store, on_revoke or [])
+    listeners = list(on_revoke or [])
+    if settings.redis_url:
+        listeners.append(RevocationPublisher(settings.redis_url, channel=settings.revocation_channel))
+    server = AuthorizationServer(settings, store, listeners)
     app.extensions["tessera.server"] = server
     app.extensions["tessera.rate_limits"] = server.rate_limits
     app.extensions["tessera.sql_counter"] = counter

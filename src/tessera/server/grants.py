@@ -223,10 +223,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         token = self.issue_token(user, old)
         server = _server(self)
         with _client_must_exist(self):
-            rotated = server.store.rotate_refresh(old.digest, _new_token(self, token, user.id, old.record.grant_id))
-        if not rotated:
+            retired = server.store.rotate_refresh(old.digest, _new_token(self, token, user.id, old.record.grant_id))
+        if retired is None:
             server.revoke_grant(old.record.grant_id)
             raise InvalidGrantError("The refresh token has already been used.")
+        server.notify_revoked([retired])  # the old access token dies with its refresh token
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 

@@ -235,10 +235,11 @@ class Store:
             row = conn.execute(stmt).one_or_none()
         return None if row is None else RefreshRecord(*row)
 
-    def rotate_refresh(self, refresh_digest: str, token: NewToken) -> bool:
-        """Retire the pair holding ``refresh_digest`` and store ``token``; False if it was used or revoked."""
+    def rotate_refresh(self, refresh_digest: str, token: NewToken) -> str | None:
+        """Retire the pair holding ``refresh_digest`` and store ``token``; return the retired access digest, or
+        None (and store nothing) if the refresh token was used or revoked already."""
         with _owner_must_exist(), self._write() as conn:
-            claimed = conn.execute(
+            retired = conn.execute(
                 update(_tokens)
                 .where(
                     _tokens.c.refresh_digest == refresh_digest,
@@ -246,11 +247,12 @@ class Store:
                     _tokens.c.revoked_at.is_(None),
                 )
                 .values(refresh_used_at=token.issued_at, revoked_at=token.issued_at)
-            ).rowcount
-            if claimed != 1:
-                return False
+                .returning(_tokens.c.access_digest)
+            ).scalar_one_or_none()
+            if retired is None:
+                return None
             conn.execute(insert(_tokens).values(**_token_values(token)))
-        return True
+        return str(retired)
 
     def token_ref(self, digest: str, *, refresh: bool) -> TokenRef | None:
         column = _tokens.c.refresh_digest if refresh else _tokens.c.access_digest
