@@ -25,6 +25,7 @@ Where a real client has to choose, this one does so:
 import secrets
 import time
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -86,9 +87,9 @@ class ApiCall:
         if self.status == 200:
             return "The API accepted the token: it carries the scope this endpoint needs."
         if self.status == 401:
-            return "The API rejected the token: the authorization server says it is not active (revoked or expired)."
+            return "The API rejected the token: the authorization server says it is no longer active."
         if self.status == 403:
-            return f"The token is valid but was not granted the scope `{self.scope}` that this endpoint needs."
+            return f"The token is valid, but this endpoint needs the scope “{self.scope}”, which was not granted."
         return "An answer the demo does not expect."
 
 
@@ -154,10 +155,17 @@ class _Client:
             url,
             scope,
             response.status_code,
-            response.reason or "",
+            _phrase(response.status_code),
             response.headers.get("WWW-Authenticate", ""),
             response.text[:_BODY_SHOWN],
         )
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def _client() -> _Client:
@@ -316,6 +324,7 @@ def protected() -> ResponseReturnValue:
         lifetime=_lifetime(token.get("expires_at")),
         refreshed=g.get("refreshed", False),
         calls=calls,
+        rejected=any(call.status == 401 for call in calls),
     )
 
 

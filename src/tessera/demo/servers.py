@@ -105,9 +105,11 @@ class Servers:
 
     def stop(self) -> None:
         """Stop accepting, wait for each serving loop to end, close the sockets. Safe to call twice."""
-        for server in self._servers:
-            server.shutdown()
-        for thread in self._threads:
+        # all at once: each shutdown waits up to one poll interval for its loop to notice
+        stoppers = [threading.Thread(target=server.shutdown) for server in self._servers]
+        for stopper in stoppers:
+            stopper.start()
+        for thread in [*stoppers, *self._threads]:
             thread.join()
         for server in self._servers:
             server.server_close()
