@@ -228,9 +228,7 @@ def get_code(
     return query["code"][0]
 
 
-def exchange(
-    client: FlaskClient, registered: RegisteredClient, code: str, verifier: str | None
-) -> Any:
+def exchange(client: FlaskClient, registered: RegisteredClient, code: str, verifier: str | None) -> Any:
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}
     if verifier is not None:
         data["code_verifier"] = verifier
@@ -240,3 +238,70 @@ def exchange(
     else:
         data["client_id"] = registered.client_id
     return client.post(TOKEN, data=data, headers=headers)
+
+
+# Redis: revocation events
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The machine's Redis (``TESSERA_TEST_REDIS_URL``); tests that take it are skipped without it."""
+    url = os.environ.get("TESSERA_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("TESSERA_TEST_REDIS_URL is not set")
+    return url
+
+
+@pytest.fixture
+def revocation_channel() -> str:
+    """A channel of this test's own, so parallel runs on one Redis never hear each other."""
+    return f"tessera:test:{uuid.uuid4().hex}"
+
+
+class ChannelListener:
+    """Hears what is published on one channel, from the moment the fixture subscribed."""
+
+    def __init__(self, url: str, channel: str) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url)
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        self._pubsub.subscribe(channel)
+        self._pubsub.get_message(timeout=2.0)  # the subscription confirmation: we are listening from here on
+
+    def next_payload(self, timeout: float = 2.0) -> bytes | None:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            message = self._pubsub.get_message(timeout=left)
+            if message is not None and message["type"] == "message":
+                data: bytes = message["data"]
+                return data
+        return None
+
+    def close(self) -> None:
+        self._pubsub.close()
+        self._redis.close()
+
+
+@pytest.fixture
+def channel_listener(redis_url: str, revocation_channel: str) -> Iterator[ChannelListener]:
+    listener = ChannelListener(redis_url, revocation_channel)
+    yield listener
+    listener.close()
+
+
+def unused_port() -> int:
+    """A loopback port where nothing listens (free a moment ago)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def client_credentials_token(client: FlaskClient, registered: RegisteredClient, scope: str = "api") -> str:
+    response = client.post(TOKEN, data={"grant_type": "client_credentials", "scope": scope}, headers=registered.basic)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    token: str = response.json["access_token"]  # type: ignore[index]
+    return token

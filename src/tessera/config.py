@@ -63,6 +63,8 @@ class Settings:
     issuer: str = "http://127.0.0.1:8000"
     secret_key: Secret = dataclasses.field(default_factory=lambda: Secret(secrets.token_urlsafe(32)))
     redis_url: str | None = None
+    # the same default as tessera.events.REVOCATION_CHANNEL (a test keeps them equal); config imports no redis
+    revocation_channel: str = "tessera:revoked"
     access_token_ttl: int = 3600
     refresh_token_ttl: int = 2_592_000
     env: Env = "development"
@@ -100,11 +102,15 @@ class Settings:
         redis_url = env.get("TESSERA_REDIS_URL", "").strip() or None
         if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("TESSERA_REDIS_URL must start with redis://, rediss:// or unix://")
+        channel = env.get("TESSERA_REVOCATION_CHANNEL", "").strip() or cls.revocation_channel
+        if len(channel) > 200 or not channel.isprintable() or " " in channel:
+            raise ConfigError("TESSERA_REVOCATION_CHANNEL must be at most 200 printable characters without spaces")
         return cls(
             database_url=database_url,
             issuer=issuer,
             secret_key=Secret(key) if key else Secret(secrets.token_urlsafe(32)),
             redis_url=redis_url,
+            revocation_channel=channel,
             access_token_ttl=_int(env, "TESSERA_ACCESS_TOKEN_TTL", cls.access_token_ttl, 1, 86_400 * 366),
             refresh_token_ttl=_int(env, "TESSERA_REFRESH_TOKEN_TTL", cls.refresh_token_ttl, 1, 86_400 * 3660),
             env=mode,  # type: ignore[arg-type]

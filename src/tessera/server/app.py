@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from tessera.config import Settings
 from tessera.errors import StoreError, StoreUnavailable
+from tessera.events import RevocationPublisher
 from tessera.server.authorization import AuthorizationServer, RevocationListener
 from tessera.server.routes import ENDPOINT_PATHS
 from tessera.server.routes import bp as oauth_bp
@@ -56,7 +57,10 @@ def create_app(
         SESSION_COOKIE_SECURE=settings.issuer.startswith("https://"),
         SESSION_COOKIE_NAME="tessera_session",
     )
-    server = AuthorizationServer(settings, store, on_revoke or [])
+    listeners = list(on_revoke or [])
+    if settings.redis_url:
+        listeners.append(RevocationPublisher(settings.redis_url, channel=settings.revocation_channel))
+    server = AuthorizationServer(settings, store, listeners)
     app.extensions["tessera.server"] = server
     app.extensions["tessera.sql_counter"] = counter
 

@@ -1,0 +1,113 @@
+"""A bounded cache of token answers in front of a :class:`~tessera.resource.core.TokenSource`.
+
+    >>> cache = TokenCache(LocalSource.from_url("sqlite:///tessera.db"), ttl=60)  # doctest: +SKIP
+
+* Keyed by the token's SHA-256 digest; the token itself is never kept.
+* An active token lives ``min(ttl, its remaining lifetime)`` seconds, so nothing outlives its expiry or the
+  configured bound. ``ttl`` is the worst-case staleness after a revocation when revocation events are not
+  received (no Redis, or Redis down); with :class:`~tessera.resource.revocation.RevocationSubscriber` running,
+  a revoked token is dropped within milliseconds.
+* "Not active" is cached only ``negative_ttl`` seconds (2 by default): long enough to absorb a client retrying
+  a dead token in a loop, short enough that no valid token is refused for long (a token is never "not active"
+  first and active later, except on a lagging read replica). Tokens that fail the checksum never get here.
+* Least recently used entries go first beyond ``max_entries``, so memory stays bounded whatever clients send.
+* ``ttl=0`` turns the cache off: every lookup goes to the source.
+
+Thread-safe: one lock around dictionary operations, never held during I/O. A revocation that arrives while a
+lookup is in flight wins: the answer is returned to that one request but not cached.
+"""
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Literal
+
+from tessera.resource.core import MISS, AccessToken, TokenSource, _Miss
+
+__all__ = ["TokenCache"]
+
+
+class TokenCache:
+    """A :class:`~tessera.resource.core.TokenSource` that remembers what ``source`` answered."""
+
+    def __init__(
+        self,
+        source: TokenSource,
+        *,
+        ttl: float = 60.0,
+        max_entries: int = 10_000,
+        negative_ttl: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        if ttl < 0 or negative_ttl < 0:
+            raise ValueError("cache TTLs cannot be negative")
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self.source = source
+        self.ttl = float(ttl)
+        self.negative_ttl = min(float(negative_ttl), self.ttl)
+        self.max_entries = max_entries
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._entries: OrderedDict[str, tuple[float, AccessToken | None]] = OrderedDict()
+        self._lock = threading.Lock()
+        # bumped by every drop and clear; an answer fetched across a bump is not cached (see lookup)
+        self._generation = 0
+
+    def lookup(self, token: str, token_digest: str) -> AccessToken | None:
+        if self.ttl == 0:
+            return self.source.lookup(token, token_digest)
+        hit = self.cached(token_digest)
+        if hit is not MISS:
+            return hit
+        generation = self._generation
+        found = self.source.lookup(token, token_digest)
+        self._remember(token_digest, found, generation)
+        return found
+
+    def cached(self, token_digest: str) -> AccessToken | None | Literal[_Miss.MISS]:
+        """The cached answer for ``token_digest`` (``None``: known not to be active), or ``MISS``; no I/O."""
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(token_digest)
+            if entry is None:
+                return MISS
+            if entry[0] <= now:
+                del self._entries[token_digest]
+                return MISS
+            self._entries.move_to_end(token_digest)
+            return entry[1]
+
+    def drop(self, token_digests: Iterable[str]) -> int:
+        """Forget these tokens (they were revoked); return how many were cached."""
+        with self._lock:
+            self._generation += 1
+            return sum(self._entries.pop(d, None) is not None for d in token_digests)
+
+    def clear(self) -> None:
+        """Forget everything (revocation events may have been missed)."""
+        with self._lock:
+            self._generation += 1
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def _remember(self, token_digest: str, found: AccessToken | None, generation: int) -> None:
+        if found is None:
+            lifetime = self.negative_ttl
+        else:
+            lifetime = min(self.ttl, found.expires_at - self._wall_clock())
+        if lifetime <= 0:
+            return
+        deadline = self._clock() + lifetime
+        with self._lock:
+            if found is not None and generation != self._generation:
+                return  # a drop or clear happened while the source answered: that answer may be stale already
+            self._entries[token_digest] = (deadline, found)
+            self._entries.move_to_end(token_digest)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)

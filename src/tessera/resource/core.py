@@ -1,0 +1,138 @@
+"""The framework-free validator: an ``Authorization`` header and the scopes a resource needs in, an
+:class:`AccessToken` or a :class:`~tessera.resource.errors.TokenError` out.
+
+    >>> validator = TokenValidator(TokenCache(LocalSource.from_url("sqlite:///tessera.db")))  # doctest: +SKIP
+    >>> validator.validate("Bearer tsr_at_...", ("api",))                                      # doctest: +SKIP
+    AccessToken(subject='1', username='alice', client_id='...', scope='api', expires_at=...)
+
+The order is the cost order: header syntax and the token's checksum first (garbage is refused with no I/O
+and never reaches the cache or the source), then the digest, then the source (usually a
+:class:`~tessera.resource.cache.TokenCache` in front of a local or an introspection source), then expiry,
+checked here as well whatever the source said, then the scopes, every one of which must be granted.
+"""
+
+import dataclasses
+import enum
+import time
+from collections.abc import Callable, Iterable
+from typing import Final, Literal, Protocol, runtime_checkable
+
+from tessera.resource.errors import InsufficientScope, InvalidToken, MissingToken, check_realm
+from tessera.tokens import MalformedToken, TokenKind, digest, parse
+
+__all__ = ["MISS", "AccessToken", "TokenSource", "TokenValidator"]
+
+_UNUSABLE = "The access token is invalid, expired or revoked."
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AccessToken:
+    """A validated access token, as a view sees it. It holds the token's digest, never the token.
+
+    ``subject`` is the user's id for a user's token and the client's id for a client-credentials token (the
+    ``sub`` of introspection); ``username`` is ``None`` for the latter. ``scope`` is the granted scope string;
+    ``scopes`` the same as a set.
+    """
+
+    subject: str
+    username: str | None
+    client_id: str
+    scope: str
+    expires_at: int
+    digest: str = dataclasses.field(repr=False)
+    scopes: frozenset[str] = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scopes", frozenset(self.scope.split()))
+
+
+class TokenSource(Protocol):
+    """Where the validator learns what a token is worth: :class:`~tessera.resource.local.LocalSource`,
+    :class:`~tessera.resource.introspection.IntrospectionSource`, or a
+    :class:`~tessera.resource.cache.TokenCache` in front of either.
+
+    ``lookup`` gets a token that passed the checksum and its digest, and returns the active token or ``None``
+    (unknown, expired, revoked). It raises :class:`~tessera.resource.errors.ServerUnavailable` when it cannot
+    tell; it must never guess.
+    """
+
+    def lookup(self, token: str, token_digest: str) -> AccessToken | None: ...
+
+
+class _Miss(enum.Enum):
+    MISS = "miss"
+
+
+#: what a cache answers when it does not know a token (``None`` is its cached "not active")
+MISS: Final = _Miss.MISS
+
+
+@runtime_checkable
+class _Cached(Protocol):
+    def cached(self, token_digest: str) -> AccessToken | None | Literal[_Miss.MISS]: ...
+
+
+class TokenValidator:
+    """Validates bearer tokens against a :class:`TokenSource`. Thread-safe; build one per process.
+
+    ``realm`` goes into every ``WWW-Authenticate`` challenge; ``clock`` (seconds since the epoch) is for tests.
+    """
+
+    def __init__(
+        self, source: TokenSource, *, realm: str | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.source = source
+        self.realm = check_realm(realm)
+        self._clock = clock
+        self._cached = source if isinstance(source, _Cached) else None
+
+    def validate(self, authorization: str | None, scopes: Iterable[str] = ()) -> AccessToken:
+        """The token in ``authorization`` (the header's value) if it is active and grants every scope in ``scopes``.
+
+        Raises :class:`~tessera.resource.errors.InvalidToken` (401), its subclass
+        :class:`~tessera.resource.errors.MissingToken` when there is no token at all,
+        :class:`~tessera.resource.errors.InsufficientScope` (403), or
+        :class:`~tessera.resource.errors.ServerUnavailable` (503) when the source cannot answer.
+        """
+        token, token_digest = self._read(authorization)
+        return self._check(self.source.lookup(token, token_digest), scopes)
+
+    def validate_cached(self, authorization: str | None, scopes: Iterable[str] = ()) -> AccessToken | None:
+        """Like :meth:`validate` but never does I/O: ``None`` means the answer needs the source.
+
+        For async adapters: a cache hit is answered on the event loop, and only a miss goes to a thread.
+        """
+        token_digest = self._read(authorization)[1]
+        if self._cached is None:
+            return None
+        hit = self._cached.cached(token_digest)
+        if hit is MISS:
+            return None
+        return self._check(hit, scopes)
+
+    def _read(self, authorization: str | None) -> tuple[str, str]:
+        """The token and its digest, from the header's value; RFC 6750 §2.1 ``Bearer 1*SP b64token``."""
+        if not authorization:
+            raise MissingToken()
+        scheme, _, credentials = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            raise InvalidToken("The Authorization header must use the Bearer scheme.")
+        token = credentials.strip()
+        if not token:
+            raise InvalidToken("The Authorization header has no token.")
+        if " " in token or "," in token or "\t" in token:
+            # several Authorization headers arrive comma-joined; a request must carry exactly one token
+            raise InvalidToken("The request carries more than one token.")
+        try:
+            parse(token, TokenKind.ACCESS)
+        except MalformedToken:
+            raise InvalidToken(_UNUSABLE, "token failed the format or checksum check") from None
+        return token, digest(token)
+
+    def _check(self, found: AccessToken | None, scopes: Iterable[str]) -> AccessToken:
+        if found is None or found.expires_at <= self._clock():
+            raise InvalidToken(_UNUSABLE)
+        required = scopes if isinstance(scopes, frozenset) else frozenset(scopes)
+        if not required <= found.scopes:
+            raise InsufficientScope(required)
+        return found

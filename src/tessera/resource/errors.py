@@ -1,0 +1,120 @@
+"""Why a request was refused, as RFC 6750 says to tell the client.
+
+    TokenError                    base: an HTTP status, an error code, a description safe for the client
+    ├── InvalidToken              401 invalid_token: malformed, unknown, expired or revoked (§3.1)
+    │   └── MissingToken          401, no error code: the request carried no token at all (§3.1)
+    ├── InsufficientScope         403 insufficient_scope, with the scope the resource needs (§3.1)
+    └── ServerUnavailable         503: the token source cannot answer now; never a pass, never a 500
+
+Adapters turn one into a response with :attr:`~TokenError.status_code`, :meth:`~TokenError.headers` and
+:meth:`~TokenError.body`. ``description`` goes to the client; ``detail`` only to the log. Neither ever holds
+the token: at most the first 8 characters of its digest.
+
+    >>> InvalidToken("The access token expired.").www_authenticate(realm="billing")
+    'Bearer realm="billing", error="invalid_token", error_description="The access token expired."'
+"""
+
+__all__ = ["InsufficientScope", "InvalidToken", "MissingToken", "ServerUnavailable", "TokenError"]
+
+
+def _quoted(name: str, value: str) -> str:
+    # RFC 6750 §3: attribute values are quoted strings of %x20-21 / %x23-5B / %x5D-7E; never let a value break out
+    if any(c in '"\\' or not " " <= c <= "~" for c in value):
+        raise ValueError(f"{name} must be printable ASCII without quotes or backslashes")
+    return f'{name}="{value}"'
+
+
+def check_realm(realm: str | None) -> str | None:
+    """``realm`` if it can go into a ``WWW-Authenticate`` header as it is; raise ``ValueError`` if not."""
+    if realm is not None:
+        _quoted("realm", realm)
+    return realm
+
+
+class TokenError(Exception):
+    """A request that may not reach the resource, and what to answer."""
+
+    status_code: int = 401
+    #: the RFC 6750 error code, or ``None`` when the response carries none
+    error: str | None = None
+
+    def __init__(self, description: str, detail: str = "") -> None:
+        super().__init__(description)
+        self.description = description
+        self.detail = detail or description
+
+    def www_authenticate(self, realm: str | None = None) -> str:
+        """The ``WWW-Authenticate`` challenge (RFC 6750 §3)."""
+        params = [_quoted("realm", realm)] if realm is not None else []
+        if self.error is not None:
+            params.append(_quoted("error", self.error))
+            params.append(_quoted("error_description", self.description))
+        params.extend(self._extra_params())
+        return "Bearer " + ", ".join(params) if params else "Bearer"
+
+    def _extra_params(self) -> list[str]:
+        return []
+
+    def headers(self, realm: str | None = None) -> dict[str, str]:
+        """Headers of the response."""
+        return {"WWW-Authenticate": self.www_authenticate(realm)}
+
+    def body(self) -> dict[str, str]:
+        """A JSON body in the shape of OAuth error responses."""
+        if self.error is None:
+            return {"error_description": self.description}
+        return {"error": self.error, "error_description": self.description}
+
+
+class InvalidToken(TokenError):
+    """RFC 6750 §3.1 ``invalid_token``: the token is malformed, unknown, expired or revoked (HTTP 401).
+
+    Which of these it was is not told apart to the client: that would only help someone guessing tokens.
+    """
+
+    status_code = 401
+    error: str | None = "invalid_token"
+
+
+class MissingToken(InvalidToken):
+    """RFC 6750 §3.1: a request with no authentication at all gets a bare challenge, with no error code."""
+
+    error = None
+
+    def __init__(self) -> None:
+        super().__init__("An access token is required.")
+
+
+class InsufficientScope(TokenError):
+    """RFC 6750 §3.1 ``insufficient_scope``: the token is good but lacks a scope the resource needs (HTTP 403).
+
+    ``scope`` lists every scope the resource requires, as §3 suggests, so the client knows what to ask for.
+    """
+
+    status_code = 403
+    error = "insufficient_scope"
+
+    def __init__(self, required: frozenset[str]) -> None:
+        self.required = required
+        super().__init__("The access token does not grant the scope this resource needs.")
+
+    def _extra_params(self) -> list[str]:
+        return [_quoted("scope", " ".join(sorted(self.required)))]
+
+
+class ServerUnavailable(TokenError):
+    """The token source cannot answer (authorization server or database unreachable, or a malformed answer):
+    HTTP 503 with ``Retry-After``, so clients retry rather than drop their token. Fail closed: the request is
+    never let through on a guess.
+
+    The error code is RFC 6749's ``temporarily_unavailable``, the one the authorization server answers with too.
+    """
+
+    status_code = 503
+    error = "temporarily_unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("The authorization server cannot be reached; try again shortly.", detail)
+
+    def headers(self, realm: str | None = None) -> dict[str, str]:
+        return {"Retry-After": "1"}

@@ -1,0 +1,202 @@
+"""Fixtures for the resource toolkit: a scripted token source, and tokens as the validator sees them."""
+
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from waitress.server import create_server
+
+from tessera.config import Settings
+from tessera.resource import AccessToken, ServerUnavailable
+from tessera.server import create_app
+from tessera.store import Store
+from tessera.tokens import TokenKind, digest, mint
+
+
+def access_token(
+    token: str, *, scope: str = "api", expires_in: int = 3600, username: str | None = "alice"
+) -> AccessToken:
+    return AccessToken(
+        subject="1" if username else "svc",
+        username=username,
+        client_id="svc",
+        scope=scope,
+        expires_at=int(time.time()) + expires_in,
+        digest=digest(token),
+    )
+
+
+class ScriptedSource:
+    """A token source that answers from a dict and counts its calls; ``down`` makes it raise 503."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, AccessToken] = {}
+        self.calls = 0
+        self.down = False
+        self.before_answer: Callable[[], object] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, **kwargs: object) -> tuple[str, AccessToken]:
+        token = mint(TokenKind.ACCESS)
+        found = access_token(token, **kwargs)  # type: ignore[arg-type]
+        self.answers[found.digest] = found
+        return token, found
+
+    def lookup(self, token: str, token_digest: str) -> AccessToken | None:
+        with self._lock:
+            self.calls += 1
+        if self.before_answer is not None:
+            self.before_answer()
+        if self.down:
+            raise ServerUnavailable("scripted outage")
+        return self.answers.get(token_digest)
+
+
+@pytest.fixture
+def source() -> ScriptedSource:
+    return ScriptedSource()
+
+
+class LiveServer:
+    """A WSGI app on a real loopback socket (waitress, which keeps connections alive as production servers do),
+    in a thread; records each request's client port, so a test can tell whether connections are reused."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+        self.client_ports: list[int] = []
+        self._server = create_server(self._dispatch, host="127.0.0.1", port=0, threads=4, asyncore_loop_timeout=0.05)
+        self.url = f"http://127.0.0.1:{self._server.effective_port}"
+        self._thread = threading.Thread(target=self._server.run)
+
+    def _dispatch(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        self.client_ports.append(int(environ["REMOTE_PORT"]))
+        result: Iterable[bytes] = self.app(environ, start_response)
+        return result
+
+    def start(self) -> "LiveServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        # waitress has no stop(): close every channel from inside its loop thread, which then ends the loop
+        server = self._server
+
+        def close_everything() -> None:
+            for channel in list(server._map.values()):
+                if channel is not server and channel is not server.trigger:
+                    channel.handle_close()
+            server.close()  # the listening socket and the trigger
+
+        server.trigger.pull_trigger(close_everything)
+        self._thread.join(5)
+        server.task_dispatcher.shutdown()
+
+
+@pytest.fixture
+def live_auth(sqlite_url: str, store: Store) -> Iterator[LiveServer]:
+    """The authorization server over a socket, its issuer being its own address."""
+    server = LiveServer()
+    settings = Settings.from_env(
+        {"TESSERA_DATABASE_URL": sqlite_url, "TESSERA_ISSUER": server.url, "TESSERA_SECRET_KEY": "x" * 40}
+    )
+    server.app = create_app(settings, store=store)
+    server.start()
+    yield server
+    server.stop()
+
+
+class TcpProxy:
+    """A loopback TCP proxy a test can cut (close every connection, refuse new ones), freeze (keep connections
+    open but pass nothing, as a dead network does) and restore, without touching the service behind it."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.mode = "forward"
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self.port: int = self._listener.getsockname()[1]
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._threads = [threading.Thread(target=self._accept)]
+        self._threads[0].start()
+
+    def cut(self) -> None:
+        self.mode = "cut"
+        with self._lock:
+            for sock in self._open:
+                _close(sock)
+            self._open.clear()
+
+    def freeze(self) -> None:
+        self.mode = "freeze"
+
+    def restore(self) -> None:
+        self.mode = "forward"
+
+    def close(self) -> None:
+        self._stopping.set()
+        self.cut()
+        for thread in list(self._threads):
+            thread.join(5)
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            if self.mode == "cut":
+                _close(client)
+                continue
+            upstream = socket.create_connection(self.target)
+            with self._lock:
+                self._open.update((client, upstream))
+            for src, dst in ((client, upstream), (upstream, client)):
+                thread = threading.Thread(target=self._pump, args=(src, dst))
+                self._threads.append(thread)
+                thread.start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while not self._stopping.is_set():
+                readable, _, _ = select.select([src], [], [], 0.05)
+                if not readable:
+                    continue
+                data = src.recv(65536)
+                if not data:
+                    break
+                if self.mode == "forward":
+                    dst.sendall(data)
+        except (OSError, ValueError):
+            pass  # the other side, or cut(), closed the socket
+        finally:
+            with self._lock:
+                self._open.discard(src)
+                self._open.discard(dst)
+            _close(src)
+            _close(dst)
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
+
+
+@pytest.fixture
+def redis_proxy(redis_url: str) -> Iterator[tuple[TcpProxy, str]]:
+    """A cuttable proxy in front of the machine's Redis, and the Redis URL that goes through it."""
+    parts = urlsplit(redis_url)
+    proxy = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 6379))
+    netloc = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    yield proxy, urlunsplit((parts.scheme, f"{netloc}127.0.0.1:{proxy.port}", parts.path, parts.query, ""))
+    proxy.close()

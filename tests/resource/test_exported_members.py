@@ -1,0 +1,50 @@
+"""The public API of tessera.resource, pinned: a change here is a change for every API that uses it."""
+
+import importlib
+
+import pytest
+
+import tessera.resource
+
+PUBLIC = {
+    "tessera.resource": [
+        "AccessToken",
+        "InsufficientScope",
+        "IntrospectionSource",
+        "InvalidToken",
+        "LocalSource",
+        "MissingToken",
+        "RevocationSubscriber",
+        "ServerUnavailable",
+        "TokenCache",
+        "TokenError",
+        "TokenSource",
+        "TokenValidator",
+    ],
+    "tessera.resource.flask": ["ResourceProtector", "current_token"],
+    "tessera.resource.fastapi": ["ResourceProtector"],
+    "tessera.events": [
+        "MAX_DIGESTS_PER_MESSAGE",
+        "REVOCATION_CHANNEL",
+        "MalformedEvent",
+        "PublishError",
+        "RevocationPublisher",
+        "decode_revoked",
+        "encode_revoked",
+    ],
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_all_is_exactly_the_public_api(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    assert sorted(module.__all__) == sorted(PUBLIC[module_name])
+    for name in module.__all__:
+        assert hasattr(module, name), name
+
+
+def test_public_classes_say_where_they_live() -> None:
+    for name in tessera.resource.__all__:
+        member = getattr(tessera.resource, name)
+        assert member.__module__.startswith("tessera.resource."), name
+        assert member.__doc__, f"{name} has no docstring"

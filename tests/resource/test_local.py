@@ -1,0 +1,96 @@
+"""LocalSource: the authorization server's database read directly, on SQLite and PostgreSQL."""
+
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tessera.passwords import hash_password
+from tessera.resource import LocalSource, ServerUnavailable, TokenValidator
+from tessera.store import NewToken, Store, make_engine, upgrade
+from tessera.tokens import TokenKind, digest, mint, random_id
+from tests.conftest import register_client
+
+
+@pytest.fixture
+def db_store(database_url: str) -> Iterator[Store]:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield Store(engine)
+    engine.dispose()
+
+
+def _issue(store: Store, client_id: str, user_id: int | None, *, scope: str = "api", expires_in: int = 3600) -> str:
+    token = mint(TokenKind.ACCESS)
+    now = int(time.time())
+    store.insert_token(
+        NewToken(digest(token), None, client_id, user_id, scope, random_id(), now, now + expires_in, None)
+    )
+    return token
+
+
+def test_a_users_token(db_store: Store) -> None:
+    client = register_client(db_store)
+    alice = db_store.create_user("alice", hash_password("pw"))
+    token = _issue(db_store, client.client_id, alice.id, scope="api restricted")
+    found = LocalSource(db_store).lookup(token, digest(token))
+    assert found is not None
+    assert (found.subject, found.username, found.client_id) == (str(alice.id), "alice", client.client_id)
+    assert found.scopes == {"api", "restricted"} and found.digest == digest(token)
+    assert found.expires_at > time.time()
+
+
+def test_a_client_credentials_token_has_the_client_as_subject(db_store: Store) -> None:
+    client = register_client(db_store, grant_types=("client_credentials",), redirect_uris=())
+    token = _issue(db_store, client.client_id, None)
+    found = LocalSource(db_store).lookup(token, digest(token))
+    assert found is not None and found.subject == client.client_id and found.username is None
+
+
+def test_unknown_revoked_and_expired_tokens_are_not_active(db_store: Store) -> None:
+    client = register_client(db_store)
+    source = LocalSource(db_store)
+    unknown = mint(TokenKind.ACCESS)
+    assert source.lookup(unknown, digest(unknown)) is None
+    expired = _issue(db_store, client.client_id, None, expires_in=-1)
+    assert source.lookup(expired, digest(expired)) is None
+    revoked = _issue(db_store, client.client_id, None)
+    assert digest(revoked) in db_store.revoke_for_client(client.client_id)
+    assert source.lookup(revoked, digest(revoked)) is None
+
+
+def test_through_the_validator_from_a_url(sqlite_url: str, store: Store) -> None:
+    client = register_client(store)
+    token = _issue(store, client.client_id, None)
+    source = LocalSource.from_url(sqlite_url)
+    try:
+        assert TokenValidator(source).validate(f"Bearer {token}", ["api"]).client_id == client.client_id
+    finally:
+        source.close()
+
+
+def test_a_database_that_cannot_be_reached_is_503_said_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    source = LocalSource.from_url(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'tessera.db'}")
+    token = mint(TokenKind.ACCESS)
+    try:
+        with caplog.at_level(logging.WARNING, logger="tessera.resource"):
+            for _ in range(3):
+                with pytest.raises(ServerUnavailable) as caught:
+                    source.lookup(token, digest(token))
+    finally:
+        source.close()
+    assert caught.value.status_code == 503
+    assert caplog.text.count("local token source") == 1
+    assert token not in caplog.text and digest(token)[:8] not in caplog.text
+
+
+def test_a_database_without_the_schema_is_503_too(sqlite_url: str) -> None:
+    source = LocalSource.from_url(sqlite_url)
+    token = mint(TokenKind.ACCESS)
+    try:
+        with pytest.raises(ServerUnavailable, match="reach"):
+            source.lookup(token, digest(token))
+    finally:
+        source.close()

@@ -1,0 +1,299 @@
+"""Revocation pushed to every cache through Redis, and what happens when Redis goes away and comes back."""
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from flask import Flask
+
+from tessera.config import Settings
+from tessera.events import RevocationPublisher
+from tessera.resource import IntrospectionSource, InvalidToken, RevocationSubscriber, TokenCache, TokenValidator
+from tessera.resource.fastapi import ResourceProtector as FastAPIProtector
+from tessera.resource.flask import ResourceProtector as FlaskProtector
+from tessera.server import create_app
+from tessera.store import Store
+from tessera.tokens import digest
+from tests.conftest import ISSUER, REVOKE, RegisteredClient, client_credentials_token, unused_port
+from tests.resource.conftest import ScriptedSource, TcpProxy
+from tests.resource.test_fastapi import ASGIClient
+from tests.resource.test_fastapi import _api as fastapi_api
+from tests.resource.test_flask import _api as flask_api
+
+
+def eventually(condition: Callable[[], bool], within: float) -> float:
+    """Seconds until ``condition()`` held, polling every 10 ms; fail after ``within`` seconds."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > within:
+            pytest.fail(f"not within {within} s")
+        time.sleep(0.01)
+    return time.monotonic() - started
+
+
+@pytest.fixture
+def subscribers() -> Iterator[list[RevocationSubscriber]]:
+    """Subscribers a test starts; all stopped at the end."""
+    started: list[RevocationSubscriber] = []
+    yield started
+    for subscriber in started:
+        subscriber.stop()
+
+
+def _subscribe(
+    started: list[RevocationSubscriber], url: str, *caches: TokenCache, **options: Any
+) -> RevocationSubscriber:
+    subscriber = RevocationSubscriber(url, *caches, **options)
+    started.append(subscriber)
+    subscriber.start()
+    return subscriber
+
+
+def _publish(redis_url: str, channel: str, digests: list[str]) -> None:
+    publisher = RevocationPublisher(redis_url, channel=channel)
+    try:
+        publisher.publish(digests)
+    finally:
+        publisher.close()
+
+
+@pytest.mark.redis
+def test_a_published_revocation_drops_the_entry_from_every_cache(
+    redis_url: str, revocation_channel: str, source: ScriptedSource, subscribers: list[RevocationSubscriber]
+) -> None:
+    token, found = source.add()
+    caches = [TokenCache(source, ttl=300), TokenCache(source, ttl=300)]
+    subscriber = _subscribe(subscribers, redis_url, *caches, channel=revocation_channel)
+    assert subscriber.wait_subscribed(5)
+    for cache in caches:
+        cache.lookup(token, found.digest)
+        assert len(cache) == 1
+    _publish(redis_url, revocation_channel, [found.digest, "0" * 64])
+    eventually(lambda: all(len(cache) == 0 for cache in caches), within=1)
+
+
+@pytest.mark.redis
+def test_other_channels_are_not_heard(
+    redis_url: str, revocation_channel: str, source: ScriptedSource, subscribers: list[RevocationSubscriber]
+) -> None:
+    token, found = source.add()
+    cache = TokenCache(source, ttl=300)
+    assert _subscribe(subscribers, redis_url, cache, channel=revocation_channel).wait_subscribed(5)
+    cache.lookup(token, found.digest)
+    _publish(redis_url, revocation_channel + ":other", [found.digest])
+    time.sleep(0.3)
+    assert len(cache) == 1
+
+
+@pytest.mark.redis
+def test_a_malformed_message_is_ignored_and_logged(
+    redis_url: str,
+    revocation_channel: str,
+    source: ScriptedSource,
+    subscribers: list[RevocationSubscriber],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import redis
+
+    token, found = source.add()
+    cache = TokenCache(source, ttl=300)
+    assert _subscribe(subscribers, redis_url, cache, channel=revocation_channel).wait_subscribed(5)
+    cache.lookup(token, found.digest)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        with caplog.at_level(logging.WARNING, logger="tessera.resource"):
+            client.publish(revocation_channel, b"{not json")
+            _publish(redis_url, revocation_channel, [found.digest])
+            eventually(lambda: len(cache) == 0, within=1)  # the good message after it still works
+    finally:
+        client.close()
+    assert "ignored a message" in caplog.text
+
+
+# the end-to-end path: a real authorization server, a real API, a 300 s cache
+
+
+def _auth_app(sqlite_url: str, store: Store, redis_url: str, channel: str) -> Flask:
+    settings = Settings.from_env(
+        {
+            "TESSERA_DATABASE_URL": sqlite_url,
+            "TESSERA_ISSUER": ISSUER,
+            "TESSERA_SECRET_KEY": "x" * 40,
+            "TESSERA_REDIS_URL": redis_url,
+            "TESSERA_REVOCATION_CHANNEL": channel,
+        }
+    )
+    return create_app(settings, store=store)
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("framework", ["flask", "fastapi"])
+def test_a_revoked_token_is_refused_by_the_api_within_one_second(
+    sqlite_url: str,
+    store: Store,
+    service: RegisteredClient,
+    redis_url: str,
+    revocation_channel: str,
+    subscribers: list[RevocationSubscriber],
+    framework: str,
+) -> None:
+    auth = _auth_app(sqlite_url, store, redis_url, revocation_channel)
+    auth_client = auth.test_client()
+    assert service.secret is not None
+    source = IntrospectionSource(ISSUER, service.client_id, service.secret, transport=httpx.WSGITransport(app=auth))
+
+    def api(cache: TokenCache) -> Callable[[str], int]:
+        validator = TokenValidator(cache)
+        if framework == "flask":
+            flask_client = flask_api(FlaskProtector(validator)).test_client()
+            return lambda token: flask_client.get("/data", headers={"Authorization": f"Bearer {token}"}).status_code
+        asgi_client = ASGIClient(fastapi_api(FastAPIProtector(validator)))
+        return lambda token: asgi_client.get("/data", headers={"Authorization": f"Bearer {token}"}).status_code
+
+    subscribed_cache = TokenCache(source, ttl=300)
+    unsubscribed_cache = TokenCache(source, ttl=300)  # the control: what a 300 s cache does on its own
+    call_api, call_control = api(subscribed_cache), api(unsubscribed_cache)
+    assert _subscribe(subscribers, redis_url, subscribed_cache, channel=revocation_channel).wait_subscribed(5)
+    try:
+        token = client_credentials_token(auth_client, service)
+        assert call_api(token) == 200 and call_control(token) == 200
+        assert len(subscribed_cache) == 1 and len(unsubscribed_cache) == 1
+
+        assert auth_client.post(REVOKE, data={"token": token}, headers=service.basic).status_code == 200
+        elapsed = eventually(lambda: call_api(token) == 401, within=1)
+
+        assert call_control(token) == 200  # without the event, the cache would have served it for 300 s
+        assert elapsed < 1
+    finally:
+        source.close()
+
+
+# Redis away and back
+
+
+def test_without_redis_it_starts_and_the_api_keeps_serving(
+    source: ScriptedSource, subscribers: list[RevocationSubscriber], caplog: pytest.LogCaptureFixture
+) -> None:
+    token, _ = source.add()
+    cache = TokenCache(source, ttl=300)
+    validator = TokenValidator(cache)
+    with caplog.at_level(logging.WARNING, logger="tessera.resource"):
+        started = time.monotonic()
+        subscriber = _subscribe(subscribers, f"redis://127.0.0.1:{unused_port()}/0", cache, max_backoff=0.05)
+        assert time.monotonic() - started < 0.5  # start() does not wait for Redis
+        assert validator.validate(f"Bearer {token}", ["api"]).client_id == "svc"
+        time.sleep(0.3)  # several reconnection attempts
+        assert not subscriber.subscribed
+        assert validator.validate(f"Bearer {token}", ["api"]).client_id == "svc"
+    assert caplog.text.count("Redis unreachable") == 1  # said once, not once per attempt
+    started = time.monotonic()
+    subscriber.stop()
+    assert time.monotonic() - started < 1
+
+
+@pytest.mark.redis
+def test_redis_going_away_falls_back_to_the_ttl_and_reconnects_by_itself(
+    redis_url: str,
+    revocation_channel: str,
+    redis_proxy: tuple[TcpProxy, str],
+    source: ScriptedSource,
+    subscribers: list[RevocationSubscriber],
+) -> None:
+    proxy, proxied_url = redis_proxy
+    (kept, kept_found), (revoked, revoked_found) = source.add(), source.add()
+    cache = TokenCache(source, ttl=300)
+    validator = TokenValidator(cache)
+    subscriber = _subscribe(subscribers, proxied_url, cache, channel=revocation_channel, max_backoff=0.1, timeout=0.5)
+    assert subscriber.wait_subscribed(5)
+    for token in (kept, revoked):
+        validator.validate(f"Bearer {token}")
+
+    proxy.cut()
+    eventually(lambda: not subscriber.subscribed, within=2)
+    # revoked while the subscriber cannot hear: the server's database says so, the cache does not know
+    del source.answers[revoked_found.digest]
+    _publish(redis_url, revocation_channel, [revoked_found.digest])
+    time.sleep(0.3)
+    calls = source.calls
+    assert validator.validate(f"Bearer {revoked}") == revoked_found  # served from the cache: the TTL bound
+    assert validator.validate(f"Bearer {kept}") == kept_found  # the API keeps serving
+    assert source.calls == calls
+
+    proxy.restore()
+    assert subscriber.wait_subscribed(5)
+    # back: the cache was cleared on resubscribing, so what was missed is caught up at once
+    with pytest.raises(InvalidToken):
+        validator.validate(f"Bearer {revoked}")
+    assert validator.validate(f"Bearer {kept}") == kept_found
+    # and events flow again
+    _publish(redis_url, revocation_channel, [kept_found.digest])
+    eventually(lambda: cache.cached(kept_found.digest) is not kept_found, within=1)
+
+
+@pytest.mark.redis
+def test_a_connection_that_dies_silently_is_noticed_by_ping(
+    redis_url: str,
+    revocation_channel: str,
+    redis_proxy: tuple[TcpProxy, str],
+    source: ScriptedSource,
+    subscribers: list[RevocationSubscriber],
+) -> None:
+    proxy, proxied_url = redis_proxy
+    cache = TokenCache(source, ttl=300)
+    subscriber = _subscribe(
+        subscribers, proxied_url, cache, channel=revocation_channel, ping_interval=0.2, timeout=0.3, max_backoff=0.1
+    )
+    assert subscriber.wait_subscribed(5)
+    time.sleep(0.5)  # a quiet channel answered by pings keeps the subscription
+    assert subscriber.subscribed
+    proxy.freeze()
+    eventually(lambda: not subscriber.subscribed, within=2)
+    proxy.restore()
+    assert subscriber.wait_subscribed(5)
+    token, found = source.add()
+    cache.lookup(token, found.digest)
+    _publish(redis_url, revocation_channel, [digest(token)])
+    eventually(lambda: len(cache) == 0, within=1)
+
+
+def test_a_malformed_redis_url_fails_at_once(source: ScriptedSource) -> None:
+    with pytest.raises(ValueError):
+        RevocationSubscriber("http://127.0.0.1:6379", TokenCache(source))
+
+
+class _BrokenOnce(TokenCache):
+    def __init__(self, source: ScriptedSource) -> None:
+        super().__init__(source, ttl=300)
+        self.broken = True
+
+    def drop(self, token_digests: Any) -> int:
+        if self.broken:
+            self.broken = False
+            raise RuntimeError("a bug in a cache")
+        return super().drop(token_digests)
+
+
+@pytest.mark.redis
+def test_an_unexpected_error_does_not_end_the_subscriber(
+    redis_url: str,
+    revocation_channel: str,
+    source: ScriptedSource,
+    subscribers: list[RevocationSubscriber],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    (token, found), (other, other_found) = source.add(), source.add()
+    cache = _BrokenOnce(source)
+    subscriber = _subscribe(subscribers, redis_url, cache, channel=revocation_channel)
+    assert subscriber.wait_subscribed(5)
+    cache.lookup(other, other_found.digest)
+    with caplog.at_level(logging.ERROR, logger="tessera.resource"):
+        _publish(redis_url, revocation_channel, ["0" * 64])
+        # the failed drop removed nothing; only subscribing again clears the cache
+        eventually(lambda: len(cache) == 0 and subscriber.subscribed, within=2)
+    assert not cache.broken and "unexpected error" in caplog.text
+    cache.lookup(token, found.digest)
+    _publish(redis_url, revocation_channel, [found.digest])
+    eventually(lambda: len(cache) == 0, within=1)

@@ -1,0 +1,93 @@
+"""The CLI commands that revoke tokens publish their digests when TESSERA_REDIS_URL is set."""
+
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tessera.cli import main
+from tessera.events import decode_revoked
+from tessera.passwords import hash_password
+from tessera.store import NewToken, Store
+from tessera.tokens import digest, random_id
+from tests.conftest import ChannelListener, RegisteredClient, register_client, unused_port
+
+
+def _issue(store: Store, client_id: str, user_id: int | None) -> str:
+    now = int(time.time())
+    access = digest(random_id())
+    store.insert_token(NewToken(access, None, client_id, user_id, "api", random_id(), now, now + 3600, None))
+    return access
+
+
+def _run(sqlite_url: str, redis_url: str | None, channel: str, *args: str) -> tuple[int, str, str]:
+    env = {"TESSERA_DATABASE_URL": sqlite_url, "TESSERA_REVOCATION_CHANNEL": channel, "TESSERA_REDIS_URL": redis_url}
+    result = CliRunner().invoke(main, list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def world(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[RegisteredClient, list[str]]:
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    alice = store.create_user("alice", hash_password("correct horse"))
+    registered = register_client(store)
+    return registered, [_issue(store, registered.client_id, alice.id), _issue(store, registered.client_id, alice.id)]
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize(
+    "command",
+    [("users", "disable", "alice"), ("tokens", "revoke", "--user", "alice"), ("tokens", "revoke", "--client", "")],
+)
+def test_revoking_commands_publish_the_digests(
+    sqlite_url: str,
+    redis_url: str,
+    revocation_channel: str,
+    channel_listener: ChannelListener,
+    world: tuple[RegisteredClient, list[str]],
+    command: tuple[str, ...],
+) -> None:
+    registered, issued = world
+    args = tuple(registered.client_id if a == "" else a for a in command)
+    code, out, err = _run(sqlite_url, redis_url, revocation_channel, *args)
+    assert code == 0, err
+    assert "2 token(s)" in out and err == ""
+    payload = channel_listener.next_payload()
+    assert payload is not None and sorted(decode_revoked(payload)) == sorted(issued)
+
+
+@pytest.mark.redis
+def test_deleting_a_client_publishes_its_tokens(
+    sqlite_url: str,
+    redis_url: str,
+    revocation_channel: str,
+    channel_listener: ChannelListener,
+    world: tuple[RegisteredClient, list[str]],
+) -> None:
+    registered, issued = world
+    code, _, err = _run(sqlite_url, redis_url, revocation_channel, "clients", "delete", registered.client_id)
+    assert code == 0, err
+    payload = channel_listener.next_payload()
+    assert payload is not None and sorted(decode_revoked(payload)) == sorted(issued)
+
+
+@pytest.mark.redis
+def test_nothing_revoked_nothing_published(
+    sqlite_url: str, redis_url: str, revocation_channel: str, channel_listener: ChannelListener, store: Store
+) -> None:
+    store.create_user("bob", hash_password("pw"))
+    code, out, _ = _run(sqlite_url, redis_url, revocation_channel, "tokens", "revoke", "--user", "bob")
+    assert code == 0 and "Revoked 0 token(s)." in out
+    assert channel_listener.next_payload(timeout=0.3) is None
+
+
+def test_redis_down_is_a_warning_and_the_tokens_are_revoked(
+    sqlite_url: str, store: Store, world: tuple[RegisteredClient, list[str]]
+) -> None:
+    _, issued = world
+    code, out, err = _run(sqlite_url, f"redis://127.0.0.1:{unused_port()}/0", "c", "users", "disable", "alice")
+    assert code == 0
+    assert "revoked 2 token(s)" in out
+    assert err.startswith("Warning: could not publish on Redis") and err.count("\n") == 1
+    assert all(store.active_token(d) is None for d in issued)
