@@ -6,8 +6,8 @@ Routes (CONTRACT.md, "HTTP: demo client app"): ``/``, ``/login``, ``/authorize``
 
 Where a real client has to choose, this one does so:
 
-* The authorization code flow with PKCE S256 and ``state`` (RFC 6749 §4.1, RFC 7636), as a confidential client
-  (``client_secret_basic``); endpoints come from the server's metadata (RFC 8414).
+* The authorization code flow with PKCE S256 and ``state``, as a confidential client, through Authlib's Flask
+  client (set up in :mod:`tessera.demo.remote`, with everything else the app sends).
 * RFC 9207: the callback refuses an answer whose ``iss`` is not the issuer of that metadata, before it looks at
   anything else. Authlib's client does not check ``iss``, so the app does.
 * Who the user is: right after the exchange the app introspects its own access token (RFC 7662: a client may
@@ -22,27 +22,22 @@ Where a real client has to choose, this one does so:
   the page itself uses a POST button, which link prefetchers never press.
 """
 
-import secrets
 import time
-from dataclasses import dataclass, field
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from authlib.integrations.flask_client import OAuth, OAuthError
+from authlib.integrations.flask_client import OAuthError
 from flask import Blueprint, Flask, Response, current_app, g, redirect, render_template, request, session
 from flask.typing import ResponseReturnValue
 
-from tessera.config import Secret
+from tessera.demo.remote import ApiCall, ClientAppConfig, Remote
 from tessera.demo.token_jar import Token, TokenJar
 
 __all__ = ["ApiCall", "ClientAppConfig", "create_client_app"]
 
 _HERE = Path(__file__).resolve().parent
-_TIMEOUT = 10.0
-_BODY_SHOWN = 2000
 _PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
@@ -53,119 +48,13 @@ _PAGE_HEADERS = {
 }
 
 
-@dataclass(frozen=True)
-class ClientAppConfig:
-    """Where the app finds the server and the API, and who it is there."""
-
-    issuer: str
-    client_id: str
-    client_secret: Secret
-    redirect_uri: str
-    api_base_url: str
-    scope: str = "api restricted"
-    #: the API endpoints the protected page calls, with the scope each needs
-    api_calls: tuple[tuple[str, str], ...] = (("/api/data", "api"), ("/api/restricted", "restricted"))
-    refresh_leeway: int = 10
-    secret_key: Secret = field(default_factory=lambda: Secret(secrets.token_urlsafe(32)))
-
-
-@dataclass(frozen=True)
-class ApiCall:
-    """One call to the API as the page shows it."""
-
-    url: str
-    scope: str
-    status: int | None
-    reason: str
-    www_authenticate: str
-    body: str
-
-    @property
-    def explanation(self) -> str:
-        if self.status is None:
-            return "No answer: is the API running?"
-        if self.status == 200:
-            return "The API accepted the token: it carries the scope this endpoint needs."
-        if self.status == 401:
-            return "The API rejected the token: the authorization server says it is no longer active."
-        if self.status == 403:
-            return f"The token is valid, but this endpoint needs the scope “{self.scope}”, which was not granted."
-        return "An answer the demo does not expect."
-
-
 class _Client:
-    """Everything the views share: the configuration, Authlib's client, the tokens and an HTTP session."""
+    """What the views share: the configuration, the conversation with the server and the API, the tokens."""
 
     def __init__(self, app: Flask, config: ClientAppConfig) -> None:
         self.config = config
         self.jar = TokenJar()
-        self.http = requests.Session()
-        self.http.trust_env = False  # only ever 127.0.0.1: never through a proxy from the environment
-        oauth = OAuth(app)
-        self.remote: Any = oauth.register(
-            "tessera",
-            client_id=config.client_id,
-            client_secret=str(config.client_secret),
-            server_metadata_url=config.issuer + "/.well-known/oauth-authorization-server",
-            client_kwargs={
-                "code_challenge_method": "S256",
-                "token_endpoint_auth_method": "client_secret_basic",
-                "leeway": config.refresh_leeway,
-                "default_timeout": _TIMEOUT,
-                "trust_env": False,
-            },
-            update_token=_keep_refreshed_token,
-        )
-
-    def metadata(self) -> dict[str, Any]:
-        return self.remote.load_server_metadata()  # type: ignore[no-any-return]
-
-    def introspect(self, access_token: str) -> dict[str, Any]:
-        response = self.http.post(
-            self.metadata()["introspection_endpoint"],
-            data={"token": access_token, "token_type_hint": "access_token"},
-            auth=(self.config.client_id, str(self.config.client_secret)),
-            timeout=_TIMEOUT,
-        )
-        response.raise_for_status()
-        return response.json()  # type: ignore[no-any-return]
-
-    def revoke(self, token: Token) -> int:
-        """Revoke the refresh token (the whole grant with it) and return the server's HTTP status."""
-        which = "refresh_token" if token.get("refresh_token") else "access_token"
-        response = self.http.post(
-            self.metadata()["revocation_endpoint"],
-            data={"token": token[which], "token_type_hint": which},
-            auth=(self.config.client_id, str(self.config.client_secret)),
-            timeout=_TIMEOUT,
-        )
-        return response.status_code
-
-    def call_api(self, path: str, scope: str, *, token: Token, refresh: bool) -> ApiCall:
-        url = self.config.api_base_url + path
-        try:
-            if refresh:
-                response = self.remote.get(url, token=token)
-            else:
-                headers = {"Authorization": f"Bearer {token['access_token']}"}
-                response = self.http.get(url, headers=headers, timeout=_TIMEOUT)
-        except requests.RequestException as exc:
-            return ApiCall(url, scope, None, type(exc).__name__, "", "")
-        return ApiCall(
-            url,
-            scope,
-            response.status_code,
-            _phrase(response.status_code),
-            response.headers.get("WWW-Authenticate", ""),
-            response.text[:_BODY_SHOWN],
-        )
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
+        self.remote = Remote(app, config, update_token=_keep_refreshed_token)
 
 
 def _client() -> _Client:
@@ -248,7 +137,7 @@ def home() -> ResponseReturnValue:
 def login() -> ResponseReturnValue:
     client = _client()
     # Authlib makes the state and the PKCE verifier, keeps them in the session and sends the S256 challenge
-    return client.remote.authorize_redirect(client.config.redirect_uri, scope=client.config.scope)  # type: ignore[no-any-return]
+    return client.remote.oauth.authorize_redirect(client.config.redirect_uri, scope=client.config.scope)  # type: ignore[no-any-return]
 
 
 def _issuer_problem(metadata: dict[str, Any], iss: str | None) -> str | None:
@@ -265,12 +154,12 @@ def _issuer_problem(metadata: dict[str, Any], iss: str | None) -> str | None:
 @bp.get("/authorize")
 def callback() -> ResponseReturnValue:
     client = _client()
-    problem = _issuer_problem(client.metadata(), request.args.get("iss"))
+    problem = _issuer_problem(client.remote.metadata(), request.args.get("iss"))
     if problem:
         return _error("This answer is refused", problem + " (RFC 9207 mix-up protection)", 400)
     try:
         # checks state, sends the code with the PKCE verifier and the client's credentials
-        token = client.remote.authorize_access_token()
+        token = client.remote.oauth.authorize_access_token()
     except OAuthError as exc:
         if exc.error == "access_denied":
             return render_template("app/denied.html", description=exc.description)
@@ -278,7 +167,7 @@ def callback() -> ResponseReturnValue:
             message = "This answer does not belong to a login started here (its state is unknown). Log in again."
             return _error("This answer is refused", message, 400, exc.error)
         return _error("Login failed", exc.description or "The authorization server refused.", 400, exc.error)
-    info = client.introspect(token["access_token"])
+    info = client.remote.introspect(token["access_token"])
     if not info.get("active") or not info.get("username"):
         return _error("Login failed", "The authorization server does not recognise the new token.", 502)
     old = session.get("sid")
@@ -310,7 +199,7 @@ def protected() -> ResponseReturnValue:
     try:
         for path, scope in client.config.api_calls:
             # read the token again each time: the first call may have refreshed it
-            calls.append(client.call_api(path, scope, token=client.jar.get(sid) or token, refresh=True))
+            calls.append(client.remote.call_api(path, scope, token=client.jar.get(sid) or token, refresh=True))
     except OAuthError as exc:  # the refresh was refused: this login is over
         client.jar.pop(sid)
         session.clear()
@@ -338,11 +227,11 @@ def logout() -> ResponseReturnValue:
     after: ApiCall | None = None
     if token is not None:
         try:
-            status = client.revoke(token)
+            status = client.remote.revoke(token)
         except requests.RequestException as exc:
             status = type(exc).__name__
         path, scope = client.config.api_calls[0]
-        after = client.call_api(path, scope, token=token, refresh=False)
+        after = client.remote.call_api(path, scope, token=token, refresh=False)
     return render_template(
         "app/logged_out.html",
         revoked=status,
