@@ -1,6 +1,7 @@
 """The demo client app against the real authorization server and API, over real sockets."""
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from tessera.config import Secret
@@ -142,6 +143,16 @@ def test_an_expiring_token_is_refreshed_and_rotated(start_demo) -> None:
         assert "used the refresh token to get" in page.text
         assert "200 OK" in _call(page.text, "/api/data")
         assert re.search(r'class="lifetime">[45] s<', page.text)
+
+
+def test_two_requests_at_once_refresh_once(start_demo) -> None:
+    person = Person(start_demo({"TESSERA_ACCESS_TOKEN_TTL": "5"}))
+    person.log_in()
+    with ThreadPoolExecutor(4) as pool:
+        pages = list(pool.map(lambda _: person.get("/protected").text, range(4)))
+    # had two of them refreshed with the same refresh token, Tessera would have revoked the grant
+    assert all("You are authenticated" in page and "200 OK" in _call(page, "/api/data") for page in pages)
+    assert "200 OK" in _call(person.get("/protected").text, "/api/data")
 
 
 def test_a_refused_refresh_ends_the_login(start_demo) -> None:

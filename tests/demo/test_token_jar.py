@@ -27,3 +27,14 @@ def test_forgets_the_oldest_beyond_capacity() -> None:
     assert jar.get(first) is None
     assert jar.get(second) == {"n": 1} and jar.get(third) == {"n": 2}
     assert len({first, second, third}) == 3
+
+
+def test_each_session_has_its_own_lock_until_it_ends() -> None:
+    jar = TokenJar(capacity=1)
+    first = jar.add({"n": 1})
+    assert jar.session_lock(first) is jar.session_lock(first)
+    second = jar.add({"n": 2})  # forgets the first
+    assert jar.session_lock(first) is not jar.session_lock(first)
+    assert jar.session_lock(second) is jar.session_lock(second)
+    jar.pop(second)
+    assert jar.session_lock(second) is not jar.session_lock(second)

@@ -197,9 +197,10 @@ def protected() -> ResponseReturnValue:
     sid, token = current
     calls: list[ApiCall] = []
     try:
-        for path, scope in client.config.api_calls:
-            # read the token again each time: the first call may have refreshed it
-            calls.append(client.remote.call_api(path, scope, token=client.jar.get(sid) or token, refresh=True))
+        with client.jar.session_lock(sid):  # one refresh per session at a time: a spent refresh token is theft
+            for path, scope in client.config.api_calls:
+                # read the token again each time: the first call, or a request before us, may have refreshed it
+                calls.append(client.remote.call_api(path, scope, token=client.jar.get(sid) or token, refresh=True))
     except OAuthError as exc:  # the refresh was refused: this login is over
         client.jar.pop(sid)
         session.clear()
