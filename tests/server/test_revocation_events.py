@@ -84,7 +84,7 @@ def test_refresh_token_reuse_publishes_the_family(
     second = publishing_client.post(TOKEN, data=refresh, headers=web_client.basic).get_json(force=True)
     reused = publishing_client.post(TOKEN, data=refresh, headers=web_client.basic)
     assert reused.status_code == 400 and reused.json is not None and reused.json["error"] == "invalid_grant"
-    # the rotation publishes the access token it retired; the reuse then revokes the live one of the family
+    # the rotation retires the first access token, the reuse revokes the live one of the family
     assert _published(channel_listener) == [digest(first["access_token"])]
     assert _published(channel_listener) == [digest(second["access_token"])]
 

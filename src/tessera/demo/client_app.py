@@ -1,0 +1,242 @@
+"""The demo client app: a Flask web application that logs people in through Tessera and calls the demo API
+with their access token, as the system Tessera grew out of did (Authlib's Flask client).
+
+Routes (CONTRACT.md, "HTTP: demo client app"): ``/``, ``/login``, ``/authorize`` (the redirect URI),
+``/protected`` and ``/logout``.
+
+Where a real client has to choose, this one does so:
+
+* The authorization code flow with PKCE S256 and ``state``, as a confidential client, through Authlib's Flask
+  client (set up in :mod:`tessera.demo.remote`, with everything else the app sends).
+* RFC 9207: the callback refuses an answer whose ``iss`` is not the issuer of that metadata, before it looks at
+  anything else. Authlib's client does not check ``iss``, so the app does.
+* Who the user is: right after the exchange the app introspects its own access token (RFC 7662: a client may
+  always introspect its own tokens) and keeps the answer's ``username``. Tessera is not an OpenID provider, so
+  there is no ID token and no user-info endpoint to ask.
+* Tokens stay on the app's server (:class:`~tessera.demo.token_jar.TokenJar`); pages show the granted scope and
+  the remaining lifetime, never a token.
+* An access token that expires within ``refresh_leeway`` seconds is refreshed before the API is called: Authlib
+  does it and hands the new pair to ``update_token``, which must keep it because Tessera rotates refresh tokens.
+* ``/logout`` revokes the refresh token (RFC 7009; Tessera then revokes every token of the grant), forgets the
+  session, and shows what the API answers to the old access token. GET works too, so a plain link logs out;
+  the page itself uses a POST button, which link prefetchers never press.
+"""
+
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from authlib.integrations.flask_client import OAuthError
+from flask import Blueprint, Flask, Response, current_app, g, redirect, render_template, request, session
+from flask.typing import ResponseReturnValue
+
+from tessera.demo.remote import ApiCall, ClientAppConfig, Remote
+from tessera.demo.token_jar import Token, TokenJar
+
+__all__ = ["ApiCall", "ClientAppConfig", "create_client_app"]
+
+_HERE = Path(__file__).resolve().parent
+_PAGE_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+    # the callback URL carries the code: never send it on in a Referer
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+class _Client:
+    """What the views share: the configuration, the conversation with the server and the API, the tokens."""
+
+    def __init__(self, app: Flask, config: ClientAppConfig) -> None:
+        self.config = config
+        self.jar = TokenJar()
+        self.remote = Remote(app, config, update_token=_keep_refreshed_token)
+
+
+def _client() -> _Client:
+    return current_app.extensions["tessera.demo.client"]  # type: ignore[no-any-return]
+
+
+def _keep_refreshed_token(token: Token, refresh_token: str | None = None, access_token: str | None = None) -> None:
+    """Authlib's ``update_token``: store the rotated pair; the old refresh token is spent."""
+    _client().jar.replace(session.get("sid", ""), dict(token))
+    g.refreshed = True
+
+
+bp = Blueprint("app", __name__)
+
+
+def create_client_app(config: ClientAppConfig) -> Flask:
+    """Build the demo client app for one authorization server and one API."""
+    app = Flask(
+        "tessera.demo.client_app",
+        template_folder=str(_HERE / "templates"),
+        static_folder=str(_HERE / "static"),
+        static_url_path="/static",
+    )
+    app.config.update(
+        SECRET_KEY=str(config.secret_key),
+        # every demo service lives on 127.0.0.1 and cookies ignore ports: a name of its own, apart from the server's
+        SESSION_COOKIE_NAME="tessera_demo_app",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.extensions["tessera.demo.client"] = _Client(app, config)
+    app.register_blueprint(bp)
+    app.after_request(_add_page_headers)
+    app.register_error_handler(requests.RequestException, _unreachable)
+    return app
+
+
+def _add_page_headers(response: Response) -> Response:
+    if response.mimetype == "text/html":
+        for name, value in _PAGE_HEADERS.items():
+            response.headers.setdefault(name, value)
+    return response
+
+
+def _unreachable(exc: requests.RequestException) -> ResponseReturnValue:
+    return _error(
+        "The authorization server does not answer",
+        f"The app could not reach {_client().config.issuer} ({type(exc).__name__}). Is it running?",
+        502,
+    )
+
+
+def _error(title: str, message: str, status: int, code: str | None = None) -> ResponseReturnValue:
+    return render_template("app/error.html", title=title, message=message, code=code), status
+
+
+def _where(url: str) -> str:
+    return urlsplit(url).netloc
+
+
+def _signed_in() -> tuple[str, Token] | None:
+    sid = session.get("sid")
+    token = _client().jar.get(sid) if isinstance(sid, str) else None
+    return None if token is None else (str(sid), token)
+
+
+@bp.get("/")
+def home() -> ResponseReturnValue:
+    config = _client().config
+    return render_template(
+        "app/home.html",
+        username=session.get("username") if _signed_in() else None,
+        server=_where(config.issuer),
+        api=_where(config.api_base_url),
+        scopes=config.scope.split(),
+    )
+
+
+@bp.get("/login")
+def login() -> ResponseReturnValue:
+    client = _client()
+    # Authlib makes the state and the PKCE verifier, keeps them in the session and sends the S256 challenge
+    return client.remote.oauth.authorize_redirect(client.config.redirect_uri, scope=client.config.scope)  # type: ignore[no-any-return]
+
+
+def _issuer_problem(metadata: dict[str, Any], iss: str | None) -> str | None:
+    """RFC 9207 §2.4: the ``iss`` of the answer must be the issuer we started with; required where advertised."""
+    if iss is None:
+        if metadata.get("authorization_response_iss_parameter_supported"):
+            return "The answer has no iss parameter, although the authorization server always sends one."
+        return None
+    if iss != metadata.get("issuer"):
+        return "The answer names a different authorization server (iss) than the one this app sent you to."
+    return None
+
+
+@bp.get("/authorize")
+def callback() -> ResponseReturnValue:
+    client = _client()
+    problem = _issuer_problem(client.remote.metadata(), request.args.get("iss"))
+    if problem:
+        return _error("This answer is refused", problem + " (RFC 9207 mix-up protection)", 400)
+    try:
+        # checks state, sends the code with the PKCE verifier and the client's credentials
+        token = client.remote.oauth.authorize_access_token()
+    except OAuthError as exc:
+        if exc.error == "access_denied":
+            return render_template("app/denied.html", description=exc.description)
+        if exc.error == "mismatching_state":
+            message = "This answer does not belong to a login started here (its state is unknown). Log in again."
+            return _error("This answer is refused", message, 400, exc.error)
+        return _error("Login failed", exc.description or "The authorization server refused.", 400, exc.error)
+    info = client.remote.introspect(token["access_token"])
+    if not info.get("active") or not info.get("username"):
+        return _error("Login failed", "The authorization server does not recognise the new token.", 502)
+    old = session.get("sid")
+    client.jar.pop(old if isinstance(old, str) else None)
+    session.clear()  # a new session for the new login
+    session["sid"] = client.jar.add(dict(token))
+    session["username"] = info["username"]
+    return redirect("/protected", code=303)
+
+
+def _lifetime(expires_at: Any) -> str:
+    if not isinstance(expires_at, int | float):
+        return "unknown"
+    left = int(expires_at - time.time())
+    if left <= 0:
+        return "expired"
+    minutes, seconds = divmod(left, 60)
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+@bp.get("/protected")
+def protected() -> ResponseReturnValue:
+    client = _client()
+    current = _signed_in()
+    if current is None:
+        return render_template("app/protected.html", authenticated=False, ended=None)
+    sid, token = current
+    calls: list[ApiCall] = []
+    try:
+        with client.jar.session_lock(sid):  # one refresh per session at a time: a spent refresh token is theft
+            for path, scope in client.config.api_calls:
+                # read the token again each time: the first call, or a request before us, may have refreshed it
+                calls.append(client.remote.call_api(path, scope, token=client.jar.get(sid) or token, refresh=True))
+    except OAuthError as exc:  # the refresh was refused: this login is over
+        client.jar.pop(sid)
+        session.clear()
+        return render_template("app/protected.html", authenticated=False, ended=exc.error or "refused")
+    token = client.jar.get(sid) or token
+    return render_template(
+        "app/protected.html",
+        authenticated=True,
+        username=session.get("username"),
+        scopes=str(token.get("scope", "")).split(),
+        lifetime=_lifetime(token.get("expires_at")),
+        refreshed=g.get("refreshed", False),
+        calls=calls,
+        rejected=any(call.status == 401 for call in calls),
+    )
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> ResponseReturnValue:
+    client = _client()
+    sid = session.get("sid")
+    token = client.jar.pop(sid if isinstance(sid, str) else None)
+    session.clear()
+    status: int | str | None = None
+    after: ApiCall | None = None
+    if token is not None:
+        try:
+            status = client.remote.revoke(token)
+        except requests.RequestException as exc:
+            status = type(exc).__name__
+        path, scope = client.config.api_calls[0]
+        after = client.remote.call_api(path, scope, token=token, refresh=False)
+    return render_template(
+        "app/logged_out.html",
+        revoked=status,
+        after=after,
+        server_logout=client.config.issuer + "/logout",
+        server=_where(client.config.issuer),
+    )

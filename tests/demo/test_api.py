@@ -1,0 +1,85 @@
+"""The demo API, as CONTRACT.md describes it, validating by introspection against the real server."""
+
+import time
+
+import pytest
+import requests
+
+from tessera.demo.run import RunningDemo
+from tessera.store import ClientRecord, Store
+from tessera.tokens import TokenKind, digest, mint, random_id
+
+
+def _token(demo: RunningDemo, store: Store, scope: str) -> tuple[str, tuple[str, str]]:
+    """A client-credentials token with ``scope``, from a client registered for the test."""
+    secret = mint(TokenKind.CLIENT_SECRET)
+    client_id = random_id()
+    store.create_client(
+        ClientRecord(
+            client_id=client_id,
+            secret_digest=digest(secret),
+            name="Test service",
+            redirect_uris=(),
+            grant_types=("client_credentials",),
+            scope=scope,
+            public=False,
+            may_introspect=False,
+            created_at=int(time.time()),
+        )
+    )
+    answer = requests.post(
+        demo.auth_url + "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": scope},
+        auth=(client_id, secret),
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["access_token"], (client_id, secret)
+
+
+def _get(demo: RunningDemo, path: str, token: str | None = None) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.get(demo.api_url + path, headers=headers, timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"), [("/api/data", "Protected API data."), ("/api/restricted", "Restricted API data.")]
+)
+def test_each_endpoint_with_its_scope(demo: RunningDemo, demo_store: Store, path: str, body: str) -> None:
+    token, _ = _token(demo, demo_store, "api restricted")
+    response = _get(demo, path, token)
+    assert response.status_code == 200
+    assert response.text == body
+
+
+def test_no_token_is_401_with_a_bearer_challenge(demo: RunningDemo) -> None:
+    response = _get(demo, "/api/data")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer ")
+    assert "error=" not in response.headers["WWW-Authenticate"]  # RFC 6750 §3.1: no error code without a token
+
+
+@pytest.mark.parametrize("token", ["tsr_at_madeup", "not-a-token", mint(TokenKind.ACCESS)])
+def test_a_bad_token_is_invalid_token(demo: RunningDemo, token: str) -> None:
+    response = _get(demo, "/api/data", token)
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+def test_a_missing_scope_is_403_insufficient_scope(demo: RunningDemo, demo_store: Store) -> None:
+    token, _ = _token(demo, demo_store, "api")
+    assert _get(demo, "/api/data", token).status_code == 200
+    response = _get(demo, "/api/restricted", token)
+    assert response.status_code == 403
+    assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
+    assert "Restricted API data." not in response.text
+
+
+def test_a_revoked_token_is_rejected_at_the_next_call(demo: RunningDemo, demo_store: Store) -> None:
+    token, credentials = _token(demo, demo_store, "api")
+    assert _get(demo, "/api/data", token).status_code == 200
+    revoked = requests.post(demo.auth_url + "/oauth/revoke", data={"token": token}, auth=credentials, timeout=10)
+    assert revoked.status_code == 200
+    response = _get(demo, "/api/data", token)  # no cache: the very next call asks the server
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
