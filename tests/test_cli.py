@@ -305,6 +305,19 @@ def test_clients_create_refuses_bad_input(cli: Cli, store: Store, args: list[str
     assert store.list_clients() == []
 
 
+def test_production_accepts_http_redirect_uris_only_on_loopback(cli: Cli, store: Store) -> None:
+    """RFC 9700 §2.6: a code sent over plain http to another host crosses the network in clear."""
+    error = cli.fails(
+        "clients", "create", "--name", "App", "--redirect-uri", "http://app.example/cb", TESSERA_ENV="production"
+    )
+    assert "https://" in error and store.list_clients() == []
+    for uri in ("https://app.example/cb", "http://127.0.0.1:9000/cb", "http://[::1]/cb", "http://localhost/cb"):
+        cli.ok("clients", "create", "--name", "App", "--redirect-uri", uri, TESSERA_ENV="production")
+    # development is for trying things out: plain http anywhere
+    cli.ok("clients", "create", "--name", "Dev", "--redirect-uri", "http://app.example/cb")
+    assert len(store.list_clients()) == 5
+
+
 @pytest.mark.parametrize(
     "args",
     [

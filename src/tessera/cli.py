@@ -12,7 +12,7 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
-from tessera.config import Settings, read_dotenv
+from tessera.config import Settings, is_loopback, read_dotenv
 from tessera.errors import TesseraError
 from tessera.passwords import hash_password
 from tessera.store import ClientRecord, Store, make_engine, upgrade
@@ -173,14 +173,21 @@ def _client_json(c: ClientRecord, secret: str | None = None) -> dict[str, Any]:
     return out
 
 
-def _check_redirect_uri(uri: str) -> None:
+def _check_redirect_uri(uri: str, *, production: bool) -> None:
     from urllib.parse import urlsplit
 
-    parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname
+    except ValueError:
+        _fail(f"redirect URI {uri!r} is not a valid URL")
+    if parts.scheme not in ("http", "https") or not host:
         _fail(f"redirect URI {uri!r} must be an absolute http(s) URL")
     if parts.fragment or "#" in uri:
         _fail(f"redirect URI {uri!r} must not have a fragment (RFC 6749 §3.1.2)")
+    if production and parts.scheme == "http" and not is_loopback(host):
+        # RFC 9700 §2.6: plain http only for loopback; elsewhere the code would cross the network in clear
+        _fail(f"redirect URI {uri!r} must be https:// in production (http:// only for loopback addresses)")
 
 
 @main.group()
@@ -209,8 +216,9 @@ def clients_create(
     """Register a client; its secret is shown once."""
     if not name.strip() or len(name) > 200:
         _fail("--name must be 1 to 200 characters")
+    production = _settings().production
     for uri in redirect_uris:
-        _check_redirect_uri(uri)
+        _check_redirect_uri(uri, production=production)
     scopes = list(dict.fromkeys(scope.split()))
     if not scopes or any(not s.isascii() or '"' in s or "\\" in s for s in scopes):
         _fail("--scope must be one or more space-separated scope names")

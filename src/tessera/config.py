@@ -21,7 +21,7 @@ from limits import parse_many
 
 from tessera.errors import ConfigError
 
-__all__ = ["Secret", "Settings", "read_dotenv"]
+__all__ = ["Secret", "Settings", "is_loopback", "read_dotenv"]
 
 Env = Literal["development", "production"]
 
@@ -35,7 +35,7 @@ class Secret(str):
         return "Secret('**********')"
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -142,7 +142,7 @@ class Settings:
                 raise ConfigError("TESSERA_SECRET_KEY is required when TESSERA_ENV=production")
             if len(key) < 32:
                 raise ConfigError("TESSERA_SECRET_KEY must be at least 32 characters in production")
-            if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            if parts.scheme == "http" and not is_loopback(parts.hostname):
                 raise ConfigError("TESSERA_ISSUER must be https:// in production (http only on loopback)")
         database_url = _database_url(env.get("TESSERA_DATABASE_URL", "").strip() or cls.database_url)
         redis_url = env.get("TESSERA_REDIS_URL", "").strip() or None
