@@ -228,9 +228,7 @@ def get_code(
     return query["code"][0]
 
 
-def exchange(
-    client: FlaskClient, registered: RegisteredClient, code: str, verifier: str | None
-) -> Any:
+def exchange(client: FlaskClient, registered: RegisteredClient, code: str, verifier: str | None) -> Any:
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}
     if verifier is not None:
         data["code_verifier"] = verifier
