@@ -4,6 +4,7 @@ Nothing happens at import time; everything hangs off the app returned here.
 """
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -67,12 +68,25 @@ def create_app(
         Blueprint("static_pages", __name__, static_folder=str(_WEB / "static"), static_url_path="/static")
     )
 
+    if counter is not None:
+        _expose_counter(app, counter)
+
     app.before_request(_before)
     app.after_request(_after)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(StoreError, _store_error)
     app.register_error_handler(Exception, _unexpected)
     return app
+
+
+def _expose_counter(app: Flask, counter: StatementCounter) -> None:
+    """Bench only (``TESSERA_BENCH_COUNT_SQL=1``): this worker's SQL statement count, which ``bench/`` reads
+    before and after a batch of requests. The route does not exist otherwise."""
+
+    def sql_count() -> Response:
+        return jsonify(statements=counter.count, pid=os.getpid())
+
+    app.add_url_rule("/_bench/sql-count", "bench_sql_count", sql_count)
 
 
 def _is_api() -> bool:
