@@ -7,6 +7,7 @@ bench/run.sh profile S2           py-spy flame graph of one scenario under load
 """
 
 import argparse
+import logging
 import os
 import platform
 import signal
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from bench import peers, report
+from bench import inproc, peers, profile, report
 from bench.load import Load
 from bench.procs import Started
 from bench.targets import Run, TesseraTarget, postgres_pid, which_wrk
@@ -85,14 +86,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     ]
     try:
         for db in args.db.split(","):
-            if db == "sqlite":
-                url = f"sqlite:///{run.out / 'tessera-sqlite.db'}"
-                target = TesseraTarget("tessera-sqlite", url, args.workers)
-            elif db == "pg":
-                target = TesseraTarget("tessera-pg", args.pg_url, args.workers, db_pid=postgres_pid(args.pg_port))
-            else:
-                raise SystemExit(f"unknown database {db!r}: sqlite or pg")
-            target.run(run, names)
+            _target(run, db, args, args.workers).run(run, names)
         if args.peers != "none":
             peers_dir = peers.find_peers_dir(REPO)
             if peers_dir is None:
@@ -106,6 +100,22 @@ def cmd_run(args: argparse.Namespace) -> None:
     (run.out / "summary.md").write_text(text)
     print(text)
     run.log(f"done: {run.out / 'summary.md'}")
+
+
+def _target(run: Run, db: str, args: argparse.Namespace, workers: int) -> TesseraTarget:
+    if db == "sqlite":
+        return TesseraTarget("tessera-sqlite", f"sqlite:///{run.out / 'tessera-sqlite.db'}", workers)
+    if db == "pg":
+        return TesseraTarget("tessera-pg", args.pg_url, workers, db_pid=postgres_pid(args.pg_port))
+    raise SystemExit(f"unknown database {db!r}: sqlite or pg")
+
+
+def cmd_profile(args: argparse.Namespace) -> None:
+    run = _new_run(args)
+    try:
+        profile.profile(run, _target(run, args.db, args, 1), args.scenario, args.seconds, svg=args.svg)
+    finally:
+        run.started.stop_all()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -129,6 +139,13 @@ def main(argv: list[str] | None = None) -> None:
     p_run.add_argument("--db", default="sqlite,pg")
     p_run.add_argument("--scenarios", default=",".join(SCENARIOS))
     p_run.add_argument("--peers", default="default", help="'default', 'none', or comma-separated peer targets")
+    p_profile = sub.add_parser("profile", help="py-spy profile of one scenario on one worker")
+    p_profile.add_argument("scenario", choices=["S0", "S1", "S2", "S4", "S5"])
+    p_profile.add_argument("--db", default="sqlite", choices=["sqlite", "pg"])
+    p_profile.add_argument("--seconds", type=int, default=15)
+    p_profile.add_argument("--svg", action="store_true", help="a flame graph instead of collapsed stacks")
+    p_inproc = sub.add_parser("inproc", help="microseconds per request through the WSGI app, no server")
+    p_inproc.add_argument("-n", type=int, default=2000, help="requests per round")
     args = parser.parse_args(argv if argv is not None else sys.argv[1:])
     if args.command is None:
         args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "run"])
@@ -136,6 +153,12 @@ def main(argv: list[str] | None = None) -> None:
         if args.quick:
             args.duration, args.warmup, args.peers, args.quiet_max = 3, 1, "none", 5.0
         cmd_run(args)
+    elif args.command == "inproc":
+        # the access line is written as under `tessera serve`, to a sink
+        logging.basicConfig(level=logging.INFO, stream=open(os.devnull, "w"))
+        print(inproc.measure(n=args.n))
+    elif args.command == "profile":
+        cmd_profile(args)
 
 
 if __name__ == "__main__":

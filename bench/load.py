@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from bench import procs
 
-__all__ = ["Load", "Scenario", "basic", "http_call", "run_scenario"]
+__all__ = ["Load", "Scenario", "basic", "http_call", "run_scenario", "run_wrk"]
 
 _LUA = Path(__file__).with_name("scenario.lua")
 
@@ -82,7 +82,7 @@ def _matches(expect: str, text: str) -> bool:
     return re.search(expect.replace("%s", r"\s"), text) is not None
 
 
-def _wrk(scenario: Scenario, load: Load, seconds: int, pool: Path | None, out: Path) -> dict[str, Any] | None:
+def run_wrk(scenario: Scenario, load: Load, seconds: int, pool: Path | None, out: Path) -> dict[str, Any] | None:
     env = dict(os.environ)
     env.update(
         BENCH_METHOD=scenario.method,
@@ -136,13 +136,13 @@ def run_scenario(
 
     roots = [server_pid] + ([db_pid] if db_pid else [])
     if load.warmup_s > 0:
-        _wrk(scenario, load, load.warmup_s, scenario.warmup_pool or scenario.pool, raw / f"{tag}.warmup.txt")
+        run_wrk(scenario, load, load.warmup_s, scenario.warmup_pool or scenario.pool, raw / f"{tag}.warmup.txt")
     drained = procs.idle(load.idle_max_s, *roots)
     waited = procs.quiet(load.quiet_max_s, *roots)
 
     c0, d0, h0 = procs.cpu_seconds(server_pid), procs.cpu_seconds(db_pid) if db_pid else 0.0, procs.host_busy()
     w0, t0 = _children_cpu(), time.monotonic()
-    result = _wrk(scenario, load, load.duration_s, scenario.pool, raw / f"{tag}.wrk.txt")
+    result = run_wrk(scenario, load, load.duration_s, scenario.pool, raw / f"{tag}.wrk.txt")
     w1, wall = _children_cpu(), time.monotonic() - t0
     c1, d1, h1 = procs.cpu_seconds(server_pid), procs.cpu_seconds(db_pid) if db_pid else 0.0, procs.host_busy()
     procs.idle(load.idle_max_s, *roots)
