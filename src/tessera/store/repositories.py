@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, inser
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from tessera.errors import AlreadyExists, NotFound, StoreError, StoreUnavailable
-from tessera.store.db import WRITE
+from tessera.store.db import WRITE, reader
 from tessera.store.models import AuthorizationCode, Client, Consent, Token, User
 from tessera.store.records import (
     ActiveToken,
@@ -87,10 +87,11 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._reader = reader(engine)
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
-        with _translated(), self.engine.connect() as conn:
+        with _translated(), self._reader.connect() as conn:
             yield conn
 
     @contextlib.contextmanager
