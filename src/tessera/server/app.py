@@ -22,7 +22,7 @@ from tessera.store import Store, make_engine
 from tessera.store.db import StatementCounter
 from tessera.web.auth import bp as auth_bp
 from tessera.web.consent import bp as consent_bp
-from tessera.web.security import add_page_headers
+from tessera.web.security import CachedSerializerSessionInterface, add_page_headers
 
 __all__ = ["create_app"]
 
@@ -57,6 +57,7 @@ def create_app(
         SESSION_COOKIE_SECURE=settings.issuer.startswith("https://"),
         SESSION_COOKIE_NAME="tessera_session",
     )
+    app.session_interface = CachedSerializerSessionInterface()
     server = AuthorizationServer(settings, store, on_revoke or [])
     app.extensions["tessera.server"] = server
     app.extensions["tessera.sql_counter"] = counter
