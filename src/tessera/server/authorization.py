@@ -122,7 +122,8 @@ class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
 
 def _refuse_ambiguous_credentials(request: Any) -> None:
     """RFC 6749 §2.3: one authentication method per request, and never credentials in the query string."""
-    if any(name in flask_request.args for name in _CREDENTIAL_PARAMS):
+    query = flask_request.args
+    if query and any(name in query for name in _CREDENTIAL_PARAMS):
         raise InvalidRequestError("Credentials and tokens must be sent in the request body, not the URL.")
     basic = request.headers.get("Authorization", "")
     if basic[:6].lower() == "basic " and "client_secret" in request.form:
