@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from bench import inproc, peers, profile, report
+from bench import inproc, peers, profile, report, scale
 from bench.load import Load
 from bench.procs import Started
 from bench.targets import Run, TesseraTarget, postgres_pid, which_wrk
@@ -110,6 +110,17 @@ def _target(run: Run, db: str, args: argparse.Namespace, workers: int) -> Tesser
     raise SystemExit(f"unknown database {db!r}: sqlite or pg")
 
 
+def cmd_scale(args: argparse.Namespace) -> None:
+    run = _new_run(args)
+    try:
+        rows = scale.scale(run, _target(run, "pg", args, args.workers), tuple(int(x) for x in args.sizes.split(",")))
+    finally:
+        run.started.stop_all()
+    text = "\n".join(_versions()) + "\n\n" + scale.render(rows)
+    (run.out / "scale.md").write_text(text)
+    print(text)
+
+
 def cmd_profile(args: argparse.Namespace) -> None:
     run = _new_run(args)
     try:
@@ -144,6 +155,8 @@ def main(argv: list[str] | None = None) -> None:
     p_profile.add_argument("--db", default="sqlite", choices=["sqlite", "pg"])
     p_profile.add_argument("--seconds", type=int, default=15)
     p_profile.add_argument("--svg", action="store_true", help="a flame graph instead of collapsed stacks")
+    p_scale = sub.add_parser("scale", help="introspection with 10^3 and 10^6 tokens in PostgreSQL")
+    p_scale.add_argument("--sizes", default="1000,1000000")
     p_inproc = sub.add_parser("inproc", help="microseconds per request through the WSGI app, no server")
     p_inproc.add_argument("-n", type=int, default=2000, help="requests per round")
     args = parser.parse_args(argv if argv is not None else sys.argv[1:])
@@ -153,6 +166,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.quick:
             args.duration, args.warmup, args.peers, args.quiet_max = 3, 1, "none", 5.0
         cmd_run(args)
+    elif args.command == "scale":
+        cmd_scale(args)
     elif args.command == "inproc":
         # the access line is written as under `tessera serve`, to a sink
         logging.basicConfig(level=logging.INFO, stream=open(os.devnull, "w"))
