@@ -43,6 +43,7 @@ def run_peers(run: "Run", peers_dir: Path, targets: list[str]) -> None:
         BENCH_WARMUP=f"{run.load.warmup_s}s",
         BENCH_CONNECTIONS=str(run.load.connections),
         BENCH_THREADS=str(run.load.threads),
+        BENCH_QUIET_MAX=str(int(run.load.quiet_max_s)),
     )
     run.log(f"=== peers: {' '.join(targets)} ({peers_dir}/run.sh, results in {home}/results/{run_id})")
     pid = run.started.start(["bash", str(peers_dir / "run.sh"), *targets], env=env, log=run.out / "logs" / "peers.log")
