@@ -336,7 +336,7 @@ def tokens_purge() -> None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @_handled
 def serve(host: str, port: int, workers: int) -> None:
-    """Run the authorization server under gunicorn."""
+    """Run the authorization server (granian, one process per worker)."""
     from tessera.server.wsgi import run
 
     settings = _settings()

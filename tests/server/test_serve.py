@@ -1,4 +1,4 @@
-"""``tessera serve`` over a real socket: gunicorn with two workers, the machine endpoints end to end, and an
+"""``tessera serve`` over a real socket: two worker processes, the machine endpoints end to end, and an
 access log with one line per request that never holds a token or secret."""
 
 import json

@@ -4,6 +4,7 @@ Nothing happens at import time; everything hangs off the app returned here.
 """
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from tessera.store import Store, make_engine
 from tessera.store.db import StatementCounter
 from tessera.web.auth import bp as auth_bp
 from tessera.web.consent import bp as consent_bp
-from tessera.web.security import add_page_headers
+from tessera.web.security import CachedSerializerSessionInterface, add_page_headers
 
 __all__ = ["create_app"]
 
@@ -58,6 +59,7 @@ def create_app(
         SESSION_COOKIE_SECURE=settings.issuer.startswith("https://"),
         SESSION_COOKIE_NAME="tessera_session",
     )
+    app.session_interface = CachedSerializerSessionInterface()
     listeners = list(on_revoke or [])
     if settings.redis_url:
         listeners.append(RevocationPublisher(settings.redis_url, channel=settings.revocation_channel))
@@ -73,6 +75,9 @@ def create_app(
         Blueprint("static_pages", __name__, static_folder=str(_WEB / "static"), static_url_path="/static")
     )
 
+    if counter is not None:
+        _expose_counter(app, counter)
+
     app.before_request(_before)
     app.after_request(_after)
     app.register_error_handler(HTTPException, _http_error)
@@ -83,6 +88,16 @@ def create_app(
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     return app
+
+
+def _expose_counter(app: Flask, counter: StatementCounter) -> None:
+    """Bench only (``TESSERA_BENCH_COUNT_SQL=1``): this worker's SQL statement count, which ``bench/`` reads
+    before and after a batch of requests. The route does not exist otherwise."""
+
+    def sql_count() -> Response:
+        return jsonify(statements=counter.count, pid=os.getpid())
+
+    app.add_url_rule("/_bench/sql-count", "bench_sql_count", sql_count)
 
 
 def _is_api() -> bool:

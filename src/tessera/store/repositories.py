@@ -12,12 +12,12 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import cast
 
-from sqlalchemy import Connection, Engine, Table, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tessera.errors import AlreadyExists, NotFound, StoreError, StoreUnavailable
-from tessera.store.db import WRITE
+from tessera.store.db import WRITE, reader
 from tessera.store.models import AuthorizationCode, Client, Consent, Token, User
 from tessera.store.records import (
     ActiveToken,
@@ -45,15 +45,58 @@ def _now() -> int:
     return int(time.time())
 
 
+# The statements of the hot paths, built once: building a statement per call and computing its cache key
+# cost more than running the query (measured with bench/run.sh inproc). Bound values go in at execution.
+_ACTIVE_TOKEN = (
+    select(
+        _tokens.c.client_id,
+        _tokens.c.user_id,
+        _users.c.username,
+        _tokens.c.scope,
+        _tokens.c.issued_at,
+        _tokens.c.expires_at,
+    )
+    .select_from(_tokens.outerjoin(_users, _users.c.id == _tokens.c.user_id))
+    .where(
+        _tokens.c.access_digest == bindparam("digest"),
+        _tokens.c.revoked_at.is_(None),
+        _tokens.c.expires_at > bindparam("now"),
+    )
+)
+_REFRESH_TOKEN = select(
+    _tokens.c.client_id,
+    _tokens.c.user_id,
+    _tokens.c.scope,
+    _tokens.c.grant_id,
+    _tokens.c.refresh_expires_at,
+    _tokens.c.refresh_used_at,
+    _tokens.c.revoked_at,
+).where(_tokens.c.refresh_digest == bindparam("digest"))
+_RETIRE_REFRESH = (
+    update(_tokens)
+    .where(
+        _tokens.c.refresh_digest == bindparam("digest"),
+        _tokens.c.refresh_used_at.is_(None),
+        _tokens.c.revoked_at.is_(None),
+    )
+    .values(refresh_used_at=bindparam("at"), revoked_at=bindparam("at"))
+    .returning(_tokens.c.access_digest)
+)
+_INSERT_TOKEN = insert(_tokens)
+_CLIENT = select(_clients).where(_clients.c.client_id == bindparam("client_id"))
+_USER_BY_ID = select(_users).where(_users.c.id == bindparam("user_id"))
+
+
 class Store:
     """Typed access to Tessera's tables over one engine."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._reader = reader(engine)
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
-        with _translated(), self.engine.connect() as conn:
+        with _translated(), self._reader.connect() as conn:
             yield conn
 
     @contextlib.contextmanager
@@ -88,7 +131,7 @@ class Store:
 
     def user_by_id(self, user_id: int) -> UserRecord | None:
         with self._read() as conn:
-            row = conn.execute(select(_users).where(_users.c.id == user_id)).one_or_none()
+            row = conn.execute(_USER_BY_ID, {"user_id": user_id}).one_or_none()
         return None if row is None else UserRecord(*row)
 
     def list_users(self) -> list[UserRecord]:
@@ -132,7 +175,7 @@ class Store:
 
     def client(self, client_id: str) -> ClientRecord | None:
         with self._read() as conn:
-            row = conn.execute(select(_clients).where(_clients.c.client_id == client_id)).one_or_none()
+            row = conn.execute(_CLIENT, {"client_id": client_id}).one_or_none()
         return None if row is None else _client_record(row)
 
     def list_clients(self) -> list[ClientRecord]:
@@ -190,68 +233,35 @@ class Store:
             ).rowcount
             if claimed != 1:
                 return False
-            conn.execute(insert(_tokens).values(**_token_values(token)))
+            conn.execute(_INSERT_TOKEN, _token_values(token))
         return True
 
     # tokens
 
     def insert_token(self, token: NewToken) -> None:
         with _owner_must_exist(), self._write() as conn:
-            conn.execute(insert(_tokens).values(**_token_values(token)))
+            conn.execute(_INSERT_TOKEN, _token_values(token))
 
     def active_token(self, access_digest: str, now: int | None = None) -> ActiveToken | None:
         """The unrevoked, unexpired access token with that digest, in one indexed query."""
-        stmt = (
-            select(
-                _tokens.c.client_id,
-                _tokens.c.user_id,
-                _users.c.username,
-                _tokens.c.scope,
-                _tokens.c.issued_at,
-                _tokens.c.expires_at,
-            )
-            .select_from(_tokens.outerjoin(_users, _users.c.id == _tokens.c.user_id))
-            .where(
-                _tokens.c.access_digest == access_digest,
-                _tokens.c.revoked_at.is_(None),
-                _tokens.c.expires_at > (_now() if now is None else now),
-            )
-        )
+        params = {"digest": access_digest, "now": _now() if now is None else now}
         with self._read() as conn:
-            row = conn.execute(stmt).one_or_none()
+            row = conn.execute(_ACTIVE_TOKEN, params).one_or_none()
         return None if row is None else ActiveToken(*row)
 
     def refresh_token(self, refresh_digest: str) -> RefreshRecord | None:
-        stmt = select(
-            _tokens.c.client_id,
-            _tokens.c.user_id,
-            _tokens.c.scope,
-            _tokens.c.grant_id,
-            _tokens.c.refresh_expires_at,
-            _tokens.c.refresh_used_at,
-            _tokens.c.revoked_at,
-        ).where(_tokens.c.refresh_digest == refresh_digest)
         with self._read() as conn:
-            row = conn.execute(stmt).one_or_none()
+            row = conn.execute(_REFRESH_TOKEN, {"digest": refresh_digest}).one_or_none()
         return None if row is None else RefreshRecord(*row)
 
     def rotate_refresh(self, refresh_digest: str, token: NewToken) -> str | None:
         """Retire the pair holding ``refresh_digest`` and store ``token``; return the retired access digest, or
         None (and store nothing) if the refresh token was used or revoked already."""
         with _owner_must_exist(), self._write() as conn:
-            retired = conn.execute(
-                update(_tokens)
-                .where(
-                    _tokens.c.refresh_digest == refresh_digest,
-                    _tokens.c.refresh_used_at.is_(None),
-                    _tokens.c.revoked_at.is_(None),
-                )
-                .values(refresh_used_at=token.issued_at, revoked_at=token.issued_at)
-                .returning(_tokens.c.access_digest)
-            ).scalar_one_or_none()
+            retired = conn.execute(_RETIRE_REFRESH, {"digest": refresh_digest, "at": token.issued_at}).scalar()
             if retired is None:
                 return None
-            conn.execute(insert(_tokens).values(**_token_values(token)))
+            conn.execute(_INSERT_TOKEN, _token_values(token))
         return str(retired)
 
     def token_ref(self, digest: str, *, refresh: bool) -> TokenRef | None:

@@ -1,0 +1,67 @@
+"""The bench-only SQL statement counter: exposed only when ``TESSERA_BENCH_COUNT_SQL=1``."""
+
+import dataclasses
+
+from flask.testing import FlaskClient
+
+from tessera.config import Settings
+from tessera.server import create_app
+from tessera.store import Store, upgrade
+from tests.conftest import INTROSPECT, TOKEN, register_client
+
+
+def test_counter_route_is_absent_by_default(client: FlaskClient) -> None:
+    assert client.get("/_bench/sql-count").status_code == 404
+
+
+def test_counter_counts_this_workers_statements(settings: Settings, store: Store) -> None:
+    service = register_client(
+        store, name="Service", redirect_uris=(), grant_types=("client_credentials",), scope="api", introspect=True
+    )
+    app = create_app(dataclasses.replace(settings, count_sql=True))
+    client = app.test_client()
+    token = client.post(TOKEN, data={"grant_type": "client_credentials"}, headers=service.basic).json
+    assert token is not None
+
+    def count() -> int:
+        body = client.get("/_bench/sql-count").json
+        assert body is not None
+        return int(body["statements"])
+
+    before = count()
+    assert count() == before  # reading the counter runs no SQL
+    answer = client.post(INTROSPECT, data={"token": token["access_token"]}, headers=service.basic).json
+    assert answer is not None and answer["active"] is True
+    assert count() > before
+    app.extensions["tessera.server"].store.engine.dispose()
+
+
+def test_hot_paths_run_one_statement_per_introspection_and_at_most_two_per_issuance(database_url: str) -> None:
+    """DESIGN.md's hot paths: the client comes from the cache, introspection is one indexed SELECT, issuance one
+    INSERT (plus SQLite's BEGIN IMMEDIATE)."""
+    settings = Settings.from_env(
+        {"TESSERA_DATABASE_URL": database_url, "TESSERA_SECRET_KEY": "x" * 40, "TESSERA_BENCH_COUNT_SQL": "1"}
+    )
+    app = create_app(settings)
+    store: Store = app.extensions["tessera.server"].store
+    upgrade(store.engine)
+    service = register_client(
+        store, name="Service", redirect_uris=(), grant_types=("client_credentials",), scope="api", introspect=True
+    )
+    client = app.test_client()
+    counter = app.extensions["tessera.sql_counter"]
+
+    def statements(path: str, data: dict[str, str]) -> int:
+        before = counter.count
+        response = client.post(path, data=data, headers=service.basic)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return int(counter.count - before)
+
+    try:
+        token = client.post(TOKEN, data={"grant_type": "client_credentials"}, headers=service.basic).json
+        assert token is not None
+        assert statements(TOKEN, {"grant_type": "client_credentials"}) <= 2
+        assert statements(INTROSPECT, {"token": token["access_token"]}) == 1
+        assert statements(INTROSPECT, {"token": "not-a-token"}) == 0
+    finally:
+        store.engine.dispose()
