@@ -14,7 +14,7 @@ Redis pub/sub does not queue for absent listeners, so the subscriber makes up fo
 * it pings Redis when the channel has been quiet for ``ping_interval`` seconds and reconnects if no answer
   comes back, so a connection that died silently is noticed too.
 
-Start it after the process forks (in each gunicorn worker, in a FastAPI lifespan): a thread does not survive
+Start it after the process forks (in each worker process, in a FastAPI lifespan): a thread does not survive
 ``fork``. It is a daemon thread; :meth:`RevocationSubscriber.stop` ends it cleanly.
 """
 
