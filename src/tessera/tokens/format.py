@@ -46,8 +46,15 @@ def _base62(number: int, width: int) -> str:
     return "".join(reversed(out))
 
 
+# every two-character base62 string, by value: the checksum is three table look-ups instead of six divmods
+_PAIRS = tuple(a + b for a in _ALPHABET for b in _ALPHABET)
+_PAIR_BASE = len(_PAIRS)  # 62**2; 62**6 > 2**32, so the leading pair's index is always in range
+
+
 def _check(head_and_body: str) -> str:
-    return _base62(zlib.crc32(head_and_body.encode("ascii")), _CHECK_LEN)
+    high, low = divmod(zlib.crc32(head_and_body.encode("ascii")), _PAIR_BASE)
+    high, middle = divmod(high, _PAIR_BASE)
+    return _PAIRS[high] + _PAIRS[middle] + _PAIRS[low]
 
 
 def mint(kind: TokenKind) -> str:
