@@ -150,3 +150,17 @@ def test_access_token_is_frozen_and_its_repr_hides_the_digest(source: ScriptedSo
 def test_a_realm_that_cannot_be_quoted_is_refused_at_start(source: ScriptedSource) -> None:
     with pytest.raises(ValueError):
         TokenValidator(source, realm='bad"realm')
+
+
+def test_access_tokens_share_equal_scopes_and_client_ids() -> None:
+    """Memory at 100,000 cached tokens: equal values are held once, and each token still reads its own."""
+
+    def make(client_id: str, scope: str) -> AccessToken:
+        return AccessToken("1", None, client_id, scope, 0, digest="d" * 64)
+
+    first, second = make("".join(("cli", "ent")), " ".join(("api", "restricted"))), make("client", "api restricted")
+    assert first.scopes is second.scopes and first.scopes == {"api", "restricted"}
+    assert first.scope is second.scope and first.client_id is second.client_id
+    # a client id that equals some scope string does not borrow that scope's set
+    odd = make("api restricted", "admin")
+    assert odd.client_id == "api restricted" and odd.scopes == {"admin"} and odd.scope == "admin"
