@@ -212,3 +212,12 @@ def test_digests_equal_refuses_any_change(token: str, data: st.DataObject) -> No
 @given(a=st.text(), b=st.text())
 def test_digests_equal_never_raises_on_odd_input(a: str, b: str) -> None:
     assert digests_equal(a, b) in (True, False)
+
+
+def test_random_ids_are_safe_on_a_command_line() -> None:
+    """A client id starting with '-' read as an option to `tessera clients delete` (seen in CI)."""
+    from tessera.tokens import random_id
+
+    ids = {random_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(len(i) == 32 and set(i) <= set("0123456789abcdef") for i in ids)

@@ -22,5 +22,9 @@ def digests_equal(a: str, b: str) -> bool:
 
 
 def random_id(nbytes: int = 16) -> str:
-    """A random identifier (client ids, grant ids): URL-safe, no padding."""
-    return secrets.token_urlsafe(nbytes)
+    """A random identifier (client ids, grant ids): ``nbytes`` random bytes as lowercase hex.
+
+    Not ``token_urlsafe``: an id starting with ``-`` would read as an option on the command line
+    (``tessera clients delete -Wx...``), and ``_`` or ``-`` at either end is easy to lose when copying.
+    """
+    return secrets.token_hex(nbytes)
