@@ -60,7 +60,22 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
-def _reset_postgres(url: str) -> None:
+def settings_for(database_url: str, **env: str) -> Settings:
+    """The tests' settings on ``database_url``; ``env`` adds or overrides ``TESSERA_*`` variables."""
+    return Settings.from_env(
+        {"TESSERA_DATABASE_URL": database_url, "TESSERA_ISSUER": ISSUER, "TESSERA_SECRET_KEY": "x" * 40, **env}
+    )
+
+
+def app_for(store: Store, database_url: str, **env: str) -> Flask:
+    """The authorization server on ``store``, with :func:`settings_for` ``(database_url, **env)``."""
+    app = create_app(settings_for(database_url, **env), store=store)
+    app.config["TESTING"] = True
+    return app
+
+
+def reset_postgres(url: str) -> None:
+    """Empty the session's throwaway PostgreSQL database for the next test."""
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -74,7 +89,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'tessera.db'}"
     url: str = request.getfixturevalue("postgres_url")
-    _reset_postgres(url)
+    reset_postgres(url)
     return url
 
 
@@ -85,9 +100,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(sqlite_url: str) -> Settings:
-    return Settings.from_env(
-        {"TESSERA_DATABASE_URL": sqlite_url, "TESSERA_ISSUER": ISSUER, "TESSERA_SECRET_KEY": "x" * 40}
-    )
+    return settings_for(sqlite_url)
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from waitress.server import create_server
 
-from tessera.config import Settings
 from tessera.resource import AccessToken, ServerUnavailable
 from tessera.server import create_app
 from tessera.store import Store
 from tessera.tokens import TokenKind, digest, mint
+from tests.conftest import settings_for
 from tests.tcp_proxy import TcpProxy
 
 
@@ -100,10 +100,7 @@ class LiveServer:
 def live_auth(sqlite_url: str, store: Store) -> Iterator[LiveServer]:
     """The authorization server over a socket, its issuer being its own address."""
     server = LiveServer()
-    settings = Settings.from_env(
-        {"TESSERA_DATABASE_URL": sqlite_url, "TESSERA_ISSUER": server.url, "TESSERA_SECRET_KEY": "x" * 40}
-    )
-    server.app = create_app(settings, store=store)
+    server.app = create_app(settings_for(sqlite_url, TESSERA_ISSUER=server.url), store=store)
     server.start()
     yield server
     server.stop()

@@ -9,15 +9,13 @@ import httpx
 import pytest
 from flask import Flask
 
-from tessera.config import Settings
 from tessera.events import RevocationPublisher
 from tessera.resource import IntrospectionSource, InvalidToken, RevocationSubscriber, TokenCache, TokenValidator
 from tessera.resource.fastapi import ResourceProtector as FastAPIProtector
 from tessera.resource.flask import ResourceProtector as FlaskProtector
-from tessera.server import create_app
 from tessera.store import Store
 from tessera.tokens import digest
-from tests.conftest import ISSUER, REVOKE, RegisteredClient, client_credentials_token, unused_port
+from tests.conftest import ISSUER, REVOKE, RegisteredClient, app_for, client_credentials_token, unused_port
 from tests.resource.conftest import ScriptedSource
 from tests.resource.test_fastapi import ASGIClient
 from tests.resource.test_fastapi import _api as fastapi_api
@@ -118,16 +116,7 @@ def test_a_malformed_message_is_ignored_and_logged(
 
 
 def _auth_app(sqlite_url: str, store: Store, redis_url: str, channel: str) -> Flask:
-    settings = Settings.from_env(
-        {
-            "TESSERA_DATABASE_URL": sqlite_url,
-            "TESSERA_ISSUER": ISSUER,
-            "TESSERA_SECRET_KEY": "x" * 40,
-            "TESSERA_REDIS_URL": redis_url,
-            "TESSERA_REVOCATION_CHANNEL": channel,
-        }
-    )
-    return create_app(settings, store=store)
+    return app_for(store, sqlite_url, TESSERA_REDIS_URL=redis_url, TESSERA_REVOCATION_CHANNEL=channel)
 
 
 @pytest.mark.redis

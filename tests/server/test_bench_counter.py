@@ -7,7 +7,7 @@ from flask.testing import FlaskClient
 from tessera.config import Settings
 from tessera.server import create_app
 from tessera.store import Store, upgrade
-from tests.conftest import INTROSPECT, TOKEN, register_client
+from tests.conftest import INTROSPECT, TOKEN, register_client, settings_for
 
 
 def test_counter_route_is_absent_by_default(client: FlaskClient) -> None:
@@ -39,9 +39,7 @@ def test_counter_counts_this_workers_statements(settings: Settings, store: Store
 def test_hot_paths_run_one_statement_per_introspection_and_at_most_two_per_issuance(database_url: str) -> None:
     """DESIGN.md's hot paths: the client comes from the cache, introspection is one indexed SELECT, issuance one
     INSERT (plus SQLite's BEGIN IMMEDIATE)."""
-    settings = Settings.from_env(
-        {"TESSERA_DATABASE_URL": database_url, "TESSERA_SECRET_KEY": "x" * 40, "TESSERA_BENCH_COUNT_SQL": "1"}
-    )
+    settings = settings_for(database_url, TESSERA_BENCH_COUNT_SQL="1")
     app = create_app(settings)
     store: Store = app.extensions["tessera.server"].store
     upgrade(store.engine)

@@ -8,20 +8,26 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tessera.config import Settings
 from tessera.passwords import hash_password
 from tessera.server import create_app
 from tessera.store import Store, make_engine, upgrade
-from tests.conftest import INTROSPECT, ISSUER, REDIRECT_URI, TOKEN, exchange, get_code, pkce_pair, register_client
+from tests.conftest import (
+    INTROSPECT,
+    REDIRECT_URI,
+    TOKEN,
+    exchange,
+    get_code,
+    pkce_pair,
+    register_client,
+    settings_for,
+)
 
 RACERS = 16
 
 
 @pytest.fixture
 def race_app(database_url: str) -> Any:
-    settings = Settings.from_env(
-        {"TESSERA_DATABASE_URL": database_url, "TESSERA_ISSUER": ISSUER, "TESSERA_SECRET_KEY": "y" * 40}
-    )
+    settings = settings_for(database_url)
     engine = make_engine(database_url)
     upgrade(engine)
     store = Store(engine)

@@ -16,21 +16,20 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from tessera.config import Settings
 from tessera.passwords import hash_password
 from tessera.server import create_app
 from tessera.store import Store, make_engine, upgrade
 from tests.conftest import (
     INTROSPECT,
-    ISSUER,
     TOKEN,
     RegisteredClient,
-    _reset_postgres,
     csrf_from,
     exchange,
     get_code,
     pkce_pair,
     register_client,
+    reset_postgres,
+    settings_for,
 )
 from tests.tcp_proxy import TcpProxy
 
@@ -49,16 +48,13 @@ class Proxied:
 
 @pytest.fixture
 def proxied(postgres_url: str) -> Iterator[Proxied]:
-    _reset_postgres(postgres_url)
+    reset_postgres(postgres_url)
     direct = make_engine(postgres_url)
     upgrade(direct)
     port = make_url(postgres_url).port or 5432
     with TcpProxy(port) as proxy:
         url = make_url(postgres_url).set(port=proxy.port).render_as_string(hide_password=False)
-        settings = Settings.from_env(
-            {"TESSERA_DATABASE_URL": url, "TESSERA_ISSUER": ISSUER, "TESSERA_SECRET_KEY": "x" * 40}
-        )
-        app = create_app(settings)
+        app = create_app(settings_for(url))
         app.config["TESTING"] = True
         yield Proxied(app, Store(direct), proxy)
         app.extensions["tessera.server"].store.engine.dispose()

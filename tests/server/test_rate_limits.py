@@ -4,21 +4,14 @@ counted only for a client that authenticated, and off unless configured."""
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tessera.config import Settings
-from tessera.server import create_app
 from tessera.store import Store
-from tests.conftest import INTROSPECT, ISSUER, TOKEN, RegisteredClient, register_client
+from tests.conftest import INTROSPECT, TOKEN, RegisteredClient, app_for, register_client
 
 CC = {"grant_type": "client_credentials"}
 
 
 def _app(store: Store, sqlite_url: str, **env: str) -> Flask:
-    settings = Settings.from_env(
-        {"TESSERA_DATABASE_URL": sqlite_url, "TESSERA_ISSUER": ISSUER, "TESSERA_SECRET_KEY": "x" * 40, **env}
-    )
-    app = create_app(settings, store=store)
-    app.config["TESTING"] = True
-    return app
+    return app_for(store, sqlite_url, **env)
 
 
 def _other_service(store: Store) -> RegisteredClient:

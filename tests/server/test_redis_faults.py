@@ -18,12 +18,10 @@ import pytest
 import redis
 from flask import Flask
 
-from tessera.config import Settings
 from tessera.resource import LocalSource, RevocationSubscriber, TokenCache, TokenValidator
 from tessera.resource.flask import ResourceProtector
-from tessera.server import create_app
 from tessera.store import Store
-from tests.conftest import INTROSPECT, ISSUER, REVOKE, TOKEN, csrf_from
+from tests.conftest import INTROSPECT, REVOKE, TOKEN, app_for, csrf_from
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.redis
@@ -47,20 +45,15 @@ def redis_app(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Flask]:
     monkeypatch.setattr("tessera.ratelimit.REDIS_RETRY_AFTER", 0.2)
-    settings = Settings.from_env(
-        {
-            "TESSERA_DATABASE_URL": sqlite_url,
-            "TESSERA_ISSUER": ISSUER,
-            "TESSERA_SECRET_KEY": "x" * 40,
-            "TESSERA_REDIS_URL": f"redis://127.0.0.1:{redis_proxy.port}/0",
-            "TESSERA_REDIS_PREFIX": redis_prefix,
-            "TESSERA_REVOCATION_CHANNEL": revocation_channel,
-            "TESSERA_TOKEN_LIMIT": "1000/minute",
-            "TESSERA_INTROSPECTION_LIMIT": "1000/minute",
-        }
+    app = app_for(
+        store,
+        sqlite_url,
+        TESSERA_REDIS_URL=f"redis://127.0.0.1:{redis_proxy.port}/0",
+        TESSERA_REDIS_PREFIX=redis_prefix,
+        TESSERA_REVOCATION_CHANNEL=revocation_channel,
+        TESSERA_TOKEN_LIMIT="1000/minute",
+        TESSERA_INTROSPECTION_LIMIT="1000/minute",
     )
-    app = create_app(settings, store=store)
-    app.config["TESTING"] = True
     yield app
     app.extensions["tessera.rate_limits"].close()
 

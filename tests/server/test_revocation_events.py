@@ -7,18 +7,16 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tessera.config import Settings
 from tessera.events import decode_revoked
-from tessera.server import create_app
 from tessera.store import Store
 from tessera.tokens import digest
 from tests.conftest import (
     INTROSPECT,
-    ISSUER,
     REVOKE,
     TOKEN,
     ChannelListener,
     RegisteredClient,
+    app_for,
     client_credentials_token,
     exchange,
     get_code,
@@ -28,18 +26,7 @@ from tests.conftest import (
 
 
 def _app(sqlite_url: str, store: Store, redis_url: str, channel: str = "tessera:revoked") -> Flask:
-    settings = Settings.from_env(
-        {
-            "TESSERA_DATABASE_URL": sqlite_url,
-            "TESSERA_ISSUER": ISSUER,
-            "TESSERA_SECRET_KEY": "x" * 40,
-            "TESSERA_REDIS_URL": redis_url,
-            "TESSERA_REVOCATION_CHANNEL": channel,
-        }
-    )
-    app = create_app(settings, store=store)
-    app.config["TESTING"] = True
-    return app
+    return app_for(store, sqlite_url, TESSERA_REDIS_URL=redis_url, TESSERA_REVOCATION_CHANNEL=channel)
 
 
 @pytest.fixture

@@ -22,13 +22,14 @@ from tessera.server import create_app
 from tessera.store import Store, make_engine, upgrade
 from tessera.tokens import TokenKind, digest, mint, parse, random_id
 from tests.conftest import (
-    ISSUER,
     TOKEN,
     RegisteredClient,
     exchange,
     get_code,
     pkce_pair,
     register_client,
+    reset_postgres,
+    settings_for,
 )
 
 PASSWORD = "correct horse"
@@ -166,14 +167,8 @@ def test_every_connection_of_the_pool_is_configured(settings: Settings) -> None:
 
 @pytest.fixture
 def pg_settings(postgres_url: str) -> Settings:
-    engine = make_engine(postgres_url)
-    with engine.begin() as conn:  # the session's throwaway database, emptied for this test
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return Settings.from_env(
-        {"TESSERA_DATABASE_URL": postgres_url, "TESSERA_ISSUER": ISSUER, "TESSERA_SECRET_KEY": "x" * 40}
-    )
+    reset_postgres(postgres_url)
+    return settings_for(postgres_url)
 
 
 @pytest.fixture

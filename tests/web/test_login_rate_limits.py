@@ -7,21 +7,14 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tessera.config import Settings
-from tessera.server import create_app
 from tessera.store import Store
-from tests.conftest import ISSUER, csrf_from
+from tests.conftest import app_for, csrf_from
 
 FAILED = 200  # a failed sign-in shows the form again, with the error
 
 
 def _app(store: Store, sqlite_url: str, **env: str) -> Flask:
-    settings = Settings.from_env(
-        {"TESSERA_DATABASE_URL": sqlite_url, "TESSERA_ISSUER": ISSUER, "TESSERA_SECRET_KEY": "x" * 40, **env}
-    )
-    app = create_app(settings, store=store)
-    app.config["TESTING"] = True
-    return app
+    return app_for(store, sqlite_url, **env)
 
 
 def _sign_in(client: FlaskClient, username: str, password: str, address: str = "192.0.2.1", **headers: str) -> Any:
