@@ -26,7 +26,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from limits import RateLimitItem, parse_many
 from limits.errors import StorageError
@@ -127,23 +127,24 @@ class _Counters:
 
     def check(self, items: Sequence[RateLimitItem], *key: str) -> Verdict:
         """Is there room under every item (without counting this request)?"""
-        limiter = self._limiter()
-        try:
-            verdict = _check(limiter, items, key)
-        except StorageError as exc:
-            verdict = _check(self._failed(exc), items, key)
-        else:
-            if limiter is self._shared:
-                self._recovered()
-        return verdict
+        return self._apply(_check, items, key)
 
     def hit(self, items: Sequence[RateLimitItem], *key: str) -> Verdict:
         """Count one request under every item; refused if any item was already full."""
+        return self._apply(_hit, items, key)
+
+    def _apply(
+        self,
+        step: Callable[[RateLimiter, Sequence[RateLimitItem], Sequence[str]], Verdict],
+        items: Sequence[RateLimitItem],
+        key: Sequence[str],
+    ) -> Verdict:
+        """Run ``step`` on the shared counters, or on this process's while they are unreachable."""
         limiter = self._limiter()
         try:
-            verdict = _hit(limiter, items, key)
+            verdict = step(limiter, items, key)
         except StorageError as exc:
-            verdict = _hit(self._failed(exc), items, key)
+            verdict = step(self._failed(exc), items, key)
         else:
             if limiter is self._shared:
                 self._recovered()

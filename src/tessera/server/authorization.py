@@ -106,8 +106,7 @@ class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
         return token
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> OAuthClient:
-        _refuse_ambiguous_credentials(request)
-        _refuse_malformed_basic(request)
+        _check_credentials_shape(request)
         client: OAuthClient = super().authenticate_client(request, methods, endpoint)
         named = request.form.get("client_id")
         if named and named != client.client_id:  # HTTP Basic for one client, client_id of another in the body
@@ -135,22 +134,19 @@ class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
         return digests
 
 
-def _refuse_ambiguous_credentials(request: Any) -> None:
-    """RFC 6749 §2.3: one authentication method per request (credentials in the URL are refused earlier)."""
-    basic = request.headers.get("Authorization", "")
-    if basic[:6].lower() == "basic " and "client_secret" in request.form:
-        raise InvalidRequestError("Use one client authentication method per request.")
+def _check_credentials_shape(request: Any) -> None:
+    """What Authlib does not check before it authenticates a client:
 
-
-def _refuse_malformed_basic(request: Any) -> None:
-    """A ``Basic`` header that is not base64 of UTF-8 is ``invalid_client`` (RFC 6749 §2.3.1, RFC 7617 §2).
-
-    Authlib decodes the header without guarding against non-ASCII or non-UTF-8 bytes or a missing value, and
-    would fail with a server error; checked here first, the client gets a 401 with ``WWW-Authenticate``.
+    * one authentication method per request (RFC 6749 §2.3): ``Basic`` and a ``client_secret`` in the body are
+      ``invalid_request`` (credentials in the URL are refused before this, for every machine endpoint);
+    * a ``Basic`` header that is not base64 of UTF-8 is ``invalid_client`` with a 401 (RFC 6749 §2.3.1,
+      RFC 7617 §2): Authlib would decode it unguarded and fail with a server error.
     """
     parts = request.headers.get("Authorization", "").split(None, 1)
     if not parts or parts[0].lower() != "basic":
         return
+    if "client_secret" in request.form:
+        raise InvalidRequestError("Use one client authentication method per request.")
     try:
         if len(parts) != 2:
             raise ValueError("no credentials after 'Basic'")

@@ -82,6 +82,11 @@ _RETIRE_REFRESH = (
     .values(refresh_used_at=bindparam("at"), revoked_at=bindparam("at"))
     .returning(_tokens.c.access_digest)
 )
+_CLAIM_CODE = (
+    update(_codes)
+    .where(_codes.c.digest == bindparam("code"), _codes.c.used_at.is_(None))
+    .values(used_at=bindparam("at"))
+)
 _INSERT_TOKEN = insert(_tokens)
 _CLIENT = select(_clients).where(_clients.c.client_id == bindparam("client_id"))
 _USER_BY_ID = select(_users).where(_users.c.id == bindparam("user_id"))
@@ -226,11 +231,7 @@ class Store:
     def redeem_code(self, code_digest: str, token: NewToken) -> bool:
         """Mark the code used and store ``token``, or do nothing and return False if it was used already."""
         with _owner_must_exist(), self._write() as conn:
-            claimed = conn.execute(
-                update(_codes)
-                .where(_codes.c.digest == code_digest, _codes.c.used_at.is_(None))
-                .values(used_at=token.issued_at)
-            ).rowcount
+            claimed = conn.execute(_CLAIM_CODE, {"code": code_digest, "at": token.issued_at}).rowcount
             if claimed != 1:
                 return False
             conn.execute(_INSERT_TOKEN, _token_values(token))
