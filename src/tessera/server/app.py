@@ -18,6 +18,7 @@ from tessera.config import Settings
 from tessera.errors import StoreError, StoreUnavailable
 from tessera.events import RevocationPublisher
 from tessera.server.authorization import AuthorizationServer, RevocationListener
+from tessera.server.machine import MAX_BODY, MachineEndpoints, log_request
 from tessera.server.routes import ENDPOINT_PATHS
 from tessera.server.routes import bp as oauth_bp
 from tessera.store import Store, make_engine
@@ -28,11 +29,7 @@ from tessera.web.security import CachedSerializerSessionInterface, add_page_head
 
 __all__ = ["create_app"]
 
-log = logging.getLogger("tessera.access")
-
-_API_PATHS = frozenset(ENDPOINT_PATHS[k] for k in ("token", "introspection", "revocation"))
 _JSON_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_MAX_BODY = 64 * 1024
 _WEB = Path(__file__).resolve().parent.parent / "web"
 
 
@@ -52,8 +49,8 @@ def create_app(
     app = Flask("tessera", template_folder=str(_WEB / "templates"), static_folder=None)
     app.config.update(
         SECRET_KEY=str(settings.secret_key),
-        MAX_CONTENT_LENGTH=_MAX_BODY,
-        MAX_FORM_MEMORY_SIZE=_MAX_BODY,
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        MAX_FORM_MEMORY_SIZE=MAX_BODY,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.issuer.startswith("https://"),
@@ -83,6 +80,8 @@ def create_app(
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(StoreError, _store_error)
     app.register_error_handler(Exception, _unexpected)
+    # the token, introspection and revocation endpoints never reach Flask: see tessera.server.machine
+    app.wsgi_app = MachineEndpoints(server, ENDPOINT_PATHS, app.wsgi_app)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         # request.remote_addr (counted by the sign-in rate limit) becomes the address the proxies saw
         n = settings.trusted_proxies
@@ -100,10 +99,6 @@ def _expose_counter(app: Flask, counter: StatementCounter) -> None:
     app.add_url_rule("/_bench/sql-count", "bench_sql_count", sql_count)
 
 
-def _is_api() -> bool:
-    return request.path in _API_PATHS
-
-
 def _oauth_json(error: str, description: str, status: int, headers: dict[str, str] | None = None) -> Response:
     response = jsonify(error=error, error_description=description)
     response.status_code = status
@@ -113,39 +108,14 @@ def _oauth_json(error: str, description: str, status: int, headers: dict[str, st
     return response
 
 
-def _before() -> Response | None:
+def _before() -> None:
     g.started = time.perf_counter()
-    if not _is_api() or request.routing_exception is not None:
-        return None  # a wrong method is answered 405 by the error handler, whatever the body
-    ctype = request.mimetype
-    if ctype != "application/x-www-form-urlencoded":
-        return _oauth_json(
-            "invalid_request", "The body must be application/x-www-form-urlencoded (RFC 6749 §3.2).", 400
-        )
-    # Authlib reads the query and the body as one; parameters belong in the body (RFC 6749 §3.2, RFC 7662 §2.1,
-    # RFC 7009 §2.1), and credentials in a URL end up in logs
-    if request.query_string:
-        return _oauth_json("invalid_request", "Send parameters in the request body, not in the URL.", 400)
-    # RFC 6749 §3.2: parameters must not be included more than once
-    for name, values in request.form.lists():
-        if len(values) > 1:
-            return _oauth_json("invalid_request", f"Parameter '{name}' is repeated.", 400)
-    return None
 
 
 def _after(response: Response) -> Response:
-    if not _is_api() and response.mimetype == "text/html":
+    if response.mimetype == "text/html":
         add_page_headers(response)
-    elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-    if log.isEnabledFor(logging.INFO):
-        log.info(
-            "request method=%s path=%s status=%d duration_ms=%.2f client_id=%s",
-            request.method,
-            request.path,
-            response.status_code,
-            elapsed_ms,
-            g.get("client_id", "-"),
-        )
+    log_request(request.method, request.path, response.status_code, g.get("started", time.perf_counter()), None)
     return response
 
 
@@ -155,11 +125,6 @@ def _page_error(title: str, message: str, status: int) -> tuple[str, int]:
 
 def _http_error(exc: HTTPException) -> Any:
     status = exc.code or 500
-    if _is_api():
-        description = "The request body is too large." if status == 413 else (exc.description or exc.name)
-        # a 405 must say which methods are allowed (RFC 9110 §15.5.6)
-        allow = {k: v for k, v in exc.get_headers() if k == "Allow"}
-        return _oauth_json("invalid_request", description, status, allow)
     if request.accept_mimetypes.best == "application/json" and not request.accept_mimetypes.accept_html:
         return jsonify(error=exc.name), status
     return _page_error(exc.name, exc.description or exc.name, status)
@@ -168,7 +133,7 @@ def _http_error(exc: HTTPException) -> Any:
 def _store_error(exc: StoreError) -> Any:
     logging.getLogger("tessera").warning("storage error on %s %s: %s", request.method, request.path, exc)
     if isinstance(exc, StoreUnavailable):
-        if _is_api() or request.path.startswith("/.well-known"):
+        if request.path.startswith("/.well-known"):
             return _oauth_json(
                 "temporarily_unavailable",
                 "The server cannot reach its database; try again shortly.",
@@ -176,15 +141,11 @@ def _store_error(exc: StoreError) -> Any:
                 {"Retry-After": "1"},
             )
         return _page_error("Temporarily unavailable", "Please try again in a moment.", 503)
-    if _is_api():
-        return _oauth_json("server_error", "The server is not set up correctly.", 500)
     return _page_error("Server error", "The server is not set up correctly.", 500)
 
 
 def _unexpected(exc: Exception) -> Any:
-    if isinstance(exc, OAuth2Error):  # an Authlib error that escaped an endpoint
+    if isinstance(exc, OAuth2Error):  # an Authlib error that escaped a page's view
         return _oauth_json(exc.error, exc.description or exc.error, exc.status_code or 400)
     logging.getLogger("tessera").exception("unexpected error on %s %s", request.method, request.path)
-    if _is_api():
-        return _oauth_json("server_error", "An unexpected error occurred.", 500)
     return _page_error("Server error", "Something went wrong on our side.", 500)

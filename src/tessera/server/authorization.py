@@ -17,7 +17,6 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskAuthorizationServer
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc9207 import IssuerParameter
-from flask import g
 
 from tessera.config import Settings
 from tessera.ratelimit import RateLimits
@@ -111,7 +110,6 @@ class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
         named = request.form.get("client_id")
         if named and named != client.client_id:  # HTTP Basic for one client, client_id of another in the body
             raise InvalidRequestError("The client_id in the body is not the client that authenticated.")
-        g.client_id = client.client_id
         # counted once the client is known to be who it says, so nobody can spend another client's budget
         verdict = self.rate_limits.client_request(endpoint, client.client_id)
         if not verdict.allowed:

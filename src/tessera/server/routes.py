@@ -1,6 +1,6 @@
-"""HTTP endpoints of the authorization server that machines call: token, introspection, revocation,
-metadata, the OpenAPI document that describes them, and the health checks a load balancer polls. Each view
-hands the request to Authlib."""
+"""The paths of the endpoints machines call, and the Flask views among them: metadata, the OpenAPI document
+that describes the endpoints, and the health checks a load balancer polls. The token, introspection and
+revocation endpoints are served before Flask, by :mod:`tessera.server.machine`."""
 
 import copy
 import functools
@@ -28,21 +28,6 @@ bp = Blueprint("oauth", __name__)
 
 def _server() -> AuthorizationServer:
     return current_app.extensions["tessera.server"]  # type: ignore[no-any-return]
-
-
-@bp.post(ENDPOINT_PATHS["token"])
-def token() -> Response:
-    return _server().create_token_response()  # type: ignore[no-any-return]
-
-
-@bp.post(ENDPOINT_PATHS["introspection"])
-def introspect() -> Response:
-    return _server().create_endpoint_response("introspection")  # type: ignore[no-any-return]
-
-
-@bp.post(ENDPOINT_PATHS["revocation"])
-def revoke() -> Response:
-    return _server().create_endpoint_response("revocation")  # type: ignore[no-any-return]
 
 
 @bp.get("/.well-known/oauth-authorization-server")
