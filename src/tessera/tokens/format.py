@@ -38,17 +38,20 @@ class MalformedToken(ValueError):
     """The string is not a Tessera token of the expected kind; safe to say so to the caller."""
 
 
-def _base62(number: int, width: int) -> str:
-    out = []
-    for _ in range(width):
-        number, rem = divmod(number, 62)
-        out.append(_ALPHABET[rem])
-    return "".join(reversed(out))
-
-
-# every two-character base62 string, by value: the checksum is three table look-ups instead of six divmods
+# every two-character base62 string, by value: two digits per divmod and table look-up instead of one
 _PAIRS = tuple(a + b for a in _ALPHABET for b in _ALPHABET)
-_PAIR_BASE = len(_PAIRS)  # 62**2; 62**6 > 2**32, so the leading pair's index is always in range
+_PAIR_BASE = len(_PAIRS)  # 62**2; 62**6 > 2**32, so the checksum's leading pair's index is always in range
+
+
+def _base62(number: int, width: int) -> str:
+    """The lowest ``width`` base62 digits of ``number``, most significant first."""
+    out = []
+    for _ in range(width // 2):
+        number, rem = divmod(number, _PAIR_BASE)
+        out.append(_PAIRS[rem])
+    if width % 2:
+        out.append(_ALPHABET[number % 62])
+    return "".join(reversed(out))
 
 
 def _check(head_and_body: str) -> str:
