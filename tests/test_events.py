@@ -2,6 +2,9 @@
 
 import json
 import logging
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -104,3 +107,16 @@ def test_as_a_listener_it_logs_and_goes_on(caplog: pytest.LogCaptureFixture) -> 
         publisher.close()
     assert "2 revoked token(s)" in caplog.text
     assert all(d not in caplog.text and d[:8] not in caplog.text for d in digests)
+
+
+def test_a_server_without_redis_never_imports_it(tmp_path: Path) -> None:
+    """redis-py costs each worker about 6 MiB; a server without ``TESSERA_REDIS_URL`` does not load it."""
+    script = (
+        "import sys\n"
+        "from tessera.config import Settings\n"
+        "from tessera.server import create_app\n"
+        f"create_app(Settings.from_env({{'TESSERA_DATABASE_URL': 'sqlite:///{tmp_path / 'x.db'}'}}))\n"
+        "print('redis' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False", result.stderr
