@@ -13,11 +13,11 @@ from collections.abc import Iterator, Sequence
 from typing import cast
 
 from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, ProgrammingError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import IntegrityError
 
-from tessera.errors import AlreadyExists, NotFound, StoreError, StoreUnavailable
+from tessera.errors import AlreadyExists, NotFound
 from tessera.store.db import WRITE, reader
+from tessera.store.failures import translated
 from tessera.store.models import AuthorizationCode, Client, Consent, Token, User
 from tessera.store.records import (
     ActiveToken,
@@ -36,9 +36,6 @@ _clients = cast(Table, Client.__table__)
 _codes = cast(Table, AuthorizationCode.__table__)
 _tokens = cast(Table, Token.__table__)
 _consents = cast(Table, Consent.__table__)
-
-
-_NO_SCHEMA = "the database has no Tessera schema: run `tessera db upgrade`"
 
 
 def _now() -> int:
@@ -101,12 +98,12 @@ class Store:
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
-        with _translated(), self._reader.connect() as conn:
+        with translated(), self._reader.connect() as conn:
             yield conn
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
-        with _translated(), self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        with translated(), self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
             yield conn
 
     def ping(self) -> None:
@@ -348,38 +345,6 @@ class Store:
             except IntegrityError:
                 if attempt == 2:
                     raise
-
-
-@contextlib.contextmanager
-def _translated() -> Iterator[None]:
-    """Turn driver failures into Tessera's errors; integrity errors pass through to the caller.
-
-    Losing the database shows up in several ways, all :class:`StoreUnavailable` (HTTP 503): a refused or
-    timed-out connection when the pool opens one (``OperationalError``), a connection reset in the middle of
-    a statement or at ``COMMIT`` (``OperationalError``; SQLAlchemy then invalidates the pool, so later
-    requests reconnect by themselves), a statement on a connection the driver already knows is closed
-    (``InterfaceError``), any other driver error SQLAlchemy recognises as a disconnect, and a pool that had
-    no connection free in time (``sqlalchemy.exc.TimeoutError``). The transaction is rolled back in every
-    case, so nothing half-written stays behind.
-    """
-    try:
-        yield
-    except (OperationalError, InterfaceError) as exc:
-        text = str(exc.orig).lower()
-        if "no such table" in text or "does not exist" in text and "relation" in text:
-            raise StoreError(_NO_SCHEMA) from exc
-        raise StoreUnavailable("the database is unavailable") from exc
-    except ProgrammingError as exc:
-        # PostgreSQL reports a missing table as a programming error: SQLSTATE 42P01 undefined_table
-        if getattr(exc.orig, "sqlstate", None) == "42P01":
-            raise StoreError(_NO_SCHEMA) from exc
-        raise
-    except PoolTimeout as exc:
-        raise StoreUnavailable("no database connection was free in time") from exc
-    except DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise StoreUnavailable("the database connection was lost") from exc
-        raise
 
 
 @contextlib.contextmanager
