@@ -36,6 +36,8 @@ def translated() -> Iterator[None]:
         # PostgreSQL reports a missing table as a programming error: SQLSTATE 42P01 undefined_table
         if getattr(exc.orig, "sqlstate", None) == "42P01":
             raise StoreError(NO_SCHEMA) from exc
+        if exc.connection_invalidated:  # SQLite: "Cannot operate on a closed database."
+            raise StoreUnavailable("the database connection was lost") from exc
         raise
     except PoolTimeout as exc:
         raise StoreUnavailable("no database connection was free in time") from exc
