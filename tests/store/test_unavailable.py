@@ -1,11 +1,13 @@
 """Storage failures that are not the database's fault in the data: they surface as ``StoreUnavailable``
 (HTTP 503 ``temporarily_unavailable``), never as a driver exception that would become a 500."""
 
+from typing import Any
+
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 
 from tessera.errors import StoreUnavailable
-from tessera.store import Store
+from tessera.store import Store, make_engine, upgrade
 
 
 def test_a_pool_with_no_free_connection_in_time_is_unavailable(sqlite_url: str) -> None:
@@ -26,3 +28,24 @@ def test_an_unreachable_database_is_unavailable(tmp_path) -> None:
     store = Store(create_engine(f"sqlite:///{tmp_path / 'missing' / 'tessera.db'}"))
     with pytest.raises(StoreUnavailable):
         store.ping()
+
+
+def test_a_connection_found_closed_is_unavailable_then_replaced(sqlite_url: str) -> None:
+    """SQLite reports it as a programming error ("Cannot operate on a closed database."), not an operational one."""
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    closed: list[Any] = []
+
+    @event.listens_for(engine, "checkout")
+    def _close_the_first(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if not closed:
+            closed.append(dbapi_connection)
+            dbapi_connection.close()
+
+    store = Store(engine)
+    try:
+        with pytest.raises(StoreUnavailable):
+            store.user_by_id(1)
+        assert closed and store.user_by_id(1) is None  # on a new connection
+    finally:
+        engine.dispose()

@@ -6,6 +6,7 @@ failing with "database is locked" half-way through; reads never block writers un
 Every read in :class:`~tessera.store.Store` is a single statement, which is atomic and sees one snapshot on its
 own, so reads run without a transaction around them (:func:`reader`): no ``BEGIN`` before the ``SELECT`` and
 no ``ROLLBACK`` when the connection goes back to the pool. On PostgreSQL that saves two round trips per read.
+The hottest statements skip ``Connection`` altogether: see :mod:`tessera.store.raw`.
 
 PostgreSQL connections that died while idle in the pool (the server restarted, a proxy or firewall reset them)
 are noticed at checkout without a round trip: see :func:`_drop_dead_connections`.

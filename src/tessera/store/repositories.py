@@ -8,17 +8,19 @@ the access-token digests they revoked, so callers can tell resource-server cache
 """
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterator, Sequence
 from typing import cast
 
 from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, ProgrammingError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import IntegrityError
 
-from tessera.errors import AlreadyExists, NotFound, StoreError, StoreUnavailable
+from tessera.errors import AlreadyExists, NotFound
 from tessera.store.db import WRITE, reader
+from tessera.store.failures import translated
 from tessera.store.models import AuthorizationCode, Client, Consent, Token, User
+from tessera.store.raw import Hot
 from tessera.store.records import (
     ActiveToken,
     ClientRecord,
@@ -38,15 +40,13 @@ _tokens = cast(Table, Token.__table__)
 _consents = cast(Table, Consent.__table__)
 
 
-_NO_SCHEMA = "the database has no Tessera schema: run `tessera db upgrade`"
-
-
 def _now() -> int:
     return int(time.time())
 
 
-# The statements of the hot paths, built once: building a statement per call and computing its cache key
-# cost more than running the query (measured with bench/run.sh inproc). Bound values go in at execution.
+# The statements of the hot paths, built once and run on the driver's cursor (see tessera.store.raw): building
+# a statement per call and computing its cache key cost more than running the query (measured with
+# bench/run.sh inproc), and so did Connection.execute. Bound values go in at execution.
 _ACTIVE_TOKEN = (
     select(
         _tokens.c.client_id,
@@ -87,7 +87,9 @@ _CLAIM_CODE = (
     .where(_codes.c.digest == bindparam("code"), _codes.c.used_at.is_(None))
     .values(used_at=bindparam("at"))
 )
-_INSERT_TOKEN = insert(_tokens)
+# every column NewToken holds, bound by name; inline(): no RETURNING of the new row's id, which nothing reads
+_INSERT_TOKEN = insert(_tokens).values({f.name: bindparam(f.name) for f in dataclasses.fields(NewToken)}).inline()
+_HOT_STATEMENTS = (_ACTIVE_TOKEN, _REFRESH_TOKEN, _RETIRE_REFRESH, _CLAIM_CODE, _INSERT_TOKEN)
 _CLIENT = select(_clients).where(_clients.c.client_id == bindparam("client_id"))
 _USER_BY_ID = select(_users).where(_users.c.id == bindparam("user_id"))
 
@@ -98,15 +100,16 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._reader = reader(engine)
+        self._hot = Hot(engine, _HOT_STATEMENTS)
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
-        with _translated(), self._reader.connect() as conn:
+        with translated(), self._reader.connect() as conn:
             yield conn
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
-        with _translated(), self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        with translated(), self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
             yield conn
 
     def ping(self) -> None:
@@ -230,40 +233,39 @@ class Store:
 
     def redeem_code(self, code_digest: str, token: NewToken) -> bool:
         """Mark the code used and store ``token``, or do nothing and return False if it was used already."""
-        with _owner_must_exist(), self._write() as conn:
-            claimed = conn.execute(_CLAIM_CODE, {"code": code_digest, "at": token.issued_at}).rowcount
-            if claimed != 1:
+        with _owner_must_exist(), self._hot.connect(transaction=True) as run:
+            if run(_CLAIM_CODE, {"code": code_digest, "at": token.issued_at}).rowcount != 1:
                 return False
-            conn.execute(_INSERT_TOKEN, _token_values(token))
+            run(_INSERT_TOKEN, _token_values(token))
         return True
 
     # tokens
 
     def insert_token(self, token: NewToken) -> None:
-        with _owner_must_exist(), self._write() as conn:
-            conn.execute(_INSERT_TOKEN, _token_values(token))
+        with _owner_must_exist(), self._hot.connect() as run:
+            run(_INSERT_TOKEN, _token_values(token))
 
     def active_token(self, access_digest: str, now: int | None = None) -> ActiveToken | None:
         """The unrevoked, unexpired access token with that digest, in one indexed query."""
         params = {"digest": access_digest, "now": _now() if now is None else now}
-        with self._read() as conn:
-            row = conn.execute(_ACTIVE_TOKEN, params).one_or_none()
+        with self._hot.connect() as run:
+            row = run(_ACTIVE_TOKEN, params).fetchone()
         return None if row is None else ActiveToken(*row)
 
     def refresh_token(self, refresh_digest: str) -> RefreshRecord | None:
-        with self._read() as conn:
-            row = conn.execute(_REFRESH_TOKEN, {"digest": refresh_digest}).one_or_none()
+        with self._hot.connect() as run:
+            row = run(_REFRESH_TOKEN, {"digest": refresh_digest}).fetchone()
         return None if row is None else RefreshRecord(*row)
 
     def rotate_refresh(self, refresh_digest: str, token: NewToken) -> str | None:
         """Retire the pair holding ``refresh_digest`` and store ``token``; return the retired access digest, or
         None (and store nothing) if the refresh token was used or revoked already."""
-        with _owner_must_exist(), self._write() as conn:
-            retired = conn.execute(_RETIRE_REFRESH, {"digest": refresh_digest, "at": token.issued_at}).scalar()
+        with _owner_must_exist(), self._hot.connect(transaction=True) as run:
+            retired = run(_RETIRE_REFRESH, {"digest": refresh_digest, "at": token.issued_at}).fetchone()
             if retired is None:
                 return None
-            conn.execute(_INSERT_TOKEN, _token_values(token))
-        return str(retired)
+            run(_INSERT_TOKEN, _token_values(token))
+        return str(retired[0])
 
     def token_ref(self, digest: str, *, refresh: bool) -> TokenRef | None:
         column = _tokens.c.refresh_digest if refresh else _tokens.c.access_digest
@@ -348,38 +350,6 @@ class Store:
             except IntegrityError:
                 if attempt == 2:
                     raise
-
-
-@contextlib.contextmanager
-def _translated() -> Iterator[None]:
-    """Turn driver failures into Tessera's errors; integrity errors pass through to the caller.
-
-    Losing the database shows up in several ways, all :class:`StoreUnavailable` (HTTP 503): a refused or
-    timed-out connection when the pool opens one (``OperationalError``), a connection reset in the middle of
-    a statement or at ``COMMIT`` (``OperationalError``; SQLAlchemy then invalidates the pool, so later
-    requests reconnect by themselves), a statement on a connection the driver already knows is closed
-    (``InterfaceError``), any other driver error SQLAlchemy recognises as a disconnect, and a pool that had
-    no connection free in time (``sqlalchemy.exc.TimeoutError``). The transaction is rolled back in every
-    case, so nothing half-written stays behind.
-    """
-    try:
-        yield
-    except (OperationalError, InterfaceError) as exc:
-        text = str(exc.orig).lower()
-        if "no such table" in text or "does not exist" in text and "relation" in text:
-            raise StoreError(_NO_SCHEMA) from exc
-        raise StoreUnavailable("the database is unavailable") from exc
-    except ProgrammingError as exc:
-        # PostgreSQL reports a missing table as a programming error: SQLSTATE 42P01 undefined_table
-        if getattr(exc.orig, "sqlstate", None) == "42P01":
-            raise StoreError(_NO_SCHEMA) from exc
-        raise
-    except PoolTimeout as exc:
-        raise StoreUnavailable("no database connection was free in time") from exc
-    except DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise StoreUnavailable("the database connection was lost") from exc
-        raise
 
 
 @contextlib.contextmanager
