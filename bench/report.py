@@ -130,7 +130,14 @@ def _targets(results: list[Row], targets: list[Row]) -> list[str]:
             continue
         x = "{:.2f}×"
         out.append(_check(f"{ours} introspection / {dot} (hashed)", _ratio(find(ours, "S2"), find(dot, "S2")), 5, x))
-        out.append(_check(f"{ours} introspection / own S0 (a Flask view; S2 skips Flask)", _ratio(find(ours, "S2"), find(ours, "S0")), 0.7, x))
+        out.append(
+            _check(
+                f"{ours} introspection / own S0 (a Flask view; S2 skips Flask)",
+                _ratio(find(ours, "S2"), find(ours, "S0")),
+                0.7,
+                x,
+            )
+        )
         oidc_s2 = find("oidc-provider-1", "S2")
         out.append(_check(f"{ours} introspection / oidc-provider-1", _ratio(find(ours, "S2"), oidc_s2), 1, x))
         out.append(_check(f"{ours} issuance / {dot} (hashed)", _ratio(find(ours, "S1"), find(dot, "S1")), 5, x))

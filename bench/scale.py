@@ -8,20 +8,19 @@ server is measured again. The issue asks for p50 and p99 to stay within 20 %.
 
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, create_engine, insert, text
+from sqlalchemy import create_engine, insert, text
 
 from bench.load import Scenario, basic, run_scenario
 from bench.seed import fresh_database, seed
 from bench.targets import Run, TesseraTarget, free_port
-from tessera.store.models import Token
+from tessera.store.models import tokens as _tokens
 from tessera.tokens import TokenKind, digest, mint, random_id
 
 __all__ = ["scale"]
 
 KNOWN = 1000
-_tokens = cast(Table, Token.__table__)
 
 
 def _known_tokens(url: str, client_id: str, out: Path) -> None:

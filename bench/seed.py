@@ -9,20 +9,18 @@ import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import cast
 from urllib.parse import quote
 
-from sqlalchemy import Table, create_engine, insert, text
+from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
 from tessera.store import Store, make_engine
-from tessera.store.models import Token
+from tessera.store.models import tokens as _tokens
 from tessera.tokens import TokenKind, digest, mint, random_id
 
 __all__ = ["Seeded", "bulk_refresh_pool", "fresh_database", "seed"]
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"
-_tokens = cast(Table, Token.__table__)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,84 +2,84 @@
 
 ``grant_id`` ties together every token minted from one authorization (the family), so a replayed code or a
 reused refresh token can revoke all of them in one statement.
+
+Plain SQLAlchemy Core tables: :mod:`tessera.store.repositories` only ever runs Core statements, and leaving the
+ORM out keeps it from being imported at all (about 6 MiB per server worker). The Alembic migrations create
+exactly this schema; a test compares them.
 """
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
-__all__ = ["AuthorizationCode", "Base", "Client", "Consent", "Token", "User"]
+__all__ = ["authorization_codes", "clients", "consents", "metadata", "tokens", "users"]
 
 _DIGEST = String(64)
 
-
-class Base(DeclarativeBase):
-    pass
+metadata = MetaData()
 
 
-class User(Base):
-    __tablename__ = "users"
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(150), unique=True, nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("disabled", Boolean, default=False, nullable=False),
+    Column("created_at", Integer, nullable=False),
+)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(150), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(255))
-    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[int] = mapped_column(Integer)
+clients = Table(
+    "clients",
+    metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("secret_digest", _DIGEST, nullable=True),
+    Column("name", String(200), nullable=False),
+    Column("redirect_uris", JSON, nullable=False),
+    Column("grant_types", JSON, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("public", Boolean, default=False, nullable=False),
+    Column("may_introspect", Boolean, default=False, nullable=False),
+    Column("created_at", Integer, nullable=False),
+)
 
+authorization_codes = Table(
+    "authorization_codes",
+    metadata,
+    Column("digest", _DIGEST, primary_key=True),
+    Column("client_id", ForeignKey("clients.client_id", ondelete="CASCADE"), index=True, nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("code_challenge", String(128), nullable=True),
+    Column("code_challenge_method", String(16), nullable=True),
+    Column("grant_id", String(64), nullable=False),
+    Column("expires_at", Integer, nullable=False),
+    Column("used_at", Integer, nullable=True),
+)
 
-class Client(Base):
-    __tablename__ = "clients"
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("access_digest", _DIGEST, unique=True, nullable=False),
+    Column("refresh_digest", _DIGEST, unique=True, nullable=True),
+    Column("client_id", ForeignKey("clients.client_id", ondelete="CASCADE"), index=True, nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=True),
+    Column("scope", Text, nullable=False),
+    Column("grant_id", String(64), nullable=False),
+    Column("issued_at", Integer, nullable=False),
+    Column("expires_at", Integer, nullable=False),
+    Column("refresh_expires_at", Integer, nullable=True),
+    Column("refresh_used_at", Integer, nullable=True),
+    Column("revoked_at", Integer, nullable=True),
+    Index("ix_tokens_grant_id", "grant_id"),
+    Index("ix_tokens_expires_at", "refresh_expires_at"),
+)
 
-    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    secret_digest: Mapped[str | None] = mapped_column(_DIGEST)
-    name: Mapped[str] = mapped_column(String(200))
-    redirect_uris: Mapped[list[str]] = mapped_column(JSON)
-    grant_types: Mapped[list[str]] = mapped_column(JSON)
-    scope: Mapped[str] = mapped_column(Text)
-    public: Mapped[bool] = mapped_column(Boolean, default=False)
-    may_introspect: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[int] = mapped_column(Integer)
-
-
-class AuthorizationCode(Base):
-    __tablename__ = "authorization_codes"
-
-    digest: Mapped[str] = mapped_column(_DIGEST, primary_key=True)
-    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    redirect_uri: Mapped[str] = mapped_column(Text)
-    scope: Mapped[str] = mapped_column(Text)
-    code_challenge: Mapped[str | None] = mapped_column(String(128))
-    code_challenge_method: Mapped[str | None] = mapped_column(String(16))
-    grant_id: Mapped[str] = mapped_column(String(64))
-    expires_at: Mapped[int] = mapped_column(Integer)
-    used_at: Mapped[int | None] = mapped_column(Integer)
-
-
-class Token(Base):
-    __tablename__ = "tokens"
-    __table_args__ = (
-        Index("ix_tokens_grant_id", "grant_id"),
-        Index("ix_tokens_expires_at", "refresh_expires_at"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    access_digest: Mapped[str] = mapped_column(_DIGEST, unique=True)
-    refresh_digest: Mapped[str | None] = mapped_column(_DIGEST, unique=True)
-    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    scope: Mapped[str] = mapped_column(Text)
-    grant_id: Mapped[str] = mapped_column(String(64))
-    issued_at: Mapped[int] = mapped_column(Integer)
-    expires_at: Mapped[int] = mapped_column(Integer)
-    refresh_expires_at: Mapped[int | None] = mapped_column(Integer)
-    refresh_used_at: Mapped[int | None] = mapped_column(Integer)
-    revoked_at: Mapped[int | None] = mapped_column(Integer)
-
-
-class Consent(Base):
-    __tablename__ = "consents"
-
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"), primary_key=True)
-    scope: Mapped[str] = mapped_column(Text)
-    granted_at: Mapped[int] = mapped_column(Integer)
+consents = Table(
+    "consents",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("client_id", ForeignKey("clients.client_id", ondelete="CASCADE"), primary_key=True),
+    Column("scope", Text, nullable=False),
+    Column("granted_at", Integer, nullable=False),
+)

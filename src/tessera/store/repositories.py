@@ -11,15 +11,18 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import Iterator, Sequence
-from typing import cast
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import AlreadyExists, NotFound
 from tessera.store.db import WRITE, reader
 from tessera.store.failures import translated
-from tessera.store.models import AuthorizationCode, Client, Consent, Token, User
+from tessera.store.models import authorization_codes as _codes
+from tessera.store.models import clients as _clients
+from tessera.store.models import consents as _consents
+from tessera.store.models import tokens as _tokens
+from tessera.store.models import users as _users
 from tessera.store.raw import Hot
 from tessera.store.records import (
     ActiveToken,
@@ -32,12 +35,6 @@ from tessera.store.records import (
 )
 
 __all__ = ["Store"]
-
-_users = cast(Table, User.__table__)
-_clients = cast(Table, Client.__table__)
-_codes = cast(Table, AuthorizationCode.__table__)
-_tokens = cast(Table, Token.__table__)
-_consents = cast(Table, Consent.__table__)
 
 
 def _now() -> int:
