@@ -67,8 +67,10 @@ class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
         self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
         self.register_grant(RefreshTokenGrant)
         self.register_grant(ClientCredentialsGrant)
-        self.register_endpoint(IntrospectionEndpoint)
-        self.register_endpoint(RevocationEndpoint)
+        self.introspection = IntrospectionEndpoint(self)
+        self.revocation = RevocationEndpoint(self)
+        self.register_endpoint(self.introspection)
+        self.register_endpoint(self.revocation)
         self.issuer_parameter = _Issuer(settings.issuer)
         self.register_extension(self.issuer_parameter)
 

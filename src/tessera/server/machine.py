@@ -95,8 +95,8 @@ class MachineEndpoints:
         self.pages = pages
         self.routes: dict[str, Callable[[MachineRequest], _Reply]] = {
             paths["token"]: self._token,
-            paths["introspection"]: self._endpoint("introspection"),
-            paths["revocation"]: self._endpoint("revocation"),
+            paths["introspection"]: server.introspection,
+            paths["revocation"]: server.revocation,
         }
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -136,10 +136,6 @@ class MachineEndpoints:
         grant = self.server.get_token_grant(request)
         grant.validate_token_request()
         return grant.create_token_response()  # type: ignore[no-any-return]
-
-    def _endpoint(self, name: str) -> Callable[[MachineRequest], _Reply]:
-        (endpoint,) = self.server._endpoints[name]  # one registered endpoint per name, see AuthorizationServer
-        return endpoint  # type: ignore[no-any-return]
 
 
 def _request(environ: dict[str, Any], method: str, path: str) -> MachineRequest:
