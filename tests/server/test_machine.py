@@ -20,12 +20,13 @@ def test_options_says_post(client: FlaskClient, endpoint: str) -> None:
     assert response.headers["Allow"] == "OPTIONS, POST"
 
 
-def test_content_length_that_is_not_a_number_is_invalid_request(client: FlaskClient) -> None:
+@pytest.mark.parametrize("length", ["ten", "-1", "+29", "2_9", "٢٩"])
+def test_content_length_that_is_not_a_number_is_invalid_request(client: FlaskClient, length: str) -> None:
     response = client.post(
         TOKEN,
         data=b"grant_type=client_credentials",
         headers={"Content-Type": FORM},
-        environ_overrides={"CONTENT_LENGTH": "ten"},
+        environ_overrides={"CONTENT_LENGTH": length},
     )
     assert response.status_code == 400 and response.json == {
         "error": "invalid_request",

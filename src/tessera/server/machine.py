@@ -161,14 +161,13 @@ def _body(environ: dict[str, Any]) -> str:
     """The body as text, at most :data:`MAX_BODY` bytes: a longer one is 413, whether or not it says its length;
     one that says no length and that the server does not terminate is read as empty (as Werkzeug does)."""
     stream = environ["wsgi.input"]
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or -1)
-    except ValueError:
-        raise _Refused(400, "The Content-Length header is not a number.") from None
-    if length > MAX_BODY:
+    declared = environ.get("CONTENT_LENGTH", "").strip()
+    if declared and not (declared.isascii() and declared.isdigit()):  # int() takes "-1", "+5", "1_0", "٢٩"
+        raise _Refused(400, "The Content-Length header is not a number.")
+    if declared and int(declared) > MAX_BODY:
         raise _Refused(413, "The request body is too large.")
-    if length >= 0:
-        data = stream.read(length)
+    if declared:
+        data = stream.read(int(declared))
     elif environ.get("wsgi.input_terminated"):
         data = stream.read(MAX_BODY + 1)
         if len(data) > MAX_BODY:
