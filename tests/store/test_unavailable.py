@@ -1,6 +1,7 @@
 """Storage failures that are not the database's fault in the data: they surface as ``StoreUnavailable``
 (HTTP 503 ``temporarily_unavailable``), never as a driver exception that would become a 500."""
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -30,9 +31,21 @@ def test_an_unreachable_database_is_unavailable(tmp_path) -> None:
         store.ping()
 
 
-def test_a_connection_found_closed_is_unavailable_then_replaced(sqlite_url: str) -> None:
-    """SQLite reports it as a programming error ("Cannot operate on a closed database."), not an operational one."""
-    engine = make_engine(sqlite_url)
+@pytest.mark.parametrize(
+    "read",
+    [lambda store: store.active_token("d"), lambda store: store.user_by_id(1)],
+    ids=["hot path on the driver's cursor", "through SQLAlchemy's Connection"],
+)
+def test_a_connection_found_closed_is_unavailable_then_replaced(
+    database_url: str, read: Callable[[Store], object], request: pytest.FixtureRequest
+) -> None:
+    """SQLite reports it as a programming error ("Cannot operate on a closed database."), psycopg as an
+    operational one; both are a lost connection."""
+    if database_url.startswith("postgresql") and "SQLAlchemy" in request.node.callspec.id:
+        # SQLAlchemy switches psycopg to autocommit before it wraps driver errors, and psycopg refuses that on a
+        # connection closed on our side; one the server closed is dropped at checkout (test_database_faults.py)
+        pytest.skip("a client-side close before the first statement is only caught on the hot path")
+    engine = make_engine(database_url)
     upgrade(engine)
     closed: list[Any] = []
 
@@ -45,7 +58,8 @@ def test_a_connection_found_closed_is_unavailable_then_replaced(sqlite_url: str)
     store = Store(engine)
     try:
         with pytest.raises(StoreUnavailable):
-            store.user_by_id(1)
-        assert closed and store.user_by_id(1) is None  # on a new connection
+            read(store)
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        assert closed and read(store) is None  # on a new connection
     finally:
         engine.dispose()
