@@ -2,13 +2,14 @@
 
 These are the hot paths: every client pays for the token endpoint and every API call for introspection. Flask's
 request machinery (request and app contexts, URL map, session, hooks, ``Response``) cost more than the OAuth work
-itself: a trivial Flask endpoint takes about 130 µs of CPU per request here, an introspection about 500 µs in all,
-the same introspection through this adapter about 180 µs (``bench/run.sh inproc``). The protocol is still
+itself: a trivial Flask endpoint takes about 130 µs of CPU per request here, an introspection about 550 µs in all,
+the same introspection through this adapter about 220 µs (``bench/run.sh inproc``, SQLite). The protocol is still
 Authlib's, unchanged: its endpoints and grants take a framework-neutral :class:`OAuth2Request`, which this module
 builds straight from the WSGI environ, exactly as its Flask integration builds one from Flask's request.
 Everything else (pages, ``/authorize``, metadata, health checks) is served by the Flask app behind it.
 
-What Flask did for these paths and this module now does, each covered by ``tests/server/test_bad_input.py``:
+What Flask did for these paths and this module now does, covered by ``tests/server/test_bad_input.py`` and
+``test_machine.py``:
 POST only (405 with ``Allow``), ``application/x-www-form-urlencoded`` only, nothing in the query string
 (RFC 6749 §3.2, credentials in URLs end up in logs), no repeated parameter (RFC 6749 §3.2), a 64 KiB body limit
 (413), OAuth errors as JSON with ``no-store``, a 503 ``temporarily_unavailable`` when the database is away, and
@@ -38,7 +39,7 @@ _Reply = tuple[int, Any, list[tuple[str, str]]]
 #: the largest request body accepted, in bytes (RFC 6749 requests are a few hundred)
 MAX_BODY = 64 * 1024
 
-access_log = logging.getLogger("tessera.access")
+_access_log = logging.getLogger("tessera.access")
 _log = logging.getLogger("tessera")
 
 _FORM = "application/x-www-form-urlencoded"
@@ -48,8 +49,8 @@ _STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
 
 def log_request(method: str, path: str, status: int, started: float, client_id: str | None) -> None:
     """The one access line per request, for this adapter and the Flask app alike; never a token or secret."""
-    if access_log.isEnabledFor(logging.INFO):
-        access_log.info(
+    if _access_log.isEnabledFor(logging.INFO):
+        _access_log.info(
             "request method=%s path=%s status=%d duration_ms=%.2f client_id=%s",
             method,
             path,
