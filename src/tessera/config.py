@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from limits import parse_many
+from limits import RateLimitItem, parse_many
 
 from tessera.errors import ConfigError
 
-__all__ = ["Secret", "Settings", "is_loopback", "read_dotenv"]
+__all__ = ["Secret", "Settings", "is_loopback", "parse_limits", "read_dotenv"]
 
 Env = Literal["development", "production"]
 
@@ -71,19 +71,23 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int, u
     return value
 
 
+def parse_limits(value: str) -> tuple[RateLimitItem, ...]:
+    """``"5/minute;20/hour"`` -> limit items; ``""``, ``"off"`` or ``"none"`` -> none. Raises ``ValueError`` if
+    malformed."""
+    if value.strip().lower() in ("", "off", "none"):
+        return ()
+    return tuple(parse_many(value))
+
+
 def _limits(env: Mapping[str, str], name: str, default: str) -> str:
     """A ``limits`` rate string such as ``5/minute;20/hour``, or ``off``."""
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
+    value = env.get(name, "").strip()
+    if not value:
         return default
-    value = raw.strip()
-    if value.lower() in ("off", "none"):
-        return "off"
     try:
-        parse_many(value)
+        return value if parse_limits(value) else "off"
     except ValueError:
         raise ConfigError(f"{name} must look like '5/minute;20/hour' or be 'off', not {value!r}") from None
-    return value
 
 
 def _prefix(value: str) -> str:

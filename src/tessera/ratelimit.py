@@ -28,12 +28,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from limits import RateLimitItem, parse_many
+from limits import RateLimitItem
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter, RateLimiter, SlidingWindowCounterRateLimiter
 
-from tessera.config import Settings
+from tessera.config import Settings, parse_limits
 from tessera.tokens import digest
 
 __all__ = ["RateLimits", "Verdict", "address_key", "parse_limits"]
@@ -55,13 +55,6 @@ class Verdict:
 
 
 _ALLOWED = Verdict(True)
-
-
-def parse_limits(value: str) -> tuple[RateLimitItem, ...]:
-    """``"5/minute;20/hour"`` -> limit items; ``""`` or ``"off"`` -> none. Raises ``ValueError`` if malformed."""
-    if value.strip().lower() in ("", "off", "none"):
-        return ()
-    return tuple(parse_many(value))
 
 
 def address_key(address: str | None) -> str:

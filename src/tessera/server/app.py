@@ -18,7 +18,7 @@ from tessera.config import Settings
 from tessera.errors import StoreError, StoreUnavailable
 from tessera.events import RevocationPublisher
 from tessera.server.authorization import AuthorizationServer, RevocationListener
-from tessera.server.machine import MAX_BODY, MachineEndpoints, log_request
+from tessera.server.machine import DATABASE_AWAY, MAX_BODY, MachineEndpoints, log_request
 from tessera.server.routes import ENDPOINT_PATHS
 from tessera.server.routes import bp as oauth_bp
 from tessera.store import Store, make_engine
@@ -134,12 +134,7 @@ def _store_error(exc: StoreError) -> Any:
     logging.getLogger("tessera").warning("storage error on %s %s: %s", request.method, request.path, exc)
     if isinstance(exc, StoreUnavailable):
         if request.path.startswith("/.well-known"):
-            return _oauth_json(
-                "temporarily_unavailable",
-                "The server cannot reach its database; try again shortly.",
-                503,
-                {"Retry-After": "1"},
-            )
+            return _oauth_json("temporarily_unavailable", DATABASE_AWAY, 503, {"Retry-After": "1"})
         return _page_error("Temporarily unavailable", "Please try again in a moment.", 503)
     return _page_error("Server error", "The server is not set up correctly.", 500)
 

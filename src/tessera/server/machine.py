@@ -30,12 +30,14 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from tessera.errors import StoreError, StoreUnavailable
 from tessera.server.authorization import AuthorizationServer
 
-__all__ = ["MAX_BODY", "MachineEndpoints", "log_request"]
+__all__ = ["DATABASE_AWAY", "MAX_BODY", "MachineEndpoints", "log_request"]
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 _Reply = tuple[int, Any, list[tuple[str, str]]]
 
+#: what a client is told while the database cannot be reached (503 ``temporarily_unavailable``)
+DATABASE_AWAY = "The server cannot reach its database; try again shortly."
 #: the largest request body accepted, in bytes (RFC 6749 requests are a few hundred)
 MAX_BODY = 64 * 1024
 
@@ -120,8 +122,7 @@ class MachineEndpoints:
             status, body, headers = error(self.server.get_error_uri(request, error))
         except StoreUnavailable as exc:
             _log.warning("storage error on %s %s: %s", method, path, exc)
-            description = "The server cannot reach its database; try again shortly."
-            status, body, headers = 503, _error("temporarily_unavailable", description), [("Retry-After", "1")]
+            status, body, headers = 503, _error("temporarily_unavailable", DATABASE_AWAY), [("Retry-After", "1")]
         except StoreError as exc:
             _log.warning("storage error on %s %s: %s", method, path, exc)
             status, body, headers = 500, _error("server_error", "The server is not set up correctly."), []

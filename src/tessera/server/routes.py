@@ -2,7 +2,6 @@
 that describes the endpoints, and the health checks a load balancer polls. The token, introspection and
 revocation endpoints are served before Flask, by :mod:`tessera.server.machine`."""
 
-import copy
 import functools
 import json
 from importlib import resources
@@ -48,9 +47,7 @@ def _openapi() -> dict[str, Any]:
 @bp.get("/openapi.json")
 def openapi() -> Response:
     """The OpenAPI 3.1 document of the machine endpoints, with this server as its server URL."""
-    document = copy.deepcopy(_openapi())
-    document["servers"] = [{"url": _server().settings.issuer}]
-    response = jsonify(document)
+    response = jsonify({**_openapi(), "servers": [{"url": _server().settings.issuer}]})
     response.cache_control.max_age = 300
     response.cache_control.public = True
     return response
