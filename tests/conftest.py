@@ -5,6 +5,7 @@ test session works in a throwaway database of its own.
 """
 
 import base64
+import contextlib
 import hashlib
 import os
 import secrets
@@ -103,12 +104,21 @@ def settings(sqlite_url: str) -> Settings:
     return settings_for(sqlite_url)
 
 
+@contextlib.contextmanager
+def open_store(database_url: str) -> Iterator[Store]:
+    """A store on a migrated database, its engine disposed of afterwards."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    try:
+        yield Store(engine)
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
 def store(settings: Settings) -> Iterator[Store]:
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    yield Store(engine)
-    engine.dispose()
+    with open_store(settings.database_url) as store:
+        yield store
 
 
 @pytest.fixture

@@ -6,16 +6,14 @@ from collections.abc import Iterator
 import pytest
 
 from tessera.passwords import hash_password
-from tessera.store import Store, make_engine, upgrade
-from tests.conftest import register_client
+from tessera.store import Store
+from tests.conftest import open_store, register_client
 
 
 @pytest.fixture
 def store(database_url: str) -> Iterator[Store]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield Store(engine)
-    engine.dispose()
+    with open_store(database_url) as store:
+        yield store
 
 
 def test_concurrent_first_consents_all_land_and_merge(store: Store) -> None:

@@ -26,6 +26,7 @@ from tests.conftest import (
     RegisteredClient,
     exchange,
     get_code,
+    open_store,
     pkce_pair,
     register_client,
     reset_postgres,
@@ -173,10 +174,8 @@ def pg_settings(postgres_url: str) -> Settings:
 
 @pytest.fixture
 def pg_store(pg_settings: Settings) -> Iterator[Store]:
-    engine = make_engine(pg_settings.database_url)
-    upgrade(engine)
-    yield Store(engine)
-    engine.dispose()
+    with open_store(pg_settings.database_url) as store:
+        yield store
 
 
 def _pg_dump(database_url: str) -> bytes:
