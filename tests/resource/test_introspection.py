@@ -34,15 +34,6 @@ from tests.resource.conftest import LiveServer
 ENDPOINT = ISSUER + INTROSPECT
 
 
-@pytest.fixture
-def introspection(app: Flask, service: RegisteredClient) -> Iterator[IntrospectionSource]:
-    """The source talking to the real app in-process, endpoint discovered from its metadata."""
-    assert service.secret is not None
-    source = IntrospectionSource(ISSUER, service.client_id, service.secret, transport=httpx.WSGITransport(app=app))
-    yield source
-    source.close()
-
-
 def _lookup(source: IntrospectionSource, token: str) -> Any:
     return source.lookup(token, digest(token))
 
