@@ -2,6 +2,7 @@
 real sources."""
 
 import asyncio
+from contextlib import closing
 from typing import Any
 
 import httpx
@@ -132,14 +133,12 @@ def test_the_openapi_schema_shows_bearer_security(api: ASGIClient) -> None:
 def test_local_source_behind_fastapi(client: FlaskClient, service: RegisteredClient, sqlite_url: str) -> None:
     token = client_credentials_token(client, service)
     source = LocalSource.from_url(sqlite_url)
-    try:
+    with closing(source):
         api = ASGIClient(_api(ResourceProtector(TokenValidator(TokenCache(source, ttl=0)))))
         assert api.get("/data", headers=_bearer(token)).json() == {"client_id": service.client_id, "username": None}
         assert api.get("/restricted", headers=_bearer(token)).status_code == 403
         client.post(REVOKE, data={"token": token}, headers=service.basic)
         assert api.get("/data", headers=_bearer(token)).status_code == 401
-    finally:
-        source.close()
 
 
 def test_introspection_source_behind_fastapi(

@@ -1,6 +1,7 @@
 """The Flask adapter: @require_token(...) and current_token, over a scripted source and both real sources."""
 
 import asyncio
+from contextlib import closing
 from typing import Any
 
 import pytest
@@ -125,14 +126,12 @@ def test_local_source_behind_flask(
 ) -> None:
     token = client_credentials_token(client, service)
     source = LocalSource.from_url(sqlite_url)
-    try:
+    with closing(source):
         api = _api(ResourceProtector(TokenValidator(TokenCache(source, ttl=0)))).test_client()
         assert api.get("/data", headers=_bearer(token)).json == {"client_id": service.client_id, "username": None}
         assert api.get("/restricted", headers=_bearer(token)).status_code == 403
         client.post(REVOKE, data={"token": token}, headers=service.basic)
         assert api.get("/data", headers=_bearer(token)).status_code == 401
-    finally:
-        source.close()
 
 
 def test_introspection_source_behind_flask(
