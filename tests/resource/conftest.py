@@ -6,14 +6,16 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import pytest
+from flask import Flask
 from waitress.server import create_server
 
-from tessera.resource import AccessToken, ServerUnavailable
+from tessera.resource import AccessToken, IntrospectionSource, ServerUnavailable
 from tessera.server import create_app
 from tessera.store import Store
 from tessera.tokens import TokenKind, digest, mint
-from tests.conftest import settings_for
+from tests.conftest import ISSUER, RegisteredClient, settings_for
 from tests.tcp_proxy import TcpProxy
 
 
@@ -59,6 +61,15 @@ class ScriptedSource:
 @pytest.fixture
 def source() -> ScriptedSource:
     return ScriptedSource()
+
+
+@pytest.fixture
+def introspection(app: Flask, service: RegisteredClient) -> Iterator[IntrospectionSource]:
+    """An introspection source talking to the real app in-process, endpoint discovered from its metadata."""
+    assert service.secret is not None
+    source = IntrospectionSource(ISSUER, service.client_id, service.secret, transport=httpx.WSGITransport(app=app))
+    yield source
+    source.close()
 
 
 class LiveServer:

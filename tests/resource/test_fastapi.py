@@ -2,19 +2,19 @@
 real sources."""
 
 import asyncio
+from contextlib import closing
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
-from flask import Flask
 from flask.testing import FlaskClient
 from starlette.concurrency import run_in_threadpool
 
 from tessera.resource import AccessToken, IntrospectionSource, LocalSource, TokenCache, TokenValidator
 from tessera.resource.fastapi import ResourceProtector
 from tessera.tokens import TokenKind, mint
-from tests.conftest import ISSUER, REVOKE, RegisteredClient, client_credentials_token
+from tests.conftest import REVOKE, RegisteredClient, client_credentials_token
 from tests.resource.conftest import ScriptedSource
 
 
@@ -133,24 +133,19 @@ def test_the_openapi_schema_shows_bearer_security(api: ASGIClient) -> None:
 def test_local_source_behind_fastapi(client: FlaskClient, service: RegisteredClient, sqlite_url: str) -> None:
     token = client_credentials_token(client, service)
     source = LocalSource.from_url(sqlite_url)
-    try:
+    with closing(source):
         api = ASGIClient(_api(ResourceProtector(TokenValidator(TokenCache(source, ttl=0)))))
         assert api.get("/data", headers=_bearer(token)).json() == {"client_id": service.client_id, "username": None}
         assert api.get("/restricted", headers=_bearer(token)).status_code == 403
         client.post(REVOKE, data={"token": token}, headers=service.basic)
         assert api.get("/data", headers=_bearer(token)).status_code == 401
-    finally:
-        source.close()
 
 
-def test_introspection_source_behind_fastapi(app: Flask, client: FlaskClient, service: RegisteredClient) -> None:
+def test_introspection_source_behind_fastapi(
+    introspection: IntrospectionSource, client: FlaskClient, service: RegisteredClient
+) -> None:
     token = client_credentials_token(client, service)
-    assert service.secret is not None
-    source = IntrospectionSource(ISSUER, service.client_id, service.secret, transport=httpx.WSGITransport(app=app))
-    try:
-        api = ASGIClient(_api(ResourceProtector(TokenValidator(TokenCache(source, ttl=0)))))
-        assert api.get("/data", headers=_bearer(token)).status_code == 200
-        client.post(REVOKE, data={"token": token}, headers=service.basic)
-        assert api.get("/data", headers=_bearer(token)).status_code == 401
-    finally:
-        source.close()
+    api = ASGIClient(_api(ResourceProtector(TokenValidator(TokenCache(introspection, ttl=0)))))
+    assert api.get("/data", headers=_bearer(token)).status_code == 200
+    client.post(REVOKE, data={"token": token}, headers=service.basic)
+    assert api.get("/data", headers=_bearer(token)).status_code == 401

@@ -1,9 +1,9 @@
 """The Flask adapter: @require_token(...) and current_token, over a scripted source and both real sources."""
 
 import asyncio
+from contextlib import closing
 from typing import Any
 
-import httpx
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -12,7 +12,7 @@ from tessera.resource import IntrospectionSource, LocalSource, TokenCache, Token
 from tessera.resource.flask import ResourceProtector, current_token
 from tessera.store import Store
 from tessera.tokens import TokenKind, mint
-from tests.conftest import ISSUER, REVOKE, RegisteredClient, client_credentials_token
+from tests.conftest import REVOKE, RegisteredClient, client_credentials_token
 from tests.resource.conftest import ScriptedSource
 
 
@@ -126,27 +126,22 @@ def test_local_source_behind_flask(
 ) -> None:
     token = client_credentials_token(client, service)
     source = LocalSource.from_url(sqlite_url)
-    try:
+    with closing(source):
         api = _api(ResourceProtector(TokenValidator(TokenCache(source, ttl=0)))).test_client()
         assert api.get("/data", headers=_bearer(token)).json == {"client_id": service.client_id, "username": None}
         assert api.get("/restricted", headers=_bearer(token)).status_code == 403
         client.post(REVOKE, data={"token": token}, headers=service.basic)
         assert api.get("/data", headers=_bearer(token)).status_code == 401
-    finally:
-        source.close()
 
 
-def test_introspection_source_behind_flask(app: Flask, client: FlaskClient, service: RegisteredClient) -> None:
+def test_introspection_source_behind_flask(
+    introspection: IntrospectionSource, client: FlaskClient, service: RegisteredClient
+) -> None:
     token = client_credentials_token(client, service)
-    assert service.secret is not None
-    source = IntrospectionSource(ISSUER, service.client_id, service.secret, transport=httpx.WSGITransport(app=app))
-    try:
-        api = _api(ResourceProtector(TokenValidator(TokenCache(source, ttl=0)))).test_client()
-        assert api.get("/data", headers=_bearer(token)).status_code == 200
-        client.post(REVOKE, data={"token": token}, headers=service.basic)
-        assert api.get("/data", headers=_bearer(token)).status_code == 401
-    finally:
-        source.close()
+    api = _api(ResourceProtector(TokenValidator(TokenCache(introspection, ttl=0)))).test_client()
+    assert api.get("/data", headers=_bearer(token)).status_code == 200
+    client.post(REVOKE, data={"token": token}, headers=service.basic)
+    assert api.get("/data", headers=_bearer(token)).status_code == 401
 
 
 def test_an_async_view_still_goes_through_the_apps_ensure_sync(source: ScriptedSource) -> None:

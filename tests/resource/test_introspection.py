@@ -7,6 +7,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from typing import Any
 
 import httpx
@@ -32,15 +33,6 @@ from tests.conftest import (
 from tests.resource.conftest import LiveServer
 
 ENDPOINT = ISSUER + INTROSPECT
-
-
-@pytest.fixture
-def introspection(app: Flask, service: RegisteredClient) -> Iterator[IntrospectionSource]:
-    """The source talking to the real app in-process, endpoint discovered from its metadata."""
-    assert service.secret is not None
-    source = IntrospectionSource(ISSUER, service.client_id, service.secret, transport=httpx.WSGITransport(app=app))
-    yield source
-    source.close()
 
 
 def _lookup(source: IntrospectionSource, token: str) -> Any:
@@ -80,11 +72,8 @@ def test_unknown_and_revoked_tokens_are_not_active(
 def test_wrong_credentials_fail_closed(app: Flask, client: FlaskClient, service: RegisteredClient) -> None:
     token = client_credentials_token(client, service)
     source = IntrospectionSource(ISSUER, service.client_id, "tsr_cs_wrong", transport=httpx.WSGITransport(app=app))
-    try:
-        with pytest.raises(ServerUnavailable) as caught:
-            _lookup(source, token)
-    finally:
-        source.close()
+    with closing(source), pytest.raises(ServerUnavailable) as caught:
+        _lookup(source, token)
     assert "HTTP 401" in caught.value.detail
 
 
@@ -94,11 +83,9 @@ def test_a_resource_server_without_introspect_rights_sees_only_its_own_tokens(
     other = register_client(store, name="Other", redirect_uris=(), grant_types=("client_credentials",), scope="api")
     assert other.secret is not None
     source = IntrospectionSource(ISSUER, other.client_id, other.secret, transport=httpx.WSGITransport(app=app))
-    try:
+    with closing(source):
         assert _lookup(source, client_credentials_token(client, service)) is None
         assert _lookup(source, client_credentials_token(client, other)) is not None
-    finally:
-        source.close()
 
 
 # every failure mode, through a scripted transport
@@ -125,10 +112,8 @@ def _answer(body: Any, status: int = 200) -> Callable[[httpx.Request], httpx.Res
 def test_the_request_is_rfc7662_with_client_secret_basic() -> None:
     token = mint(TokenKind.ACCESS)
     source, seen = _scripted(_answer({"active": False}))
-    try:
+    with closing(source):
         assert _lookup(source, token) is None
-    finally:
-        source.close()
     request = seen[-1]
     assert request.method == "POST" and str(request.url) == ENDPOINT
     assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
@@ -148,21 +133,17 @@ def test_a_given_endpoint_needs_no_discovery() -> None:
     source = IntrospectionSource(
         ISSUER, "c", "s", endpoint="http://127.0.0.1:9/introspect", transport=httpx.MockTransport(handler)
     )
-    try:
+    with closing(source):
         _lookup(source, mint(TokenKind.ACCESS))
         _lookup(source, mint(TokenKind.ACCESS))
-    finally:
-        source.close()
     assert [r.url.path for r in seen] == ["/introspect", "/introspect"]
 
 
 def test_metadata_is_fetched_once() -> None:
     source, seen = _scripted(_answer({"active": False}))
-    try:
+    with closing(source):
         for _ in range(3):
             _lookup(source, mint(TokenKind.ACCESS))
-    finally:
-        source.close()
     assert [r.url.path for r in seen].count("/.well-known/oauth-authorization-server") == 1
 
 
@@ -202,11 +183,8 @@ _GOOD = {"active": True, "exp": 2**40, "client_id": "c", "sub": "c", "scope": "a
 def test_anything_but_a_proper_answer_fails_closed(introspect: Callable[[httpx.Request], httpx.Response]) -> None:
     source, _ = _scripted(introspect)
     token = mint(TokenKind.ACCESS)
-    try:
-        with pytest.raises(ServerUnavailable) as caught:
-            TokenValidator(source).validate(f"Bearer {token}")
-    finally:
-        source.close()
+    with closing(source), pytest.raises(ServerUnavailable) as caught:
+        TokenValidator(source).validate(f"Bearer {token}")
     assert caught.value.status_code == 503
     assert token not in caught.value.detail
 
@@ -221,22 +199,16 @@ def test_anything_but_a_proper_answer_fails_closed(introspect: Callable[[httpx.R
 )
 def test_bad_metadata_fails_closed(metadata: dict[str, Any]) -> None:
     source, seen = _scripted(_answer(_GOOD), metadata)
-    try:
-        with pytest.raises(ServerUnavailable) as caught:
-            _lookup(source, mint(TokenKind.ACCESS))
-    finally:
-        source.close()
+    with closing(source), pytest.raises(ServerUnavailable) as caught:
+        _lookup(source, mint(TokenKind.ACCESS))
     assert "metadata" in caught.value.detail
     assert all(r.url.path != "/oauth/introspect" for r in seen)
 
 
 def test_expiry_is_checked_locally() -> None:
     source, _ = _scripted(_answer({**_GOOD, "exp": int(time.time()) - 1}))
-    try:
-        with pytest.raises(InvalidToken):
-            TokenValidator(source).validate(f"Bearer {mint(TokenKind.ACCESS)}")
-    finally:
-        source.close()
+    with closing(source), pytest.raises(InvalidToken):
+        TokenValidator(source).validate(f"Bearer {mint(TokenKind.ACCESS)}")
 
 
 def test_an_outage_is_logged_once_and_the_recovery_too(caplog: pytest.LogCaptureFixture) -> None:
@@ -246,15 +218,12 @@ def test_an_outage_is_logged_once_and_the_recovery_too(caplog: pytest.LogCapture
         return httpx.Response(503) if state["down"] else httpx.Response(200, json={"active": False})
 
     source, _ = _scripted(introspect)
-    try:
-        with caplog.at_level(logging.INFO, logger="tessera.resource"):
-            for _ in range(3):
-                with pytest.raises(ServerUnavailable):
-                    _lookup(source, mint(TokenKind.ACCESS))
-            state["down"] = False
-            assert _lookup(source, mint(TokenKind.ACCESS)) is None
-    finally:
-        source.close()
+    with closing(source), caplog.at_level(logging.INFO, logger="tessera.resource"):
+        for _ in range(3):
+            with pytest.raises(ServerUnavailable):
+                _lookup(source, mint(TokenKind.ACCESS))
+        state["down"] = False
+        assert _lookup(source, mint(TokenKind.ACCESS)) is None
     assert caplog.text.count("HTTP 503") == 1 and caplog.text.count("answers again") == 1
 
 
@@ -270,12 +239,10 @@ def test_over_a_socket_with_one_kept_alive_connection(live_auth: LiveServer, ser
         token = response.json()["access_token"]
     live_auth.client_ports.clear()
     source = IntrospectionSource(live_auth.url, service.client_id, service.secret)
-    try:
+    with closing(source):
         for _ in range(3):
             assert _lookup(source, token).client_id == service.client_id
         assert _lookup(source, mint(TokenKind.ACCESS)) is None
-    finally:
-        source.close()
     assert len(live_auth.client_ports) == 5  # the metadata, then four introspections
     assert len(set(live_auth.client_ports)) == 1  # all on one connection
 
@@ -283,11 +250,8 @@ def test_over_a_socket_with_one_kept_alive_connection(live_auth: LiveServer, ser
 def test_nothing_listening_is_503_at_once() -> None:
     source = IntrospectionSource(f"http://127.0.0.1:{unused_port()}", "c", "s")
     started = time.monotonic()
-    try:
-        with pytest.raises(ServerUnavailable) as caught:
-            _lookup(source, mint(TokenKind.ACCESS))
-    finally:
-        source.close()
+    with closing(source), pytest.raises(ServerUnavailable) as caught:
+        _lookup(source, mint(TokenKind.ACCESS))
     assert "ConnectError" in caught.value.detail
     assert time.monotonic() - started < 2
 
@@ -305,20 +269,14 @@ def test_a_server_that_never_answers_is_503_after_the_timeout(silent_port: int) 
     url = f"http://127.0.0.1:{silent_port}"
     source = IntrospectionSource(url, "c", "s", endpoint=url + "/introspect", timeout=0.3)
     started = time.monotonic()
-    try:
-        with pytest.raises(ServerUnavailable) as caught:
-            _lookup(source, mint(TokenKind.ACCESS))
-    finally:
-        source.close()
+    with closing(source), pytest.raises(ServerUnavailable) as caught:
+        _lookup(source, mint(TokenKind.ACCESS))
     assert "ReadTimeout" in caught.value.detail
     assert 0.3 <= time.monotonic() - started < 2
 
 
 def test_the_answer_body_is_not_logged(caplog: pytest.LogCaptureFixture) -> None:
     source, _ = _scripted(_answer({"active": True, "secret_stuff": "x" * 10}))
-    try:
-        with caplog.at_level(logging.DEBUG, logger="tessera.resource"), pytest.raises(ServerUnavailable):
-            _lookup(source, mint(TokenKind.ACCESS))
-    finally:
-        source.close()
+    with closing(source), caplog.at_level(logging.DEBUG, logger="tessera.resource"), pytest.raises(ServerUnavailable):
+        _lookup(source, mint(TokenKind.ACCESS))
     assert "secret_stuff" not in caplog.text and json.dumps(_GOOD) not in caplog.text

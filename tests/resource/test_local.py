@@ -3,6 +3,7 @@
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -65,22 +66,17 @@ def test_through_the_validator_from_a_url(sqlite_url: str, store: Store) -> None
     client = register_client(store)
     token = _issue(store, client.client_id, None)
     source = LocalSource.from_url(sqlite_url)
-    try:
+    with closing(source):
         assert TokenValidator(source).validate(f"Bearer {token}", ["api"]).client_id == client.client_id
-    finally:
-        source.close()
 
 
 def test_a_database_that_cannot_be_reached_is_503_said_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     source = LocalSource.from_url(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'tessera.db'}")
     token = mint(TokenKind.ACCESS)
-    try:
-        with caplog.at_level(logging.WARNING, logger="tessera.resource"):
-            for _ in range(3):
-                with pytest.raises(ServerUnavailable) as caught:
-                    source.lookup(token, digest(token))
-    finally:
-        source.close()
+    with closing(source), caplog.at_level(logging.WARNING, logger="tessera.resource"):
+        for _ in range(3):
+            with pytest.raises(ServerUnavailable) as caught:
+                source.lookup(token, digest(token))
     assert caught.value.status_code == 503
     assert caplog.text.count("local token source") == 1
     assert token not in caplog.text and digest(token)[:8] not in caplog.text
@@ -89,8 +85,5 @@ def test_a_database_that_cannot_be_reached_is_503_said_once(tmp_path: Path, capl
 def test_a_database_without_the_schema_is_503_too(sqlite_url: str) -> None:
     source = LocalSource.from_url(sqlite_url)
     token = mint(TokenKind.ACCESS)
-    try:
-        with pytest.raises(ServerUnavailable, match="reach"):
-            source.lookup(token, digest(token))
-    finally:
-        source.close()
+    with closing(source), pytest.raises(ServerUnavailable, match="reach"):
+        source.lookup(token, digest(token))

@@ -3,6 +3,7 @@
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from typing import Any
 
 import httpx
@@ -52,11 +53,8 @@ def _subscribe(
 
 
 def _publish(redis_url: str, channel: str, digests: list[str]) -> None:
-    publisher = RevocationPublisher(redis_url, channel=channel)
-    try:
+    with closing(RevocationPublisher(redis_url, channel=channel)) as publisher:
         publisher.publish(digests)
-    finally:
-        publisher.close()
 
 
 @pytest.mark.redis
@@ -147,7 +145,7 @@ def test_a_revoked_token_is_refused_by_the_api_within_one_second(
     unsubscribed_cache = TokenCache(source, ttl=300)  # the control: what a 300 s cache does on its own
     call_api, call_control = api(subscribed_cache), api(unsubscribed_cache)
     assert _subscribe(subscribers, redis_url, subscribed_cache, channel=revocation_channel).wait_subscribed(5)
-    try:
+    with closing(source):
         token = client_credentials_token(auth_client, service)
         assert call_api(token) == 200 and call_control(token) == 200
         assert len(subscribed_cache) == 1 and len(unsubscribed_cache) == 1
@@ -157,8 +155,6 @@ def test_a_revoked_token_is_refused_by_the_api_within_one_second(
 
         assert call_control(token) == 200  # without the event, the cache would have served it for 300 s
         assert elapsed < 1
-    finally:
-        source.close()
 
 
 # Redis away and back

@@ -60,4 +60,4 @@ class ResourceProtector:
 def _authorization(request: Request) -> str | None:
     values = request.headers.getlist("authorization")
     # two headers must not pass as one: the core refuses a comma-joined value as several tokens
-    return ", ".join(values) if len(values) > 1 else (values[0] if values else None)
+    return ", ".join(values) or None

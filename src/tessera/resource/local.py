@@ -49,7 +49,7 @@ class LocalSource:
         if record is None:
             return None
         return AccessToken(
-            subject=record.client_id if record.user_id is None else str(record.user_id),
+            subject=record.subject,
             username=record.username,
             client_id=record.client_id,
             scope=record.scope,

@@ -58,7 +58,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
             "token_type": "Bearer",
             "exp": r.expires_at,
             "iat": r.issued_at,
-            "sub": r.client_id if r.user_id is None else str(r.user_id),
+            "sub": r.subject,
             "iss": self.server.settings.issuer,
         }
         if r.username is not None:

@@ -67,6 +67,11 @@ class ActiveToken:
     issued_at: int
     expires_at: int
 
+    @property
+    def subject(self) -> str:
+        """Introspection's ``sub``: the user's id, or the client's id for a client-credentials token."""
+        return self.client_id if self.user_id is None else str(self.user_id)
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RefreshRecord:
