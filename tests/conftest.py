@@ -122,6 +122,13 @@ def store(settings: Settings) -> Iterator[Store]:
 
 
 @pytest.fixture
+def db_store(database_url: str) -> Iterator[Store]:
+    """A store on each database ``database_url`` stands for."""
+    with open_store(database_url) as store:
+        yield store
+
+
+@pytest.fixture
 def app(settings: Settings, store: Store) -> Flask:
     app = create_app(settings, store=store)
     app.config["TESTING"] = True

@@ -2,7 +2,6 @@
 
 import logging
 import time
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -10,17 +9,9 @@ import pytest
 
 from tessera.passwords import hash_password
 from tessera.resource import LocalSource, ServerUnavailable, TokenValidator
-from tessera.store import NewToken, Store, make_engine, upgrade
+from tessera.store import NewToken, Store
 from tessera.tokens import TokenKind, digest, mint, random_id
 from tests.conftest import register_client
-
-
-@pytest.fixture
-def db_store(database_url: str) -> Iterator[Store]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield Store(engine)
-    engine.dispose()
 
 
 def _issue(store: Store, client_id: str, user_id: int | None, *, scope: str = "api", expires_in: int = 3600) -> str:

@@ -10,7 +10,7 @@ from flask import Flask
 
 from tessera.passwords import hash_password
 from tessera.server import create_app
-from tessera.store import Store, make_engine, upgrade
+from tessera.store import Store
 from tests.conftest import (
     INTROSPECT,
     REDIRECT_URI,
@@ -26,15 +26,9 @@ RACERS = 16
 
 
 @pytest.fixture
-def race_app(database_url: str) -> Any:
-    settings = settings_for(database_url)
-    engine = make_engine(database_url)
-    upgrade(engine)
-    store = Store(engine)
-    store.create_user("alice", hash_password("correct horse"))
-    app = create_app(settings, store=store)
-    yield app, store
-    engine.dispose()
+def race_app(database_url: str, db_store: Store) -> Any:
+    db_store.create_user("alice", hash_password("correct horse"))
+    return create_app(settings_for(database_url), store=db_store), db_store
 
 
 def _race(app: Flask, data: dict[str, str], headers: dict[str, str]) -> list[Any]:

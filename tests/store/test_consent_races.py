@@ -1,31 +1,22 @@
 """Consents given at the same moment (two tabs, two devices) all land, on SQLite and PostgreSQL."""
 
 import threading
-from collections.abc import Iterator
-
-import pytest
 
 from tessera.passwords import hash_password
 from tessera.store import Store
-from tests.conftest import open_store, register_client
+from tests.conftest import register_client
 
 
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    with open_store(database_url) as store:
-        yield store
-
-
-def test_concurrent_first_consents_all_land_and_merge(store: Store) -> None:
-    user = store.create_user("alice", hash_password("correct horse"))
-    client = register_client(store, scope=" ".join(f"s{i}" for i in range(8)))
+def test_concurrent_first_consents_all_land_and_merge(db_store: Store) -> None:
+    user = db_store.create_user("alice", hash_password("correct horse"))
+    client = register_client(db_store, scope=" ".join(f"s{i}" for i in range(8)))
     barrier = threading.Barrier(8)
     errors: list[BaseException] = []
 
     def consent(scope: str) -> None:
         barrier.wait()
         try:
-            store.save_consent(user.id, client.client_id, [scope])
+            db_store.save_consent(user.id, client.client_id, [scope])
         except BaseException as exc:  # the test reports every failure, not only the first
             errors.append(exc)
 
@@ -36,6 +27,6 @@ def test_concurrent_first_consents_all_land_and_merge(store: Store) -> None:
         for t in threads:
             t.join()
         assert not errors, errors
-        assert store.consent(user.id, client.client_id) == " ".join(sorted(f"s{i}" for i in range(8)))
-        with store.engine.begin() as conn:
+        assert db_store.consent(user.id, client.client_id) == " ".join(sorted(f"s{i}" for i in range(8)))
+        with db_store.engine.begin() as conn:
             conn.exec_driver_sql("DELETE FROM consents")
