@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from tessera.demo.provision import DATABASE_FILE
+
 READY = "Press Ctrl-C to stop."
 
 
@@ -88,7 +90,7 @@ class DemoProcess:
     @property
     def database_url(self) -> str:
         assert self.data_dir is not None
-        return f"sqlite:///{self.data_dir / 'tessera-demo.db'}"
+        return f"sqlite:///{self.data_dir / DATABASE_FILE}"
 
     def stdout(self) -> str:
         return self.stdout_path.read_text(encoding="utf-8", errors="replace")

@@ -1,40 +1,29 @@
 """The demo API, as CONTRACT.md describes it, validating by introspection against the real server."""
 
-import time
-
 import pytest
 import requests
 
 from tessera.demo.run import RunningDemo
-from tessera.store import ClientRecord, Store
-from tessera.tokens import TokenKind, digest, mint, random_id
+from tessera.store import Store
+from tessera.tokens import TokenKind, mint
+from tests.conftest import register_client
 
 
 def _token(demo: RunningDemo, store: Store, scope: str) -> tuple[str, tuple[str, str]]:
     """A client-credentials token with ``scope``, from a client registered for the test."""
-    secret = mint(TokenKind.CLIENT_SECRET)
-    client_id = random_id()
-    store.create_client(
-        ClientRecord(
-            client_id=client_id,
-            secret_digest=digest(secret),
-            name="Test service",
-            redirect_uris=(),
-            grant_types=("client_credentials",),
-            scope=scope,
-            public=False,
-            may_introspect=False,
-            created_at=int(time.time()),
-        )
+    registered = register_client(
+        store, name="Test service", redirect_uris=(), grant_types=("client_credentials",), scope=scope
     )
+    assert registered.secret is not None
+    credentials = (registered.client_id, registered.secret)
     answer = requests.post(
         demo.auth_url + "/oauth/token",
         data={"grant_type": "client_credentials", "scope": scope},
-        auth=(client_id, secret),
+        auth=credentials,
         timeout=10,
     )
     assert answer.status_code == 200, answer.text
-    return answer.json()["access_token"], (client_id, secret)
+    return answer.json()["access_token"], credentials
 
 
 def _get(demo: RunningDemo, path: str, token: str | None = None) -> requests.Response:

@@ -4,17 +4,12 @@ with ``Retry-After``, the same answer whether the account exists or not, and a r
 import re
 from typing import Any
 
-from flask import Flask
 from flask.testing import FlaskClient
 
 from tessera.store import Store
 from tests.conftest import app_for, csrf_from
 
 FAILED = 200  # a failed sign-in shows the form again, with the error
-
-
-def _app(store: Store, sqlite_url: str, **env: str) -> Flask:
-    return app_for(store, sqlite_url, **env)
 
 
 def _sign_in(client: FlaskClient, username: str, password: str, address: str = "192.0.2.1", **headers: str) -> Any:
@@ -76,7 +71,7 @@ def test_success_resets_the_account_count(client: FlaskClient, user) -> None:
 
 
 def test_one_address_trying_many_accounts_is_limited(store: Store, sqlite_url: str) -> None:
-    client = _app(store, sqlite_url, TESSERA_LOGIN_LIMIT_ADDRESS="3/minute").test_client()
+    client = app_for(store, sqlite_url, TESSERA_LOGIN_LIMIT_ADDRESS="3/minute").test_client()
     for name in ("ann", "ben", "cat"):
         assert _sign_in(client, name, "guess").status_code == FAILED
     assert _sign_in(client, "dan", "guess").status_code == 429
@@ -84,7 +79,9 @@ def test_one_address_trying_many_accounts_is_limited(store: Store, sqlite_url: s
 
 
 def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(store: Store, sqlite_url: str) -> None:
-    client = _app(store, sqlite_url, TESSERA_LOGIN_LIMIT_ADDRESS="2/minute", TESSERA_TRUSTED_PROXIES="1").test_client()
+    client = app_for(
+        store, sqlite_url, TESSERA_LOGIN_LIMIT_ADDRESS="2/minute", TESSERA_TRUSTED_PROXIES="1"
+    ).test_client()
     # every request arrives from the proxy's address; X-Forwarded-For names the real client
     for _ in range(2):
         response = _sign_in(client, "x", "guess", address="10.0.0.1", **{"X-Forwarded-For": "203.0.113.5"})
@@ -96,7 +93,7 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(store: Store, s
 
 
 def test_without_a_trusted_proxy_forwarded_headers_are_ignored(store: Store, sqlite_url: str) -> None:
-    client = _app(store, sqlite_url, TESSERA_LOGIN_LIMIT_ADDRESS="2/minute").test_client()
+    client = app_for(store, sqlite_url, TESSERA_LOGIN_LIMIT_ADDRESS="2/minute").test_client()
     for forwarded in ("203.0.113.5", "203.0.113.6"):
         assert _sign_in(client, "x", "guess", **{"X-Forwarded-For": forwarded}).status_code == FAILED
     # a client cannot dodge the limit by making up X-Forwarded-For
@@ -104,6 +101,8 @@ def test_without_a_trusted_proxy_forwarded_headers_are_ignored(store: Store, sql
 
 
 def test_limits_can_be_switched_off(store: Store, sqlite_url: str) -> None:
-    client = _app(store, sqlite_url, TESSERA_LOGIN_LIMIT_ACCOUNT="off", TESSERA_LOGIN_LIMIT_ADDRESS="off").test_client()
+    client = app_for(
+        store, sqlite_url, TESSERA_LOGIN_LIMIT_ACCOUNT="off", TESSERA_LOGIN_LIMIT_ADDRESS="off"
+    ).test_client()
     for _ in range(30):
         assert _sign_in(client, "alice", "wrong").status_code == FAILED

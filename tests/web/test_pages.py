@@ -260,6 +260,17 @@ def test_next_keeps_a_local_path(client: FlaskClient, consent_client: Registered
     assert client.get(signed_in.headers["Location"]).status_code == 200  # the consent page
 
 
+def test_login_page_names_the_client_only_for_a_known_one(
+    client: FlaskClient, consent_client: RegisteredClient
+) -> None:
+    _, challenge = pkce_pair()
+    login_url = client.get(_authorize_url(consent_client, challenge)).headers["Location"]
+    assert "to continue to <strong>Photo Printer</strong>" in client.get(login_url).get_data(as_text=True)
+    for client_id in ("unknown", "x" * 65, ""):
+        page = client.get("/login?" + urlencode({"next": "/authorize?" + urlencode({"client_id": client_id})}))
+        assert "to continue to" not in page.get_data(as_text=True)
+
+
 # -- session cookie, sign-out
 
 

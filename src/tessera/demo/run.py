@@ -71,17 +71,18 @@ def running_demo(ports: DemoPorts, data_dir: Path, environ: Mapping[str, str] | 
     settings = demo_settings(database_url, ports.auth, environ or {})
     app_url = f"http://{HOST}:{ports.app}"
     api_url = f"http://{HOST}:{ports.api}"
+    redirect_uri = app_url + "/authorize"
     engine = make_engine(database_url)
     try:
         upgrade(engine)
         store = Store(engine)
-        clients = provision(store, redirect_uri=app_url + "/authorize")
+        clients = provision(store, redirect_uri=redirect_uri)
         client_app = create_client_app(
             ClientAppConfig(
                 issuer=settings.issuer,
                 client_id=clients.app_id,
                 client_secret=clients.app_secret,
-                redirect_uri=app_url + "/authorize",
+                redirect_uri=redirect_uri,
                 api_base_url=api_url,
                 scope=SCOPE,
             )
