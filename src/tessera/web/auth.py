@@ -46,8 +46,7 @@ def _client_name(next_url: str) -> str | None:
     if parts.path != "/authorize":
         return None
     client_id = parse_qs(parts.query).get("client_id", [""])[0]
-    # the server's own lookup: its checks on the id, and the client the consent page will name
-    client = current_app.extensions["tessera.server"].query_client(client_id)
+    client = store().client(client_id) if 0 < len(client_id) <= 64 else None
     return client.name if client else None
 
 
