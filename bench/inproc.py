@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tessera.app import create_app
 from tessera.config import Settings
-from tessera.server import create_app
 from tessera.store import ClientRecord, NewToken, Store, make_engine, upgrade
 from tessera.tokens import TokenKind, digest, mint, random_id
 
@@ -34,7 +34,7 @@ def _client(store: Store, grant_types: tuple[str, ...], introspect: bool) -> tup
         may_introspect=introspect,
         created_at=int(time.time()),
     )
-    store.create_client(record)
+    store.clients.create(record)
     return record.client_id, "Basic " + base64.b64encode(f"{record.client_id}:{secret}".encode()).decode()
 
 
@@ -74,7 +74,7 @@ def measure(database_url: str | None = None, n: int = 2000, rounds: int = 5) -> 
         app = create_app(settings, store=store)
         _, cc = _client(store, ("client_credentials",), True)
         web_id, web = _client(store, ("authorization_code", "refresh_token"), False)
-        user = store.create_user(f"inproc-{random_id(4)}", "not-a-hash")
+        user = store.users.create(f"inproc-{random_id(4)}", "not-a-hash")
 
         def call(path: str, body: str = "", auth: str = "") -> bytes:
             status: list[str] = []
@@ -93,7 +93,7 @@ def measure(database_url: str | None = None, n: int = 2000, rounds: int = 5) -> 
         now = int(time.time())
         for _ in range(n * rounds):
             rt = mint(TokenKind.REFRESH)
-            store.insert_token(
+            store.tokens.insert(
                 NewToken(digest(mint(TokenKind.ACCESS)), digest(rt), web_id, user.id, "api", random_id(), now,
                          now + 3600, now + 86_400)
             )  # fmt: skip

@@ -60,9 +60,11 @@ def main() -> None:
         store = Store(engine)
         token = mint(TokenKind.ACCESS)
         now = int(time.time())
-        store.create_client(ClientRecord("bench", None, "Bench", (), ("client_credentials",), "api", False, False, now))
-        store.insert_token(NewToken(digest(token), None, "bench", None, "api", random_id(), now, now + 3600, None))
-        source = LocalSource(store)
+        store.clients.create(
+            ClientRecord("bench", None, "Bench", (), ("client_credentials",), "api", False, False, now)
+        )
+        store.tokens.insert(NewToken(digest(token), None, "bench", None, "api", random_id(), now, now + 3600, None))
+        source = LocalSource(store.tokens)
 
         cached = TokenValidator(TokenCache(source, ttl=300))
         uncached = TokenValidator(TokenCache(source, ttl=0))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from bench.load import Scenario, basic, http_call, run_scenario
 from bench.seed import Seeded
-from tessera.server.wsgi import THREADS_PER_WORKER
+from tessera.app.serve import THREADS_PER_WORKER
 
 if TYPE_CHECKING:
     from bench.targets import Run, TesseraTarget

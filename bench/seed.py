@@ -78,7 +78,7 @@ def seed(bin_dir: Path, env: Mapping[str, str], url: str) -> Seeded:
     )  # fmt: skip
     _tessera(bin_dir, env, "users", "create", "bench", "--password-stdin", stdin=secrets.token_urlsafe(16) + "\n")
     store = Store(make_engine(url))
-    user = store.user_by_name("bench")
+    user = store.users.by_name("bench")
     store.engine.dispose()
     if user is None:
         raise SystemExit("the bench user was not created")

@@ -23,9 +23,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tessera.app import create_app
 from tessera.config import Settings
 from tessera.passwords import hash_password
-from tessera.server import create_app
 from tessera.store import ClientRecord, Store, make_engine, upgrade
 from tessera.tokens import TokenKind, digest, mint, random_id
 
@@ -128,9 +128,27 @@ def db_store(database_url: str) -> Iterator[Store]:
         yield store
 
 
+class MovableClock:
+    """The server's clock in tests: real time, plus however far a test has moved it."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
 @pytest.fixture
-def app(settings: Settings, store: Store) -> Flask:
-    app = create_app(settings, store=store)
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def app(settings: Settings, store: Store, clock: MovableClock) -> Flask:
+    app = create_app(settings, store=store, clock=clock)
     app.config["TESTING"] = True
     return app
 
@@ -174,7 +192,7 @@ def register_client(
         may_introspect=introspect,
         created_at=int(time.time()),
     )
-    store.create_client(record)
+    store.clients.create(record)
     return RegisteredClient(record.client_id, secret, record)
 
 
@@ -194,7 +212,7 @@ def service(store: Store) -> RegisteredClient:
 
 @pytest.fixture
 def user(store: Store) -> Any:
-    return store.create_user("alice", hash_password("correct horse"))
+    return store.users.create("alice", hash_password("correct horse"))
 
 
 def pkce_pair() -> tuple[str, str]:

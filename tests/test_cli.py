@@ -17,10 +17,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
+from tessera.app import create_app
 from tessera.cli import main
 from tessera.config import Settings
 from tessera.passwords import verify_password
-from tessera.server import create_app
 from tessera.store import NewToken, Store, make_engine
 from tessera.tokens import TokenKind, digest, mint, parse, random_id
 from tests.conftest import (
@@ -94,7 +94,7 @@ def _insert_token(
     """Store an access (and refresh) token as the grants do; return the token, refresh token and grant id."""
     now = int(time.time())
     access, refresh_token, grant_id = mint(TokenKind.ACCESS), mint(TokenKind.REFRESH) if refresh else None, random_id()
-    store.insert_token(
+    store.tokens.insert(
         NewToken(
             access_digest=digest(access),
             refresh_digest=digest(refresh_token) if refresh_token else None,
@@ -129,7 +129,7 @@ def test_db_upgrade_creates_the_schema_and_is_idempotent(cli: Cli, settings: Set
     engine = make_engine(settings.database_url)
     try:
         store = Store(engine)
-        assert store.list_users() == [] and store.list_clients() == []
+        assert store.users.all() == [] and store.clients.all() == []
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
     finally:
@@ -152,7 +152,7 @@ def test_dotenv_in_the_working_directory_is_read_and_the_environment_wins(cli: C
 def test_users_create_reads_the_password_from_stdin(cli: Cli, store: Store) -> None:
     result = cli.ok("users", "create", "bob", "--password-stdin", input="open sesame\n")
     assert "bob" in result.stdout and "open sesame" not in result.output
-    user = store.user_by_name("bob")
+    user = store.users.by_name("bob")
     assert user is not None and not user.disabled
     assert user.password_hash.startswith("$argon2id$")
     assert verify_password(user.password_hash, "open sesame")
@@ -163,7 +163,7 @@ def test_users_create_prompts_for_the_password_twice(cli: Cli, store: Store) -> 
     result = cli.ok("users", "create", "carol", input="pass phrase\npass phrase\n")
     assert result.stdout.count("Password") == 1 and "Repeat" in result.stdout  # hidden input, asked twice
     assert "pass phrase" not in result.output
-    user = store.user_by_name("carol")
+    user = store.users.by_name("carol")
     assert user is not None and verify_password(user.password_hash, "pass phrase")
 
 
@@ -171,7 +171,7 @@ def test_duplicate_user_fails_with_one_line(cli: Cli, store: Store) -> None:
     cli.ok("users", "create", "bob", "--password-stdin", input="first\n")
     error = cli.fails("users", "create", "bob", "--password-stdin", input="second\n")
     assert "bob" in error and "exists" in error
-    user = store.user_by_name("bob")
+    user = store.users.by_name("bob")
     assert user is not None and verify_password(user.password_hash, "first")
 
 
@@ -181,7 +181,7 @@ def test_duplicate_user_fails_with_one_line(cli: Cli, store: Store) -> None:
 )
 def test_users_create_refuses_bad_input(cli: Cli, store: Store, username: str, password: str) -> None:
     cli.fails("users", "create", username, "--password-stdin", input=password)
-    assert store.list_users() == []
+    assert store.users.all() == []
 
 
 def test_users_list_and_json(cli: Cli, store: Store) -> None:
@@ -208,13 +208,13 @@ def test_users_disable_revokes_the_users_tokens(
     verifier, challenge = pkce_pair()
     tokens = exchange(client, web_client, get_code(client, web_client, challenge), verifier).json
     assert _introspect(client, service, tokens["access_token"])["active"] is True
-    other_user = store.create_user("bob", "not-a-real-hash")
+    other_user = store.users.create("bob", "not-a-real-hash")
     others, _, _ = _insert_token(store, web_client.client_id, other_user.id)
 
     result = cli.ok("users", "disable", "alice")
     assert "revoked 1 token(s)" in result.stdout
 
-    assert store.active_token(digest(tokens["access_token"])) is None
+    assert store.tokens.active(digest(tokens["access_token"])) is None
     assert _introspect(client, service, tokens["access_token"]) == {"active": False}
     refreshed = client.post(
         TOKEN,
@@ -222,9 +222,9 @@ def test_users_disable_revokes_the_users_tokens(
         headers=web_client.basic,
     )
     assert refreshed.status_code == 400 and refreshed.json["error"] == "invalid_grant"
-    disabled = store.user_by_name("alice")
+    disabled = store.users.by_name("alice")
     assert disabled is not None and disabled.disabled
-    assert store.active_token(digest(others)) is not None  # someone else's token is untouched
+    assert store.tokens.active(digest(others)) is not None  # someone else's token is untouched
 
 
 def test_users_disable_unknown_user_fails(cli: Cli, store: Store) -> None:
@@ -242,7 +242,7 @@ def test_clients_create_with_a_redirect_uri_defaults_to_the_code_flow(cli: Cli, 
     assert created["public"] is False and created["introspect"] is False
     assert created["token_endpoint_auth_method"] == "client_secret_basic"
     assert parse(created["client_secret"]) is TokenKind.CLIENT_SECRET
-    record = store.client(created["client_id"])
+    record = store.clients.get(created["client_id"])
     assert record is not None
     assert record.secret_digest == digest(created["client_secret"])
     assert record.grant_types == ("authorization_code", "refresh_token")
@@ -254,13 +254,13 @@ def test_clients_create_without_a_redirect_uri_defaults_to_client_credentials(cl
     assert created["grant_types"] == ["client_credentials"]
     assert created["redirect_uris"] == []
     assert created["scope"] == "api restricted"
-    record = store.client(created["client_id"])
+    record = store.clients.get(created["client_id"])
     assert record is not None and record.grant_types == ("client_credentials",)
 
 
 def test_clients_create_prints_the_secret_once_without_json(cli: Cli, store: Store) -> None:
     output = cli.ok("clients", "create", "--name", "Service").stdout
-    (record,) = store.list_clients()
+    (record,) = store.clients.all()
     assert record.client_id in output
     secret = next(word for word in output.split() if word.startswith("tsr_cs_"))
     assert digest(secret) == record.secret_digest
@@ -270,14 +270,14 @@ def test_clients_create_public(cli: Cli, store: Store) -> None:
     created = cli.json("clients", "create", "--name", "SPA", "--redirect-uri", REDIRECT_URI, "--public")
     assert "client_secret" not in created
     assert created["public"] is True and created["token_endpoint_auth_method"] == "none"
-    record = store.client(created["client_id"])
+    record = store.clients.get(created["client_id"])
     assert record is not None and record.public and record.secret_digest is None
 
 
 def test_clients_create_introspect(cli: Cli, store: Store) -> None:
     created = cli.json("clients", "create", "--name", "API", "--introspect")
     assert created["introspect"] is True
-    record = store.client(created["client_id"])
+    record = store.clients.get(created["client_id"])
     assert record is not None and record.may_introspect
 
 
@@ -302,7 +302,7 @@ def test_clients_create_introspect(cli: Cli, store: Store) -> None:
 )
 def test_clients_create_refuses_bad_input(cli: Cli, store: Store, args: list[str]) -> None:
     cli.fails("clients", "create", "--name", "App", *args)
-    assert store.list_clients() == []
+    assert store.clients.all() == []
 
 
 def test_production_accepts_http_redirect_uris_only_on_loopback(cli: Cli, store: Store) -> None:
@@ -310,12 +310,12 @@ def test_production_accepts_http_redirect_uris_only_on_loopback(cli: Cli, store:
     error = cli.fails(
         "clients", "create", "--name", "App", "--redirect-uri", "http://app.example/cb", TESSERA_ENV="production"
     )
-    assert "https://" in error and store.list_clients() == []
+    assert "https://" in error and store.clients.all() == []
     for uri in ("https://app.example/cb", "http://127.0.0.1:9000/cb", "http://[::1]/cb", "http://localhost/cb"):
         cli.ok("clients", "create", "--name", "App", "--redirect-uri", uri, TESSERA_ENV="production")
     # development is for trying things out: plain http anywhere
     cli.ok("clients", "create", "--name", "Dev", "--redirect-uri", "http://app.example/cb")
-    assert len(store.list_clients()) == 5
+    assert len(store.clients.all()) == 5
 
 
 @pytest.mark.parametrize(
@@ -328,7 +328,7 @@ def test_production_accepts_http_redirect_uris_only_on_loopback(cli: Cli, store:
 )
 def test_clients_create_usage_errors(cli: Cli, store: Store, args: list[str]) -> None:
     cli.fails("clients", "create", *args, usage=True)
-    assert store.list_clients() == []
+    assert store.clients.all() == []
 
 
 def test_clients_list_and_json(cli: Cli, store: Store) -> None:
@@ -359,11 +359,11 @@ def test_clients_delete_revokes_its_tokens(
 
     assert "revoked 1 token(s)" in cli.ok("clients", "delete", created["client_id"]).stdout
 
-    assert store.client(created["client_id"]) is None
-    assert store.active_token(digest(access)) is None
+    assert store.clients.get(created["client_id"]) is None
+    assert store.tokens.active(digest(access)) is None
     assert _introspect(client, service, access) == {"active": False}
     assert [c["client_id"] for c in cli.json("clients", "list")] == [service.client_id]
-    assert store.active_token(digest(kept)) is not None
+    assert store.tokens.active(digest(kept)) is not None
     assert created["client_id"] in cli.fails("clients", "delete", created["client_id"])
 
 
@@ -386,14 +386,14 @@ def test_rotate_secret_retires_the_old_secret(cli: Cli, settings: Settings, stor
 
     plain = cli.ok("clients", "rotate-secret", client_id).stdout
     newest = next(word for word in plain.split() if word.startswith("tsr_cs_"))
-    record = store.client(client_id)
+    record = store.clients.get(client_id)
     assert record is not None and record.secret_digest == digest(newest)
 
 
 def test_rotate_secret_refuses_public_and_unknown_clients(cli: Cli, store: Store) -> None:
     public = cli.json("clients", "create", "--name", "SPA", "--redirect-uri", REDIRECT_URI, "--public")
     assert "public" in cli.fails("clients", "rotate-secret", public["client_id"])
-    record = store.client(public["client_id"])
+    record = store.clients.get(public["client_id"])
     assert record is not None and record.secret_digest is None
     assert "nope" in cli.fails("clients", "rotate-secret", "nope")
 
@@ -408,14 +408,14 @@ def _app(settings: Settings, store: Store) -> Flask:
 
 
 def test_tokens_revoke_user(cli: Cli, store: Store, web_client: RegisteredClient, user: Any) -> None:
-    other = store.create_user("bob", "not-a-real-hash")
+    other = store.users.create("bob", "not-a-real-hash")
     mine = [_insert_token(store, web_client.client_id, user.id)[0] for _ in range(2)]
     theirs, _, _ = _insert_token(store, web_client.client_id, other.id)
     assert "Revoked 2 token(s)." in cli.ok("tokens", "revoke", "--user", "alice").stdout
-    assert all(store.active_token(digest(t)) is None for t in mine)
-    assert store.active_token(digest(theirs)) is not None
+    assert all(store.tokens.active(digest(t)) is None for t in mine)
+    assert store.tokens.active(digest(theirs)) is not None
     assert "Revoked 0 token(s)." in cli.ok("tokens", "revoke", "--user", "alice").stdout
-    alice = store.user_by_name("alice")
+    alice = store.users.by_name("alice")
     assert alice is not None and not alice.disabled  # revoking is not disabling
 
 
@@ -428,9 +428,9 @@ def test_tokens_revoke_client(
     ]
     theirs, _, _ = _insert_token(store, web_client.client_id, user.id)
     assert "Revoked 2 token(s)." in cli.ok("tokens", "revoke", "--client", service.client_id).stdout
-    assert all(store.active_token(digest(t)) is None for t in mine)
-    assert store.active_token(digest(theirs)) is not None
-    assert store.client(service.client_id) is not None  # revoking is not deleting
+    assert all(store.tokens.active(digest(t)) is None for t in mine)
+    assert store.tokens.active(digest(theirs)) is not None
+    assert store.clients.get(service.client_id) is not None  # revoking is not deleting
 
 
 @pytest.mark.parametrize("args", [[], ["--user", "alice", "--client", "x"]])
@@ -439,7 +439,7 @@ def test_tokens_revoke_needs_exactly_one_of_user_or_client(
 ) -> None:
     access, _, _ = _insert_token(store, web_client.client_id, user.id)
     assert "exactly one of --user or --client" in cli.fails("tokens", "revoke", *args)
-    assert store.active_token(digest(access)) is not None
+    assert store.tokens.active(digest(access)) is not None
 
 
 @pytest.mark.parametrize("args", [["--user", "nobody"], ["--client", "nobody"]])
@@ -453,7 +453,7 @@ def test_tokens_purge_deletes_dead_rows_only(
     live, _, _ = _insert_token(store, web_client.client_id, user.id)
     expired, _, _ = _insert_token(store, web_client.client_id, user.id, expires_in=-5)
     revoked, _, revoked_grant = _insert_token(store, web_client.client_id, user.id, refresh=True)
-    store.revoke_grant(revoked_grant)
+    store.tokens.revoke_grant(revoked_grant)
     # a rotated-out refresh token of a live family stays, so that its reuse is still detected
     _, old_refresh, _ = _insert_token(store, web_client.client_id, user.id, refresh=True)
     assert old_refresh is not None
@@ -464,16 +464,16 @@ def test_tokens_purge_deletes_dead_rows_only(
 
     assert "Purged 2 row(s)." in cli.ok("tokens", "purge").stdout
 
-    assert store.token_ref(digest(expired), refresh=False) is None
-    assert store.token_ref(digest(revoked), refresh=False) is None
-    assert store.active_token(digest(live)) is not None
-    assert store.token_ref(digest(old_refresh), refresh=True) is not None
+    assert store.tokens.ref(digest(expired), refresh=False) is None
+    assert store.tokens.ref(digest(revoked), refresh=False) is None
+    assert store.tokens.active(digest(live)) is not None
+    assert store.tokens.ref(digest(old_refresh), refresh=True) is not None
     assert "Purged 0 row(s)." in cli.ok("tokens", "purge").stdout
     reused = client.post(
         TOKEN, data={"grant_type": "refresh_token", "refresh_token": old_refresh}, headers=web_client.basic
     )
     assert reused.status_code == 400 and reused.json["error"] == "invalid_grant"
-    assert store.active_token(digest(rotated.json["access_token"])) is None  # the family was revoked
+    assert store.tokens.active(digest(rotated.json["access_token"])) is None  # the family was revoked
 
 
 # the real executable

@@ -17,7 +17,7 @@ from tests.conftest import ChannelListener, RegisteredClient, register_client, u
 def _issue(store: Store, client_id: str, user_id: int | None) -> str:
     now = int(time.time())
     access = digest(random_id())
-    store.insert_token(NewToken(access, None, client_id, user_id, "api", random_id(), now, now + 3600, None))
+    store.tokens.insert(NewToken(access, None, client_id, user_id, "api", random_id(), now, now + 3600, None))
     return access
 
 
@@ -30,7 +30,7 @@ def _run(sqlite_url: str, redis_url: str | None, channel: str, *args: str) -> tu
 @pytest.fixture
 def world(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[RegisteredClient, list[str]]:
     monkeypatch.chdir(tmp_path)  # no stray .env is read
-    alice = store.create_user("alice", hash_password("correct horse"))
+    alice = store.users.create("alice", hash_password("correct horse"))
     registered = register_client(store)
     return registered, [_issue(store, registered.client_id, alice.id), _issue(store, registered.client_id, alice.id)]
 
@@ -76,7 +76,7 @@ def test_deleting_a_client_publishes_its_tokens(
 def test_nothing_revoked_nothing_published(
     sqlite_url: str, redis_url: str, revocation_channel: str, channel_listener: ChannelListener, store: Store
 ) -> None:
-    store.create_user("bob", hash_password("pw"))
+    store.users.create("bob", hash_password("pw"))
     code, out, _ = _run(sqlite_url, redis_url, revocation_channel, "tokens", "revoke", "--user", "bob")
     assert code == 0 and "Revoked 0 token(s)." in out
     assert channel_listener.next_payload(timeout=0.3) is None
@@ -90,4 +90,4 @@ def test_redis_down_is_a_warning_and_the_tokens_are_revoked(
     assert code == 0
     assert "revoked 2 token(s)" in out
     assert err.startswith("Warning: could not publish on Redis") and err.count("\n") == 1
-    assert all(store.active_token(d) is None for d in issued)
+    assert all(store.tokens.active(d) is None for d in issued)

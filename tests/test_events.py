@@ -114,7 +114,7 @@ def test_a_server_without_redis_never_imports_it(tmp_path: Path) -> None:
     script = (
         "import sys\n"
         "from tessera.config import Settings\n"
-        "from tessera.server import create_app\n"
+        "from tessera.app import create_app\n"
         f"create_app(Settings.from_env({{'TESSERA_DATABASE_URL': 'sqlite:///{tmp_path / 'x.db'}'}}))\n"
         "print('redis' in sys.modules)\n"
     )

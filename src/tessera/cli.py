@@ -5,25 +5,24 @@ import functools
 import json
 import logging
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
-from tessera.config import Settings, is_loopback, read_dotenv
+from tessera.config import Settings, read_dotenv
 from tessera.errors import TesseraError
-from tessera.passwords import hash_password
-from tessera.store import ClientRecord, Store, make_engine, upgrade
-from tessera.tokens import TokenKind, digest, mint, random_id
+from tessera.server.accounts import check_username, create_user
+from tessera.server.grants import GRANT_TYPES
+from tessera.server.registration import ClientChanges, ClientMetadata, describe, register_client, update_client
+from tessera.store import Store, make_engine, upgrade
+from tessera.tokens import TokenKind, digest, mint
 
 __all__ = ["main"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-_GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 
 
 def _fail(message: str) -> NoReturn:
@@ -118,15 +117,12 @@ def users() -> None:
 @_handled
 def users_create(username: str, password_stdin: bool) -> None:
     """Create a user; the password is prompted for unless --password-stdin is given."""
-    if not username.strip() or len(username) > 150 or username != username.strip():
-        _fail("the username must be 1 to 150 characters, without leading or trailing spaces")
+    check_username(username)  # before asking for a password
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if not password:
-        _fail("the password must not be empty")
-    user = _store().create_user(username, hash_password(password))
+    user = create_user(_store().users, username, password)
     click.echo(f"Created user {user.username}.")
 
 
@@ -135,7 +131,7 @@ def users_create(username: str, password_stdin: bool) -> None:
 @_handled
 def users_list(as_json: bool) -> None:
     """List users."""
-    rows = _store().list_users()
+    rows = _store().users.all()
     if as_json:
         _print_json([{"username": u.username, "disabled": u.disabled, "created_at": u.created_at} for u in rows])
         return
@@ -149,7 +145,7 @@ def users_list(as_json: bool) -> None:
 def users_disable(username: str) -> None:
     """Disable a user and revoke all of their tokens."""
     settings = _settings()
-    revoked = _store(settings).disable_user(username)
+    revoked = _store(settings).users.disable(username)
     _announce_revoked(settings, revoked)
     click.echo(f"Disabled {username}; revoked {len(revoked)} token(s).")
 
@@ -157,48 +153,18 @@ def users_disable(username: str) -> None:
 # clients
 
 
-def _client_json(c: ClientRecord, secret: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "client_id": c.client_id,
-        "name": c.name,
-        "redirect_uris": list(c.redirect_uris),
-        "grant_types": list(c.grant_types),
-        "scope": c.scope,
-        "public": c.public,
-        "introspect": c.may_introspect,
-        "token_endpoint_auth_method": "none" if c.public else "client_secret_basic",
-    }
-    if secret is not None:
-        out["client_secret"] = secret
-    return out
-
-
-def _check_redirect_uri(uri: str, *, production: bool) -> None:
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(uri)
-        host = parts.hostname
-    except ValueError:
-        _fail(f"redirect URI {uri!r} is not a valid URL")
-    if parts.scheme not in ("http", "https") or not host:
-        _fail(f"redirect URI {uri!r} must be an absolute http(s) URL")
-    if parts.fragment or "#" in uri:
-        _fail(f"redirect URI {uri!r} must not have a fragment (RFC 6749 §3.1.2)")
-    if production and parts.scheme == "http" and not is_loopback(host):
-        # RFC 9700 §2.6: plain http only for loopback; elsewhere the code would cross the network in clear
-        _fail(f"redirect URI {uri!r} must be https:// in production (http:// only for loopback addresses)")
-
-
 @main.group()
 def clients() -> None:
     """Applications that ask for tokens."""
 
 
+_GRANT_TYPES = click.Choice(GRANT_TYPES)
+
+
 @clients.command("create")
 @click.option("--name", required=True, help="Shown to people on the consent page.")
 @click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact-match redirect URI (repeatable).")
-@click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(_GRANT_TYPES))
+@click.option("--grant-type", "grant_types", multiple=True, type=_GRANT_TYPES)
 @click.option("--scope", default="api", show_default=True, help="The most this client may ever get.")
 @click.option("--public", is_flag=True, help="No secret; authenticates with 'none'; PKCE required.")
 @click.option("--introspect", is_flag=True, help="May introspect tokens of any client (a resource server).")
@@ -214,42 +180,45 @@ def clients_create(
     as_json: bool,
 ) -> None:
     """Register a client; its secret is shown once."""
-    if not name.strip() or len(name) > 200:
-        _fail("--name must be 1 to 200 characters")
-    production = _settings().production
-    for uri in redirect_uris:
-        _check_redirect_uri(uri, production=production)
-    scopes = list(dict.fromkeys(scope.split()))
-    if not scopes or any(not s.isascii() or '"' in s or "\\" in s for s in scopes):
-        _fail("--scope must be one or more space-separated scope names")
-    if not grant_types:
-        grant_types = ("authorization_code", "refresh_token") if redirect_uris else ("client_credentials",)
-    if "authorization_code" in grant_types and not redirect_uris:
-        _fail("the authorization_code grant needs at least one --redirect-uri")
-    if public and "client_credentials" in grant_types:
-        _fail("a public client cannot use client_credentials: it has no secret")
-    if public and introspect:
-        _fail("a public client cannot introspect: introspection needs a client secret")
-    secret = None if public else mint(TokenKind.CLIENT_SECRET)
-    record = ClientRecord(
-        client_id=random_id(),
-        secret_digest=digest(secret) if secret else None,
-        name=name.strip(),
-        redirect_uris=tuple(dict.fromkeys(redirect_uris)),
-        grant_types=tuple(dict.fromkeys(grant_types)),
-        scope=" ".join(scopes),
-        public=public,
-        may_introspect=introspect,
-        created_at=int(time.time()),
-    )
-    _store().create_client(record)
+    metadata = ClientMetadata(name, redirect_uris, grant_types, scope, public, introspect)
+    registered = register_client(_store().clients, metadata, production=_settings().production)
     if as_json:
-        _print_json(_client_json(record, secret))
+        out = describe(registered.record)
+        if registered.secret is not None:
+            out["client_secret"] = registered.secret
+        _print_json(out)
         return
-    click.echo(f"client_id:     {record.client_id}")
-    if secret:
-        click.echo(f"client_secret: {secret}")
+    click.echo(f"client_id:     {registered.record.client_id}")
+    if registered.secret:
+        click.echo(f"client_secret: {registered.secret}")
         click.echo("Store the secret now: it is not shown again.")
+
+
+@clients.command("update")
+@click.argument("client_id")
+@click.option("--name", help="Shown to people on the consent page.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Replaces every redirect URI (repeatable).")
+@click.option("--grant-type", "grant_types", multiple=True, type=_GRANT_TYPES, help="Replaces the grant types.")
+@click.option("--scope", help="The most this client may ever get.")
+@click.option("--introspect/--no-introspect", default=None, help="May introspect tokens of any client.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_handled
+def clients_update(
+    client_id: str,
+    name: str | None,
+    redirect_uris: tuple[str, ...],
+    grant_types: tuple[str, ...],
+    scope: str | None,
+    introspect: bool | None,
+    as_json: bool,
+) -> None:
+    """Change a client's metadata (options not given stay as they are); its id and secret stay."""
+    changes = ClientChanges(name, redirect_uris or None, grant_types or None, scope, introspect)
+    record = update_client(_store().clients, client_id, changes, production=_settings().production)
+    if as_json:
+        _print_json(describe(record))
+    else:
+        click.echo(f"Updated {client_id}.")
 
 
 @clients.command("list")
@@ -257,9 +226,9 @@ def clients_create(
 @_handled
 def clients_list(as_json: bool) -> None:
     """List clients (never their secrets)."""
-    rows = _store().list_clients()
+    rows = _store().clients.all()
     if as_json:
-        _print_json([_client_json(c) for c in rows])
+        _print_json([describe(c) for c in rows])
         return
     for c in rows:
         kind = "public" if c.public else "confidential"
@@ -272,7 +241,7 @@ def clients_list(as_json: bool) -> None:
 def clients_delete(client_id: str) -> None:
     """Delete a client and revoke its tokens."""
     settings = _settings()
-    revoked = _store(settings).delete_client(client_id)
+    revoked = _store(settings).clients.delete(client_id)
     _announce_revoked(settings, revoked)
     click.echo(f"Deleted {client_id}; revoked {len(revoked)} token(s).")
 
@@ -283,14 +252,14 @@ def clients_delete(client_id: str) -> None:
 @_handled
 def clients_rotate_secret(client_id: str, as_json: bool) -> None:
     """Give a confidential client a new secret; the old one stops working."""
-    store = _store()
-    client = store.client(client_id)
+    clients = _store().clients
+    client = clients.get(client_id)
     if client is None:
         _fail(f"no client {client_id!r}")
     if client.public:
         _fail(f"client {client_id!r} is public and has no secret")
     secret = mint(TokenKind.CLIENT_SECRET)
-    store.set_client_secret(client_id, digest(secret))
+    clients.set_secret(client_id, digest(secret))
     if as_json:
         _print_json({"client_id": client_id, "client_secret": secret})
     else:
@@ -314,8 +283,8 @@ def tokens_revoke(username: str | None, client_id: str | None) -> None:
     if (username is None) == (client_id is None):
         _fail("give exactly one of --user or --client")
     settings = _settings()
-    store = _store(settings)
-    revoked = store.revoke_for_user(username) if username is not None else store.revoke_for_client(client_id or "")
+    tokens = _store(settings).tokens
+    revoked = tokens.revoke_for_user(username) if username is not None else tokens.revoke_for_client(client_id or "")
     _announce_revoked(settings, revoked)
     click.echo(f"Revoked {len(revoked)} token(s).")
 
@@ -324,7 +293,7 @@ def tokens_revoke(username: str | None, client_id: str | None) -> None:
 @_handled
 def tokens_purge() -> None:
     """Delete expired and revoked rows that are no longer needed."""
-    click.echo(f"Purged {_store().purge()} row(s).")
+    click.echo(f"Purged {_store().tokens.purge()} row(s).")
 
 
 # serve
@@ -337,7 +306,7 @@ def tokens_purge() -> None:
 @_handled
 def serve(host: str, port: int, workers: int) -> None:
     """Run the authorization server (granian, one process per worker)."""
-    from tessera.server.wsgi import run
+    from tessera.app.serve import run
 
     settings = _settings()
     run(settings, host=host, port=port, workers=workers)

@@ -10,8 +10,10 @@ message naming the variable.
 
 import dataclasses
 import ipaddress
+import json
 import os
 import secrets
+import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -21,7 +23,7 @@ from limits import RateLimitItem, parse_many
 
 from tessera.errors import ConfigError
 
-__all__ = ["Secret", "Settings", "is_loopback", "parse_limits", "read_dotenv"]
+__all__ = ["DEFAULT_SCOPE_DESCRIPTIONS", "Secret", "Settings", "is_loopback", "parse_limits", "read_dotenv"]
 
 Env = Literal["development", "production"]
 
@@ -90,6 +92,32 @@ def _limits(env: Mapping[str, str], name: str, default: str) -> str:
         raise ConfigError(f"{name} must look like '5/minute;20/hour' or be 'off', not {value!r}") from None
 
 
+#: what the consent page says of a scope that TESSERA_SCOPE_DESCRIPTIONS does not describe
+DEFAULT_SCOPE_DESCRIPTIONS = types.MappingProxyType(
+    {
+        "api": "Use the API on your behalf",
+        "offline_access": "Keep access while you are away",
+    }
+)
+
+
+def _scope_descriptions(value: str) -> Mapping[str, str]:
+    """``{"scope": "description", ...}`` as JSON, on top of :data:`DEFAULT_SCOPE_DESCRIPTIONS`."""
+    if not value.strip():
+        return DEFAULT_SCOPE_DESCRIPTIONS
+    try:
+        given = json.loads(value)
+    except ValueError:
+        given = None
+    if not isinstance(given, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.isprintable() for k, v in given.items()
+    ):
+        raise ConfigError(
+            'TESSERA_SCOPE_DESCRIPTIONS must be a JSON object of scope names to descriptions, e.g. {"api": "..."}'
+        )
+    return types.MappingProxyType({**DEFAULT_SCOPE_DESCRIPTIONS, **given})
+
+
 def _prefix(value: str) -> str:
     if len(value) > 64 or not all(c.isalnum() or c in "-_.:" for c in value):
         raise ConfigError("TESSERA_REDIS_PREFIX must be up to 64 letters, digits or '-_.:'")
@@ -122,6 +150,10 @@ class Settings:
     redis_prefix: str = "tessera"
     #: how many reverse proxies in front set X-Forwarded-For/-Proto (werkzeug's ProxyFix); 0: none
     trusted_proxies: int = 0
+    #: seconds a client has to send a request's body before it is answered 408 (``tessera serve``)
+    body_timeout: int = 10
+    #: what the consent page says of each scope
+    scope_descriptions: Mapping[str, str] = dataclasses.field(default_factory=lambda: DEFAULT_SCOPE_DESCRIPTIONS)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -171,6 +203,8 @@ class Settings:
             introspection_limit=_limits(env, "TESSERA_INTROSPECTION_LIMIT", cls.introspection_limit),
             redis_prefix=_prefix(env.get("TESSERA_REDIS_PREFIX", "").strip() or cls.redis_prefix),
             trusted_proxies=_int(env, "TESSERA_TRUSTED_PROXIES", 0, 0, 10, unit="proxies"),
+            body_timeout=_int(env, "TESSERA_BODY_TIMEOUT", cls.body_timeout, 1, 300),
+            scope_descriptions=_scope_descriptions(env.get("TESSERA_SCOPE_DESCRIPTIONS", "")),
         )
 
     @property

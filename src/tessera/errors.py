@@ -2,6 +2,10 @@
 
     TesseraError
     ├── ConfigError           a TESSERA_* variable is missing or wrong; raised at start
+    ├── InvalidInput          what someone asked to register breaks a rule (the message says which)
+    │   ├── InvalidClientMetadata   a client's metadata (RFC 7591 ``invalid_client_metadata``)
+    │   │   └── InvalidRedirectUri  one of its redirect URIs (RFC 7591 ``invalid_redirect_uri``)
+    │   └── InvalidAccount          a username or password
     └── StoreError            storage could not do what was asked
         ├── NotFound          no such user or client
         ├── AlreadyExists     a user or client with that name or id exists
@@ -10,7 +14,18 @@
 Messages are safe to show to whoever caused the error; they never contain a token, code or secret.
 """
 
-__all__ = ["AlreadyExists", "ConfigError", "NotFound", "StoreError", "StoreUnavailable", "TesseraError"]
+__all__ = [
+    "AlreadyExists",
+    "ConfigError",
+    "InvalidAccount",
+    "InvalidClientMetadata",
+    "InvalidInput",
+    "InvalidRedirectUri",
+    "NotFound",
+    "StoreError",
+    "StoreUnavailable",
+    "TesseraError",
+]
 
 
 class TesseraError(Exception):
@@ -19,6 +34,26 @@ class TesseraError(Exception):
 
 class ConfigError(TesseraError):
     """A setting is missing or invalid."""
+
+
+class InvalidInput(TesseraError):
+    """Something to be registered breaks a rule; the message names the rule."""
+
+
+class InvalidClientMetadata(InvalidInput):
+    """A client's metadata is refused (RFC 7591 §3.2.2)."""
+
+    error = "invalid_client_metadata"
+
+
+class InvalidRedirectUri(InvalidClientMetadata):
+    """A redirect URI is refused (RFC 7591 §3.2.2)."""
+
+    error = "invalid_redirect_uri"
+
+
+class InvalidAccount(InvalidInput):
+    """A username or password is refused."""
 
 
 class StoreError(TesseraError):

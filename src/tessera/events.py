@@ -71,7 +71,7 @@ def decode_revoked(payload: bytes | str) -> list[str]:
 
 class RevocationPublisher:
     """Publishes revoked access-token digests on Redis. Call it with a list of digests: it is a revocation
-    listener for :func:`tessera.server.create_app` (``on_revoke``).
+    listener for :func:`tessera.app.create_app` (``on_revoke``).
 
     Publishing is on the request path of a revocation, so it never waits long and never raises from
     ``__call__``: without Redis the tokens are still revoked in the database, and resource-server caches drop

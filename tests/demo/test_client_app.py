@@ -125,7 +125,7 @@ def test_logout_by_get_and_without_login(person: Person) -> None:
 
 def test_revocation_elsewhere_shows_at_the_next_call(person: Person, demo_store: Store) -> None:
     person.log_in()
-    assert len(demo_store.revoke_for_user("demo")) == 1  # what `tessera tokens revoke --user demo` does
+    assert len(demo_store.tokens.revoke_for_user("demo")) == 1  # what `tessera tokens revoke --user demo` does
     page = person.get("/protected")
     assert "You are authenticated" in page.text  # the app's session lives on; its token does not
     assert "The token was revoked" in page.text
@@ -160,7 +160,7 @@ def test_a_refused_refresh_ends_the_login(start_demo) -> None:
     person = Person(demo)
     person.log_in()
     engine = make_engine(demo.database_url)
-    Store(engine).revoke_for_user("demo")  # the refresh token too
+    Store(engine).tokens.revoke_for_user("demo")  # the refresh token too
     engine.dispose()
     page = person.get("/protected")
     assert "You are not authenticated" in page.text

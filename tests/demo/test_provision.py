@@ -19,9 +19,9 @@ def test_provision_creates_the_user_and_the_two_clients(tmp_path: Path) -> None:
     upgrade(engine)
     store = Store(engine)
     clients = provision(store, redirect_uri="http://127.0.0.1:8002/authorize")
-    user = store.user_by_name("demo")
+    user = store.users.by_name("demo")
     assert user is not None and verify_password(user.password_hash, "demo")
-    app, api = store.client(clients.app_id), store.client(clients.api_id)
+    app, api = store.clients.get(clients.app_id), store.clients.get(clients.api_id)
     assert app is not None and api is not None
     assert app.redirect_uris == ("http://127.0.0.1:8002/authorize",)
     assert set(app.grant_types) == {"authorization_code", "refresh_token"}

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from waitress.server import create_server
 
+from tessera.app import create_app
 from tessera.resource import AccessToken, IntrospectionSource, ServerUnavailable
-from tessera.server import create_app
 from tessera.store import Store
 from tessera.tokens import TokenKind, digest, mint
 from tests.conftest import ISSUER, RegisteredClient, settings_for

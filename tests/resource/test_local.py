@@ -17,7 +17,7 @@ from tests.conftest import register_client
 def _issue(store: Store, client_id: str, user_id: int | None, *, scope: str = "api", expires_in: int = 3600) -> str:
     token = mint(TokenKind.ACCESS)
     now = int(time.time())
-    store.insert_token(
+    store.tokens.insert(
         NewToken(digest(token), None, client_id, user_id, scope, random_id(), now, now + expires_in, None)
     )
     return token
@@ -25,9 +25,9 @@ def _issue(store: Store, client_id: str, user_id: int | None, *, scope: str = "a
 
 def test_a_users_token(db_store: Store) -> None:
     client = register_client(db_store)
-    alice = db_store.create_user("alice", hash_password("pw"))
+    alice = db_store.users.create("alice", hash_password("pw"))
     token = _issue(db_store, client.client_id, alice.id, scope="api restricted")
-    found = LocalSource(db_store).lookup(token, digest(token))
+    found = LocalSource(db_store.tokens).lookup(token, digest(token))
     assert found is not None
     assert (found.subject, found.username, found.client_id) == (str(alice.id), "alice", client.client_id)
     assert found.scopes == {"api", "restricted"} and found.digest == digest(token)
@@ -37,19 +37,19 @@ def test_a_users_token(db_store: Store) -> None:
 def test_a_client_credentials_token_has_the_client_as_subject(db_store: Store) -> None:
     client = register_client(db_store, grant_types=("client_credentials",), redirect_uris=())
     token = _issue(db_store, client.client_id, None)
-    found = LocalSource(db_store).lookup(token, digest(token))
+    found = LocalSource(db_store.tokens).lookup(token, digest(token))
     assert found is not None and found.subject == client.client_id and found.username is None
 
 
 def test_unknown_revoked_and_expired_tokens_are_not_active(db_store: Store) -> None:
     client = register_client(db_store)
-    source = LocalSource(db_store)
+    source = LocalSource(db_store.tokens)
     unknown = mint(TokenKind.ACCESS)
     assert source.lookup(unknown, digest(unknown)) is None
     expired = _issue(db_store, client.client_id, None, expires_in=-1)
     assert source.lookup(expired, digest(expired)) is None
     revoked = _issue(db_store, client.client_id, None)
-    assert digest(revoked) in db_store.revoke_for_client(client.client_id)
+    assert digest(revoked) in db_store.tokens.revoke_for_client(client.client_id)
     assert source.lookup(revoked, digest(revoked)) is None
 
 

@@ -8,6 +8,7 @@ from tests.conftest import (
     INTROSPECT,
     ISSUER,
     REDIRECT_URI,
+    MovableClock,
     RegisteredClient,
     authorize_params,
     exchange,
@@ -212,13 +213,10 @@ def test_code_is_bound_to_redirect_uri(client: FlaskClient, web_client, user) ->
     assert response.status_code == 400 and response.json is not None and response.json["error"] == "invalid_grant"
 
 
-def test_expired_code_is_refused(client: FlaskClient, web_client, user, monkeypatch) -> None:
-    import time as real_time
-
+def test_expired_code_is_refused(client: FlaskClient, web_client, user, clock: MovableClock) -> None:
     verifier, challenge = pkce_pair()
     code = get_code(client, web_client, challenge)
-    later = real_time.time() + 61
-    monkeypatch.setattr("tessera.server.grants.time.time", lambda: later)
+    clock.advance(61)
     response = exchange(client, web_client, code, verifier)
     assert response.status_code == 400 and response.json["error"] == "invalid_grant"
 
@@ -243,6 +241,6 @@ def test_scope_with_nothing_allowed_is_invalid_scope(client: FlaskClient, web_cl
 def test_disabled_user_cannot_redeem(client: FlaskClient, store, web_client: RegisteredClient, user) -> None:
     verifier, challenge = pkce_pair()
     code = get_code(client, web_client, challenge)
-    store.disable_user("alice")
+    store.users.disable("alice")
     response = exchange(client, web_client, code, verifier)
     assert response.status_code == 400 and response.json["error"] == "invalid_grant"

@@ -4,8 +4,8 @@ import dataclasses
 
 from flask.testing import FlaskClient
 
+from tessera.app import build
 from tessera.config import Settings
-from tessera.server import create_app
 from tessera.store import Store, upgrade
 from tests.conftest import INTROSPECT, TOKEN, register_client, settings_for
 
@@ -18,8 +18,8 @@ def test_counter_counts_this_workers_statements(settings: Settings, store: Store
     service = register_client(
         store, name="Service", redirect_uris=(), grant_types=("client_credentials",), scope="api", introspect=True
     )
-    app = create_app(dataclasses.replace(settings, count_sql=True))
-    client = app.test_client()
+    built = build(dataclasses.replace(settings, count_sql=True))
+    client = built.flask.test_client()
     token = client.post(TOKEN, data={"grant_type": "client_credentials"}, headers=service.basic).json
     assert token is not None
 
@@ -33,21 +33,22 @@ def test_counter_counts_this_workers_statements(settings: Settings, store: Store
     answer = client.post(INTROSPECT, data={"token": token["access_token"]}, headers=service.basic).json
     assert answer is not None and answer["active"] is True
     assert count() > before
-    app.extensions["tessera.server"].store.engine.dispose()
+    built.store.close()
 
 
 def test_hot_paths_run_one_statement_per_introspection_and_at_most_two_per_issuance(database_url: str) -> None:
     """DESIGN.md's hot paths: the client comes from the cache, introspection is one indexed SELECT, issuance one
     INSERT (on its own, with no BEGIN around it, on both databases)."""
     settings = settings_for(database_url, TESSERA_BENCH_COUNT_SQL="1")
-    app = create_app(settings)
-    store: Store = app.extensions["tessera.server"].store
+    built = build(settings)
+    store = built.store
     upgrade(store.engine)
     service = register_client(
         store, name="Service", redirect_uris=(), grant_types=("client_credentials",), scope="api", introspect=True
     )
-    client = app.test_client()
-    counter = app.extensions["tessera.sql_counter"]
+    client = built.flask.test_client()
+    counter = built.counter
+    assert counter is not None
 
     def statements(path: str, data: dict[str, str]) -> int:
         before = counter.count

@@ -16,8 +16,8 @@ def test_issues_opaque_token_with_configured_lifetime(client: FlaskClient, servi
 
 
 def test_lifetime_comes_from_settings(store, tmp_path) -> None:
+    from tessera.app import create_app
     from tessera.config import Settings
-    from tessera.server import create_app
 
     settings = Settings.from_env({"TESSERA_DATABASE_URL": str(store.engine.url), "TESSERA_ACCESS_TOKEN_TTL": "120"})
     service = register_client(store, redirect_uris=(), grant_types=("client_credentials",), scope="api")
@@ -72,6 +72,6 @@ def test_token_introspects_with_client_as_subject(client: FlaskClient, service) 
 
 def test_deleted_client_cannot_get_tokens_even_if_cached(client: FlaskClient, store, service) -> None:
     assert client.post(TOKEN, data={"grant_type": "client_credentials"}, headers=service.basic).status_code == 200
-    store.delete_client(service.client_id)  # another process did it: this app still has the client cached
+    store.clients.delete(service.client_id)  # another process did it: this app still has the client cached
     response = client.post(TOKEN, data={"grant_type": "client_credentials"}, headers=service.basic)
     assert response.status_code in (400, 401) and response.json["error"] == "invalid_client"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from tessera.app import create_app
 from tessera.passwords import hash_password
-from tessera.server import create_app
 from tessera.store import Store
 from tests.conftest import (
     INTROSPECT,
@@ -27,7 +27,7 @@ RACERS = 16
 
 @pytest.fixture
 def race_app(database_url: str, db_store: Store) -> Any:
-    db_store.create_user("alice", hash_password("correct horse"))
+    db_store.users.create("alice", hash_password("correct horse"))
     return create_app(settings_for(database_url), store=db_store), db_store
 
 

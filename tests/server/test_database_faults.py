@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import QueuePool
 
+from tessera.app import build
 from tessera.passwords import hash_password
-from tessera.server import create_app
 from tessera.store import Store, make_engine, upgrade
 from tests.conftest import (
     INTROSPECT,
@@ -39,11 +40,11 @@ pytestmark = pytest.mark.postgres
 class Proxied:
     """An app whose database connections go through a proxy, and a store that goes straight to the database."""
 
-    def __init__(self, app: Flask, store: Store, proxy: TcpProxy) -> None:
+    def __init__(self, app: Flask, engine: Engine, store: Store, proxy: TcpProxy) -> None:
         self.app = app
         self.store = store
         self.proxy = proxy
-        self.engine = app.extensions["tessera.server"].store.engine
+        self.engine = engine
 
 
 @pytest.fixture
@@ -54,10 +55,10 @@ def proxied(postgres_url: str) -> Iterator[Proxied]:
     port = make_url(postgres_url).port or 5432
     with TcpProxy(port) as proxy:
         url = make_url(postgres_url).set(port=proxy.port).render_as_string(hide_password=False)
-        app = create_app(settings_for(url))
-        app.config["TESTING"] = True
-        yield Proxied(app, Store(direct), proxy)
-        app.extensions["tessera.server"].store.engine.dispose()
+        built = build(settings_for(url))
+        built.flask.config["TESTING"] = True
+        yield Proxied(built.flask, built.store.engine, Store(direct), proxy)
+        built.store.close()
     direct.dispose()
 
 
@@ -169,7 +170,8 @@ def test_first_request_after_a_restart_with_only_idle_connections_succeeds(proxi
     client = proxied.app.test_client()
     for _ in range(3):
         assert client.post(TOKEN, data={"grant_type": "client_credentials"}, headers=service.basic).status_code == 200
-    assert proxied.engine.pool.checkedin() >= 1  # idle connections wait in the pool
+    pool = proxied.engine.pool
+    assert isinstance(pool, QueuePool) and pool.checkedin() >= 1  # idle connections wait in the pool
 
     proxied.proxy.cut()
     proxied.proxy.restore()  # no request came while it was down, so nothing invalidated the pool
@@ -193,7 +195,7 @@ def _cut_before(proxied: Proxied, table: str, verb: str) -> None:
 
 def test_code_redemption_cut_mid_transaction_is_503_and_rolled_back(proxied: Proxied) -> None:
     web = register_client(proxied.store)
-    proxied.store.create_user("alice", hash_password("correct horse"))
+    proxied.store.users.create("alice", hash_password("correct horse"))
     client: FlaskClient = proxied.app.test_client()
     verifier, challenge = pkce_pair()
     code = get_code(client, web, challenge)
@@ -211,7 +213,7 @@ def test_code_redemption_cut_mid_transaction_is_503_and_rolled_back(proxied: Pro
 def test_refresh_rotation_cut_mid_transaction_is_503_and_the_old_pair_still_works(proxied: Proxied) -> None:
     web = register_client(proxied.store)
     service = _service(proxied.store)
-    proxied.store.create_user("alice", hash_password("correct horse"))
+    proxied.store.users.create("alice", hash_password("correct horse"))
     client: FlaskClient = proxied.app.test_client()
     verifier, challenge = pkce_pair()
     first = exchange(client, web, get_code(client, web, challenge), verifier).get_json()

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from tessera.server.routes import ENDPOINT_PATHS
+from tessera.app.routes import advertised
 from tests.conftest import INTROSPECT, REVOKE, TOKEN, RegisteredClient
 
 EXAMPLES = int(os.environ.get("TESSERA_FUZZ_EXAMPLES", "40"))
@@ -31,10 +31,11 @@ def test_the_document_is_served_and_names_the_real_endpoints(client: FlaskClient
     document = response.get_json()
     assert document["openapi"].startswith("3.1")
     assert document["servers"] == [{"url": "http://127.0.0.1:8000"}]
+    endpoints = advertised()
     assert set(document["paths"]) == {
-        ENDPOINT_PATHS["token"],
-        ENDPOINT_PATHS["introspection"],
-        ENDPOINT_PATHS["revocation"],
+        endpoints["token_endpoint"],
+        endpoints["introspection_endpoint"],
+        endpoints["revocation_endpoint"],
         "/.well-known/oauth-authorization-server",
     }
     schemathesis.openapi.from_dict(document)  # a valid OpenAPI document, or this raises

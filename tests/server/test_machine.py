@@ -8,6 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tessera.errors import StoreError
+from tessera.web.context import server_of
 from tests.conftest import INTROSPECT, REVOKE, TOKEN, RegisteredClient, client_credentials_token
 
 FORM = "application/x-www-form-urlencoded"
@@ -53,7 +54,7 @@ def test_unexpected_failure_is_500_json_and_logged_once(
     def broken(*_: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(app.extensions["tessera.server"].store, "active_token", broken)
+    monkeypatch.setattr(server_of(app).context.store.tokens, "active", broken)
     token = client_credentials_token(client, service)
     with caplog.at_level(logging.INFO):
         response = client.post(INTROSPECT, data={"token": token}, headers=service.basic)
@@ -74,7 +75,7 @@ def test_storage_misconfiguration_is_500_server_error(
     def misconfigured(*_: object) -> None:
         raise StoreError("the database has no Tessera schema: run `tessera db upgrade`")
 
-    monkeypatch.setattr(app.extensions["tessera.server"].store, "insert_token", misconfigured)
+    monkeypatch.setattr(server_of(app).context.store.tokens, "insert", misconfigured)
     response = client.post(TOKEN, data={"grant_type": "client_credentials"}, headers=service.basic)
     assert response.status_code == 500 and response.json["error"] == "server_error"
     assert "upgrade" not in response.json["error_description"]  # the detail is for the log, not the client

@@ -4,8 +4,8 @@ import logging
 
 from flask.testing import FlaskClient
 
+from tessera.app import create_app
 from tessera.config import Settings
-from tessera.server import create_app
 from tessera.store import Store, make_engine
 from tests.conftest import ISSUER
 

@@ -21,6 +21,7 @@ from flask import Flask
 from tessera.resource import LocalSource, RevocationSubscriber, TokenCache, TokenValidator
 from tessera.resource.flask import ResourceProtector
 from tessera.store import Store
+from tessera.web.context import server_of
 from tests.conftest import INTROSPECT, REVOKE, TOKEN, app_for, csrf_from
 from tests.tcp_proxy import TcpProxy
 
@@ -55,7 +56,7 @@ def redis_app(
         TESSERA_INTROSPECTION_LIMIT="1000/minute",
     )
     yield app
-    app.extensions["tessera.rate_limits"].close()
+    server_of(app).context.rate_limits.close()
 
 
 def _keys(redis_url: str, prefix: str) -> list[bytes]:

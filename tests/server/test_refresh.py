@@ -2,7 +2,16 @@
 
 from flask.testing import FlaskClient
 
-from tests.conftest import INTROSPECT, TOKEN, RegisteredClient, exchange, get_code, pkce_pair, register_client
+from tests.conftest import (
+    INTROSPECT,
+    TOKEN,
+    MovableClock,
+    RegisteredClient,
+    exchange,
+    get_code,
+    pkce_pair,
+    register_client,
+)
 
 
 def _tokens(client: FlaskClient, web_client: RegisteredClient) -> dict[str, str]:
@@ -72,12 +81,9 @@ def test_access_token_is_not_a_refresh_token(client: FlaskClient, web_client, us
     assert response.status_code == 400 and response.json["error"] == "invalid_grant"
 
 
-def test_expired_refresh_token_is_refused(client: FlaskClient, web_client, user, monkeypatch) -> None:
-    import time as real_time
-
+def test_expired_refresh_token_is_refused(client: FlaskClient, web_client, user, clock: MovableClock) -> None:
     first = _tokens(client, web_client)
-    later = real_time.time() + 2_592_000 + 1
-    monkeypatch.setattr("tessera.server.grants.time.time", lambda: later)
+    clock.advance(2_592_000 + 1)
     assert _refresh(client, web_client, first["refresh_token"]).json["error"] == "invalid_grant"
 
 
@@ -90,12 +96,12 @@ def test_client_without_refresh_grant_gets_no_refresh_token(client: FlaskClient,
 
 def test_disabled_user_cannot_refresh(client: FlaskClient, store, web_client, user) -> None:
     first = _tokens(client, web_client)
-    store.disable_user("alice")
+    store.users.disable("alice")
     assert _refresh(client, web_client, first["refresh_token"]).json["error"] == "invalid_grant"
 
 
 def test_rotation_tells_revocation_listeners_about_the_old_access_token(settings, store, user) -> None:
-    from tessera.server import create_app
+    from tessera.app import create_app
     from tessera.tokens import digest
 
     heard: list[str] = []

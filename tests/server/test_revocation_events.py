@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from tessera.events import decode_revoked
 from tessera.store import Store
 from tessera.tokens import digest
+from tessera.web.context import server_of
 from tests.conftest import (
     INTROSPECT,
     REVOKE,
@@ -101,4 +102,4 @@ def test_revocation_works_when_redis_is_down(
 
 
 def test_without_redis_url_no_publisher_is_added(app: Flask) -> None:
-    assert app.extensions["tessera.server"].revocation_listeners == []
+    assert server_of(app).context.revocations.listeners == []

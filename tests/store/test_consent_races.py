@@ -8,7 +8,7 @@ from tests.conftest import register_client
 
 
 def test_concurrent_first_consents_all_land_and_merge(db_store: Store) -> None:
-    user = db_store.create_user("alice", hash_password("correct horse"))
+    user = db_store.users.create("alice", hash_password("correct horse"))
     client = register_client(db_store, scope=" ".join(f"s{i}" for i in range(8)))
     barrier = threading.Barrier(8)
     errors: list[BaseException] = []
@@ -16,7 +16,7 @@ def test_concurrent_first_consents_all_land_and_merge(db_store: Store) -> None:
     def consent(scope: str) -> None:
         barrier.wait()
         try:
-            db_store.save_consent(user.id, client.client_id, [scope])
+            db_store.consents.save(user.id, client.client_id, [scope])
         except BaseException as exc:  # the test reports every failure, not only the first
             errors.append(exc)
 
@@ -27,6 +27,6 @@ def test_concurrent_first_consents_all_land_and_merge(db_store: Store) -> None:
         for t in threads:
             t.join()
         assert not errors, errors
-        assert db_store.consent(user.id, client.client_id) == " ".join(sorted(f"s{i}" for i in range(8)))
+        assert db_store.consents.get(user.id, client.client_id) == " ".join(sorted(f"s{i}" for i in range(8)))
         with db_store.engine.begin() as conn:
             conn.exec_driver_sql("DELETE FROM consents")

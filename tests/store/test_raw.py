@@ -13,9 +13,12 @@ from tessera.store import CodeRecord, NewToken, Store, make_engine, upgrade
 from tessera.store.db import StatementCounter
 from tessera.store.failures import NO_SCHEMA
 from tessera.store.raw import Hot
-from tessera.store.repositories import _HOT_STATEMENTS, _INSERT_TOKEN, _token_values
+from tessera.store.tokens import _INSERT_TOKEN, HOT_STATEMENTS, _values
 from tessera.tokens import random_id
 from tests.conftest import register_client
+
+#: the largest INTEGER: a code that does not expire
+NEVER = 2**31 - 1
 
 
 @pytest.fixture
@@ -53,28 +56,28 @@ def _given_back(engine: Engine) -> None:
 def test_answers_are_the_records_they_were(counted: tuple[Store, StatementCounter]) -> None:
     store, _ = counted
     client = register_client(store).client_id
-    user = store.create_user("alice", "x")
+    user = store.users.create("alice", "x")
     token = _token(client, user.id)
-    store.insert_token(token)
+    store.tokens.insert(token)
 
-    active = store.active_token(token.access_digest)
+    active = store.tokens.active(token.access_digest)
     assert active is not None
     assert (active.client_id, active.user_id, active.username, active.scope) == (client, user.id, "alice", "api")
     assert (active.issued_at, active.expires_at) == (token.issued_at, token.expires_at)
     assert [type(v) for v in (active.user_id, active.issued_at, active.expires_at)] == [int, int, int]
-    assert store.active_token(token.access_digest, now=token.expires_at) is None
-    assert store.active_token("no-such-digest") is None
+    assert store.tokens.active(token.access_digest, now=token.expires_at) is None
+    assert store.tokens.active("no-such-digest") is None
 
     assert token.refresh_digest is not None
-    refresh = store.refresh_token(token.refresh_digest)
+    refresh = store.tokens.refresh(token.refresh_digest)
     assert refresh is not None
     assert (refresh.client_id, refresh.user_id, refresh.grant_id) == (client, user.id, token.grant_id)
     assert refresh.refresh_expires_at == token.refresh_expires_at
     assert refresh.refresh_used_at is None and refresh.revoked_at is None
 
     service = _token(client, None, refresh=False)
-    store.insert_token(service)
-    active = store.active_token(service.access_digest)
+    store.tokens.insert(service)
+    active = store.tokens.active(service.access_digest)
     assert active is not None and active.user_id is None and active.username is None
     _given_back(store.engine)
 
@@ -83,7 +86,7 @@ def test_statements_are_counted_as_before(counted: tuple[Store, StatementCounter
     """One per read and per INSERT; the transitions also count SQLite's BEGIN IMMEDIATE, as Connection did."""
     store, counter = counted
     client = register_client(store).client_id
-    user = store.create_user("alice", "x")
+    user = store.users.create("alice", "x")
     begin = 1 if store.engine.dialect.name == "sqlite" else 0
     first = _token(client, user.id)
     refresh = first.refresh_digest
@@ -94,37 +97,41 @@ def test_statements_are_counted_as_before(counted: tuple[Store, StatementCounter
         call()
         return counter.count - before
 
-    assert statements(lambda: store.insert_token(first)) == 1
-    assert statements(lambda: store.active_token(first.access_digest)) == 1
-    assert statements(lambda: store.refresh_token(refresh)) == 1
-    assert statements(lambda: store.rotate_refresh(refresh, _token(client, user.id))) == begin + 2
-    assert statements(lambda: store.rotate_refresh(refresh, _token(client, user.id))) == begin + 1
-    store.save_code(CodeRecord("code", client, user.id, "http://127.0.0.1/cb", "api", None, None, "g", 2**31 - 1))
-    assert statements(lambda: store.redeem_code("code", _token(client, user.id))) == begin + 2
-    assert statements(lambda: store.redeem_code("code", _token(client, user.id))) == begin + 1
+    assert statements(lambda: store.tokens.insert(first)) == 1
+    assert statements(lambda: store.tokens.active(first.access_digest)) == 1
+    assert statements(lambda: store.tokens.refresh(refresh)) == 1
+    assert statements(lambda: store.tokens.rotate_refresh(refresh, _token(client, user.id))) == begin + 2
+    assert statements(lambda: store.tokens.rotate_refresh(refresh, _token(client, user.id))) == begin + 1
+    store.tokens.save_code(
+        CodeRecord("code", client, user.id, "http://127.0.0.1/cb", "api", None, None, "g", 2**31 - 1)
+    )
+    assert statements(lambda: store.tokens.redeem_code("code", _token(client, user.id))) == begin + 2
+    assert statements(lambda: store.tokens.redeem_code("code", _token(client, user.id))) == begin + 1
 
 
 def test_a_token_whose_owner_is_gone_is_not_found_and_changes_nothing(counted: tuple[Store, StatementCounter]) -> None:
     store, _ = counted
     client = register_client(store).client_id
-    user = store.create_user("alice", "x")
+    user = store.users.create("alice", "x")
     first = _token(client, user.id)
     assert first.refresh_digest is not None
-    store.insert_token(first)
-    store.save_code(CodeRecord("code", client, user.id, "http://127.0.0.1/cb", "api", None, None, "g", 2**31 - 1))
+    store.tokens.insert(first)
+    store.tokens.save_code(
+        CodeRecord("code", client, user.id, "http://127.0.0.1/cb", "api", None, None, "g", 2**31 - 1)
+    )
 
     with pytest.raises(NotFound):
-        store.insert_token(_token("no-such-client", user.id))
+        store.tokens.insert(_token("no-such-client", user.id))
     with pytest.raises(NotFound):
-        store.rotate_refresh(first.refresh_digest, _token("no-such-client", user.id))
+        store.tokens.rotate_refresh(first.refresh_digest, _token("no-such-client", user.id))
     with pytest.raises(NotFound):
-        store.redeem_code("code", _token(client, 999_999))
+        store.tokens.redeem_code("code", _token(client, 999_999))
 
     # both transactions were rolled back: the refresh token and the code are still unused
-    refresh = store.refresh_token(first.refresh_digest)
+    refresh = store.tokens.refresh(first.refresh_digest)
     assert refresh is not None and refresh.refresh_used_at is None and refresh.revoked_at is None
-    assert store.active_token(first.access_digest) is not None
-    code = store.code("code")
+    assert store.tokens.active(first.access_digest) is not None
+    code = store.tokens.code("code")
     assert code is not None and code.used_at is None
     _given_back(store.engine)
 
@@ -133,11 +140,11 @@ def test_no_schema_is_the_upgrade_message_and_gives_the_connection_back(database
     engine = make_engine(database_url)
     store = Store(engine)
     calls: list[Callable[[], object]] = [
-        lambda: store.active_token("d"),
-        lambda: store.refresh_token("d"),
-        lambda: store.insert_token(_token("c", None)),
-        lambda: store.rotate_refresh("d", _token("c", None)),
-        lambda: store.redeem_code("d", _token("c", None)),
+        lambda: store.tokens.active("d"),
+        lambda: store.tokens.refresh("d"),
+        lambda: store.tokens.insert(_token("c", None)),
+        lambda: store.tokens.rotate_refresh("d", _token("c", None)),
+        lambda: store.tokens.redeem_code("d", _token("c", None)),
     ]
     try:
         for call in calls:
@@ -146,7 +153,7 @@ def test_no_schema_is_the_upgrade_message_and_gives_the_connection_back(database
             assert str(caught.value) == NO_SCHEMA
             _given_back(engine)
         upgrade(engine)
-        assert store.active_token("d") is None  # and the same connections work once the schema is there
+        assert store.tokens.active("d") is None  # and the same connections work once the schema is there
     finally:
         engine.dispose()
 
@@ -157,8 +164,8 @@ def test_a_pool_with_no_free_connection_in_time_is_unavailable(sqlite_url: str) 
     store = Store(engine)
     try:
         with engine.connect(), pytest.raises(StoreUnavailable):
-            store.active_token("d")
-        assert store.active_token("d") is None  # and fine again once a connection is free
+            store.tokens.active("d")
+        assert store.tokens.active("d") is None  # and fine again once a connection is free
     finally:
         engine.dispose()
 
@@ -171,10 +178,10 @@ def test_an_error_in_the_caller_rolls_back_and_gives_the_connection_back(databas
     hot = Hot(engine, [_INSERT_TOKEN])
     try:
         with pytest.raises(RuntimeError), hot.connect(transaction=True) as run:
-            run(_INSERT_TOKEN, _token_values(token))
+            run(_INSERT_TOKEN, _values(token))
             raise RuntimeError("the caller failed half-way")
         _given_back(engine)
-        assert store.active_token(token.access_digest) is None
+        assert store.tokens.active(token.access_digest) is None
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM tokens")).scalar_one() == 0
     finally:
@@ -185,7 +192,7 @@ def test_an_error_in_the_caller_rolls_back_and_gives_the_connection_back(databas
 def test_hot_statements_need_no_type_conversion(url: str) -> None:
     """The cursor hands back what the driver gives: only right while no type of these statements converts."""
     dialect = create_engine(url).dialect  # connects to nothing
-    for statement in _HOT_STATEMENTS:
+    for statement in HOT_STATEMENTS:
         compiled: Any = statement.compile(dialect=dialect)
         assert not compiled._bind_processors, statement
         for column in compiled._result_columns:

@@ -16,9 +16,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
+from tessera.app import create_app
 from tessera.config import Settings
 from tessera.passwords import hash_password
-from tessera.server import create_app
 from tessera.store import Store, make_engine, upgrade
 from tessera.tokens import TokenKind, digest, mint, parse, random_id
 from tests.conftest import (
@@ -56,7 +56,7 @@ def _issue_everything(client: FlaskClient, store: Store) -> Issued:
     web = register_client(store)
     issued.add("service secret", service.secret)
     issued.add("web secret", web.secret)
-    store.create_user("alice", hash_password(PASSWORD))
+    store.users.create("alice", hash_password(PASSWORD))
 
     for n in range(2):
         response = client.post(TOKEN, data={"grant_type": "client_credentials"}, headers=service.basic)
@@ -121,12 +121,12 @@ def test_sqlite_file_holds_digests_never_tokens_codes_or_secrets(
 
 
 def test_passwords_are_stored_as_argon2id(store: Store, user: Any) -> None:
-    stored = store.user_by_name("alice")
+    stored = store.users.by_name("alice")
     assert stored is not None
     assert stored.password_hash.startswith("$argon2id$")
     assert "correct horse" not in stored.password_hash
     # salted: the same password never hashes the same way twice
-    assert store.create_user("bob", hash_password("correct horse")).password_hash != stored.password_hash
+    assert store.users.create("bob", hash_password("correct horse")).password_hash != stored.password_hash
 
 
 def test_sqlite_engine_uses_wal_and_foreign_keys(store: Store) -> None:
@@ -204,6 +204,6 @@ def test_postgres_dump_holds_digests_never_tokens_codes_or_secrets(pg_settings: 
 
 @pytest.mark.postgres
 def test_postgres_passwords_are_stored_as_argon2id(pg_store: Store) -> None:
-    pg_store.create_user("alice", hash_password(PASSWORD))
-    stored = pg_store.user_by_name("alice")
+    pg_store.users.create("alice", hash_password(PASSWORD))
+    stored = pg_store.users.by_name("alice")
     assert stored is not None and stored.password_hash.startswith("$argon2id$")

@@ -33,7 +33,7 @@ def test_an_unreachable_database_is_unavailable(tmp_path) -> None:
 
 @pytest.mark.parametrize(
     "read",
-    [lambda store: store.active_token("d"), lambda store: store.user_by_id(1)],
+    [lambda store: store.tokens.active("d"), lambda store: store.users.by_id(1)],
     ids=["hot path on the driver's cursor", "through SQLAlchemy's Connection"],
 )
 def test_a_connection_found_closed_is_unavailable_then_replaced(

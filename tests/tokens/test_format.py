@@ -155,9 +155,9 @@ def test_access_token_as_refresh_token_is_invalid_grant_without_a_lookup(
     def no_lookup(*_args: Any, **_kwargs: Any) -> None:
         raise AssertionError("the store was asked about a token of the wrong kind")
 
-    monkeypatch.setattr(store, "refresh_token", no_lookup)
-    monkeypatch.setattr(store, "active_token", no_lookup)
-    monkeypatch.setattr(store, "token_ref", no_lookup)
+    monkeypatch.setattr(store.tokens, "refresh", no_lookup)
+    monkeypatch.setattr(store.tokens, "active", no_lookup)
+    monkeypatch.setattr(store.tokens, "ref", no_lookup)
     event.listen(store.engine, "before_cursor_execute", count)
     try:
         response = present_as_refresh_token()
@@ -169,7 +169,7 @@ def test_access_token_as_refresh_token_is_invalid_grant_without_a_lookup(
 
     # and the access token was not revoked or otherwise touched by the attempt
     monkeypatch.undo()
-    assert store.active_token(digest(access)) is not None
+    assert store.tokens.active(digest(access)) is not None
 
 
 @given(value=st.text())

@@ -163,7 +163,7 @@ def test_correct_password_signs_in_with_303(client: FlaskClient, user: Any) -> N
 
 
 def test_disabled_user_cannot_sign_in(client: FlaskClient, store: Store, user: Any) -> None:
-    store.disable_user("alice")
+    store.users.disable("alice")
     disabled = _post_login(client, "alice", "correct horse")
     wrong = _post_login(client, "alice", "wrong horse")
     assert disabled.status_code == wrong.status_code
@@ -178,7 +178,7 @@ def test_disabling_a_signed_in_user_ends_their_session(
     _, challenge = pkce_pair()
     login(client)
     assert client.get(_authorize_url(consent_client, challenge)).status_code == 200
-    store.disable_user("alice")
+    store.users.disable("alice")
     response = client.get(_authorize_url(consent_client, challenge))
     assert response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/login"
 

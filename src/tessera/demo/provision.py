@@ -8,22 +8,32 @@
 Both secrets are minted here and handed to the apps in memory; the database keeps only their digests.
 """
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from tessera.config import Secret
-from tessera.passwords import hash_password
-from tessera.store import ClientRecord, Store
-from tessera.tokens import TokenKind, digest, mint, random_id
+from tessera.server.accounts import create_user
+from tessera.server.registration import ClientMetadata, register_client
+from tessera.store import Store
 
-__all__ = ["DATABASE_FILE", "PASSWORD", "SCOPE", "USERNAME", "DemoClients", "fresh_database", "provision"]
+__all__ = [
+    "DATABASE_FILE",
+    "PASSWORD",
+    "SCOPE",
+    "SCOPE_DESCRIPTIONS",
+    "USERNAME",
+    "DemoClients",
+    "fresh_database",
+    "provision",
+]
 
 #: the demo's SQLite file in its data directory (``--data-dir``), e.g. for ``TESSERA_DATABASE_URL``
 DATABASE_FILE = "tessera-demo.db"
 USERNAME = "demo"
 PASSWORD = "demo"
 SCOPE = "api restricted"
+#: what the consent page says of the demo's scopes (TESSERA_SCOPE_DESCRIPTIONS for the demo's server)
+SCOPE_DESCRIPTIONS = {"api": "Use the API on your behalf", "restricted": "Reach restricted parts of the API"}
 
 
 @dataclass(frozen=True)
@@ -43,37 +53,22 @@ def fresh_database(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / DATABASE_FILE}"
 
 
-def _client(store: Store, name: str, **fields: object) -> tuple[str, Secret]:
-    secret = mint(TokenKind.CLIENT_SECRET)
-    record = ClientRecord(
-        client_id=random_id(),
-        secret_digest=digest(secret),
-        name=name,
-        public=False,
-        created_at=int(time.time()),
-        **fields,  # type: ignore[arg-type]
-    )
-    store.create_client(record)
-    return record.client_id, Secret(secret)
+def _client(store: Store, metadata: ClientMetadata) -> tuple[str, Secret]:
+    registered = register_client(store.clients, metadata)
+    assert registered.secret is not None  # both demo clients are confidential
+    return registered.record.client_id, Secret(registered.secret)
 
 
 def provision(store: Store, *, redirect_uri: str) -> DemoClients:
     """Create the user and the two clients in a migrated, empty database."""
-    store.create_user(USERNAME, hash_password(PASSWORD))
+    create_user(store.users, USERNAME, PASSWORD)
     app_id, app_secret = _client(
         store,
-        "Demo app",
-        redirect_uris=(redirect_uri,),
-        grant_types=("authorization_code", "refresh_token"),
-        scope=SCOPE,
-        may_introspect=False,
+        ClientMetadata(
+            "Demo app", redirect_uris=(redirect_uri,), grant_types=("authorization_code", "refresh_token"), scope=SCOPE
+        ),
     )
     api_id, api_secret = _client(
-        store,
-        "Demo API",
-        redirect_uris=(),
-        grant_types=("client_credentials",),
-        scope="api",
-        may_introspect=True,
+        store, ClientMetadata("Demo API", grant_types=("client_credentials",), scope="api", introspect=True)
     )
     return DemoClients(app_id, app_secret, api_id, api_secret)

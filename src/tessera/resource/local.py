@@ -2,8 +2,8 @@
 
     >>> source = LocalSource.from_url("postgresql+psycopg://tessera@db/tessera")  # doctest: +SKIP
 
-One indexed query per lookup (:meth:`tessera.store.Store.active_token`), the same one introspection runs on
-the server, without the HTTP round trip. Use a read-only database role if you like: nothing here writes.
+One indexed query per lookup (:meth:`tessera.store.protocols.TokenReader.active`), the same one introspection
+runs on the server, without the HTTP round trip. Use a read-only database role if you like: nothing here writes.
 This is the only module of :mod:`tessera.resource` that touches :mod:`tessera.store`.
 """
 
@@ -12,7 +12,7 @@ import logging
 from tessera.errors import StoreError
 from tessera.resource.core import AccessToken
 from tessera.resource.errors import ServerUnavailable
-from tessera.store import Store, make_engine
+from tessera.store import Store, TokenReader, make_engine
 
 __all__ = ["LocalSource"]
 
@@ -22,21 +22,22 @@ log = logging.getLogger("tessera.resource")
 class LocalSource:
     """A :class:`~tessera.resource.core.TokenSource` over the authorization server's database."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, tokens: TokenReader) -> None:
+        self.tokens = tokens
         self._failing = False
-        self._owns_engine = False
+        self._owned: Store | None = None
 
     @classmethod
     def from_url(cls, database_url: str) -> "LocalSource":
         """A source on its own engine for ``database_url`` (``TESSERA_DATABASE_URL`` of the server)."""
-        source = cls(Store(make_engine(database_url)))
-        source._owns_engine = True
+        store = Store(make_engine(database_url))
+        source = cls(store.tokens)
+        source._owned = store
         return source
 
     def lookup(self, token: str, token_digest: str) -> AccessToken | None:
         try:
-            record = self.store.active_token(token_digest)
+            record = self.tokens.active(token_digest)
         except StoreError as exc:
             # say it once per outage, not once per request
             if not self._failing:
@@ -59,5 +60,5 @@ class LocalSource:
 
     def close(self) -> None:
         """Release the engine's connections, if :meth:`from_url` made the engine."""
-        if self._owns_engine:
-            self.store.engine.dispose()
+        if self._owned is not None:
+            self._owned.close()

@@ -1,5 +1,3 @@
-"""The authorization server: ``create_app(settings)`` builds it."""
-
-from tessera.server.app import create_app
-
-__all__ = ["create_app"]
+"""The authorization server's protocol core: the server context, Authlib wired to storage (grants, endpoints),
+client registration, the machine routes' handlers, and the adapters that put them on HTTP (WSGI, RSGI). The pages
+are :mod:`tessera.web`; :mod:`tessera.app` puts the two together."""

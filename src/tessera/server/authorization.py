@@ -1,42 +1,44 @@
-"""Authlib's authorization server, wired to Tessera's storage, token format and rules.
+"""``TesseraServer``: Authlib's authorization server, wired to Tessera's context, token format and rules.
 
 What Tessera adds on top of Authlib, and why:
 
 * tokens are ``tsr_at_``/``tsr_rt_`` strings (:mod:`tessera.tokens`), their lifetime from settings (Authlib's
   default is ten days);
-* a client that sends credentials two ways at once, or a secret in the query string, is refused
-  (RFC 6749 §2.3: one method per request; credentials never in the URI);
-* every revocation goes through :meth:`AuthorizationServer.revoke_grant` and friends, which hand the revoked
-  digests to ``on_revoke`` so resource-server caches can drop them.
+* a client that sends credentials two ways at once, or a ``Basic`` header that is not base64 of UTF-8, is
+  refused before Authlib looks at it (RFC 6749 §2.3: one method per request);
+* per-client rate limits are counted once the client has authenticated;
+* it remembers what was registered on it (grants, endpoints), so the metadata lists exactly that.
+
+Grants and endpoints are registered by the composition root (:func:`tessera.app.create_app`), not here, so that
+they can name this class as the type of their ``server`` without an import cycle.
 """
 
 import base64
-from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskAuthorizationServer
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc9207 import IssuerParameter
 
-from tessera.config import Settings
-from tessera.ratelimit import RateLimits
-from tessera.server.clients import ClientCache, OAuthClient
+from tessera.server.clients import OAuthClient
+from tessera.server.context import ServerContext
 from tessera.server.errors import SlowDownError
-from tessera.server.grants import (
-    AuthorizationCodeGrant,
-    ClientCredentialsGrant,
-    RefreshTokenGrant,
-    S256CodeChallenge,
-)
-from tessera.server.introspection import IntrospectionEndpoint
-from tessera.server.revocation import RevocationEndpoint
-from tessera.store import Store
+from tessera.server.request import MachineRequest, Reply
 from tessera.tokens import TokenKind, mint
 
-__all__ = ["AuthorizationServer", "RevocationListener"]
+__all__ = ["Endpoint", "TesseraServer"]
 
-#: called with the access-token digests that were just revoked
-RevocationListener = Callable[[list[str]], None]
+
+class Endpoint(Protocol):
+    """An Authlib endpoint (introspection, revocation), called with the request."""
+
+    ENDPOINT_NAME: str
+    CLIENT_AUTH_METHODS: list[str]
+
+    def __call__(self, request: MachineRequest) -> Reply: ...
+
+
+_MAX_CLIENT_ID = 64
 
 
 class _Issuer(IssuerParameter):  # type: ignore[misc]
@@ -47,39 +49,35 @@ class _Issuer(IssuerParameter):  # type: ignore[misc]
         return self._issuer
 
 
-class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
-    """One per app; holds the store, the settings and the client cache."""
+class TesseraServer(_FlaskAuthorizationServer):  # type: ignore[misc]
+    """One per process; holds the :class:`~tessera.server.context.ServerContext`."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        store: Store,
-        on_revoke: Iterable[RevocationListener] = (),
-        rate_limits: RateLimits | None = None,
-    ) -> None:
+    def __init__(self, context: ServerContext) -> None:
         super().__init__()
-        self.settings = settings
-        self.store = store
-        self.rate_limits = rate_limits or RateLimits(settings)
-        self.clients = ClientCache(store.client, ttl=settings.client_cache_ttl)
-        self.revocation_listeners = list(on_revoke)
+        self.context = context
+        #: every grant registered, with its extensions, in order: the metadata is derived from these
+        self.grants: list[tuple[type[Any], list[Any]]] = []
+        #: endpoints by name (``introspection``, ``revocation``), each callable with a request
+        self.endpoints: dict[str, Endpoint] = {}
         self.register_token_generator("default", self._generate_token)
-        self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
-        self.register_grant(RefreshTokenGrant)
-        self.register_grant(ClientCredentialsGrant)
-        self.introspection = IntrospectionEndpoint(self)
-        self.revocation = RevocationEndpoint(self)
-        self.register_endpoint(self.introspection)
-        self.register_endpoint(self.revocation)
-        self.issuer_parameter = _Issuer(settings.issuer)
+        self.issuer_parameter = _Issuer(context.settings.issuer)
         self.register_extension(self.issuer_parameter)
+
+    def register_grant(self, grant_cls: type[Any], extensions: list[Any] | None = None) -> None:
+        super().register_grant(grant_cls, extensions)
+        self.grants.append((grant_cls, list(extensions or ())))
+
+    def register_endpoint(self, endpoint: Any) -> None:
+        super().register_endpoint(endpoint)
+        registered = self._endpoints[endpoint.ENDPOINT_NAME][-1]
+        self.endpoints[registered.ENDPOINT_NAME] = registered
 
     # storage hooks Authlib calls
 
     def query_client(self, client_id: str) -> OAuthClient | None:
-        if not isinstance(client_id, str) or not client_id or len(client_id) > 64:
+        if not isinstance(client_id, str) or not client_id or len(client_id) > _MAX_CLIENT_ID:
             return None
-        return self.clients.get(client_id)
+        return self.context.clients.get(client_id)
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:  # pragma: no cover - grants store tokens
         raise RuntimeError("tokens are stored by the grants themselves")
@@ -99,7 +97,7 @@ class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
         token: dict[str, Any] = {
             "token_type": "Bearer",
             "access_token": mint(TokenKind.ACCESS),
-            "expires_in": expires_in or self.settings.access_token_ttl,
+            "expires_in": expires_in or self.context.settings.access_token_ttl,
             "scope": granted,
         }
         if include_refresh_token:
@@ -113,7 +111,7 @@ class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
         if named and named != client.client_id:  # HTTP Basic for one client, client_id of another in the body
             raise InvalidRequestError("The client_id in the body is not the client that authenticated.")
         # counted once the client is known to be who it says, so nobody can spend another client's budget
-        verdict = self.rate_limits.client_request(endpoint, client.client_id)
+        verdict = self.context.rate_limits.client_request(endpoint, client.client_id)
         if not verdict.allowed:
             raise SlowDownError(verdict.retry_after)
         return client
@@ -121,17 +119,6 @@ class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         # Authlib's Flask signals are not used; skipping them saves work on every request
         return None
-
-    # revocation, in one place so every path tells the listeners
-
-    def revoke_grant(self, grant_id: str) -> list[str]:
-        return self.notify_revoked(self.store.revoke_grant(grant_id))
-
-    def notify_revoked(self, digests: list[str]) -> list[str]:
-        if digests:
-            for listener in self.revocation_listeners:
-                listener(digests)
-        return digests
 
 
 def _check_credentials_shape(request: Any) -> None:

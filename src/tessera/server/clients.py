@@ -1,4 +1,5 @@
-"""OAuth clients as Authlib sees them, and the short-lived cache that keeps them off the hot path.
+"""OAuth clients as Authlib sees them, the authentication methods they may use, and the short-lived cache that
+keeps client rows off the hot path.
 
 Client secrets are 256-bit random strings minted by the server, stored as SHA-256 and compared in constant
 time; a slow KDF would buy nothing for them and cost every ``client_credentials`` call.
@@ -13,9 +14,13 @@ from authlib.oauth2.rfc6749 import ClientMixin
 from tessera.store import ClientRecord
 from tessera.tokens import digest, digests_equal
 
-__all__ = ["ClientCache", "OAuthClient"]
+__all__ = ["ANY_METHOD", "NONE", "SECRET_METHODS", "ClientCache", "OAuthClient"]
 
-_CONFIDENTIAL_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
+#: how confidential clients authenticate (RFC 6749 §2.3.1); the first is what registration reports
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+#: how public clients "authenticate": they send their client_id and nothing else (RFC 7591 §2)
+NONE = "none"
+ANY_METHOD = (*SECRET_METHODS, NONE)
 
 
 class OAuthClient(ClientMixin):  # type: ignore[misc]
@@ -62,8 +67,8 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.record.public:
-            return method == "none"
-        return method in _CONFIDENTIAL_METHODS
+            return method == NONE
+        return method in SECRET_METHODS
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code" and "authorization_code" in self.record.grant_types

@@ -1,14 +1,35 @@
-"""OAuth errors Tessera answers that Authlib has no class for, or gives the wrong HTTP status.
+"""Errors the server answers: the OAuth error classes Authlib lacks, and :func:`failure`, the one place that
+decides what an unexpected exception becomes, for machines (JSON) and for people (a page) alike.
 
 One class per error code, the code a class attribute, as Authlib's own (``authlib/oauth2/rfc6749/errors.py``).
 """
 
+import dataclasses
+import logging
 from collections.abc import Mapping
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 
-__all__ = ["SlowDownError", "UnsupportedTokenTypeError", "check_token_params"]
+from tessera.errors import StoreError, StoreUnavailable
+
+__all__ = [
+    "DATABASE_AWAY",
+    "JSON_NO_STORE",
+    "Failure",
+    "SlowDownError",
+    "UnsupportedTokenTypeError",
+    "check_token_params",
+    "error_body",
+    "failure",
+]
+
+_log = logging.getLogger("tessera")
+
+#: what a client is told while the database cannot be reached (503 ``temporarily_unavailable``)
+DATABASE_AWAY = "The server cannot reach its database; try again shortly."
+#: headers of every JSON answer of an OAuth endpoint (RFC 6749 §5.1: tokens, and errors, are never cached)
+JSON_NO_STORE = (("Content-Type", "application/json"), ("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 
 
 class SlowDownError(OAuth2Error):  # type: ignore[misc]
@@ -48,3 +69,47 @@ def check_token_params(form: Mapping[str, str]) -> None:
     hint = form.get("token_type_hint")
     if hint and hint not in ("access_token", "refresh_token"):
         raise UnsupportedTokenTypeError("Unknown token_type_hint: use access_token or refresh_token.")
+
+
+def error_body(error: str, description: str) -> dict[str, str]:
+    """An OAuth error response's body (RFC 6749 §5.2)."""
+    return {"error": error, "error_description": description}
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """What a request that failed unexpectedly is answered: ``error`` and ``description`` for a machine,
+    ``title`` and ``message`` for a person."""
+
+    status: int
+    error: str
+    description: str
+    title: str
+    message: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+_AWAY = Failure(
+    503,
+    "temporarily_unavailable",
+    DATABASE_AWAY,
+    "Temporarily unavailable",
+    "Please try again in a moment.",
+    (("Retry-After", "1"),),
+)
+_MISCONFIGURED = Failure(
+    500, "server_error", "The server is not set up correctly.", "Server error", "The server is not set up correctly."
+)
+_UNEXPECTED = Failure(
+    500, "server_error", "An unexpected error occurred.", "Server error", "Something went wrong on our side."
+)
+
+
+def failure(exc: BaseException, method: str, path: str) -> Failure:
+    """Log ``exc`` (a warning for storage trouble, the traceback for anything else) and say how to answer.
+    The detail stays in the log: it may name the database or the schema."""
+    if isinstance(exc, StoreError):
+        _log.warning("storage error on %s %s: %s", method, path, exc)
+        return _AWAY if isinstance(exc, StoreUnavailable) else _MISCONFIGURED
+    _log.error("unexpected error on %s %s", method, path, exc_info=exc)
+    return _UNEXPECTED

@@ -6,33 +6,44 @@ one-time steps atomic.
   §4.1.2): a second redemption, or the loser of a race, gets ``invalid_grant`` and revokes what the code
   produced.
 * A refresh token rotates on every use (RFC 9700 §4.14.2); presenting a used one revokes the whole family.
+
+Every grant reaches the server's context as ``self.context`` (see :class:`_Grant`).
 """
 
 import contextlib
-import time
+import dataclasses
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc7636 import CodeChallenge
 
 from tessera.errors import NotFound
-from tessera.server.clients import OAuthClient
+from tessera.server.authorization import TesseraServer
+from tessera.server.clients import ANY_METHOD, SECRET_METHODS, OAuthClient
+from tessera.server.context import ServerContext
 from tessera.store import CodeRecord, NewToken, RefreshRecord, UserRecord
 from tessera.tokens import MalformedToken, TokenKind, digest, mint, parse, random_id
 
-if TYPE_CHECKING:
-    from tessera.server.authorization import AuthorizationServer
-
 __all__ = [
+    "GRANTS",
+    "GRANT_TYPES",
+    "Approval",
     "AuthorizationCodeGrant",
     "ClientCredentialsGrant",
     "RefreshTokenGrant",
     "S256CodeChallenge",
 ]
 
-_SECRET_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+@dataclasses.dataclass(frozen=True)
+class Approval:
+    """What a person allowed on the consent page: the ``grant_user`` the pages hand to Authlib, which gives it
+    to :meth:`AuthorizationCodeGrant.save_authorization_code` as ``request.user``."""
+
+    user: UserRecord
+    scope: str
 
 
 class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
@@ -92,58 +103,66 @@ class _Refresh:
         return self.record.scope
 
 
-@contextlib.contextmanager
-def _client_must_exist(grant: Any) -> Iterator[None]:
-    """The client was deleted after this process cached it: forget it and refuse, as for any unknown client."""
-    try:
-        yield
-    except NotFound:
-        _server(grant).clients.forget(grant.request.client.client_id)
-        raise InvalidClientError(status_code=401, description="The client does not exist on this server.") from None
+class _Grant:
+    """What every Tessera grant shares: the typed way to its server's context, and how tokens are stored."""
+
+    GRANT_TYPE: ClassVar[str]
+    server: TesseraServer
+    request: Any
+
+    @property
+    def context(self) -> ServerContext:
+        return self.server.context
+
+    def _active_user(self, user_id: int | None) -> UserRecord | None:
+        user = None if user_id is None else self.context.store.users.by_id(user_id)
+        return None if user is None or user.disabled else user
+
+    def _new_token(self, token: dict[str, Any], user_id: int | None, grant_id: str) -> NewToken:
+        now = self.context.now()
+        refresh = token.get("refresh_token")
+        return NewToken(
+            access_digest=digest(token["access_token"]),
+            refresh_digest=digest(refresh) if refresh else None,
+            client_id=self.request.client.client_id,
+            user_id=user_id,
+            scope=token.get("scope", ""),
+            grant_id=grant_id,
+            issued_at=now,
+            expires_at=now + int(token["expires_in"]),
+            refresh_expires_at=now + self.context.settings.refresh_token_ttl if refresh else None,
+        )
+
+    @contextlib.contextmanager
+    def _client_must_exist(self) -> Iterator[None]:
+        """The client was deleted after this process cached it: forget it and refuse, as any unknown client."""
+        try:
+            yield
+        except NotFound:
+            self.context.clients.forget(self.request.client.client_id)
+            raise InvalidClientError(status_code=401, description="The client does not exist on this server.") from None
 
 
-def _server(grant: Any) -> "AuthorizationServer":
-    return grant.server  # type: ignore[no-any-return]
-
-
-def _new_token(grant: Any, token: dict[str, Any], user_id: int | None, grant_id: str) -> NewToken:
-    server = _server(grant)
-    now = int(time.time())
-    refresh = token.get("refresh_token")
-    return NewToken(
-        access_digest=digest(token["access_token"]),
-        refresh_digest=digest(refresh) if refresh else None,
-        client_id=grant.request.client.client_id,
-        user_id=user_id,
-        scope=token.get("scope", ""),
-        grant_id=grant_id,
-        issued_at=now,
-        expires_at=now + int(token["expires_in"]),
-        refresh_expires_at=now + server.settings.refresh_token_ttl if refresh else None,
-    )
-
-
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = _SECRET_METHODS
+class AuthorizationCodeGrant(_Grant, grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = list(ANY_METHOD)
 
     def generate_authorization_code(self) -> str:
         return mint(TokenKind.CODE)
 
     def save_authorization_code(self, code: str, request: Any) -> None:
-        server = _server(self)
+        approval: Approval = request.user
         data = request.payload.data
-        server.store.save_code(
+        self.context.store.tokens.save_code(
             CodeRecord(
                 digest=digest(code),
                 client_id=request.client.client_id,
-                user_id=request.user.id,
+                user_id=approval.user.id,
                 redirect_uri=request.payload.redirect_uri,
-                # what the person ticked on the consent page, else the (narrowed) requested scope
-                scope=getattr(request, "consented_scope", None) or request.scope,
+                scope=approval.scope,
                 code_challenge=data.get("code_challenge"),
                 code_challenge_method=data.get("code_challenge_method"),
                 grant_id=random_id(),
-                expires_at=int(time.time()) + server.settings.code_ttl,
+                expires_at=self.context.now() + self.context.settings.code_ttl,
             )
         )
 
@@ -152,20 +171,18 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
             parse(code, TokenKind.CODE)
         except MalformedToken:
             return None
-        server = _server(self)
-        record = server.store.code(digest(code))
+        record = self.context.store.tokens.code(digest(code))
         if record is None or record.client_id != client.client_id:
             return None
         if record.used_at is not None:
-            server.revoke_grant(record.grant_id)  # replay: RFC 6749 §4.1.2
+            self.context.revocations.revoke_grant(record.grant_id)  # replay: RFC 6749 §4.1.2
             return None
-        if record.expires_at <= time.time():
+        if record.expires_at <= self.context.clock():
             return None
         return _Code(record)
 
     def authenticate_user(self, authorization_code: _Code) -> UserRecord | None:
-        user = _server(self).store.user_by_id(authorization_code.record.user_id)
-        return None if user is None or user.disabled else user
+        return self._active_user(authorization_code.record.user_id)
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         code: _Code = self.request.authorization_code
@@ -177,19 +194,18 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         token = self.generate_token(
             user=user, scope=code.record.scope, include_refresh_token=client.check_grant_type("refresh_token")
         )
-        server = _server(self)
-        with _client_must_exist(self):
-            redeemed = server.store.redeem_code(
-                code.record.digest, _new_token(self, token, user.id, code.record.grant_id)
+        with self._client_must_exist():
+            redeemed = self.context.store.tokens.redeem_code(
+                code.record.digest, self._new_token(token, user.id, code.record.grant_id)
             )
         if not redeemed:
-            server.revoke_grant(code.record.grant_id)
+            self.context.revocations.revoke_grant(code.record.grant_id)
             raise InvalidGrantError("The code has already been used.")
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
-class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = _SECRET_METHODS
+class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = list(ANY_METHOD)
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> _Refresh | None:
@@ -197,22 +213,19 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             parse(refresh_token, TokenKind.REFRESH)
         except MalformedToken:
             return None
-        server = _server(self)
         token_digest = digest(refresh_token)
-        record = server.store.refresh_token(token_digest)
+        record = self.context.store.tokens.refresh(token_digest)
         if record is None:
             return None
         if record.refresh_used_at is not None:
-            server.revoke_grant(record.grant_id)  # reuse: RFC 9700 §4.14.2
+            self.context.revocations.revoke_grant(record.grant_id)  # reuse: RFC 9700 §4.14.2
             return None
-        if record.revoked_at is not None or (record.refresh_expires_at or 0) <= time.time():
+        if record.revoked_at is not None or (record.refresh_expires_at or 0) <= self.context.clock():
             return None
         return _Refresh(token_digest, record)
 
     def authenticate_user(self, refresh_token: _Refresh) -> UserRecord | None:
-        user_id = refresh_token.record.user_id
-        user = None if user_id is None else _server(self).store.user_by_id(user_id)
-        return None if user is None or user.disabled else user
+        return self._active_user(refresh_token.record.user_id)
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         old: _Refresh = self.request.refresh_token
@@ -221,18 +234,19 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             raise InvalidGrantError("The user of this token is no longer active.")
         self.request.user = user
         token = self.issue_token(user, old)
-        server = _server(self)
-        with _client_must_exist(self):
-            retired = server.store.rotate_refresh(old.digest, _new_token(self, token, user.id, old.record.grant_id))
+        with self._client_must_exist():
+            retired = self.context.store.tokens.rotate_refresh(
+                old.digest, self._new_token(token, user.id, old.record.grant_id)
+            )
         if retired is None:
-            server.revoke_grant(old.record.grant_id)
+            self.context.revocations.revoke_grant(old.record.grant_id)
             raise InvalidGrantError("The refresh token has already been used.")
-        server.notify_revoked([retired])  # the old access token dies with its refresh token
+        self.context.revocations.announce([retired])  # the old access token dies with its refresh token
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
-class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+class ClientCredentialsGrant(_Grant, grants.ClientCredentialsGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = list(SECRET_METHODS)
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
@@ -241,6 +255,16 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mis
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         token = self.generate_token(scope=self.request.payload.scope, include_refresh_token=False)
-        with _client_must_exist(self):
-            _server(self).store.insert_token(_new_token(self, token, None, random_id()))
+        with self._client_must_exist():
+            self.context.store.tokens.insert(self._new_token(token, None, random_id()))
         return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
+#: every grant the server offers, with its extensions, in the order they are registered
+GRANTS: tuple[tuple[type[_Grant], list[Any]], ...] = (
+    (AuthorizationCodeGrant, [S256CodeChallenge(required=True)]),
+    (RefreshTokenGrant, []),
+    (ClientCredentialsGrant, []),
+)
+#: the grant types a client may be registered for
+GRANT_TYPES = tuple(grant.GRANT_TYPE for grant, _ in GRANTS)

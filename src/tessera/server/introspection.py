@@ -10,7 +10,8 @@ from typing import Any
 
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 
-from tessera.server.clients import OAuthClient
+from tessera.server.authorization import TesseraServer
+from tessera.server.clients import SECRET_METHODS, OAuthClient
 from tessera.server.errors import check_token_params
 from tessera.store import ActiveToken
 from tessera.tokens import MalformedToken, TokenKind, digest, parse
@@ -33,7 +34,9 @@ class _Introspected:
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
     # confidential clients only: introspection always needs a client secret
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    CLIENT_AUTH_METHODS = list(SECRET_METHODS)
+
+    server: TesseraServer
 
     def check_params(self, request: Any, client: OAuthClient) -> None:
         check_token_params(request.form)
@@ -43,7 +46,8 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
             parse(token_string, TokenKind.ACCESS)
         except MalformedToken:
             return None
-        record = self.server.store.active_token(digest(token_string))
+        context = self.server.context
+        record = context.store.tokens.active(digest(token_string), context.now())
         return None if record is None else _Introspected(record)
 
     def check_permission(self, token: _Introspected, client: OAuthClient, request: Any) -> bool:
@@ -59,7 +63,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
             "exp": r.expires_at,
             "iat": r.issued_at,
             "sub": r.subject,
-            "iss": self.server.settings.issuer,
+            "iss": self.server.context.settings.issuer,
         }
         if r.username is not None:
             body["username"] = r.username

@@ -1,32 +1,95 @@
-"""Authorization server metadata, RFC 8414 (with RFC 9207's ``authorization_response_iss_parameter_supported``).
+"""Authorization server metadata, RFC 8414 (with RFC 9207's ``authorization_response_iss_parameter_supported``),
+derived from what the server has: the endpoints of the request map, the grants and endpoints registered on the
+:class:`~tessera.server.authorization.TesseraServer`, and the scopes clients are registered for. Nothing here
+lists a grant type or an authentication method by hand.
 
-Built once per app from the issuer; ``scopes_supported`` is the union of the registered clients' scopes,
-read when the document is asked for.
+The document is built once per process and kept as bytes. Only ``scopes_supported`` depends on the database:
+it is read again at most every ``refresh`` seconds (the client cache's bound, since clients change through the
+CLI in other processes) and the document rebuilt only when it changed.
 """
 
-from collections.abc import Iterable
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["server_metadata"]
+from tessera.server.authorization import TesseraServer
 
-_CLIENT_AUTH = ["client_secret_basic", "client_secret_post", "none"]
+__all__ = ["Metadata", "derived_metadata"]
 
 
-def server_metadata(issuer: str, scopes: Iterable[str], paths: dict[str, str]) -> dict[str, Any]:
-    """The metadata document; ``paths`` maps endpoint names to paths below the issuer."""
-    return {
-        "issuer": issuer,
-        "authorization_endpoint": issuer + paths["authorization"],
-        "token_endpoint": issuer + paths["token"],
-        "introspection_endpoint": issuer + paths["introspection"],
-        "revocation_endpoint": issuer + paths["revocation"],
-        "scopes_supported": sorted(set(scopes)),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-        "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": _CLIENT_AUTH,
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": _CLIENT_AUTH,
-        "authorization_response_iss_parameter_supported": True,
-    }
+def _ordered(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def derived_metadata(server: TesseraServer, endpoints: Mapping[str, str], scopes: Iterable[str]) -> dict[str, Any]:
+    """The document; ``endpoints`` maps metadata names (``token_endpoint``) to paths below the issuer."""
+    issuer = server.context.settings.issuer
+    grants = [grant for grant, _ in server.grants]
+    authorization_grants = [g for g in grants if hasattr(g, "check_authorization_endpoint")]
+    challenge_methods = [
+        method
+        for _, extensions in server.grants
+        for extension in extensions
+        for method in getattr(extension, "SUPPORTED_CODE_CHALLENGE_METHOD", ())
+    ]
+    document: dict[str, Any] = {"issuer": issuer}
+    document.update({name: issuer + path for name, path in endpoints.items()})
+    document.update(
+        {
+            "scopes_supported": sorted(set(scopes)),
+            "response_types_supported": _ordered(t for g in authorization_grants for t in sorted(g.RESPONSE_TYPES)),
+            # Authlib's authorization-code grant answers in the query (RFC 6749 §4.1.2) and in no other mode
+            "response_modes_supported": ["query"],
+            "grant_types_supported": _ordered(g.GRANT_TYPE for g in grants if hasattr(g, "check_token_endpoint")),
+            "code_challenge_methods_supported": _ordered(challenge_methods),
+            "token_endpoint_auth_methods_supported": _ordered(
+                m for g in grants for m in getattr(g, "TOKEN_ENDPOINT_AUTH_METHODS", ())
+            ),
+            "authorization_response_iss_parameter_supported": server.issuer_parameter is not None,
+        }
+    )
+    for name, endpoint in server.endpoints.items():
+        document[f"{name}_endpoint_auth_methods_supported"] = list(endpoint.CLIENT_AUTH_METHODS)
+    return document
+
+
+class Metadata:
+    """The document as JSON bytes, rebuilt only when the scopes clients hold have changed."""
+
+    def __init__(
+        self,
+        server: TesseraServer,
+        endpoints: Mapping[str, str],
+        *,
+        refresh: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._server = server
+        self._endpoints = dict(endpoints)
+        self._refresh = refresh
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._scopes: frozenset[str] | None = None
+        self._body = b""
+        self._checked = float("-inf")
+
+    def body(self) -> bytes:
+        now = self._clock()
+        if now - self._checked < self._refresh:
+            return self._body
+        with self._lock:
+            if now - self._checked >= self._refresh:
+                scopes = frozenset(s for c in self._server.context.store.clients.all() for s in c.scope.split())
+                if scopes != self._scopes:
+                    document = derived_metadata(self._server, self._endpoints, scopes)
+                    self._body = json.dumps(document, separators=(",", ":")).encode()
+                    self._scopes = scopes
+                self._checked = now
+        return self._body
+
+    def invalidate(self) -> None:
+        """Read the scopes again at the next request (a client changed in this process)."""
+        with self._lock:
+            self._checked = float("-inf")

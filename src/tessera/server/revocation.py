@@ -10,7 +10,8 @@ from typing import Any
 
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 
-from tessera.server.clients import OAuthClient
+from tessera.server.authorization import TesseraServer
+from tessera.server.clients import ANY_METHOD, OAuthClient
 from tessera.server.errors import check_token_params
 from tessera.store import TokenRef
 from tessera.tokens import MalformedToken, TokenKind, digest, parse
@@ -19,7 +20,9 @@ __all__ = ["RevocationEndpoint"]
 
 
 class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    CLIENT_AUTH_METHODS = list(ANY_METHOD)
+
+    server: TesseraServer
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRef | None:
         try:
@@ -28,7 +31,7 @@ class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
             return None
         if kind not in (TokenKind.ACCESS, TokenKind.REFRESH):
             return None
-        return self.server.store.token_ref(digest(token_string), refresh=kind is TokenKind.REFRESH)  # type: ignore[no-any-return]
+        return self.server.context.store.tokens.ref(digest(token_string), refresh=kind is TokenKind.REFRESH)
 
     def check_params(self, request: Any, client: OAuthClient) -> None:
         check_token_params(request.form)
@@ -41,4 +44,4 @@ class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
         return token
 
     def revoke_token(self, token: TokenRef, request: Any) -> None:
-        self.server.revoke_grant(token.grant_id)
+        self.server.context.revocations.revoke_grant(token.grant_id)

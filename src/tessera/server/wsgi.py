@@ -1,59 +1,91 @@
-"""``tessera serve``: the app under granian (a Rust HTTP server with a WSGI interface), one app per worker
-process, built after the fork (no shared connections).
+"""The WSGI face of :class:`~tessera.server.front.Front`: what the tests, the demo and any WSGI server use.
 
-Why granian and not gunicorn's sync worker: the sync worker closes the connection after every response and
-then waits for the client's FIN before it accepts the next one, so a worker spends more time on TCP than on
-OAuth (measured with py-spy in ``bench/``). granian keeps HTTP/1.1 connections alive and parses HTTP in Rust.
-Each worker runs the app on a few threads, enough to overlap database round trips, few enough that the
-connection pool never makes a request wait.
+A machine route's request is read here (the whole body, at most :data:`~tessera.server.request.MAX_BODY`
+bytes: a longer one is 413, whether or not it says its length; one that says no length and that the server
+does not terminate is read as empty, as Werkzeug does) and answered by the front; any other request goes to
+the pages. Either way one access line is written.
+
+A WSGI server reads the body in the thread that runs the application, so a client that sends its body slowly
+holds that thread; ``tessera serve`` uses :mod:`tessera.server.rsgi` instead, which reads bodies before a
+thread is taken.
 """
 
-import logging
-import sys
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from granian.constants import Interfaces
-from granian.log import LogLevels
-from granian.server import Server
+from tessera.server.errors import error_body
+from tessera.server.front import Answer, Front, json_answer, log_request, status_line
+from tessera.server.request import MAX_BODY, HttpRequest, Refused, declared_length
 
-from tessera.config import Settings
+__all__ = ["WsgiFront"]
 
-__all__ = ["THREADS_PER_WORKER", "run"]
-
-#: WSGI threads per worker process (the engine's pool holds 5 connections plus 10 overflow)
-THREADS_PER_WORKER = 4
-
-_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-# granian's own messages (start, stop, worker exits) on stderr beside ours, at warning and above
-_GRANIAN_LOGGING: dict[str, Any] = {
-    "formatters": {"generic": {"()": "logging.Formatter", "fmt": _LOG_FORMAT}},
-    "handlers": {
-        "console": {"formatter": "generic", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
-        "access": {"formatter": "generic", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
-    },
-}
+StartResponse = Callable[..., Any]
 
 
-def run(settings: Settings, *, host: str, port: int, workers: int) -> None:
-    """Serve until stopped (SIGTERM or Ctrl-C); one access line per request goes to stderr at info level."""
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format=_LOG_FORMAT)
+class WsgiFront:
+    """A WSGI application: ``front``'s machine routes, and its pages for everything else."""
 
-    def load_app() -> Any:
-        # runs in each worker after the fork, with the settings the command validated
-        from tessera.server.app import create_app
+    def __init__(self, front: Front) -> None:
+        self.front = front
 
-        return create_app(settings)
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "")
+        route = self.front.route(path)
+        if route is None:
+            return self._page(environ, start_response, method, path, started)
+        request: HttpRequest | None = None
+        try:
+            request = _request(environ, method, path)
+        except Refused as refused:
+            answer = json_answer(refused.status, error_body("invalid_request", refused.description), refused.headers)
+        else:
+            answer = self.front.answer(route, request)
+        log_request(method, path, answer.status, started, None if request is None else request.client_id)
+        return _respond(start_response, answer)
 
-    server = Server(
-        "tessera.server.app:create_app",
-        address=host,
-        port=port,
-        interface=Interfaces.WSGI,
-        workers=workers,
-        blocking_threads=THREADS_PER_WORKER,
-        log_level=LogLevels.warning,
-        log_dictconfig=_GRANIAN_LOGGING,
-        log_access=False,  # Tessera writes its own access line, with the client id
-        workers_kill_timeout=10,
+    def _page(
+        self, environ: dict[str, Any], start_response: StartResponse, method: str, path: str, started: float
+    ) -> Iterable[bytes]:
+        status = 500
+
+        def recording(status_text: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            nonlocal status
+            status = int(status_text.split(" ", 1)[0])
+            return start_response(status_text, headers, exc_info)
+
+        try:
+            return self.front.pages(environ, recording)
+        finally:
+            log_request(method, path, status, started, None)
+
+
+def _request(environ: dict[str, Any], method: str, path: str) -> HttpRequest:
+    headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")}
+    if "CONTENT_TYPE" in environ:
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    length = declared_length(environ.get("CONTENT_LENGTH"))
+    stream = environ["wsgi.input"]
+    if length is not None:
+        body = stream.read(length)
+    elif environ.get("wsgi.input_terminated"):
+        body = stream.read(MAX_BODY + 1)
+        if len(body) > MAX_BODY:
+            raise Refused(413, "The request body is too large.")
+    else:
+        body = b""
+    return HttpRequest(
+        method=method,
+        path=path,
+        query=environ.get("QUERY_STRING", ""),
+        headers=headers,
+        body=body,
+        remote_addr=environ.get("REMOTE_ADDR"),
     )
-    server.serve(target_loader=load_app, wrap_loader=False)
+
+
+def _respond(start_response: StartResponse, answer: Answer) -> list[bytes]:
+    start_response(status_line(answer.status), answer.headers)
+    return [answer.body]

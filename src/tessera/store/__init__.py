@@ -1,7 +1,8 @@
-"""Storage: models, the repository (the only code that queries) and migrations."""
+"""Storage: the schema, the repositories (the only code that issues SQL), their protocols, and migrations."""
 
 from tessera.store.db import make_engine
 from tessera.store.migrate import upgrade
+from tessera.store.protocols import Clients, Consents, Storage, TokenReader, Tokens, Users
 from tessera.store.records import (
     ActiveToken,
     ClientRecord,
@@ -16,12 +17,18 @@ from tessera.store.repositories import Store
 __all__ = [
     "ActiveToken",
     "ClientRecord",
+    "Clients",
     "CodeRecord",
+    "Consents",
     "NewToken",
     "RefreshRecord",
+    "Storage",
     "Store",
+    "TokenReader",
     "TokenRef",
+    "Tokens",
     "UserRecord",
+    "Users",
     "make_engine",
     "upgrade",
 ]

@@ -72,7 +72,7 @@ tokens = Table(
     Column("refresh_used_at", Integer, nullable=True),
     Column("revoked_at", Integer, nullable=True),
     Index("ix_tokens_grant_id", "grant_id"),
-    Index("ix_tokens_expires_at", "refresh_expires_at"),
+    Index("ix_tokens_refresh_expires_at", "refresh_expires_at"),
 )
 
 consents = Table(

@@ -3,16 +3,14 @@ and so does the wait imposed after too many failures (:mod:`tessera.ratelimit`).
 
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from tessera.passwords import verify_password
-from tessera.ratelimit import RateLimits
-from tessera.web.security import check_csrf, csrf_token, current_user, sign_in, sign_out, store
+from tessera.web.context import current_server
+from tessera.web.security import check_csrf, csrf_token, current_user, sign_in, sign_out
 
-__all__ = ["bp", "safe_next"]
-
-bp = Blueprint("auth", __name__)
+__all__ = ["home", "logged_out", "login", "logout", "safe_next"]
 
 _MAX_FIELD = 1024
 
@@ -20,15 +18,11 @@ _MAX_FIELD = 1024
 def safe_next(target: str | None) -> str:
     """Only a path on this server: never an open redirect (RFC 9700 §4.11)."""
     if not target:
-        return url_for("auth.signed_in")
+        return url_for("home")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return url_for("auth.signed_in")
+        return url_for("home")
     return target
-
-
-def _rate_limits() -> RateLimits:
-    return current_app.extensions["tessera.rate_limits"]  # type: ignore[no-any-return]
 
 
 def _wait(seconds: int) -> str:
@@ -46,7 +40,7 @@ def _client_name(next_url: str) -> str | None:
     if parts.path != "/authorize":
         return None
     client_id = parse_qs(parts.query).get("client_id", [""])[0]
-    client = store().client(client_id) if 0 < len(client_id) <= 64 else None
+    client = current_server().query_client(client_id)
     return client.name if client else None
 
 
@@ -62,21 +56,21 @@ def _form(error: str | None = None, username: str = "") -> str:
     )
 
 
-@bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     if request.method == "GET":
         return _form()
     check_csrf()
     username = request.form.get("username", "").strip()[:_MAX_FIELD]
     password = request.form.get("password", "")[:_MAX_FIELD]
-    limits, address = _rate_limits(), request.remote_addr
+    context = current_server().context
+    limits, address = context.rate_limits, request.remote_addr
     verdict = limits.login_allowed(username, address)
     if not verdict.allowed:
         # decided before the password is looked at: a right password waits too, and the answer is the same
         # whether or not the account exists
         message = f"Too many sign-in attempts. Please wait {_wait(verdict.retry_after)} and try again."
         return _form(message, username), 429, {"Retry-After": str(verdict.retry_after)}
-    user = store().user_by_name(username) if username else None
+    user = context.store.users.by_name(username) if username else None
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or user.disabled:
         limits.login_failed(username, address)
@@ -86,7 +80,6 @@ def login() -> ResponseReturnValue:
     return redirect(safe_next(request.form.get("next")), code=303)
 
 
-@bp.route("/logout", methods=["GET", "POST"])
 def logout() -> ResponseReturnValue:
     """GET asks, POST (with the CSRF token) signs out: another site cannot sign people out with a link."""
     if request.method == "GET":
@@ -96,17 +89,15 @@ def logout() -> ResponseReturnValue:
         return render_template("auth/logout.html", csrf_token=csrf_token(), username=user.username)
     check_csrf()
     sign_out()
-    return redirect(url_for("auth.logged_out"), code=303)
+    return redirect(url_for("logged_out"), code=303)
 
 
-@bp.get("/logged-out")
 def logged_out() -> str:
     return render_template("auth/logged_out.html")
 
 
-@bp.get("/")
-def signed_in() -> ResponseReturnValue:
+def home() -> ResponseReturnValue:
     user = current_user()
     if user is None:
-        return redirect(url_for("auth.login"), code=302)
+        return redirect(url_for("login"), code=302)
     return render_template("auth/home.html", username=user.username)

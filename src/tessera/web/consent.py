@@ -9,23 +9,16 @@ from typing import Any
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from tessera.web.security import check_csrf, csrf_token, current_user, store
+from tessera.server.authorization import TesseraServer
+from tessera.server.grants import Approval
+from tessera.store import UserRecord
+from tessera.web.context import current_server
+from tessera.web.security import check_csrf, csrf_token, current_user
 
-__all__ = ["bp"]
-
-bp = Blueprint("consent", __name__)
-
-_SCOPE_DESCRIPTIONS = {
-    "api": "Use the API on your behalf",
-    "restricted": "Reach restricted parts of the API",
-}
-
-
-def _server() -> Any:
-    return current_app.extensions["tessera.server"]
+__all__ = ["authorize"]
 
 
 def _error_page(error: OAuth2Error) -> tuple[str, int]:
@@ -41,15 +34,14 @@ def _error_page(error: OAuth2Error) -> tuple[str, int]:
 
 def _redirect_with_error(error: OAuth2Error) -> Response:
     """The client is known and its redirect URI registered: tell it, with ``iss`` (RFC 9207)."""
-    server = _server()
+    server = current_server()
     response: Response = server.handle_error_response(None, error)
     server.issuer_parameter.add_issuer_parameter(server, response)
     return response
 
 
-@bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> ResponseReturnValue:
-    server = _server()
+    server = current_server()
     if len(request.query_string) > 8192:
         return render_template(
             "errors/error.html", title="Request too long", message="The request is too long.", status=414
@@ -64,10 +56,12 @@ def authorize() -> ResponseReturnValue:
         # build one holding characters RFC 6749 §4.1.2.1 forbids there; such a request is malformed anyway
         return _error_page(InvalidRequestError("The request contains characters that are not allowed."))
     if user is None:
-        return redirect(url_for("auth.login", next=request.full_path), code=302)
+        return redirect(url_for("login", next=request.full_path), code=302)
 
     client = grant.client
     requested = grant.request.scope.split()
+    consents = server.context.store.consents
+    descriptions = server.context.settings.scope_descriptions
     if request.method == "POST":
         check_csrf()
         if request.form.get("decision") != "allow":
@@ -75,10 +69,10 @@ def authorize() -> ResponseReturnValue:
         chosen = [s for s in requested if s in request.form.getlist("grant_scope")]
         if not chosen:
             return server.create_authorization_response(grant=grant, grant_user=None)  # type: ignore[no-any-return]
-        store().save_consent(user.id, client.client_id, chosen)
+        consents.save(user.id, client.client_id, chosen)
         return _issue(server, grant, user, chosen)
 
-    remembered = set((store().consent(user.id, client.client_id) or "").split())
+    remembered = set((consents.get(user.id, client.client_id) or "").split())
     if remembered.issuperset(requested):
         return _issue(server, grant, user, requested)
     return render_template(
@@ -86,15 +80,15 @@ def authorize() -> ResponseReturnValue:
         csrf_token=csrf_token(),
         client_name=client.name,
         username=user.username,
-        scopes=[(s, _SCOPE_DESCRIPTIONS.get(s, "")) for s in requested],
+        scopes=[(s, descriptions.get(s, "")) for s in requested],
         form_action=request.full_path,
-        logout_url=url_for("auth.logout"),
+        logout_url=url_for("logout"),
     )
 
 
-def _issue(server: Any, grant: Any, user: Any, scopes: list[str]) -> Response:
-    grant.request.consented_scope = " ".join(scopes)
-    response: Response = server.create_authorization_response(grant=grant, grant_user=user)
+def _issue(server: TesseraServer, grant: Any, user: UserRecord, scopes: list[str]) -> Response:
+    approval = Approval(user, " ".join(scopes))
+    response: Response = server.create_authorization_response(grant=grant, grant_user=approval)
     if request.method == "POST":
         response.status_code = 303  # after a POST, never 307 (RFC 9700 §4.12)
     return response

@@ -7,11 +7,12 @@ and compared in constant time.
 import hmac
 import secrets
 
-from flask import Flask, Response, abort, current_app, request, session
+from flask import Flask, Response, abort, request, session
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
-from tessera.store import Store, UserRecord
+from tessera.store import UserRecord
+from tessera.web.context import current_server
 
 __all__ = [
     "PAGE_HEADERS",
@@ -47,10 +48,6 @@ class CachedSerializerSessionInterface(SecureCookieSessionInterface):
         return cached[1]
 
 
-def store() -> Store:
-    return current_app.extensions["tessera.server"].store  # type: ignore[no-any-return]
-
-
 def csrf_token() -> str:
     token = session.get("csrf")
     if not isinstance(token, str):
@@ -70,7 +67,7 @@ def current_user() -> UserRecord | None:
     uid = session.get("uid")
     if not isinstance(uid, int):
         return None
-    user = store().user_by_id(uid)
+    user = current_server().context.store.users.by_id(uid)
     if user is None or user.disabled:
         session.pop("uid", None)
         return None

@@ -1,0 +1,184 @@
+"""The composition root: :func:`create_app` builds the authorization server from its parts, once per process.
+
+    settings -> ServerContext (store, client cache, rate limits, revocations)   tessera.server.context
+             -> TesseraServer (Authlib) with the grants and endpoints         tessera.server.authorization
+             -> Front: the machine routes, then the Flask pages               tessera.app.routes
+             -> WSGI (tests, the demo) or RSGI (tessera serve)                tessera.server.wsgi / .rsgi
+
+Nothing happens at import time; everything hangs off what :func:`build` returns.
+"""
+
+import dataclasses
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from authlib.oauth2 import OAuth2Error
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from tessera.app.routes import MACHINE, PAGES, advertised
+from tessera.config import Settings
+from tessera.events import RevocationPublisher
+from tessera.ratelimit import RateLimits
+from tessera.server.authorization import TesseraServer
+from tessera.server.clients import ClientCache
+from tessera.server.context import Clock, RevocationListener, Revocations, ServerContext
+from tessera.server.errors import JSON_NO_STORE, failure
+from tessera.server.front import Front, MachineRoute, Runs
+from tessera.server.grants import GRANTS
+from tessera.server.handlers import Machine
+from tessera.server.introspection import IntrospectionEndpoint
+from tessera.server.metadata import Metadata
+from tessera.server.request import MAX_BODY, HttpRequest, Reply
+from tessera.server.revocation import RevocationEndpoint
+from tessera.server.rsgi import RsgiFront
+from tessera.server.wsgi import WsgiFront
+from tessera.store import Store, make_engine
+from tessera.store.db import StatementCounter
+from tessera.web.context import install
+from tessera.web.security import CachedSerializerSessionInterface, add_page_headers
+
+__all__ = ["Built", "build", "create_app"]
+
+_WEB = Path(__file__).resolve().parent.parent / "web"
+
+
+@dataclasses.dataclass(frozen=True)
+class Built:
+    """One server, built: its Flask app (whose ``wsgi_app`` is the WSGI front) and its parts."""
+
+    flask: Flask
+    server: TesseraServer
+    front: Front
+    store: Store
+    #: the SQL statement counter, with ``TESSERA_BENCH_COUNT_SQL=1`` (bench only)
+    counter: StatementCounter | None = None
+
+    def rsgi(self, *, threads: int) -> RsgiFront:
+        """The same server for an RSGI HTTP server (``tessera serve``)."""
+        return RsgiFront(self.front, threads=threads, body_timeout=self.server.context.settings.body_timeout)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    on_revoke: list[RevocationListener] | None = None,
+    clock: Clock = time.time,
+) -> Flask:
+    """The authorization server as a WSGI app. ``store`` defaults to one on ``settings.database_url``;
+    ``on_revoke`` are told of every revocation, besides the Redis publisher when ``TESSERA_REDIS_URL`` is set;
+    ``clock`` says what time it is (tests move it)."""
+    return build(settings, store=store, on_revoke=on_revoke, clock=clock).flask
+
+
+def build(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    on_revoke: list[RevocationListener] | None = None,
+    clock: Clock = time.time,
+) -> Built:
+    settings = settings or Settings.from_env()
+    counter = StatementCounter() if settings.count_sql else None
+    store = store or Store(make_engine(settings.database_url, counter=counter))
+    # Authlib logs whole token responses at DEBUG; never let a token reach a log
+    logging.getLogger("authlib").setLevel(logging.INFO)
+
+    listeners = list(on_revoke or [])
+    if settings.redis_url:
+        listeners.append(RevocationPublisher(settings.redis_url, channel=settings.revocation_channel))
+    context = ServerContext(
+        settings=settings,
+        store=store,
+        clients=ClientCache(store.clients.get, ttl=settings.client_cache_ttl),
+        rate_limits=RateLimits(settings),
+        revocations=Revocations(store.tokens, listeners),
+        clock=clock,
+    )
+    server = TesseraServer(context)
+    for grant, extensions in GRANTS:
+        server.register_grant(grant, extensions)
+    server.register_endpoint(IntrospectionEndpoint(server))
+    server.register_endpoint(RevocationEndpoint(server))
+
+    flask = _pages(settings, server)
+    routes = list(MACHINE)
+    if counter is not None:
+        routes.append(_statement_count_route(counter))
+    metadata = Metadata(server, advertised(), refresh=settings.client_cache_ttl)
+    pages: Any = flask.wsgi_app
+    if settings.trusted_proxies:
+        # request.remote_addr (counted by the sign-in rate limit) becomes the address the proxies saw
+        n = settings.trusted_proxies
+        pages = ProxyFix(pages, x_for=n, x_proto=n)
+    front = Front(Machine(server, metadata), routes, pages)
+    flask.wsgi_app = WsgiFront(front)  # type: ignore[method-assign]
+    return Built(flask, server, front, store, counter)
+
+
+def _pages(settings: Settings, server: TesseraServer) -> Flask:
+    """The Flask app of the pages (:data:`tessera.app.routes.PAGES`) and their static files."""
+    app = Flask(
+        "tessera",
+        template_folder=str(_WEB / "templates"),
+        static_folder=str(_WEB / "static"),
+        static_url_path="/static",
+    )
+    app.config.update(
+        SECRET_KEY=str(settings.secret_key),
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        MAX_FORM_MEMORY_SIZE=MAX_BODY,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.issuer.startswith("https://"),
+        SESSION_COOKIE_NAME="tessera_session",
+    )
+    app.session_interface = CachedSerializerSessionInterface()
+    install(app, server)
+    for page in PAGES:
+        app.add_url_rule(page.path, page.name, page.view, methods=list(page.methods))
+    app.after_request(_page_headers)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+    return app
+
+
+def _statement_count_route(counter: StatementCounter) -> MachineRoute:
+    """Bench only (``TESSERA_BENCH_COUNT_SQL=1``): this worker's SQL statement count, which ``bench/`` reads
+    before and after a batch of requests. The route does not exist otherwise."""
+
+    def sql_count(machine: Machine, request: HttpRequest) -> Reply:
+        return 200, {"statements": counter.count, "pid": os.getpid()}, []
+
+    return MachineRoute("/_bench/sql-count", ("GET",), sql_count, Runs.LOOP)
+
+
+def _page_headers(response: Response) -> Response:
+    if response.mimetype == "text/html":
+        add_page_headers(response)
+    return response
+
+
+def _page_error(title: str, message: str, status: int) -> tuple[str, int]:
+    return render_template("errors/error.html", title=title, message=message, status=status), status
+
+
+def _http_error(exc: HTTPException) -> Any:
+    status = exc.code or 500
+    if request.accept_mimetypes.best == "application/json" and not request.accept_mimetypes.accept_html:
+        return jsonify(error=exc.name), status
+    return _page_error(exc.name, exc.description or exc.name, status)
+
+
+def _unexpected(exc: Exception) -> Any:
+    if isinstance(exc, OAuth2Error):  # an Authlib error that escaped a page's view
+        status, body, headers = exc()
+        return body, status, [*JSON_NO_STORE, *headers]
+    failed = failure(exc, request.method, request.path)
+    title, message, status = failed.title, failed.message, failed.status
+    return render_template("errors/error.html", title=title, message=message, status=status), status, failed.headers

@@ -1,0 +1,63 @@
+"""The request map: every path the authorization server answers, what answers it, and where it runs.
+
+Machine routes (:class:`~tessera.server.front.MachineRoute`) are answered by :class:`~tessera.server.front.Front`
+before any web framework, by a handler of :mod:`tessera.server.handlers`; under ``tessera serve`` each runs on
+the worker's event loop (``LOOP``: no waiting) or on a worker thread (``THREAD``: it writes, or may block).
+Pages (:class:`Page`) are Flask views of :mod:`tessera.web`, always on a worker thread. A path in neither list
+is Flask's 404.
+
+The metadata document (RFC 8414) names the routes marked ``advertised_as``; nothing else lists their paths.
+"""
+
+import dataclasses
+from collections.abc import Callable
+
+from flask.typing import ResponseReturnValue
+
+from tessera.server import handlers
+from tessera.server.front import MachineRoute, Runs
+from tessera.web import auth, consent
+
+__all__ = ["MACHINE", "PAGES", "Page"]
+
+GET, POST, GET_POST = ("GET",), ("POST",), ("GET", "POST")
+LOOP, THREAD = Runs.LOOP, Runs.THREAD
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    """A Flask view; ``name`` is what ``url_for`` calls it."""
+
+    path: str
+    methods: tuple[str, ...]
+    view: Callable[[], ResponseReturnValue]
+    name: str
+    advertised_as: str | None = None
+
+
+MACHINE = (
+    # path                                         methods  handler              runs    metadata
+    MachineRoute("/oauth/token",                   POST,    handlers.token,      THREAD, "token_endpoint"),
+    MachineRoute("/oauth/introspect",              POST,    handlers.introspect, LOOP,   "introspection_endpoint"),
+    MachineRoute("/oauth/revoke",                  POST,    handlers.revoke,     THREAD, "revocation_endpoint"),
+    MachineRoute("/.well-known/oauth-authorization-server", GET, handlers.metadata, LOOP),
+    MachineRoute("/openapi.json",                  GET,     handlers.openapi,    LOOP),
+    MachineRoute("/healthz",                       GET,     handlers.healthz,    LOOP),
+    MachineRoute("/readyz",                        GET,     handlers.readyz,     THREAD),
+)  # fmt: skip
+
+PAGES = (
+    # path              methods   view                 url_for name   metadata
+    Page("/authorize",  GET_POST, consent.authorize,   "authorize",   "authorization_endpoint"),
+    Page("/login",      GET_POST, auth.login,          "login"),
+    Page("/logout",     GET_POST, auth.logout,         "logout"),
+    Page("/logged-out", GET,      auth.logged_out,     "logged_out"),
+    Page("/",           GET,      auth.home,           "home"),
+    # and /static/<path:filename>: Flask's own static view, for the pages' stylesheet
+)  # fmt: skip
+
+
+def advertised() -> dict[str, str]:
+    """Metadata names of the advertised endpoints, and their paths."""
+    routes: list[MachineRoute | Page] = [*MACHINE, *PAGES]
+    return {route.advertised_as: route.path for route in routes if route.advertised_as is not None}

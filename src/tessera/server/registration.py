@@ -1,0 +1,190 @@
+"""Client registration: every rule for a client's metadata, in one place. The CLI (``tessera clients``), the demo,
+the tests, and registration over HTTP (RFC 7591) all call :func:`register_client` and :func:`update_client`.
+
+    >>> registered = register_client(store.clients, ClientMetadata(name="Billing", grant_types=("client_credentials",)))
+    ... # doctest: +SKIP
+    >>> registered.secret  # shown once; only its digest is stored                  # doctest: +SKIP
+    'tsr_cs_...'
+
+The rules:
+
+- a name of 1 to 200 characters, shown to people on the consent page;
+- redirect URIs: absolute ``http(s)`` URLs with a host and no fragment (RFC 6749 §3.1.2), matched exactly
+  (RFC 9700 §4.1.3); with ``production``, ``http://`` only for loopback hosts (RFC 9700 §2.6);
+- grant types among those the server offers (:data:`tessera.server.grants.GRANT_TYPES`); by default the
+  authorization code with refresh tokens when a redirect URI is given, else client credentials; the
+  authorization code needs a redirect URI;
+- a scope of one or more scope tokens (RFC 6749 §3.3);
+- a public client has no secret, authenticates with ``none`` and must use PKCE: it cannot use client
+  credentials or introspect, both of which need a secret.
+
+A rule broken raises :class:`~tessera.errors.InvalidClientMetadata` (or :class:`~tessera.errors.InvalidRedirectUri`),
+whose ``error`` is the RFC 7591 error code and whose message says what to change.
+"""
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from tessera.config import is_loopback
+from tessera.errors import InvalidClientMetadata, InvalidRedirectUri, NotFound
+from tessera.server.clients import NONE, SECRET_METHODS
+from tessera.server.grants import GRANT_TYPES
+from tessera.store import ClientRecord, Clients
+from tessera.tokens import TokenKind, digest, mint, random_id
+
+__all__ = [
+    "ClientChanges",
+    "ClientMetadata",
+    "Registered",
+    "describe",
+    "check_redirect_uri",
+    "register_client",
+    "update_client",
+]
+
+MAX_NAME = 200
+#: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+_SCOPE_CHARACTERS = frozenset(chr(c) for c in range(0x21, 0x7F)) - {'"', "\\"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientMetadata:
+    """What a client is registered with. An empty ``grant_types`` means the default (see the module)."""
+
+    name: str
+    redirect_uris: tuple[str, ...] = ()
+    grant_types: tuple[str, ...] = ()
+    scope: str = "api"
+    public: bool = False
+    introspect: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientChanges:
+    """What :func:`update_client` changes; ``None`` leaves a field as it is."""
+
+    name: str | None = None
+    redirect_uris: tuple[str, ...] | None = None
+    grant_types: tuple[str, ...] | None = None
+    scope: str | None = None
+    introspect: bool | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Registered:
+    """A new client, and its secret (``None`` for a public client): the only time the secret exists in clear."""
+
+    record: ClientRecord
+    secret: str | None
+
+
+def register_client(
+    clients: Clients, metadata: ClientMetadata, *, production: bool = False, clock: Callable[[], float] = time.time
+) -> Registered:
+    """Check ``metadata`` against every rule and store the client with a new id (and secret, if confidential)."""
+    checked = _checked(metadata, production=production)
+    secret = None if checked.public else mint(TokenKind.CLIENT_SECRET)
+    record = ClientRecord(
+        client_id=random_id(),
+        secret_digest=None if secret is None else digest(secret),
+        name=checked.name,
+        redirect_uris=checked.redirect_uris,
+        grant_types=checked.grant_types,
+        scope=checked.scope,
+        public=checked.public,
+        may_introspect=checked.introspect,
+        created_at=int(clock()),
+    )
+    clients.create(record)
+    return Registered(record, secret)
+
+
+def update_client(
+    clients: Clients, client_id: str, changes: ClientChanges, *, production: bool = False
+) -> ClientRecord:
+    """Apply ``changes`` to a registered client, checked against the same rules as a new one. A client's id,
+    secret, kind (public or confidential) and creation time never change here."""
+    current = clients.get(client_id)
+    if current is None:
+        raise NotFound(f"no client {client_id!r}")
+    merged = ClientMetadata(
+        name=current.name if changes.name is None else changes.name,
+        redirect_uris=current.redirect_uris if changes.redirect_uris is None else changes.redirect_uris,
+        grant_types=current.grant_types if changes.grant_types is None else changes.grant_types,
+        scope=current.scope if changes.scope is None else changes.scope,
+        public=current.public,
+        introspect=current.may_introspect if changes.introspect is None else changes.introspect,
+    )
+    checked = _checked(merged, production=production)
+    record = dataclasses.replace(
+        current,
+        name=checked.name,
+        redirect_uris=checked.redirect_uris,
+        grant_types=checked.grant_types,
+        scope=checked.scope,
+        may_introspect=checked.introspect,
+    )
+    clients.update(record)
+    return record
+
+
+def describe(record: ClientRecord) -> dict[str, Any]:
+    """A client's metadata as RFC 7591 names it (and ``introspect``, Tessera's own), never its secret."""
+    return {
+        "client_id": record.client_id,
+        "name": record.name,
+        "redirect_uris": list(record.redirect_uris),
+        "grant_types": list(record.grant_types),
+        "scope": record.scope,
+        "public": record.public,
+        "introspect": record.may_introspect,
+        "token_endpoint_auth_method": NONE if record.public else SECRET_METHODS[0],
+    }
+
+
+def _checked(metadata: ClientMetadata, *, production: bool) -> ClientMetadata:
+    name = metadata.name.strip()
+    if not name or len(name) > MAX_NAME or not name.isprintable():
+        raise InvalidClientMetadata(f"the name must be 1 to {MAX_NAME} printable characters")
+    redirect_uris = tuple(dict.fromkeys(metadata.redirect_uris))
+    for uri in redirect_uris:
+        check_redirect_uri(uri, production=production)
+    scopes = list(dict.fromkeys(metadata.scope.split()))
+    if not scopes or any(not set(s) <= _SCOPE_CHARACTERS for s in scopes):
+        raise InvalidClientMetadata("the scope must be one or more space-separated scope names")
+    grant_types = tuple(dict.fromkeys(metadata.grant_types))
+    unknown = [g for g in grant_types if g not in GRANT_TYPES]
+    if unknown:
+        raise InvalidClientMetadata(f"unknown grant type {unknown[0]!r}: use one of {', '.join(GRANT_TYPES)}")
+    if not grant_types:
+        grant_types = ("authorization_code", "refresh_token") if redirect_uris else ("client_credentials",)
+    if "authorization_code" in grant_types and not redirect_uris:
+        raise InvalidRedirectUri("the authorization_code grant needs at least one redirect URI")
+    if metadata.public and "client_credentials" in grant_types:
+        raise InvalidClientMetadata("a public client cannot use client_credentials: it has no secret")
+    if metadata.public and metadata.introspect:
+        raise InvalidClientMetadata("a public client cannot introspect: introspection needs a client secret")
+    return dataclasses.replace(
+        metadata, name=name, redirect_uris=redirect_uris, grant_types=grant_types, scope=" ".join(scopes)
+    )
+
+
+def check_redirect_uri(uri: str, *, production: bool) -> None:
+    """Raise :class:`~tessera.errors.InvalidRedirectUri` unless ``uri`` may be registered."""
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname
+    except ValueError:
+        raise InvalidRedirectUri(f"redirect URI {uri!r} is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise InvalidRedirectUri(f"redirect URI {uri!r} must be an absolute http(s) URL")
+    if parts.fragment or "#" in uri:
+        raise InvalidRedirectUri(f"redirect URI {uri!r} must not have a fragment (RFC 6749 §3.1.2)")
+    if production and parts.scheme == "http" and not is_loopback(host):
+        # RFC 9700 §2.6: plain http only for loopback; elsewhere the code would cross the network in clear
+        raise InvalidRedirectUri(
+            f"redirect URI {uri!r} must be https:// in production (http:// only for loopback addresses)"
+        )

@@ -1,0 +1,119 @@
+"""Requests to the machine endpoints, independent of the HTTP server that read them.
+
+The WSGI adapter (:mod:`tessera.server.wsgi`, tests and embedding) and the RSGI adapter (:mod:`tessera.server.rsgi`,
+``tessera serve``) both read the request line, the headers and the whole body, and hand an :class:`HttpRequest`
+to :class:`~tessera.server.front.Front`. For the OAuth endpoints, :meth:`HttpRequest.oauth` turns it into the
+framework-neutral request Authlib's endpoints and grants take, exactly as Authlib's Flask integration builds one
+from Flask's request, after the checks Flask used to make:
+
+POST only (405 with ``Allow``), ``application/x-www-form-urlencoded`` only, nothing in the query string
+(RFC 6749 §3.2: credentials in URLs end up in logs), no repeated parameter (RFC 6749 §3.2), a body of at most
+:data:`MAX_BODY` bytes (413) that is UTF-8.
+"""
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from authlib.oauth2 import OAuth2Request
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+
+__all__ = ["MAX_BODY", "HttpRequest", "MachineRequest", "Refused", "Reply", "declared_length"]
+
+#: the largest request body accepted, in bytes (RFC 6749 requests are a few hundred; sign-in forms less)
+MAX_BODY = 64 * 1024
+
+#: what a handler answers: status, a JSON-able dict (or bytes), and headers
+Reply = tuple[int, Any, list[tuple[str, str]]]
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+class Refused(Exception):
+    """A request refused before any endpoint sees it: answered ``invalid_request`` with ``status``."""
+
+    def __init__(self, status: int, description: str, headers: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+        self.headers = headers or []
+
+
+def declared_length(value: str | None) -> int | None:
+    """The ``Content-Length`` a request declares, or None; :class:`Refused` if it is not a number or too big."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()):  # int() takes "-1", "+5", "1_0", "٢٩"
+        raise Refused(400, "The Content-Length header is not a number.")
+    length = int(value)
+    if length > MAX_BODY:
+        raise Refused(413, "The request body is too large.")
+    return length
+
+
+class MachineRequest(OAuth2Request):  # type: ignore[misc]
+    """Authlib's request, from the headers and the parsed form; the query string is always empty."""
+
+    def __init__(self, method: str, uri: str, headers: dict[str, str], form: dict[str, str]) -> None:
+        super().__init__(method, uri, headers=headers)
+        self._form = form
+        self.payload = BasicOAuth2Payload(form)
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self._form
+
+    @property
+    def args(self) -> dict[str, str]:
+        return {}
+
+
+@dataclasses.dataclass(slots=True)
+class HttpRequest:
+    """One request as read off the wire: header names in lower case, the whole body."""
+
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str]
+    body: bytes
+    remote_addr: str | None = None
+    _oauth: MachineRequest | None = dataclasses.field(default=None, repr=False)
+
+    def oauth(self, issuer: str) -> MachineRequest:
+        """This request as Authlib's; :class:`Refused` unless it is a form POST without a query string."""
+        if self._oauth is None:
+            if self.method != "POST":
+                raise Refused(405, "The method is not allowed for the requested URL.", [("Allow", "OPTIONS, POST")])
+            if self.headers.get("content-type", "").split(";", 1)[0].strip().lower() != _FORM:
+                raise Refused(400, "The body must be application/x-www-form-urlencoded (RFC 6749 §3.2).")
+            if self.query:
+                raise Refused(400, "Send parameters in the request body, not in the URL.")
+            headers = {"Content-Type": _FORM}
+            authorization = self.headers.get("authorization")
+            if authorization is not None:
+                headers["Authorization"] = authorization
+            # the endpoint's URL as the issuer names it, never as a Host header claims it
+            self._oauth = MachineRequest(self.method, issuer + self.path, headers, _form(self.body))
+        return self._oauth
+
+    @property
+    def client_id(self) -> str | None:
+        """The client that authenticated, once an endpoint has authenticated one."""
+        client = None if self._oauth is None else self._oauth.client
+        return None if client is None else client.client_id
+
+
+def _form(body: bytes) -> dict[str, str]:
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        raise Refused(400, "The request body is not UTF-8.") from None
+    form: dict[str, str] = {}
+    for name, value in parse_qsl(text, keep_blank_values=True, errors="replace"):
+        if name in form:
+            raise Refused(400, f"Parameter '{name}' is repeated.")
+        form[name] = value
+    return form

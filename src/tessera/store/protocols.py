@@ -1,0 +1,122 @@
+"""What each caller needs from storage, as small :class:`~typing.Protocol`\\ s. Callers depend on these, never on
+the SQL behind them (:class:`~tessera.store.Store` implements them all):
+
+=================  ===========================================================================================
+protocol           used by
+=================  ===========================================================================================
+:class:`TokenReader`  the resource toolkit's :class:`~tessera.resource.LocalSource`: one read, nothing else
+:class:`Tokens`    the grants and the introspection and revocation endpoints; the CLI's revocations and purge
+:class:`Clients`   the client cache, client registration, the CLI
+:class:`Users`     sign-in, the grants (is the user still active?), account creation, the CLI
+:class:`Consents`  the consent page
+=================  ===========================================================================================
+
+Every method takes and returns digests, never tokens. Methods that revoke return the access-token digests they
+revoked, so that callers can tell resource-server caches.
+"""
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from tessera.store.records import (
+    ActiveToken,
+    ClientRecord,
+    CodeRecord,
+    NewToken,
+    RefreshRecord,
+    TokenRef,
+    UserRecord,
+)
+
+__all__ = ["Clients", "Consents", "Storage", "TokenReader", "Tokens", "Users"]
+
+
+class TokenReader(Protocol):
+    def active(self, access_digest: str, now: int | None = None) -> ActiveToken | None:
+        """The unrevoked, unexpired access token with that digest."""
+
+
+class Tokens(TokenReader, Protocol):
+    def insert(self, token: NewToken) -> None:
+        """Store a new token (pair). Raises :class:`~tessera.errors.NotFound` if its client or user is gone."""
+
+    def save_code(self, code: CodeRecord) -> None: ...
+
+    def code(self, code_digest: str) -> CodeRecord | None: ...
+
+    def redeem_code(self, code_digest: str, token: NewToken) -> bool:
+        """Mark the code used and store ``token`` atomically; False (nothing stored) if it was used already."""
+
+    def refresh(self, refresh_digest: str) -> RefreshRecord | None: ...
+
+    def rotate_refresh(self, refresh_digest: str, token: NewToken) -> str | None:
+        """Retire the pair and store ``token`` atomically; the retired access digest, or None if already used."""
+
+    def ref(self, token_digest: str, *, refresh: bool) -> TokenRef | None: ...
+
+    def revoke_grant(self, grant_id: str) -> list[str]: ...
+
+    def revoke_for_user(self, username: str) -> list[str]: ...
+
+    def revoke_for_client(self, client_id: str) -> list[str]: ...
+
+    def purge(self, now: int | None = None) -> int: ...
+
+
+class Clients(Protocol):
+    def get(self, client_id: str) -> ClientRecord | None: ...
+
+    def all(self) -> list[ClientRecord]: ...
+
+    def create(self, client: ClientRecord) -> None:
+        """Raises :class:`~tessera.errors.AlreadyExists` for a taken id."""
+
+    def update(self, client: ClientRecord) -> None:
+        """Replace the client's metadata (not its id, secret or creation time)."""
+
+    def set_secret(self, client_id: str, secret_digest: str) -> None: ...
+
+    def delete(self, client_id: str) -> list[str]:
+        """Delete the client with its tokens, codes and consents; the revoked access digests."""
+
+
+class Users(Protocol):
+    def create(self, username: str, password_hash: str) -> UserRecord: ...
+
+    def by_name(self, username: str) -> UserRecord | None: ...
+
+    def by_id(self, user_id: int) -> UserRecord | None: ...
+
+    def all(self) -> list[UserRecord]: ...
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
+
+    def disable(self, username: str) -> list[str]:
+        """Disable the user and revoke every token of theirs; the revoked access digests."""
+
+
+class Consents(Protocol):
+    def get(self, user_id: int, client_id: str) -> str | None:
+        """The scope the user has granted the client, if any."""
+
+    def save(self, user_id: int, client_id: str, scopes: Sequence[str]) -> None:
+        """Add ``scopes`` to what the user granted the client."""
+
+
+class Storage(Protocol):
+    """All of it, as the server's context holds it."""
+
+    @property
+    def tokens(self) -> Tokens: ...
+
+    @property
+    def clients(self) -> Clients: ...
+
+    @property
+    def users(self) -> Users: ...
+
+    @property
+    def consents(self) -> Consents: ...
+
+    def ping(self) -> None:
+        """Raise :class:`~tessera.errors.StoreUnavailable` unless the database answers."""

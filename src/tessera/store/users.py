@@ -1,0 +1,64 @@
+"""People who sign in. The rules for a username or a password live in :mod:`tessera.server.accounts`."""
+
+import time
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from tessera.errors import AlreadyExists, NotFound
+from tessera.store.database import Database
+from tessera.store.models import tokens as _tokens
+from tessera.store.models import users as _users
+from tessera.store.records import UserRecord
+from tessera.store.tokens import revoke_where
+
+__all__ = ["UserTable"]
+
+_BY_ID = select(_users).where(_users.c.id == bindparam("user_id"))
+
+
+class UserTable:
+    """:class:`~tessera.store.protocols.Users` over the ``users`` table."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create(self, username: str, password_hash: str) -> UserRecord:
+        now = int(time.time())
+        try:
+            with self._db.write() as conn:
+                uid = conn.execute(
+                    insert(_users)
+                    .values(username=username, password_hash=password_hash, disabled=False, created_at=now)
+                    .returning(_users.c.id)
+                ).scalar_one()
+        except IntegrityError:
+            raise AlreadyExists(f"user {username!r} already exists") from None
+        return UserRecord(uid, username, password_hash, False, now)
+
+    def by_name(self, username: str) -> UserRecord | None:
+        with self._db.read() as conn:
+            row = conn.execute(select(_users).where(_users.c.username == username)).one_or_none()
+        return None if row is None else UserRecord(*row)
+
+    def by_id(self, user_id: int) -> UserRecord | None:
+        with self._db.read() as conn:
+            row = conn.execute(_BY_ID, {"user_id": user_id}).one_or_none()
+        return None if row is None else UserRecord(*row)
+
+    def all(self) -> list[UserRecord]:
+        with self._db.read() as conn:
+            return [UserRecord(*row) for row in conn.execute(select(_users).order_by(_users.c.username))]
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        with self._db.write() as conn:
+            conn.execute(update(_users).where(_users.c.id == user_id).values(password_hash=password_hash))
+
+    def disable(self, username: str) -> list[str]:
+        with self._db.write() as conn:
+            uid = conn.execute(
+                update(_users).where(_users.c.username == username).values(disabled=True).returning(_users.c.id)
+            ).scalar_one_or_none()
+            if uid is None:
+                raise NotFound(f"no user {username!r}")
+            return revoke_where(conn, _tokens.c.user_id == uid)
