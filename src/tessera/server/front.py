@@ -2,7 +2,7 @@
 
 A request for a machine route (:class:`Machine` in the request map, :mod:`tessera.app.routes`) is answered here
 by its handler, with no web framework in between; any other request goes to the pages (the Flask app). Both
-kinds get the same access line (:func:`log_request`), and a machine route's failures become JSON here:
+kinds get the same access line (:attr:`Front.access`), and a machine route's failures become JSON here:
 
 - a request refused before any endpoint sees it (:class:`~tessera.server.request.Refused`): ``invalid_request``;
 - an OAuth error: Authlib's status, body and headers;
@@ -15,39 +15,24 @@ Every JSON answer of a machine route carries ``Cache-Control: no-store`` unless 
 import dataclasses
 import enum
 import json
-import logging
-import time
 from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
 
+from tessera.server.access import AccessLog
 from tessera.server.errors import JSON_NO_STORE, error_body, failure
 from tessera.server.handlers import Handler, Machine
 from tessera.server.request import HttpRequest, Refused
 
-__all__ = ["Answer", "Front", "MachineRoute", "Runs", "json_answer", "log_request", "status_line"]
+__all__ = ["Answer", "Front", "MachineRoute", "Runs", "json_answer", "refused_answer", "status_line"]
 
-_access_log = logging.getLogger("tessera.access")
 _STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
 
 
 def status_line(status: int) -> str:
     return _STATUS_LINES.get(status, f"{status} Error")
-
-
-def log_request(method: str, path: str, status: int, started: float, client_id: str | None) -> None:
-    """The one access line per request, machine route or page alike; never a token, a secret or a query."""
-    if _access_log.isEnabledFor(logging.INFO):
-        _access_log.info(
-            "request method=%s path=%s status=%d duration_ms=%.2f client_id=%s",
-            method,
-            path,
-            status,
-            (time.perf_counter() - started) * 1000,
-            client_id or "-",
-        )
 
 
 class Runs(enum.Enum):
@@ -87,11 +72,19 @@ class Answer:
 class Front:
     """The machine routes of the request map, and the pages behind them."""
 
-    def __init__(self, machine: Machine, routes: Iterable[MachineRoute], pages: Callable[..., Iterable[bytes]]) -> None:
+    def __init__(
+        self,
+        machine: Machine,
+        routes: Iterable[MachineRoute],
+        pages: Callable[..., Iterable[bytes]],
+        access: AccessLog | None = None,
+    ) -> None:
         self.machine = machine
         self.routes = {route.path: route for route in routes}
         #: the pages, as a WSGI application (the Flask app)
         self.pages = pages
+        #: the one access line per request; the adapters call it
+        self.access = access or AccessLog()
 
     def route(self, path: str) -> MachineRoute | None:
         return self.routes.get(path)
@@ -102,12 +95,13 @@ class Front:
             return Answer(200, [("Allow", route.allow)], b"")
         head = request.method == "HEAD" and "GET" in route.methods
         if request.method not in route.methods and not head:
-            refused = Refused(405, "The method is not allowed for the requested URL.", [("Allow", route.allow)])
-            return json_answer(refused.status, error_body("invalid_request", refused.description), refused.headers)
+            return refused_answer(
+                Refused(405, "The method is not allowed for the requested URL.", [("Allow", route.allow)])
+            )
         try:
             status, body, headers = route.handler(self.machine, request)
         except Refused as refused:
-            status, body, headers = refused.status, error_body("invalid_request", refused.description), refused.headers
+            return refused_answer(refused)
         except OAuth2Error as error:
             status, body, headers = error()
         except Exception as exc:
@@ -115,6 +109,11 @@ class Front:
             status, body, headers = failed.status, error_body(failed.error, failed.description), list(failed.headers)
         answer = json_answer(status, body, headers)
         return Answer(answer.status, answer.headers, b"") if head else answer
+
+
+def refused_answer(refused: Refused) -> Answer:
+    """A request refused before any endpoint saw it: ``invalid_request`` (RFC 6749 §5.2) with its status."""
+    return json_answer(refused.status, error_body("invalid_request", refused.description), refused.headers)
 
 
 def json_answer(status: int, body: Any, headers: Sequence[tuple[str, str]]) -> Answer:

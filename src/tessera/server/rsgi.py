@@ -6,14 +6,18 @@ body and sends it a byte a second holds the thread for as long as it likes; a ha
 thread of the default server, and ``/healthz``, the token endpoint and introspection stopped answering.
 
 Here the body is read first, on the worker's event loop, where waiting costs a coroutine and no thread: at most
-:data:`~tessera.server.request.MAX_BODY` bytes (413 beyond), within ``body_timeout`` seconds (408 and the
-connection closed after that). Only a complete request is handed on:
+:data:`~tessera.server.request.MAX_BODY` bytes (413 beyond), within ``body_timeout`` seconds (408, and the
+connection closed, after that). Only a complete request is handed on:
 
 - a machine route that runs on the loop (:attr:`~tessera.server.front.Runs.LOOP`: introspection, the documents,
-  ``/healthz``) is answered right there, with no thread switch at all;
+  ``/healthz``) is answered right there, with no thread switch;
 - any other machine route, and every page, runs on one of ``threads`` worker threads, reached through a plain
-  queue (cheaper than ``run_in_executor``, measured: issuance within 1-4 % of the WSGI server, where the
-  executor cost 10-15 %).
+  queue (``run_in_executor`` cost 10-15 % of an issuance more, measured).
+
+What this costs, measured against the WSGI interface (``bench/``): granian's RSGI dispatch takes about 20 µs
+more per request than its WSGI one. Two things pay for it: the access line is queued for a writer thread instead
+of written in the request (:class:`~tessera.server.access.AccessLog`), and the body deadline is a sweep of the
+pending reads once a second rather than a timer armed per request (``asyncio.timeout`` cost 8 µs a request).
 
 Slow headers are the HTTP server's business (granian's header read timeout, set by ``tessera serve``).
 """
@@ -28,7 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tessera.server.errors import error_body
-from tessera.server.front import Answer, Front, Runs, json_answer, log_request
+from tessera.server.front import Answer, Front, Runs, json_answer, refused_answer
 from tessera.server.request import MAX_BODY, HttpRequest, Refused, declared_length
 
 __all__ = ["RsgiFront"]
@@ -57,6 +61,8 @@ class _Workers:
     def stop(self) -> None:
         for _ in self._threads:
             self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout=5)
 
     def _work(self) -> None:
         while (item := self._queue.get()) is not None:
@@ -79,6 +85,33 @@ def _fail(future: "asyncio.Future[Any]", exc: BaseException) -> None:
         future.set_exception(exc)
 
 
+class _Deadlines:
+    """The body reads under way and when each must end; once a second, those that overran are cancelled."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float, period: float = 1.0) -> None:
+        self._loop = loop
+        self._timeout = timeout
+        self._period = period
+        self.pending: dict[asyncio.Task[Any], float] = {}
+        self.expired: set[asyncio.Task[Any]] = set()
+        self._sweep_handle = loop.call_later(period, self._sweep)
+
+    def watch(self, task: asyncio.Task[Any]) -> None:
+        self.pending[task] = self._loop.time() + self._timeout
+
+    def _sweep(self) -> None:
+        now = self._loop.time()
+        for task, deadline in list(self.pending.items()):
+            if deadline <= now:
+                del self.pending[task]
+                self.expired.add(task)
+                task.cancel()
+        self._sweep_handle = self._loop.call_later(self._period, self._sweep)
+
+    def stop(self) -> None:
+        self._sweep_handle.cancel()
+
+
 class RsgiFront:
     """An RSGI application (``__rsgi__``) serving ``front``: bodies read on the loop, then answered."""
 
@@ -87,33 +120,34 @@ class RsgiFront:
         self.body_timeout = body_timeout
         self._threads = threads
         self._workers: _Workers | None = None
+        self._deadlines: _Deadlines | None = None
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._workers = _Workers(self._threads)
+        self._deadlines = _Deadlines(loop, self.body_timeout)
+        self.front.access.start()
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._deadlines is not None:
+            self._deadlines.stop()
         if self._workers is not None:
             self._workers.stop()
-
-    def _pool(self) -> _Workers:
-        if self._workers is None:  # an RSGI server that never called __rsgi_init__
-            self._workers = _Workers(self._threads)
-        return self._workers
+        self.front.access.close()
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         started = time.perf_counter()
         method, path = scope.method, scope.path
-        route = self.front.route(path)
         client_id: str | None = None
         try:
-            body = await asyncio.wait_for(_body(scope.headers, proto), self.body_timeout)
+            body = await self._body(scope.headers, proto)
         except Refused as refused:
-            answer = json_answer(refused.status, error_body("invalid_request", refused.description), refused.headers)
-        except TimeoutError:
+            answer = refused_answer(refused)
+        except _TimedOut:
             answer = _TIMED_OUT
         else:
+            route = self.front.route(path)
             if route is None:
-                answer = await self._pool().run(lambda: _page(self.front, scope, body))
+                answer = await self._in_thread(lambda: _page(self.front, scope, body))
             else:
                 request = HttpRequest(
                     method=method,
@@ -126,18 +160,46 @@ class RsgiFront:
                 if route.runs is Runs.LOOP:
                     answer = self.front.answer(route, request)
                 else:
-                    answer = await self._pool().run(lambda: self.front.answer(route, request))
+                    answer = await self._in_thread(lambda: self.front.answer(route, request))
                 client_id = request.client_id
-        log_request(method, path, answer.status, started, client_id)
+        self.front.access(method, path, answer.status, started, client_id)
         proto.response_bytes(answer.status, answer.headers, answer.body)
 
+    async def _body(self, headers: Any, proto: Any) -> bytes:
+        length = declared_length(headers.get("content-length"))
+        chunked = length is None and "chunked" in headers.get("transfer-encoding", "").lower()
+        if not length and not chunked:
+            return b""
+        deadlines = self._deadlines
+        task = asyncio.current_task()
+        if deadlines is None or task is None:  # an RSGI server that never called __rsgi_init__
+            return await _read(proto, chunked)
+        deadlines.watch(task)
+        try:
+            return await _read(proto, chunked)
+        except asyncio.CancelledError:
+            if task not in deadlines.expired:
+                raise
+            deadlines.expired.discard(task)
+            task.uncancel()
+            raise _TimedOut() from None
+        finally:
+            deadlines.pending.pop(task, None)
 
-async def _body(headers: Any, proto: Any) -> bytes:
-    length = declared_length(headers.get("content-length"))
-    if length is not None:
-        return await proto() if length else b""
-    if "chunked" not in headers.get("transfer-encoding", "").lower():
-        return b""
+    def _in_thread(self, call: Callable[[], Answer]) -> "asyncio.Future[Answer]":
+        if self._workers is None:  # an RSGI server that never called __rsgi_init__
+            self._workers = _Workers(self._threads)
+        return self._workers.run(call)
+
+
+class _TimedOut(Exception):
+    """The body did not arrive within the deadline."""
+
+
+async def _read(proto: Any, chunked: bool) -> bytes:
+    if not chunked:
+        data: bytes = await proto()
+        return data
     chunks: list[bytes] = []
     size = 0
     async for chunk in proto:
@@ -178,8 +240,7 @@ def _page(front: Front, scope: Any, body: bytes) -> Answer:
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
     }
-    server_host, _, server_port = scope.server.rpartition(":")
-    environ["SERVER_NAME"], environ["SERVER_PORT"] = server_host, server_port
+    environ["SERVER_NAME"], _, environ["SERVER_PORT"] = scope.server.rpartition(":")
     for name, value in scope.headers.items():
         if name == "content-type":
             environ["CONTENT_TYPE"] = value

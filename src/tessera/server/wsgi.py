@@ -14,8 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from tessera.server.errors import error_body
-from tessera.server.front import Answer, Front, json_answer, log_request, status_line
+from tessera.server.front import Answer, Front, refused_answer, status_line
 from tessera.server.request import MAX_BODY, HttpRequest, Refused, declared_length
 
 __all__ = ["WsgiFront"]
@@ -40,10 +39,10 @@ class WsgiFront:
         try:
             request = _request(environ, method, path)
         except Refused as refused:
-            answer = json_answer(refused.status, error_body("invalid_request", refused.description), refused.headers)
+            answer = refused_answer(refused)
         else:
             answer = self.front.answer(route, request)
-        log_request(method, path, answer.status, started, None if request is None else request.client_id)
+        self.front.access(method, path, answer.status, started, None if request is None else request.client_id)
         return _respond(start_response, answer)
 
     def _page(
@@ -59,7 +58,7 @@ class WsgiFront:
         try:
             return self.front.pages(environ, recording)
         finally:
-            log_request(method, path, status, started, None)
+            self.front.access(method, path, status, started, None)
 
 
 def _request(environ: dict[str, Any], method: str, path: str) -> HttpRequest:
