@@ -70,7 +70,7 @@ def login() -> ResponseReturnValue:
     username = request.form.get("username", "").strip()[:_MAX_FIELD]
     password = request.form.get("password", "")[:_MAX_FIELD]
     limits, address = _rate_limits(), request.remote_addr
-    verdict = limits.login_allowed(username, address)
+    verdict = limits.login_attempt(username, address)  # counted as a failure until it turns out a success
     if not verdict.allowed:
         # decided before the password is looked at: a right password waits too, and the answer is the same
         # whether or not the account exists
@@ -79,9 +79,8 @@ def login() -> ResponseReturnValue:
     user = store().user_by_name(username) if username else None
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or user.disabled:
-        limits.login_failed(username, address)
         return _form("That username and password do not match. Please try again.", username)
-    limits.login_succeeded(username)
+    limits.login_succeeded(verdict)
     sign_in(user)
     return redirect(safe_next(request.form.get("next")), code=303)
 
