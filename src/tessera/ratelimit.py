@@ -1,4 +1,4 @@
-"""Rate limits on failed sign-ins and on the machine endpoints, counted by the ``limits`` library.
+"""Rate limits on failed sign-ins and on the machine endpoints, in the moving and sliding windows of ``limits``.
 
 * **Failed sign-ins**, per account and per client address (RFC 9700 §4.16 leaves it to us; OWASP's advice).
   Each limit is a ladder of windows, e.g. ``5/minute;10/10minutes;20/hour;100/day``: once a rung is full, the
