@@ -1,14 +1,16 @@
-"""The rate-limit rules themselves, in one process, on a clock the test moves."""
+"""The rate-limit rules themselves, on a clock the test moves: in one process, and the sign-in rules in Redis too
+(``TESSERA_TEST_REDIS_URL``, in the database its URL names, under a key prefix of the test's own)."""
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest
 
 from tessera.config import Settings
 from tessera.errors import ConfigError
-from tessera.ratelimit import RateLimits, address_key, parse_limits
+from tessera.ratelimit import RateLimits, _MemoryWindows, _rungs, address_key, parse_limits
 
 
 class Clock:
@@ -27,9 +29,19 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
 
 
 def _fail(limits: RateLimits, times: int, username: str = "alice", address: str = "192.0.2.1") -> None:
+    """Sign-in attempts with a wrong password: each counts from the moment it is allowed."""
     for _ in range(times):
-        assert limits.login_allowed(username, address).allowed
-        limits.login_failed(username, address)
+        assert limits.login_attempt(username, address).allowed
+
+
+def _succeed(limits: RateLimits, username: str = "alice", address: str = "192.0.2.1") -> None:
+    attempt = limits.login_attempt(username, address)
+    assert attempt.allowed
+    limits.login_succeeded(attempt)
+
+
+def _allowed(limits: RateLimits, username: str = "alice", address: str = "192.0.2.1") -> bool:
+    return limits.login_attempt(username, address).allowed
 
 
 def test_default_ladder_makes_an_attacker_wait_longer_and_longer(clock: Clock) -> None:
@@ -38,10 +50,9 @@ def test_default_ladder_makes_an_attacker_wait_longer_and_longer(clock: Clock) -
     longest_wait_before = {}  # attempt number -> the longest single wait imposed before it
     attempt, longest = 1, 0
     while attempt <= 101:
-        verdict = limits.login_allowed("alice", "192.0.2.1")
+        verdict = limits.login_attempt("alice", "192.0.2.1")
         if verdict.allowed:
             longest_wait_before[attempt] = longest
-            limits.login_failed("alice", "192.0.2.1")
             attempt += 1
         else:
             longest = max(longest, verdict.retry_after)
@@ -56,28 +67,118 @@ def test_default_ladder_makes_an_attacker_wait_longer_and_longer(clock: Clock) -
 def test_a_person_who_mistypes_waits_at_most_a_minute(clock: Clock) -> None:
     limits = RateLimits(Settings())
     _fail(limits, 5)
-    verdict = limits.login_allowed("alice", "192.0.2.1")
+    verdict = limits.login_attempt("alice", "192.0.2.1")
     assert not verdict.allowed and 1 <= verdict.retry_after <= 60
     clock.now += 61
-    assert limits.login_allowed("alice", "192.0.2.1").allowed
+    assert _allowed(limits)
 
 
 def test_counting_does_not_depend_on_whether_the_account_exists(clock: Clock) -> None:
     limits = RateLimits(Settings())
     _fail(limits, 5, "alice")
     _fail(limits, 5, "no-such-user")
-    assert limits.login_allowed("alice", "192.0.2.1") == limits.login_allowed("no-such-user", "192.0.2.1")
+    existing, missing = limits.login_attempt("alice", "192.0.2.1"), limits.login_attempt("no-such-user", "192.0.2.1")
+    assert not existing.allowed and (existing.allowed, existing.retry_after) == (missing.allowed, missing.retry_after)
 
 
-def test_success_clears_the_account_but_not_the_address(clock: Clock) -> None:
-    limits = RateLimits(Settings(login_limit_account="3/minute", login_limit_address="5/minute"))
+Make = Callable[..., RateLimits]
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def make_limits(request: pytest.FixtureRequest, clock: Clock) -> Iterator[Make]:
+    """``RateLimits`` from settings fields, counting in this process or in Redis; closed afterwards."""
+    made: list[RateLimits] = []
+
+    def make(**fields: str) -> RateLimits:
+        if request.param == "redis":
+            url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix")
+            made.append(RateLimits(_redis_settings(url, prefix, **fields)))
+        else:
+            made.append(RateLimits(Settings(**fields)))  # type: ignore[arg-type]
+        return made[-1]
+
+    yield make
+    for limits in made:
+        limits.close()
+
+
+def test_success_clears_the_account_but_not_the_address(make_limits: Make) -> None:
+    limits = make_limits(login_limit_account="3/minute", login_limit_address="5/minute")
     _fail(limits, 2, "alice", "192.0.2.1")
-    limits.login_succeeded("alice")
-    _fail(limits, 2, "alice", "192.0.2.1")  # would be 4 > 3 without the reset
-    assert limits.login_allowed("alice", "192.0.2.1").allowed
-    limits.login_failed("bob", "192.0.2.1")  # the fifth failure from this address
-    assert not limits.login_allowed("carol", "192.0.2.1").allowed
-    assert limits.login_allowed("carol", "198.51.100.7").allowed
+    _succeed(limits, "alice", "192.0.2.1")
+    _fail(limits, 3, "alice", "192.0.2.1")  # would be 5 > 3 without the reset
+    assert not _allowed(limits, "alice", "192.0.2.1")
+    # the address counts its five failures, not the success (which would make six > 5)
+    assert not _allowed(limits, "carol", "192.0.2.1")
+    assert _allowed(limits, "carol", "198.51.100.7")
+
+
+# A sign-in takes its slot before the password is checked, so that a burst cannot outrun its own count.
+
+
+def test_attempts_in_flight_hold_their_slots(make_limits: Make) -> None:
+    """Five attempts whose passwords are still being checked fill a limit of five: the sixth waits."""
+    limits = make_limits(login_limit_account="5/minute", login_limit_address="off")
+    attempts = [limits.login_attempt("alice", "192.0.2.1") for _ in range(6)]
+    assert [a.allowed for a in attempts] == [True] * 5 + [False]
+    assert 1 <= attempts[-1].retry_after <= 60
+    limits.login_succeeded(attempts[0])  # the right password after all: the account starts again
+    assert _allowed(limits)
+
+
+def test_simultaneous_attempts_never_take_more_slots_than_the_limit(make_limits: Make) -> None:
+    limits = make_limits(login_limit_account="5/minute", login_limit_address="7/minute")
+    threads = 48
+    barrier = threading.Barrier(threads)
+    allowed: list[tuple[str, str]] = []
+
+    def attempt(i: int) -> None:
+        # half of them try alice from addresses of their own, half try accounts of their own from one address
+        username, address = ("alice", f"198.51.100.{i}") if i % 2 else (f"user{i}", "192.0.2.1")
+        barrier.wait()
+        if limits.login_attempt(username, address).allowed:
+            allowed.append((username, address))  # list.append is atomic
+
+    workers = [threading.Thread(target=attempt, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert sum(username == "alice" for username, _ in allowed) == 5
+    assert sum(address == "192.0.2.1" for _, address in allowed) == 7
+
+
+def test_a_refused_attempt_is_counted_under_no_rung_of_either_ladder(make_limits: Make, clock: Clock) -> None:
+    """A slot is taken under every rung of both ladders or under none: waiting never makes the wait longer."""
+    limits = make_limits(login_limit_account="2/minute;3/10minutes", login_limit_address="4/minute")
+    _fail(limits, 2, "alice", "192.0.2.1")
+    assert not any(_allowed(limits, "alice", "192.0.2.1") for _ in range(10))  # the account is full ...
+    _fail(limits, 2, "bob", "192.0.2.1")  # ... and those ten took nothing from the address
+    assert not any(_allowed(limits, "carol", "192.0.2.1") for _ in range(10))  # the address is full ...
+    _fail(limits, 2, "carol", "198.51.100.7")  # ... and those ten took nothing from carol's account
+    clock.now += 61
+    _fail(limits, 1, "alice", "198.51.100.7")  # the ten-minute rung holds two failures, not twelve
+    refused = limits.login_attempt("alice", "198.51.100.7")
+    assert not refused.allowed and 500 < refused.retry_after <= 540
+
+
+def test_a_success_gives_its_slot_back_to_the_address(make_limits: Make) -> None:
+    """Many people behind one address can sign in: successes do not use up the address's failures."""
+    limits = make_limits(login_limit_account="5/minute", login_limit_address="3/minute")
+    for i in range(10):
+        _succeed(limits, f"user{i}", "192.0.2.1")
+    _fail(limits, 3, "mallory", "192.0.2.1")
+    assert not _allowed(limits, "someone", "192.0.2.1")
+
+
+def test_idle_windows_leave_memory(clock: Clock) -> None:
+    """Every username ever tried would otherwise stay in the process's memory."""
+    windows = _MemoryWindows()
+    rungs = _rungs(parse_limits("2/minute"), "login-account", "someone")
+    assert windows.reserve(rungs, clock.now) == 0
+    later = clock.now + 61 + _MemoryWindows.SWEEP_EVERY
+    assert windows.reserve(_rungs(parse_limits("2/minute"), "login-account", "another"), later) == 0
+    assert rungs[0].key not in windows._entries
 
 
 def test_addresses_are_counted_per_ipv4_host_and_per_ipv6_64() -> None:
@@ -115,6 +216,11 @@ def _redis_settings(url: str, prefix: str, **fields: str) -> Settings:
     return Settings(redis_url=url, redis_prefix=prefix, **fields)  # type: ignore[arg-type]
 
 
+def _through(port: int, redis_url: str) -> str:
+    """``redis_url`` (its database too) by way of a proxy on ``port``."""
+    return urlsplit(redis_url)._replace(netloc=f"127.0.0.1:{port}").geturl()
+
+
 @pytest.mark.redis
 def test_processes_sharing_redis_share_one_budget(redis_url: str, redis_prefix: str) -> None:
     import redis
@@ -125,8 +231,8 @@ def test_processes_sharing_redis_share_one_budget(redis_url: str, redis_prefix: 
     )
     _fail(first, 2)
     _fail(second, 2)
-    assert not first.login_allowed("alice", "192.0.2.1").allowed
-    assert not second.login_allowed("alice", "192.0.2.1").allowed
+    assert not _allowed(first)
+    assert not _allowed(second)
     assert first.client_request("token", "c").allowed and second.client_request("token", "c").allowed
     assert first.client_request("token", "c").allowed
     assert not second.client_request("token", "c").allowed
@@ -146,21 +252,75 @@ def test_unreachable_redis_falls_back_to_this_process_and_comes_back(
 
     monkeypatch.setattr("tessera.ratelimit.REDIS_RETRY_AFTER", 0.2)
     with TcpProxy(urlsplit(redis_url).port or 6379) as proxy:
-        proxied = f"redis://127.0.0.1:{proxy.port}/0"
+        proxied = _through(proxy.port, redis_url)
         limits = RateLimits(_redis_settings(proxied, redis_prefix, login_limit_account="3/minute"))
         other = RateLimits(_redis_settings(redis_url, redis_prefix, login_limit_account="3/minute"))
         _fail(limits, 1)
         proxy.cut()
         with caplog.at_level("WARNING", logger="tessera.ratelimit"):
             _fail(limits, 3)  # counted here while Redis is away: sign-in never depends on Redis
-            assert not limits.login_allowed("alice", "192.0.2.1").allowed  # and still limited
+            assert not _allowed(limits)  # and still limited
         assert [r.getMessage() for r in caplog.records].count(
             "rate-limit storage unreachable (ConnectionError); counting in this process until it answers again"
         ) == 1
         proxy.restore()
         time.sleep(0.3)
         _fail(other, 2)  # the shared count is 1 + 2 = 3 now
-        assert not limits.login_allowed("alice", "192.0.2.1").allowed
+        assert not _allowed(limits)
         assert "counters are shared again" in caplog.text
+        limits.close()
+        other.close()
+
+
+@pytest.mark.redis
+def test_sign_in_counts_are_the_lists_limits_keeps(redis_url: str, redis_prefix: str) -> None:
+    """A server process of an earlier release counts failures with ``limits``' own moving window: while both
+    run (a rolling upgrade), each sees the other's failures."""
+    from limits.storage import RedisStorage
+    from limits.strategies import MovingWindowRateLimiter
+
+    from tessera.ratelimit import _account_key
+
+    limits = RateLimits(_redis_settings(redis_url, redis_prefix, login_limit_account="5/minute"))
+    storage = RedisStorage(redis_url, key_prefix=f"{redis_prefix}:ratelimit")
+    earlier = MovingWindowRateLimiter(storage)
+    item, key = limits.account[0], ("login-account", _account_key("alice"))
+    _fail(limits, 3)
+    assert earlier.get_window_stats(item, *key).remaining == 2
+    assert earlier.hit(item, *key) and earlier.hit(item, *key)
+    assert not _allowed(limits)
+    limits.close()
+    storage.storage.close()
+
+
+@pytest.mark.redis
+def test_a_success_gives_its_slot_back_where_it_was_taken(
+    redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Taken in this process while Redis was away: given back here. Taken in Redis, which is away now: kept
+    (one failure too many for a minute, never one too few)."""
+    from tests.tcp_proxy import TcpProxy
+
+    monkeypatch.setattr("tessera.ratelimit.REDIS_RETRY_AFTER", 0.2)
+    fields = {"login_limit_account": "off", "login_limit_address": "2/minute"}
+    with TcpProxy(urlsplit(redis_url).port or 6379) as proxy:
+        limits = RateLimits(_redis_settings(_through(proxy.port, redis_url), redis_prefix, **fields))
+        other = RateLimits(_redis_settings(redis_url, redis_prefix, **fields))
+        proxy.cut()
+        here = limits.login_attempt("alice", "192.0.2.1")
+        proxy.restore()
+        time.sleep(0.3)
+        limits.login_succeeded(here)
+        _fail(other, 2, "bob", "192.0.2.1")  # Redis never held alice's slot
+        proxy.cut()
+        _fail(limits, 2, "carol", "192.0.2.1")  # and this process has given it back
+        proxy.restore()
+        time.sleep(0.3)
+
+        shared = limits.login_attempt("dave", "198.51.100.7")  # in Redis
+        proxy.cut()
+        limits.login_succeeded(shared)  # Redis is away: the slot stays taken, and nothing fails
+        _fail(other, 1, "erin", "198.51.100.7")
+        assert not _allowed(other, "frank", "198.51.100.7")
         limits.close()
         other.close()

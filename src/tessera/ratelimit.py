@@ -1,4 +1,4 @@
-"""Rate limits on failed sign-ins and on the machine endpoints, counted by the ``limits`` library.
+"""Rate limits on failed sign-ins and on the machine endpoints, in the moving and sliding windows of ``limits``.
 
 * **Failed sign-ins**, per account and per client address (RFC 9700 §4.16 leaves it to us; OWASP's advice).
   Each limit is a ladder of windows, e.g. ``5/minute;10/10minutes;20/hour;100/day``: once a rung is full, the
@@ -10,33 +10,43 @@
 * **Token and introspection requests, per authenticated client** (off unless configured). Counted after the
   client has authenticated, so nobody can use up another client's budget by sending its client_id.
 
+A sign-in is counted as a failure *before* its password is checked, under every rung of both ladders in one
+step that takes a slot everywhere or nowhere (:meth:`RateLimits.login_attempt`); a success then gives its slot
+back (:meth:`RateLimits.login_succeeded`). Counting after the check let a burst through: a password check takes
+a good fraction of a second, and every attempt of a burst found the count still empty while the others were
+being checked. ``limits`` takes one slot under one window atomically, but not under several windows at once,
+and cannot give a slot back, so sign-ins keep their windows here (:class:`_MemoryWindows`, and
+:class:`_RedisWindows` in the very lists ``limits`` keeps for its moving window); the per-client limits are
+plain ``limits`` counters.
+
 Counters live in this process, or in Redis when ``TESSERA_REDIS_URL`` is set so that every server process
 shares one budget. Redis being unreachable never stops anyone from signing in or getting a token: the check
 falls back to this process's own counters for a few seconds and logs it once per outage.
 
     >>> limits = RateLimits(Settings(login_limit_account="2/minute"))
-    >>> limits.login_failed("alice", "192.0.2.1"); limits.login_failed("alice", "192.0.2.1")
-    >>> limits.login_allowed("alice", "192.0.2.1").allowed
-    False
+    >>> [limits.login_attempt("alice", "192.0.2.1").allowed for _ in range(3)]
+    [True, True, False]
 """
 
+import contextlib
 import dataclasses
 import ipaddress
 import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from limits import RateLimitItem
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage
-from limits.strategies import MovingWindowRateLimiter, RateLimiter, SlidingWindowCounterRateLimiter
+from limits.strategies import RateLimiter, SlidingWindowCounterRateLimiter
 
 from tessera.config import Settings, parse_limits
 from tessera.tokens import digest
 
-__all__ = ["RateLimits", "Verdict", "address_key", "parse_limits"]
+__all__ = ["LoginAttempt", "RateLimits", "Verdict", "address_key", "parse_limits"]
 
 log = logging.getLogger("tessera.ratelimit")
 
@@ -73,22 +83,176 @@ def address_key(address: str | None) -> str:
     return str(ip)
 
 
-class _Counters:
-    """One ``limits`` strategy over Redis (if configured) with an in-process stand-in for Redis outages."""
+class _Rung(NamedTuple):
+    """One window of a ladder for one account or address: its storage key, how many entries, how long."""
 
-    def __init__(self, strategy: type[RateLimiter], redis_url: str | None, prefix: str) -> None:
-        self._local = strategy(MemoryStorage())
-        self._shared: RateLimiter | None = None
-        self._redis: RedisStorage | None = None
-        if redis_url is not None:
-            self._redis = RedisStorage(
-                redis_url,
-                key_prefix=f"{prefix}:ratelimit",
-                wrap_exceptions=True,
-                socket_timeout=REDIS_TIMEOUT,
-                socket_connect_timeout=REDIS_TIMEOUT,
-            )
-            self._shared = strategy(self._redis)
+    key: str
+    limit: int
+    seconds: int
+
+
+def _rungs(items: Sequence[RateLimitItem], *identifiers: str) -> tuple[_Rung, ...]:
+    # the keys ``limits`` itself gives these items, so its moving window and ours read the same lists
+    return tuple(_Rung(item.key_for(*identifiers), item.amount, item.get_expiry()) for item in items)
+
+
+def _wait(seconds: float) -> int:
+    return max(1, math.ceil(seconds))
+
+
+class _Windows(Protocol):
+    """Moving windows that can take a slot under several windows at once, and give one back."""
+
+    def reserve(self, rungs: Sequence[_Rung], stamp: float) -> int:
+        """Enter ``stamp`` under every rung if each has room, else under none. Returns 0 if entered, else the
+        seconds until every full rung has room again."""
+
+    def release(self, keys: Sequence[str], stamp: float) -> None:
+        """Take one entry ``stamp`` back out of each window (none if it has left the window already)."""
+
+    def clear(self, keys: Sequence[str]) -> None: ...
+
+
+class _MemoryWindows:
+    """The windows of this process: for each key, its entries' times, newest first. One lock for all keys makes
+    a reservation under both ladders one step; a sign-in holds it for microseconds."""
+
+    #: how often (seconds) keys whose entries have all left their windows are dropped
+    SWEEP_EVERY = 60.0
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[int, list[float]]] = {}  # key -> (window seconds, entries)
+        self._lock = threading.Lock()
+        self._swept = 0.0
+
+    def reserve(self, rungs: Sequence[_Rung], stamp: float) -> int:
+        with self._lock:
+            self._sweep(stamp)
+            waits = [self._full_for(rung, stamp) for rung in rungs]
+            if any(waits):
+                return max(waits)
+            for rung in rungs:
+                entries = self._entries.setdefault(rung.key, (rung.seconds, []))[1]
+                entries.insert(0, stamp)
+                del entries[rung.limit :]
+            return 0
+
+    def _full_for(self, rung: _Rung, stamp: float) -> int:
+        """0 if ``rung`` has room at ``stamp``, else the seconds until it has (as ``limits`` decides it)."""
+        if rung.limit < 1:
+            return rung.seconds
+        entries = self._entries.get(rung.key, (0, []))[1]
+        if len(entries) < rung.limit or entries[rung.limit - 1] < stamp - rung.seconds:
+            return 0
+        return _wait(entries[rung.limit - 1] + rung.seconds - stamp)
+
+    def release(self, keys: Sequence[str], stamp: float) -> None:
+        with self._lock:
+            for key in keys:
+                entries = self._entries.get(key, (0, []))[1]
+                if stamp in entries:
+                    entries.remove(stamp)
+
+    def clear(self, keys: Sequence[str]) -> None:
+        with self._lock:
+            for key in keys:
+                self._entries.pop(key, None)
+
+    def _sweep(self, now: float) -> None:
+        # without it, every username ever tried would stay in memory
+        if now - self._swept < self.SWEEP_EVERY:
+            return
+        self._swept = now
+        for key, (seconds, entries) in list(self._entries.items()):
+            if not entries or entries[0] < now - seconds:
+                del self._entries[key]
+
+
+# KEYS: one list per rung, newest entry first, as ``limits``' moving window keeps it; ARGV: the attempt's time,
+# then each rung's limit and window in seconds. Redis runs a script as one step, so no other attempt can come
+# between the look at every rung and the entries.
+_RESERVE = b"""
+local now = tonumber(ARGV[1])
+local wait = 0
+for i, key in ipairs(KEYS) do
+    local limit, seconds = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+    if limit < 1 then
+        wait = math.max(wait, seconds)
+    else
+        local oldest = redis.call('lindex', key, limit - 1)
+        if oldest and tonumber(oldest) >= now - seconds then
+            wait = math.max(wait, 1, math.ceil(tonumber(oldest) + seconds - now))
+        end
+    end
+end
+if wait > 0 then
+    return wait
+end
+for i, key in ipairs(KEYS) do
+    local limit, seconds = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+    redis.call('lpush', key, ARGV[1])
+    redis.call('ltrim', key, 0, limit - 1)
+    redis.call('expire', key, seconds)
+end
+return 0
+"""
+
+# the entries are the attempts' times as the reservation wrote them, so this removes that attempt's own entry
+# (or, in the same microsecond, one just like it)
+_RELEASE = b"""
+for _, key in ipairs(KEYS) do
+    redis.call('lrem', key, 1, ARGV[1])
+end
+return 0
+"""
+
+
+class _RedisWindows:
+    """The windows in Redis, in the lists ``limits`` keeps for its moving window (same keys, same entries), so
+    that the counts of server processes of an earlier release, which enter failures with ``limits`` itself, and
+    of this one are the same counts while both run."""
+
+    def __init__(self, storage: RedisStorage) -> None:
+        self._storage = storage
+        self._reserve = storage.get_connection().register_script(_RESERVE)
+        self._release = storage.get_connection().register_script(_RELEASE)
+
+    def reserve(self, rungs: Sequence[_Rung], stamp: float) -> int:
+        keys = [self._storage.prefixed_key(rung.key) for rung in rungs]
+        args: list[str | int] = [repr(stamp)]
+        for rung in rungs:
+            args += (rung.limit, rung.seconds)
+        with self._errors():
+            return int(self._reserve(keys, args))
+
+    def release(self, keys: Sequence[str], stamp: float) -> None:
+        with self._errors():
+            self._release([self._storage.prefixed_key(key) for key in keys], [repr(stamp)])
+
+    def clear(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._storage.clear(key)
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Redis errors as ``limits`` reports them for its own calls, which :class:`_Failover` handles."""
+        try:
+            yield
+        except self._storage.base_exceptions as exc:
+            raise StorageError(exc) from exc
+
+
+_B = TypeVar("_B")
+_R = TypeVar("_R")
+
+
+class _Failover(Generic[_B]):
+    """Counters of one kind in Redis (if configured), with an in-process stand-in while Redis is unreachable."""
+
+    def __init__(self, local: _B, shared: _B | None = None, redis: RedisStorage | None = None) -> None:
+        self._local = local
+        self._shared = shared
+        self._redis = redis
         self._down_until = 0.0
         self._lock = threading.Lock()
 
@@ -96,12 +260,12 @@ class _Counters:
         if self._redis is not None:
             self._redis.storage.close()  # the redis.Redis client and its connection pool
 
-    def _limiter(self) -> RateLimiter:
+    def _current(self) -> _B:
         if self._shared is not None and time.monotonic() >= self._down_until:
             return self._shared
         return self._local
 
-    def _failed(self, exc: StorageError) -> RateLimiter:
+    def _failed(self, exc: StorageError) -> _B:
         with self._lock:
             first = self._down_until == 0.0
             self._down_until = time.monotonic() + REDIS_RETRY_AFTER
@@ -118,53 +282,49 @@ class _Counters:
                 self._down_until = 0.0
             log.warning("rate-limit storage answers again; counters are shared again")
 
-    def check(self, items: Sequence[RateLimitItem], *key: str) -> Verdict:
-        """Is there room under every item (without counting this request)?"""
-        return self._apply(_check, items, key)
-
-    def hit(self, items: Sequence[RateLimitItem], *key: str) -> Verdict:
-        """Count one request under every item; refused if any item was already full."""
-        return self._apply(_hit, items, key)
-
-    def _apply(
-        self,
-        step: Callable[[RateLimiter, Sequence[RateLimitItem], Sequence[str]], Verdict],
-        items: Sequence[RateLimitItem],
-        key: Sequence[str],
-    ) -> Verdict:
-        """Run ``step`` on the shared counters, or on this process's while they are unreachable."""
-        limiter = self._limiter()
+    def run(self, step: Callable[[_B], _R]) -> _R:
+        """``step`` on the shared counters, or on this process's while they are unreachable."""
+        counters = self._current()
         try:
-            verdict = step(limiter, items, key)
+            result = step(counters)
         except StorageError as exc:
-            verdict = step(self._failed(exc), items, key)
-        else:
-            if limiter is self._shared:
-                self._recovered()
-        return verdict
+            return step(self._failed(exc))
+        if counters is self._shared:
+            self._recovered()
+        return result
 
-    def clear(self, items: Sequence[RateLimitItem], *key: str) -> None:
-        for limiter in {self._limiter(), self._local}:
-            try:
-                for item in items:
-                    limiter.clear(item, *key)
-            except StorageError as exc:
-                self._failed(exc)
+    def run_on(self, counters: _B, step: Callable[[_B], None]) -> None:
+        """``step`` on the given counters only; if they are Redis and it does not answer, it is left undone."""
+        try:
+            step(counters)
+        except StorageError as exc:
+            self._failed(exc)
 
-
-def _retry_after(limiter: RateLimiter, item: RateLimitItem, key: Sequence[str]) -> int:
-    reset = limiter.get_window_stats(item, *key).reset_time
-    return max(1, math.ceil(reset - time.time()))
-
-
-def _check(limiter: RateLimiter, items: Sequence[RateLimitItem], key: Sequence[str]) -> Verdict:
-    waits = [_retry_after(limiter, item, key) for item in items if not limiter.test(item, *key)]
-    return Verdict(False, max(waits)) if waits else _ALLOWED
+    def run_everywhere(self, step: Callable[[_B], None]) -> None:
+        """``step`` on this process's counters and, unless Redis is known to be away, on the shared ones."""
+        for counters in dict.fromkeys((self._current(), self._local)):
+            self.run_on(counters, step)
 
 
 def _hit(limiter: RateLimiter, items: Sequence[RateLimitItem], key: Sequence[str]) -> Verdict:
     full = [item for item in items if not limiter.hit(item, *key)]
-    return Verdict(False, max(_retry_after(limiter, item, key) for item in full)) if full else _ALLOWED
+    if not full:
+        return _ALLOWED
+    resets = (limiter.get_window_stats(item, *key).reset_time for item in full)
+    return Verdict(False, max(_wait(reset - time.time()) for reset in resets))
+
+
+@dataclasses.dataclass(frozen=True)
+class LoginAttempt:
+    """A sign-in attempt, already counted as a failure under both ladders if ``allowed``; else nothing was
+    counted, and it may be tried again in ``retry_after`` seconds."""
+
+    allowed: bool
+    retry_after: int = 0
+    account: tuple[str, ...] = dataclasses.field(default=(), repr=False)  # the account ladder's keys
+    address: tuple[str, ...] = dataclasses.field(default=(), repr=False)  # the address ladder's keys
+    stamp: float = dataclasses.field(default=0.0, repr=False)  # the entry it holds in each window
+    windows: _Windows | None = dataclasses.field(default=None, repr=False)  # where (Redis or this process)
 
 
 class RateLimits:
@@ -177,10 +337,19 @@ class RateLimits:
             "token": parse_limits(settings.token_limit),
             "introspection": parse_limits(settings.introspection_limit),
         }
-        # a sign-in ladder is small, so the exact moving window is cheap and gives an exact Retry-After;
-        # per-client limits may be high, so they use the constant-size sliding-window counter
-        self._logins = _Counters(MovingWindowRateLimiter, settings.redis_url, settings.redis_prefix)
-        self._clients = _Counters(SlidingWindowCounterRateLimiter, settings.redis_url, settings.redis_prefix)
+        # per-client limits may be high, so they use ``limits``' constant-size sliding-window counter; a sign-in
+        # ladder is small, so its exact moving window is cheap and gives an exact Retry-After
+        url, prefix = settings.redis_url, settings.redis_prefix
+        logins = _redis(url, prefix) if url else None
+        clients = _redis(url, prefix) if url else None
+        self._logins: _Failover[_Windows] = _Failover(
+            _MemoryWindows(), _RedisWindows(logins) if logins else None, logins
+        )
+        self._clients: _Failover[RateLimiter] = _Failover(
+            SlidingWindowCounterRateLimiter(MemoryStorage()),
+            SlidingWindowCounterRateLimiter(clients) if clients else None,
+            clients,
+        )
 
     def close(self) -> None:
         """Close the Redis connections (a process that exits need not)."""
@@ -189,19 +358,32 @@ class RateLimits:
 
     # sign-in
 
-    def login_allowed(self, username: str, address: str | None) -> Verdict:
-        """May this sign-in be tried? Asked before the password is checked, so a right password is refused too
-        while the account or address is waiting."""
-        account = self._logins.check(self.account, "login-account", _account_key(username))
-        by_address = self._logins.check(self.address, "login-address", address_key(address))
-        return _stricter(account, by_address)
+    def login_attempt(self, username: str, address: str | None) -> LoginAttempt:
+        """May this sign-in be tried? If so, it is counted as a failure at once, before its password is checked
+        (:meth:`login_succeeded` takes that back), so that no number of simultaneous attempts gets more
+        passwords checked than the limit. Asked before the password is looked at, so a right password waits
+        too while the account or address is waiting."""
+        account = _rungs(self.account, "login-account", _account_key(username))
+        by_address = _rungs(self.address, "login-address", address_key(address))
+        if not account and not by_address:
+            return LoginAttempt(True)
+        stamp = time.time()
+        wait, windows = self._logins.run(lambda windows: (windows.reserve(account + by_address, stamp), windows))
+        if wait:
+            return LoginAttempt(False, wait)
+        keys = (tuple(rung.key for rung in account), tuple(rung.key for rung in by_address))
+        return LoginAttempt(True, 0, *keys, stamp, windows)
 
-    def login_failed(self, username: str, address: str | None) -> None:
-        self._logins.hit(self.account, "login-account", _account_key(username))
-        self._logins.hit(self.address, "login-address", address_key(address))
-
-    def login_succeeded(self, username: str) -> None:
-        self._logins.clear(self.account, "login-account", _account_key(username))
+    def login_succeeded(self, attempt: LoginAttempt) -> None:
+        """The password was right: the account's count starts again, and the attempt gives its slot back to the
+        address, whose other failures stay counted (many people behind one address may sign in; an attacker's
+        own successful sign-ins must not make room for guessing others' passwords)."""
+        if attempt.windows is None:  # refused, or both ladders are off: nothing was counted
+            return
+        if attempt.address:
+            self._logins.run_on(attempt.windows, lambda windows: windows.release(attempt.address, attempt.stamp))
+        if attempt.account:
+            self._logins.run_everywhere(lambda windows: windows.clear(attempt.account))
 
     # machine endpoints
 
@@ -210,15 +392,19 @@ class RateLimits:
         items = self.per_client.get(endpoint, ())
         if not items:
             return _ALLOWED
-        return self._clients.hit(items, endpoint, client_id)
+        return self._clients.run(lambda limiter: _hit(limiter, items, (endpoint, client_id)))
+
+
+def _redis(url: str, prefix: str) -> RedisStorage:
+    return RedisStorage(
+        url,
+        key_prefix=f"{prefix}:ratelimit",
+        wrap_exceptions=True,
+        socket_timeout=REDIS_TIMEOUT,
+        socket_connect_timeout=REDIS_TIMEOUT,
+    )
 
 
 def _account_key(username: str) -> str:
     # usernames may be e-mail addresses: keep them out of Redis
     return digest(username)[:32]
-
-
-def _stricter(a: Verdict, b: Verdict) -> Verdict:
-    if a.allowed and b.allowed:
-        return _ALLOWED
-    return Verdict(False, max(a.retry_after, b.retry_after))

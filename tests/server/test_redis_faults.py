@@ -36,10 +36,16 @@ def redis_proxy(redis_url: str) -> Iterator[TcpProxy]:
         yield proxy
 
 
+def _proxied(redis_url: str, proxy: TcpProxy) -> str:
+    """``redis_url``, its database too, by way of the proxy."""
+    return urlsplit(redis_url)._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
+
+
 @pytest.fixture
 def redis_app(
     store: Store,
     sqlite_url: str,
+    redis_url: str,
     redis_proxy: TcpProxy,
     redis_prefix: str,
     revocation_channel: str,
@@ -49,7 +55,7 @@ def redis_app(
     app = app_for(
         store,
         sqlite_url,
-        TESSERA_REDIS_URL=f"redis://127.0.0.1:{redis_proxy.port}/0",
+        TESSERA_REDIS_URL=_proxied(redis_url, redis_proxy),
         TESSERA_REDIS_PREFIX=redis_prefix,
         TESSERA_REVOCATION_CHANNEL=revocation_channel,
         TESSERA_TOKEN_LIMIT="1000/minute",

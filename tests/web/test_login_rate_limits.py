@@ -2,10 +2,14 @@
 with ``Retry-After``, the same answer whether the account exists or not, and a right password waits too."""
 
 import re
+import threading
+import time
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
+from tessera.passwords import verify_password
 from tessera.store import Store
 from tests.conftest import app_for, csrf_from
 
@@ -106,3 +110,48 @@ def test_limits_can_be_switched_off(store: Store, sqlite_url: str) -> None:
     ).test_client()
     for _ in range(30):
         assert _sign_in(client, "alice", "wrong").status_code == FAILED
+
+
+def test_simultaneous_wrong_passwords_check_no_more_passwords_than_the_limit(
+    store: Store, sqlite_url: str, user, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twenty-four wrong passwords posted at once, each from a session of its own: five are checked, the others
+    wait. Each check is slowed to what a busy server takes, so that every attempt arrives while the first five
+    are still being checked."""
+    app = app_for(store, sqlite_url, TESSERA_LOGIN_LIMIT_ACCOUNT="5/minute")
+    checked: list[str] = []
+
+    def slow_check(password_hash: str | None, password: str) -> bool:
+        checked.append(password)  # list.append is atomic
+        time.sleep(0.3)
+        return verify_password(password_hash, password)
+
+    monkeypatch.setattr("tessera.web.auth.verify_password", slow_check)
+    racers = 24
+    barrier = threading.Barrier(racers)
+    statuses: list[int] = []
+
+    def attempt(i: int) -> None:
+        client = app.test_client()
+        csrf = csrf_from(client.get("/login").get_data(as_text=True))
+        barrier.wait(timeout=30)
+        form = {"username": "alice", "password": f"wrong-{i}", "csrf_token": csrf}
+        statuses.append(client.post("/login", data=form).status_code)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(checked) == 5
+    assert sorted(statuses) == [FAILED] * 5 + [429] * (racers - 5)
+
+
+def test_successful_sign_ins_do_not_use_up_the_address(store: Store, sqlite_url: str, user) -> None:
+    """Many people behind one address sign in; only failures count against it."""
+    client = app_for(store, sqlite_url, TESSERA_LOGIN_LIMIT_ADDRESS="3/minute").test_client()
+    for _ in range(5):
+        assert _sign_in(client, "alice", "correct horse").status_code == 303
+    for name in ("ann", "ben", "cat"):
+        assert _sign_in(client, name, "guess").status_code == FAILED
+    assert _sign_in(client, "dan", "guess").status_code == 429

@@ -64,7 +64,7 @@ def login() -> ResponseReturnValue:
     password = request.form.get("password", "")[:_MAX_FIELD]
     context = current_server().context
     limits, address = context.rate_limits, request.remote_addr
-    verdict = limits.login_allowed(username, address)
+    verdict = limits.login_attempt(username, address)  # counted as a failure until it turns out a success
     if not verdict.allowed:
         # decided before the password is looked at: a right password waits too, and the answer is the same
         # whether or not the account exists
@@ -73,9 +73,8 @@ def login() -> ResponseReturnValue:
     user = context.store.users.by_name(username) if username else None
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or user.disabled:
-        limits.login_failed(username, address)
         return _form("That username and password do not match. Please try again.", username)
-    limits.login_succeeded(username)
+    limits.login_succeeded(verdict)
     sign_in(user)
     return redirect(safe_next(request.form.get("next")), code=303)
 
