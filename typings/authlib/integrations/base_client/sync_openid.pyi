@@ -1,0 +1,24 @@
+from collections.abc import Mapping
+from typing import Any
+
+class OpenIDMixin:
+    def fetch_jwk_set(self, force: bool = False) -> dict[str, Any]: ...
+    # the claims from the userinfo endpoint (a UserInfo)
+    def userinfo(self, **kwargs: Any) -> dict[str, Any]: ...
+    # the validated claims of token["id_token"] (a UserInfo), or None when the token has none
+    def parse_id_token(
+        self,
+        token: Mapping[str, Any],
+        nonce: str | None,
+        claims_options: dict[str, Any] | None = None,
+        claims_cls: type[Any] | None = None,
+        leeway: int = 120,
+    ) -> dict[str, Any] | None: ...
+    # {"url": ..., "state": ...}; state is None without a post_logout_redirect_uri
+    def create_logout_url(
+        self,
+        post_logout_redirect_uri: str | None = None,
+        id_token_hint: str | None = None,
+        state: str | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]: ...
