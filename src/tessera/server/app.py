@@ -99,7 +99,9 @@ def _expose_counter(app: Flask, counter: StatementCounter) -> None:
     app.add_url_rule("/_bench/sql-count", "bench_sql_count", sql_count)
 
 
-def _oauth_json(error: str, description: str, status: int, headers: dict[str, str] | None = None) -> Response:
+def _oauth_json(
+    error: str | None, description: str | None, status: int, headers: dict[str, str] | None = None
+) -> Response:
     response = jsonify(error=error, error_description=description)
     response.status_code = status
     response.headers.update(_JSON_NO_STORE)

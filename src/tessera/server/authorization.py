@@ -12,7 +12,7 @@ What Tessera adds on top of Authlib, and why:
 
 import base64
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskAuthorizationServer
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, InvalidScopeError
@@ -108,7 +108,8 @@ class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> OAuthClient:
         _check_credentials_shape(request)
-        client: OAuthClient = super().authenticate_client(request, methods, endpoint)
+        # Authlib returns the client our query_client gave it, and that only ever returns an OAuthClient
+        client = cast(OAuthClient, super().authenticate_client(request, methods, endpoint))
         named = request.form.get("client_id")
         if named and named != client.client_id:  # HTTP Basic for one client, client_id of another in the body
             raise InvalidRequestError("The client_id in the body is not the client that authenticated.")

@@ -42,7 +42,8 @@ class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
 
-    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+    # Authlib passes this hook the result of the step it follows (None), not a redirect URI
+    def validate_code_challenge(self, grant: Any, redirect_uri: object) -> None:
         data = grant.request.payload.data
         challenge, method = data.get("code_challenge"), data.get("code_challenge_method")
         client: OAuthClient = grant.request.client

@@ -6,7 +6,7 @@ own; everything else, including an empty or malformed token, answers ``{"active"
 Refresh tokens are not introspectable here: resource servers only ever see access tokens.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 
@@ -14,6 +14,9 @@ from tessera.server.clients import OAuthClient
 from tessera.server.errors import check_token_params
 from tessera.store import ActiveToken
 from tessera.tokens import MalformedToken, TokenKind, digest, parse
+
+if TYPE_CHECKING:
+    from tessera.server.authorization import AuthorizationServer
 
 __all__ = ["IntrospectionEndpoint"]
 
@@ -32,6 +35,7 @@ class _Introspected:
 
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
+    server: "AuthorizationServer"  # always Tessera's: it creates and registers this endpoint
     # confidential clients only: introspection always needs a client secret
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 

@@ -6,7 +6,7 @@ authorization lives on). An unknown or malformed token answers 200 (§2.2); anot
 touched and answers 200 as well, so the endpoint does not reveal which tokens exist.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 
@@ -15,10 +15,14 @@ from tessera.server.errors import check_token_params
 from tessera.store import TokenRef
 from tessera.tokens import MalformedToken, TokenKind, digest, parse
 
+if TYPE_CHECKING:
+    from tessera.server.authorization import AuthorizationServer
+
 __all__ = ["RevocationEndpoint"]
 
 
 class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
+    server: "AuthorizationServer"  # always Tessera's: it creates and registers this endpoint
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRef | None:
@@ -28,7 +32,7 @@ class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
             return None
         if kind not in (TokenKind.ACCESS, TokenKind.REFRESH):
             return None
-        return self.server.store.token_ref(digest(token_string), refresh=kind is TokenKind.REFRESH)  # type: ignore[no-any-return]
+        return self.server.store.token_ref(digest(token_string), refresh=kind is TokenKind.REFRESH)
 
     def check_params(self, request: Any, client: OAuthClient) -> None:
         check_token_params(request.form)
