@@ -39,7 +39,7 @@ __all__ = ["AuthorizationServer", "RevocationListener"]
 RevocationListener = Callable[[list[str]], None]
 
 
-class _Issuer(IssuerParameter):  # type: ignore[misc]
+class _Issuer(IssuerParameter):
     def __init__(self, issuer: str) -> None:
         self._issuer = issuer
 
@@ -47,7 +47,7 @@ class _Issuer(IssuerParameter):  # type: ignore[misc]
         return self._issuer
 
 
-class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
+class AuthorizationServer(_FlaskAuthorizationServer):
     """One per app; holds the store, the settings and the client cache."""
 
     def __init__(

@@ -18,7 +18,7 @@ __all__ = ["ClientCache", "OAuthClient"]
 _CONFIDENTIAL_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
 
 
-class OAuthClient(ClientMixin):  # type: ignore[misc]
+class OAuthClient(ClientMixin):
     """A registered client. Public clients authenticate with ``none`` and nothing else; confidential clients
     never with ``none``, at any endpoint."""
 

@@ -35,7 +35,7 @@ __all__ = [
 _SECRET_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
 
-class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
+class S256CodeChallenge(CodeChallenge):
     """PKCE with ``S256`` only (RFC 9700 §2.1.1). Public clients must send a challenge, and that is checked
     at the authorization endpoint already, before anyone is asked to sign in."""
 
@@ -124,7 +124,7 @@ def _new_token(grant: Any, token: dict[str, Any], user_id: int | None, grant_id:
     )
 
 
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = _SECRET_METHODS
 
     def generate_authorization_code(self) -> str:
@@ -189,7 +189,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
-class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
+class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = _SECRET_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
@@ -232,7 +232,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
-class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
     def validate_token_request(self) -> None:

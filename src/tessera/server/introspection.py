@@ -34,7 +34,7 @@ class _Introspected:
         return False  # the query only returns unrevoked tokens
 
 
-class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
+class IntrospectionEndpoint(_IntrospectionEndpoint):
     server: "AuthorizationServer"  # always Tessera's: it creates and registers this endpoint
     # confidential clients only: introspection always needs a client secret
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]

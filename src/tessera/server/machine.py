@@ -62,7 +62,7 @@ def log_request(method: str, path: str, status: int, started: float, client_id: 
         )
 
 
-class MachineRequest(OAuth2Request):  # type: ignore[misc]
+class MachineRequest(OAuth2Request):
     """Authlib's request, from the WSGI environ and the parsed form; the query string is always empty."""
 
     def __init__(self, method: str, uri: str, headers: dict[str, str], form: dict[str, str]) -> None:
@@ -137,7 +137,7 @@ class MachineEndpoints:
         # what Authlib's create_token_response does, minus turning the result into a framework response
         grant = self.server.get_token_grant(request)
         grant.validate_token_request()
-        return grant.create_token_response()  # type: ignore[no-any-return]
+        return grant.create_token_response()
 
 
 def _request(environ: dict[str, Any], method: str, path: str) -> MachineRequest:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["RevocationEndpoint"]
 
 
-class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
+class RevocationEndpoint(_RevocationEndpoint):
     server: "AuthorizationServer"  # always Tessera's: it creates and registers this endpoint
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
