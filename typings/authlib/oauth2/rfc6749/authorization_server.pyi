@@ -1,8 +1,8 @@
 from collections.abc import Callable, Collection, Sequence
-from typing import Any, Self, TypeVar, type_check_only
+from typing import Any, Protocol, Self, TypeVar, type_check_only
 
 from .authenticate_client import _AuthMethod
-from .endpoint import Endpoint, EndpointRequest
+from .endpoint import EndpointRequest
 from .errors import OAuth2Error
 from .grants.base import AuthorizationEndpointMixin, BaseGrant, TokenEndpointMixin
 from .hooks import Hookable
@@ -18,6 +18,16 @@ class _AuthorizationGrant(BaseGrant, AuthorizationEndpointMixin): ...
 
 @type_check_only
 class _TokenGrant(BaseGrant, TokenEndpointMixin): ...
+
+# What register_endpoint takes: Authlib's Endpoint subclasses, and the endpoints that are not one (device
+# authorization, userinfo, client registration and configuration). Authlib sets its server attribute, picks it by
+# ENDPOINT_NAME, and calls it with the request create_endpoint_request made.
+@type_check_only
+class _EndpointLike(Protocol):
+    @property
+    def ENDPOINT_NAME(self) -> str | None: ...
+    def create_endpoint_request(self, request: Any) -> Any: ...
+    def __call__(self, request: Any) -> Any: ...
 
 class AuthorizationServer(Hookable):
     scopes_supported: Collection[str] | None
@@ -55,7 +65,7 @@ class AuthorizationServer(Hookable):
     def register_grant(
         self, grant_cls: type[_G], extensions: Sequence[Callable[[_G], object]] | None = None
     ) -> None: ...
-    def register_endpoint(self, endpoint: type[Endpoint] | Endpoint) -> None: ...
+    def register_endpoint(self, endpoint: type[_EndpointLike] | _EndpointLike) -> None: ...
     def get_authorization_grant(self, request: OAuth2Request) -> _AuthorizationGrant: ...
     def get_consent_grant(self, request: Any = None, end_user: Any = None) -> _AuthorizationGrant: ...
     def get_token_grant(self, request: OAuth2Request) -> _TokenGrant: ...
