@@ -100,6 +100,9 @@ class JsonRequest:
     uri: str
     headers: _Headers
     payload: JsonPayload
+    # set by the client registration and configuration endpoints (RFC 7591, RFC 7592) only
+    client: Any
+    credential: Any
     def __init__(self, method: str, uri: str, headers: _Headers | None = None) -> None: ...
     @property
     @deprecated("use request.payload.data")
