@@ -35,7 +35,9 @@ def test_metadata_lists_what_the_contract_promises(client: FlaskClient, web_clie
 def test_metadata_validates_with_authlib(client: FlaskClient) -> None:
     from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
-    AuthorizationServerMetadata(client.get("/.well-known/oauth-authorization-server").json).validate()
+    metadata = client.get("/.well-known/oauth-authorization-server").json
+    assert metadata is not None
+    AuthorizationServerMetadata(metadata).validate()
 
 
 def test_healthz_and_readyz(client: FlaskClient) -> None:

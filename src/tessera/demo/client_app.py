@@ -137,7 +137,7 @@ def home() -> ResponseReturnValue:
 def login() -> ResponseReturnValue:
     client = _client()
     # Authlib makes the state and the PKCE verifier, keeps them in the session and sends the S256 challenge
-    return client.remote.oauth.authorize_redirect(client.config.redirect_uri, scope=client.config.scope)  # type: ignore[no-any-return]
+    return client.remote.oauth.authorize_redirect(client.config.redirect_uri, scope=client.config.scope)
 
 
 def _issuer_problem(metadata: dict[str, Any], iss: str | None) -> str | None:

@@ -17,7 +17,7 @@ from http import HTTPStatus
 from typing import Any
 
 import requests
-from authlib.integrations.flask_client import OAuth
+from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
 from flask import Flask
 
 from tessera.config import Secret
@@ -77,8 +77,10 @@ class Remote:
         self.http = requests.Session()
         self.http.trust_env = False  # only ever 127.0.0.1: never through a proxy from the environment
         oauth = OAuth(app)
-        #: Authlib's Flask client: ``authorize_redirect``, ``authorize_access_token``, ``get`` (refreshing first)
-        self.oauth: Any = oauth.register(
+        #: Authlib's Flask client: ``authorize_redirect``, ``authorize_access_token``, ``get`` (refreshing first).
+        #: ``register`` returns the client it creates, which with an app and neither ``client_cls`` nor
+        #: ``request_token_url`` is always a FlaskOAuth2App.
+        self.oauth: FlaskOAuth2App = oauth.register(
             "tessera",
             client_id=config.client_id,
             client_secret=str(config.client_secret),
@@ -94,7 +96,7 @@ class Remote:
         )
 
     def metadata(self) -> dict[str, Any]:
-        return self.oauth.load_server_metadata()  # type: ignore[no-any-return]
+        return self.oauth.load_server_metadata()
 
     def introspect(self, access_token: str) -> dict[str, Any]:
         response = self.http.post(

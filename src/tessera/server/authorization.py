@@ -14,10 +14,12 @@ they can name this class as the type of their ``server`` without an import cycle
 """
 
 import base64
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar, cast
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskAuthorizationServer
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749.grants import BaseGrant
 from authlib.oauth2.rfc9207 import IssuerParameter
 
 from tessera.server.clients import OAuthClient
@@ -27,6 +29,8 @@ from tessera.server.request import MachineRequest, Reply
 from tessera.tokens import TokenKind, mint
 
 __all__ = ["Endpoint", "TesseraServer"]
+
+_G = TypeVar("_G", bound=BaseGrant)
 
 
 class Endpoint(Protocol):
@@ -41,7 +45,7 @@ class Endpoint(Protocol):
 _MAX_CLIENT_ID = 64
 
 
-class _Issuer(IssuerParameter):  # type: ignore[misc]
+class _Issuer(IssuerParameter):
     def __init__(self, issuer: str) -> None:
         self._issuer = issuer
 
@@ -49,28 +53,28 @@ class _Issuer(IssuerParameter):  # type: ignore[misc]
         return self._issuer
 
 
-class TesseraServer(_FlaskAuthorizationServer):  # type: ignore[misc]
+class TesseraServer(_FlaskAuthorizationServer):
     """One per process; holds the :class:`~tessera.server.context.ServerContext`."""
 
     def __init__(self, context: ServerContext) -> None:
         super().__init__()
         self.context = context
         #: every grant registered, with its extensions, in order: the metadata is derived from these
-        self.grants: list[tuple[type[Any], list[Any]]] = []
+        self.grants: list[tuple[type[BaseGrant], list[Callable[[Any], object]]]] = []
         #: endpoints by name (``introspection``, ``revocation``), each callable with a request
         self.endpoints: dict[str, Endpoint] = {}
         self.register_token_generator("default", self._generate_token)
         self.issuer_parameter = _Issuer(context.settings.issuer)
         self.register_extension(self.issuer_parameter)
 
-    def register_grant(self, grant_cls: type[Any], extensions: list[Any] | None = None) -> None:
+    def register_grant(self, grant_cls: type[_G], extensions: Sequence[Callable[[_G], object]] | None = None) -> None:
         super().register_grant(grant_cls, extensions)
         self.grants.append((grant_cls, list(extensions or ())))
 
     def register_endpoint(self, endpoint: Any) -> None:
-        super().register_endpoint(endpoint)
-        registered = self._endpoints[endpoint.ENDPOINT_NAME][-1]
-        self.endpoints[registered.ENDPOINT_NAME] = registered
+        instance = endpoint(self) if isinstance(endpoint, type) else endpoint
+        super().register_endpoint(instance)
+        self.endpoints[instance.ENDPOINT_NAME] = instance
 
     # storage hooks Authlib calls
 
@@ -106,7 +110,8 @@ class TesseraServer(_FlaskAuthorizationServer):  # type: ignore[misc]
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> OAuthClient:
         _check_credentials_shape(request)
-        client: OAuthClient = super().authenticate_client(request, methods, endpoint)
+        # Authlib returns the client query_client gave it, and that only ever returns an OAuthClient
+        client = cast(OAuthClient, super().authenticate_client(request, methods, endpoint))
         named = request.form.get("client_id")
         if named and named != client.client_id:  # HTTP Basic for one client, client_id of another in the body
             raise InvalidRequestError("The client_id in the body is not the client that authenticated.")

@@ -23,7 +23,7 @@ NONE = "none"
 ANY_METHOD = (*SECRET_METHODS, NONE)
 
 
-class OAuthClient(ClientMixin):  # type: ignore[misc]
+class OAuthClient(ClientMixin):
     """A registered client. Public clients authenticate with ``none`` and nothing else; confidential clients
     never with ``none``, at any endpoint."""
 

@@ -32,7 +32,7 @@ DATABASE_AWAY = "The server cannot reach its database; try again shortly."
 JSON_NO_STORE = (("Content-Type", "application/json"), ("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 
 
-class SlowDownError(OAuth2Error):  # type: ignore[misc]
+class SlowDownError(OAuth2Error):
     """HTTP 429: this client sent more requests than its rate limit allows.
 
     ``slow_down`` is registered for token-endpoint responses (RFC 8628 §3.5, IANA "OAuth Extensions Error
@@ -50,7 +50,7 @@ class SlowDownError(OAuth2Error):  # type: ignore[misc]
         return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
 
 
-class UnsupportedTokenTypeError(OAuth2Error):  # type: ignore[misc]
+class UnsupportedTokenTypeError(OAuth2Error):
     """HTTP 400: the ``token_type_hint`` names a kind of token this server does not have (RFC 7009 §2.2.1).
 
     Authlib's class of this name answers 401 with a ``WWW-Authenticate`` challenge, but the client did

@@ -13,10 +13,11 @@ Every grant reaches the server's context as ``self.context`` (see :class:`_Grant
 import contextlib
 import dataclasses
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError, InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749.grants import BaseGrant
 from authlib.oauth2.rfc7636 import CodeChallenge
 
 from tessera.errors import NotFound
@@ -46,14 +47,15 @@ class Approval:
     scope: str
 
 
-class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
+class S256CodeChallenge(CodeChallenge):
     """PKCE with ``S256`` only (RFC 9700 §2.1.1). Public clients must send a challenge, and that is checked
     at the authorization endpoint already, before anyone is asked to sign in."""
 
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
 
-    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+    # Authlib passes this hook the result of the step it follows (None), not a redirect URI
+    def validate_code_challenge(self, grant: Any, redirect_uri: object) -> None:
         data = grant.request.payload.data
         challenge, method = data.get("code_challenge"), data.get("code_challenge_method")
         client: OAuthClient = grant.request.client
@@ -103,10 +105,9 @@ class _Refresh:
         return self.record.scope
 
 
-class _Grant:
+class _Grant(BaseGrant):
     """What every Tessera grant shares: the typed way to its server's context, and how tokens are stored."""
 
-    GRANT_TYPE: ClassVar[str]
     server: TesseraServer
     request: Any
 
@@ -143,7 +144,7 @@ class _Grant:
             raise InvalidClientError(status_code=401, description="The client does not exist on this server.") from None
 
 
-class AuthorizationCodeGrant(_Grant, grants.AuthorizationCodeGrant):  # type: ignore[misc]
+class AuthorizationCodeGrant(_Grant, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(ANY_METHOD)
 
     def generate_authorization_code(self) -> str:
@@ -204,7 +205,7 @@ class AuthorizationCodeGrant(_Grant, grants.AuthorizationCodeGrant):  # type: ig
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
-class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):  # type: ignore[misc]
+class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(ANY_METHOD)
     INCLUDE_NEW_REFRESH_TOKEN = True
 
@@ -245,7 +246,7 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):  # type: ignore[misc]
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
-class ClientCredentialsGrant(_Grant, grants.ClientCredentialsGrant):  # type: ignore[misc]
+class ClientCredentialsGrant(_Grant, grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(SECRET_METHODS)
 
     def validate_token_request(self) -> None:
@@ -261,10 +262,10 @@ class ClientCredentialsGrant(_Grant, grants.ClientCredentialsGrant):  # type: ig
 
 
 #: every grant the server offers, with its extensions, in the order they are registered
-GRANTS: tuple[tuple[type[_Grant], list[Any]], ...] = (
+GRANTS: tuple[tuple[type[BaseGrant], list[Any]], ...] = (
     (AuthorizationCodeGrant, [S256CodeChallenge(required=True)]),
     (RefreshTokenGrant, []),
     (ClientCredentialsGrant, []),
 )
 #: the grant types a client may be registered for
-GRANT_TYPES = tuple(grant.GRANT_TYPE for grant, _ in GRANTS)
+GRANT_TYPES = tuple(grant.GRANT_TYPE for grant, _ in GRANTS if grant.GRANT_TYPE)

@@ -42,7 +42,7 @@ def token(machine: Machine, request: HttpRequest) -> Reply:
     server = machine.server
     grant = server.get_token_grant(request.oauth(server.context.settings.issuer))
     grant.validate_token_request()
-    return grant.create_token_response()  # type: ignore[no-any-return]
+    return grant.create_token_response()
 
 
 def introspect(machine: Machine, request: HttpRequest) -> Reply:

@@ -32,7 +32,7 @@ class _Introspected:
         return False  # the query only returns unrevoked tokens
 
 
-class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
+class IntrospectionEndpoint(_IntrospectionEndpoint):
     # confidential clients only: introspection always needs a client secret
     CLIENT_AUTH_METHODS = list(SECRET_METHODS)
 

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from authlib.oauth2.rfc6749.grants import AuthorizationEndpointMixin, TokenEndpointMixin
+
 from tessera.server.authorization import TesseraServer
 
 __all__ = ["Metadata", "derived_metadata"]
@@ -27,7 +29,7 @@ def derived_metadata(server: TesseraServer, endpoints: Mapping[str, str], scopes
     """The document; ``endpoints`` maps metadata names (``token_endpoint``) to paths below the issuer."""
     issuer = server.context.settings.issuer
     grants = [grant for grant, _ in server.grants]
-    authorization_grants = [g for g in grants if hasattr(g, "check_authorization_endpoint")]
+    authorization_grants = [g for g in grants if issubclass(g, AuthorizationEndpointMixin)]
     challenge_methods = [
         method
         for _, extensions in server.grants
@@ -42,7 +44,9 @@ def derived_metadata(server: TesseraServer, endpoints: Mapping[str, str], scopes
             "response_types_supported": _ordered(t for g in authorization_grants for t in sorted(g.RESPONSE_TYPES)),
             # Authlib's authorization-code grant answers in the query (RFC 6749 §4.1.2) and in no other mode
             "response_modes_supported": ["query"],
-            "grant_types_supported": _ordered(g.GRANT_TYPE for g in grants if hasattr(g, "check_token_endpoint")),
+            "grant_types_supported": _ordered(
+                g.GRANT_TYPE for g in grants if issubclass(g, TokenEndpointMixin) and g.GRANT_TYPE
+            ),
             "code_challenge_methods_supported": _ordered(challenge_methods),
             "token_endpoint_auth_methods_supported": _ordered(
                 m for g in grants for m in getattr(g, "TOKEN_ENDPOINT_AUTH_METHODS", ())

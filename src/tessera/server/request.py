@@ -53,7 +53,7 @@ def declared_length(value: str | None) -> int | None:
     return length
 
 
-class MachineRequest(OAuth2Request):  # type: ignore[misc]
+class MachineRequest(OAuth2Request):
     """Authlib's request, from the headers and the parsed form; the query string is always empty."""
 
     def __init__(self, method: str, uri: str, headers: dict[str, str], form: dict[str, str]) -> None:

@@ -19,7 +19,7 @@ from tessera.tokens import MalformedToken, TokenKind, digest, parse
 __all__ = ["RevocationEndpoint"]
 
 
-class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
+class RevocationEndpoint(_RevocationEndpoint):
     CLIENT_AUTH_METHODS = list(ANY_METHOD)
 
     server: TesseraServer

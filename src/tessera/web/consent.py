@@ -59,16 +59,16 @@ def authorize() -> ResponseReturnValue:
         return redirect(url_for("login", next=request.full_path), code=302)
 
     client = grant.client
-    requested = grant.request.scope.split()
+    requested = (grant.request.scope or "").split()
     consents = server.context.store.consents
     descriptions = server.context.settings.scope_descriptions
     if request.method == "POST":
         check_csrf()
         if request.form.get("decision") != "allow":
-            return server.create_authorization_response(grant=grant, grant_user=None)  # type: ignore[no-any-return]
+            return server.create_authorization_response(grant=grant, grant_user=None)
         chosen = [s for s in requested if s in request.form.getlist("grant_scope")]
         if not chosen:
-            return server.create_authorization_response(grant=grant, grant_user=None)  # type: ignore[no-any-return]
+            return server.create_authorization_response(grant=grant, grant_user=None)
         consents.save(user.id, client.client_id, chosen)
         return _issue(server, grant, user, chosen)
 

@@ -1,0 +1,6 @@
+# The client side of OAuth 2 is not described by these stubs: everything here is typed as incomplete.
+from _typeshed import Incomplete
+
+class OAuth2Client:
+    def __init__(self, *args: Incomplete, **kwargs: Incomplete) -> None: ...
+    def __getattr__(self, name: str) -> Incomplete: ...

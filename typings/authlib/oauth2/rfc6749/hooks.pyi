@@ -1,0 +1,16 @@
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+class Hookable:
+    def __init__(self) -> None: ...
+    # each hook is called as hook(self, *args, **kwargs), self being this grant or server
+    def register_hook(self, hook_type: str, hook: Callable[..., object]) -> None: ...
+    def execute_hook(self, hook_type: str, *args: Any, **kwargs: Any) -> None: ...
+
+# Runs the "before_<name>" hooks with the method's arguments and the "after_<name>" hooks with its result.
+@overload
+def hooked(func: _F, before: str | None = None, after: str | None = None) -> _F: ...
+@overload
+def hooked(func: None = None, before: str | None = None, after: str | None = None) -> Callable[[_F], _F]: ...

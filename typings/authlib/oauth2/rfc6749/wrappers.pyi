@@ -1,0 +1,9 @@
+from typing import Any, Self
+
+# A token response, with ``expires_at`` computed from ``expires_in`` when the server sent only that.
+class OAuth2Token(dict[str, Any]):
+    def __init__(self, params: dict[str, Any]) -> None: ...
+    # None when the token has no (integer) expires_at
+    def is_expired(self, leeway: int = 60) -> bool | None: ...
+    @classmethod
+    def from_dict(cls, token: dict[str, Any]) -> Self: ...

@@ -1,0 +1,46 @@
+from typing import Any, ClassVar
+
+from joserfc.jwk import Key, KeySet
+
+from ..claims import BaseClaims
+from ..rfc6749 import AuthorizationServer, JsonRequest
+
+# Dynamic client registration (RFC 7591 §3), registered with server.register_endpoint. Requests are JSON
+# requests (the server's create_json_request); errors are raised as OAuth2Error.
+class ClientRegistrationEndpoint:
+    ENDPOINT_NAME: ClassVar[str]
+    # the algorithms a software_statement may be signed with; None (the default) ignores software statements
+    software_statement_alg_values_supported: list[str] | None
+    server: AuthorizationServer | None
+    # each validates the metadata and contributes its REGISTERED_CLAIMS; [ClientMetadataClaims] by default
+    claims_classes: list[type[BaseClaims]]
+    def __init__(
+        self, server: AuthorizationServer | None = None, claims_classes: list[type[BaseClaims]] | None = None
+    ) -> None: ...
+    def __call__(self, request: JsonRequest) -> tuple[int, dict[str, Any], list[tuple[str, str]]]: ...
+    # (201, client metadata + client info + registration info, headers); AccessDeniedError without a token;
+    # sets request.credential
+    def create_registration_response(
+        self, request: JsonRequest
+    ) -> tuple[int, dict[str, Any], list[tuple[str, str]]]: ...
+    def extract_client_metadata(self, request: JsonRequest) -> dict[str, Any]: ...
+    # the verified claims of the software statement
+    def extract_software_statement(self, software_statement: str, request: JsonRequest) -> dict[str, Any]: ...
+    # client_id, client_secret, client_id_issued_at and client_secret_expires_at (0: never)
+    def generate_client_info(self, request: JsonRequest) -> dict[str, Any]: ...
+    # extra response members, e.g. registration_client_uri and registration_access_token (RFC 7592); None here
+    def generate_client_registration_info(self, client: Any, request: JsonRequest) -> dict[str, Any] | None: ...
+    def create_endpoint_request(self, request: Any) -> JsonRequest: ...
+    def generate_client_id(self, request: JsonRequest) -> str: ...
+    def generate_client_secret(self, request: JsonRequest) -> str: ...
+    # hooks you implement
+    # the metadata the claims_classes check against ({} or None: no such checks)
+    def get_server_metadata(self) -> dict[str, Any] | None: ...
+    # the initial access token (your object), or None to refuse; open registration returns a true value
+    def authenticate_token(self, request: JsonRequest) -> Any: ...
+    # the key software statements are verified with, or None to refuse them
+    def resolve_public_key(self, request: JsonRequest) -> Key | KeySet | dict[str, Any] | None: ...
+    # store the client; the return value (your client) goes to generate_client_registration_info
+    def save_client(
+        self, client_info: dict[str, Any], client_metadata: dict[str, Any], request: JsonRequest
+    ) -> Any: ...
