@@ -331,6 +331,57 @@ def test_clients_create_usage_errors(cli: Cli, store: Store, args: list[str]) ->
     assert store.clients.all() == []
 
 
+def test_clients_update_changes_what_is_given_and_keeps_the_rest(cli: Cli, store: Store) -> None:
+    created = cli.json("clients", "create", "--name", "App", "--redirect-uri", REDIRECT_URI, "--scope", "api")
+    client_id = created["client_id"]
+    updated = cli.json(
+        "clients", "update", client_id, "--name", "Renamed", "--scope", "api restricted",
+        "--redirect-uri", "http://127.0.0.1:9000/cb", "--redirect-uri", REDIRECT_URI,
+    )  # fmt: skip
+    assert updated == {
+        **{k: v for k, v in created.items() if k != "client_secret"},
+        "name": "Renamed",
+        "scope": "api restricted",
+        "redirect_uris": ["http://127.0.0.1:9000/cb", REDIRECT_URI],
+    }
+    record = store.clients.get(client_id)
+    assert record is not None and record.name == "Renamed" and record.scope == "api restricted"
+    assert record.secret_digest is not None and record.created_at == created_at(store, client_id)
+    cli.ok("clients", "update", client_id, "--introspect")
+    assert cli.json("clients", "list")[0]["introspect"] is True
+    cli.ok("clients", "update", client_id, "--no-introspect")
+    assert cli.json("clients", "list")[0]["introspect"] is False
+    assert cli.ok("clients", "update", client_id).stdout == f"Updated {client_id}.\n"
+
+
+def created_at(store: Store, client_id: str) -> int:
+    record = store.clients.get(client_id)
+    assert record is not None
+    return record.created_at
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--redirect-uri", "https://app.example/cb#x"], id="fragment"),
+        pytest.param(["--scope", '"api"'], id="quoted-scope"),
+        pytest.param(["--name", " "], id="blank-name"),
+        pytest.param(["--grant-type", "client_credentials", "--introspect"], id="then-public-rules-hold"),
+    ],
+)
+def test_clients_update_refuses_what_create_would_refuse_and_changes_nothing(
+    cli: Cli, store: Store, args: list[str]
+) -> None:
+    public = cli.json("clients", "create", "--name", "SPA", "--public", "--redirect-uri", REDIRECT_URI)
+    before = store.clients.get(public["client_id"])
+    cli.fails("clients", "update", public["client_id"], *args)
+    assert store.clients.get(public["client_id"]) == before
+
+
+def test_clients_update_of_an_unknown_client_fails(cli: Cli, store: Store) -> None:
+    assert "no client" in cli.fails("clients", "update", "nope", "--name", "X")
+
+
 def test_clients_list_and_json(cli: Cli, store: Store) -> None:
     assert cli.json("clients", "list") == []
     web = cli.json("clients", "create", "--name", "Web app", "--redirect-uri", REDIRECT_URI)

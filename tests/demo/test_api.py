@@ -1,4 +1,4 @@
-"""The demo API, as CONTRACT.md describes it, validating by introspection against the real server."""
+"""The demo API, as the README describes it, validating by introspection against the real server."""
 
 import pytest
 import requests

@@ -37,7 +37,7 @@ def test_counter_counts_this_workers_statements(settings: Settings, store: Store
 
 
 def test_hot_paths_run_one_statement_per_introspection_and_at_most_two_per_issuance(database_url: str) -> None:
-    """DESIGN.md's hot paths: the client comes from the cache, introspection is one indexed SELECT, issuance one
+    """The hot paths as designed: the client comes from the cache, introspection is one indexed SELECT, issuance one
     INSERT (on its own, with no BEGIN around it, on both databases)."""
     settings = settings_for(database_url, TESSERA_BENCH_COUNT_SQL="1")
     built = build(settings)

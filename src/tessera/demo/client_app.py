@@ -1,7 +1,7 @@
 """The demo client app: a Flask web application that logs people in through Tessera and calls the demo API
 with their access token, as the system Tessera grew out of did (Authlib's Flask client).
 
-Routes (CONTRACT.md, "HTTP: demo client app"): ``/``, ``/login``, ``/authorize`` (the redirect URI),
+Routes (what the README promises of the demo app): ``/``, ``/login``, ``/authorize`` (the redirect URI),
 ``/protected`` and ``/logout``.
 
 Where a real client has to choose, this one does so:

@@ -37,6 +37,9 @@ from tessera.server.request import MAX_BODY, HttpRequest, Refused, declared_leng
 
 __all__ = ["RsgiFront"]
 
+#: how often the pending body reads are checked against their deadline, in seconds
+_SWEEP_PERIOD = 1.0
+
 _TIMED_OUT = json_answer(
     408, error_body("invalid_request", "The request body did not arrive in time."), [("Connection", "close")]
 )
@@ -88,13 +91,13 @@ def _fail(future: "asyncio.Future[Any]", exc: BaseException) -> None:
 class _Deadlines:
     """The body reads under way and when each must end; once a second, those that overran are cancelled."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float, period: float = 1.0) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
         self._loop = loop
         self._timeout = timeout
-        self._period = period
+        self._period = _SWEEP_PERIOD
         self.pending: dict[asyncio.Task[Any], float] = {}
         self.expired: set[asyncio.Task[Any]] = set()
-        self._sweep_handle = loop.call_later(period, self._sweep)
+        self._sweep_handle = loop.call_later(self._period, self._sweep)
 
     def watch(self, task: asyncio.Task[Any]) -> None:
         self.pending[task] = self._loop.time() + self._timeout

@@ -1,4 +1,4 @@
-"""The WSGI adapter that serves the token, introspection and revocation endpoints before Flask: what it answers
+"""The front that answers the machine routes before Flask: what it answers
 itself (methods, framing, failures) and that everything else still reaches the Flask app."""
 
 import logging

@@ -1,0 +1,85 @@
+"""The rules for a client's metadata, in the one function every way of registering calls."""
+
+import pytest
+
+from tessera.errors import InvalidClientMetadata, InvalidRedirectUri, NotFound
+from tessera.server.grants import GRANT_TYPES
+from tessera.server.registration import (
+    ClientChanges,
+    ClientMetadata,
+    describe,
+    register_client,
+    update_client,
+)
+from tessera.store import Store
+from tessera.tokens import TokenKind, digest, parse
+from tests.conftest import REDIRECT_URI
+
+
+def test_a_confidential_client_gets_a_secret_stored_as_its_digest(store: Store) -> None:
+    registered = register_client(store.clients, ClientMetadata("Billing", grant_types=("client_credentials",)))
+    assert registered.secret is not None and parse(registered.secret) is TokenKind.CLIENT_SECRET
+    stored = store.clients.get(registered.record.client_id)
+    assert stored == registered.record and stored.secret_digest == digest(registered.secret)
+    assert describe(stored)["token_endpoint_auth_method"] == "client_secret_basic"
+
+
+def test_defaults_follow_the_redirect_uris(store: Store) -> None:
+    with_uri = register_client(store.clients, ClientMetadata("Web", redirect_uris=(REDIRECT_URI, REDIRECT_URI)))
+    assert with_uri.record.grant_types == ("authorization_code", "refresh_token")
+    assert with_uri.record.redirect_uris == (REDIRECT_URI,)  # repeats dropped
+    machine = register_client(store.clients, ClientMetadata("Machine"))
+    assert machine.record.grant_types == ("client_credentials",) and machine.record.scope == "api"
+
+
+def test_a_public_client_has_no_secret_and_authenticates_with_none(store: Store) -> None:
+    registered = register_client(store.clients, ClientMetadata("SPA", redirect_uris=(REDIRECT_URI,), public=True))
+    assert registered.secret is None and registered.record.secret_digest is None
+    assert describe(registered.record)["token_endpoint_auth_method"] == "none"
+
+
+@pytest.mark.parametrize(
+    ("metadata", "error"),
+    [
+        (ClientMetadata("App", redirect_uris=("https://a.example/cb#x",)), InvalidRedirectUri),
+        (ClientMetadata("App", redirect_uris=("javascript:alert(1)",)), InvalidRedirectUri),
+        (ClientMetadata("App", redirect_uris=("http://[::1/cb",)), InvalidRedirectUri),
+        (ClientMetadata("App", grant_types=("authorization_code",)), InvalidRedirectUri),
+        (ClientMetadata("App", grant_types=("password",)), InvalidClientMetadata),
+        (ClientMetadata("App", scope="api\x7f"), InvalidClientMetadata),
+        (ClientMetadata("App", scope="   "), InvalidClientMetadata),
+        (ClientMetadata("\x1b[31mApp"), InvalidClientMetadata),
+        (ClientMetadata("x" * 201), InvalidClientMetadata),
+        (ClientMetadata("App", public=True), InvalidClientMetadata),
+        (ClientMetadata("App", redirect_uris=(REDIRECT_URI,), public=True, introspect=True), InvalidClientMetadata),
+    ],
+)
+def test_a_broken_rule_names_its_rfc_7591_error_and_stores_nothing(
+    store: Store, metadata: ClientMetadata, error: type[InvalidClientMetadata]
+) -> None:
+    with pytest.raises(error) as raised:
+        register_client(store.clients, metadata)
+    assert raised.value.error == error.error and str(raised.value)
+    assert store.clients.all() == []
+
+
+def test_production_allows_plain_http_only_on_loopback(store: Store) -> None:
+    with pytest.raises(InvalidRedirectUri, match="https://"):
+        register_client(store.clients, ClientMetadata("App", ("http://app.example/cb",)), production=True)
+    register_client(store.clients, ClientMetadata("App", ("http://127.0.0.1:8000/cb",)), production=True)
+
+
+def test_every_grant_the_server_offers_may_be_registered() -> None:
+    assert GRANT_TYPES == ("authorization_code", "refresh_token", "client_credentials")
+
+
+def test_an_update_is_checked_like_a_registration_and_keeps_identity(store: Store) -> None:
+    registered = register_client(store.clients, ClientMetadata("App", (REDIRECT_URI,)))
+    record = update_client(store.clients, registered.record.client_id, ClientChanges(scope="api restricted"))
+    assert record.scope == "api restricted" and record.secret_digest == registered.record.secret_digest
+    assert record.client_id == registered.record.client_id and record.created_at == registered.record.created_at
+    with pytest.raises(InvalidRedirectUri):
+        update_client(store.clients, record.client_id, ClientChanges(redirect_uris=()))
+    assert store.clients.get(record.client_id) == record
+    with pytest.raises(NotFound):
+        update_client(store.clients, "no-such-client", ClientChanges(name="X"))
