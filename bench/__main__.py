@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from bench import inproc, peers, profile, report, scale
+from bench import inproc, peer_runs, profile, report, scale
 from bench.load import Load
 from bench.procs import Started
 from bench.targets import Run, TesseraTarget, postgres_pid, which_wrk
@@ -88,12 +88,12 @@ def cmd_run(args: argparse.Namespace) -> None:
         for db in args.db.split(","):
             _target(run, db, args, args.workers).run(run, names)
         if args.peers != "none":
-            peers_dir = peers.find_peers_dir(REPO)
+            peers_dir = peer_runs.find_peers_dir(REPO)
             if peers_dir is None:
-                run.log("peers skipped: ../shared/bench-peers not found (set PEERS_DIR)")
+                run.log("peers skipped: bench/peers not found (set PEERS_DIR)")
             else:
-                wanted = list(peers.DEFAULT_PEERS) if args.peers == "default" else args.peers.split(",")
-                peers.run_peers(run, peers_dir, wanted)
+                wanted = list(peer_runs.DEFAULT_PEERS) if args.peers == "default" else args.peers.split(",")
+                peer_runs.run_peers(run, peers_dir, wanted)
     finally:
         run.started.stop_all()
     text = report.render(run.results, run.targets, header)

@@ -1,6 +1,6 @@
 """One scenario under load: preflight, warm-up, drain, quiet wait, the measured wrk run, and what it cost.
 
-The protocol is the peers' (``../shared/bench-peers``), so our rows and theirs can share a table: ``wrk -t2 -c32
+The protocol is the peer harness's (``bench/peers/``), so our rows and theirs can share a table: ``wrk -t2 -c32
 --timeout 30s --latency``, a discarded warm-up, then a measured window with the server's CPU read from /proc
 around it. Any non-2xx answer, body mismatch or socket error makes the figure invalid.
 """

@@ -1,4 +1,4 @@
-"""The table a run prints, and the issue's targets checked against it.
+"""The table a run prints, and Tessera's performance goals checked against it.
 
 A scenario with any error (non-2xx, wrong body, socket error, used-up token pool) shows INVALID instead of a
 throughput, and no ratio is computed from it.
@@ -123,7 +123,7 @@ def _check(name: str, value: float | None, goal: float, fmt: str, higher: bool =
 
 
 def _targets(results: list[Row], targets: list[Row]) -> list[str]:
-    out = ["| target (issue 5) | measured | goal | |", "|---|---|---|---|"]
+    out = ["| goal | measured | target | |", "|---|---|---|---|"]
     find: Callable[[str, str], Row | None] = lambda t, s: _find(results, t, s)  # noqa: E731
     for ours, dot in (("tessera-pg", "dot-pg-g2"), ("tessera-sqlite", "dot-sqlite-g2")):
         if find(ours, "S0") is None:

@@ -1,8 +1,8 @@
 """Memory of the resource toolkit's cache when full: ``python -m bench.resource_cache_memory [ENTRIES]``.
 
-Fills a :class:`~tessera.resource.TokenCache` with ENTRIES distinct tokens (default 100,000, as issue 5 asks)
-through its public ``lookup`` and prints what the cache holds as traced by :mod:`tracemalloc`, and that one more
-token than ``max_entries`` keeps it at its bound.
+Fills a :class:`~tessera.resource.TokenCache` with ENTRIES distinct tokens (default 100,000: what a busy API's
+cache holds) through its public ``lookup`` and prints what the cache holds as traced by :mod:`tracemalloc`, and
+that one more token than ``max_entries`` keeps it at its bound.
 """
 
 import sys

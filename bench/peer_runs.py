@@ -1,8 +1,9 @@
 """The peers (django-oauth-toolkit, node-oidc-provider, a Flask hello ceiling), measured by the peer harness in
-``../shared/bench-peers`` in the same run, so that their rows join ours in one table.
+``bench/peers/`` in the same run, so that their rows join ours in one table.
 
-That harness is read-only here: it is called as it is (its ``setup.sh`` installs the peers once under
-``PEERS_HOME``), and its ``results.jsonl`` and ``targets.jsonl`` are read back.
+The harness is shell and runs on its own too (``bench/peers/README.md``): it is called as it is (its
+``setup.sh`` installs the peers once under ``PEERS_HOME``), and its ``results.jsonl`` and ``targets.jsonl`` are
+read back.
 """
 
 import json
@@ -22,7 +23,7 @@ SCENARIOS = "S0 S1 S2 S4"  # S1/S2/S4 also select the peers' variants such as S1
 
 def find_peers_dir(repo: Path) -> Path | None:
     env = os.environ.get("PEERS_DIR")
-    for candidate in ([Path(env)] if env else []) + [repo.parent / "shared" / "bench-peers"]:
+    for candidate in ([Path(env)] if env else []) + [repo / "bench" / "peers"]:
         if (candidate / "run.sh").is_file():
             return candidate
     return None
