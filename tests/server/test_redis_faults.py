@@ -127,7 +127,7 @@ def test_rate_limits_still_hold_while_redis_is_down(redis_app: Flask, redis_prox
 
 
 def test_a_protected_api_keeps_validating_and_revocation_falls_back_to_the_cache_bound(
-    redis_app: Flask, redis_proxy: TcpProxy, revocation_channel: str, sqlite_url: str, service
+    redis_app: Flask, redis_proxy: TcpProxy, redis_url: str, revocation_channel: str, sqlite_url: str, service
 ) -> None:
     ttl = 1.0
     source = LocalSource.from_url(sqlite_url)
@@ -140,7 +140,7 @@ def test_a_protected_api_keeps_validating_and_revocation_falls_back_to_the_cache
     def data() -> str:
         return "Protected API data."
 
-    proxied = f"redis://127.0.0.1:{redis_proxy.port}/0"
+    proxied = _proxied(redis_url, redis_proxy)
     subscriber = RevocationSubscriber(proxied, cache, channel=revocation_channel, max_backoff=0.1, timeout=0.5)
     server, caller = redis_app.test_client(), api.test_client()
 
