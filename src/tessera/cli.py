@@ -77,7 +77,7 @@ def _print_json(value: Any) -> None:
 
 
 @click.group()
-@click.version_option(package_name="tessera")
+@click.version_option(package_name="tessera-oauth")
 def main() -> None:
     """Tessera: an OAuth 2.0 server with opaque tokens."""
 

@@ -4,15 +4,20 @@
 
 One indexed query per lookup (:meth:`tessera.store.protocols.TokenReader.active`), the same one introspection
 runs on the server, without the HTTP round trip. Use a read-only database role if you like: nothing here writes.
-This is the only module of :mod:`tessera.resource` that touches :mod:`tessera.store`.
+This is the only module of :mod:`tessera.resource` that touches :mod:`tessera.store`, and it does so only when a
+source is made from a URL: the storage layer (SQLAlchemy, the drivers) comes with the server's distribution,
+``tessera-oauth``, not with the toolkit's own, ``tessera-oauth-resource``.
 """
 
 import logging
+from typing import TYPE_CHECKING
 
 from tessera.errors import StoreError
 from tessera.resource.core import AccessToken
 from tessera.resource.errors import ServerUnavailable
-from tessera.store import Store, TokenReader, make_engine
+
+if TYPE_CHECKING:  # imported when a source is made from a URL: see LocalSource.from_url
+    from tessera.store import Store, TokenReader
 
 __all__ = ["LocalSource"]
 
@@ -22,7 +27,7 @@ log = logging.getLogger("tessera.resource")
 class LocalSource:
     """A :class:`~tessera.resource.core.TokenSource` over the authorization server's database."""
 
-    def __init__(self, tokens: TokenReader) -> None:
+    def __init__(self, tokens: "TokenReader") -> None:
         self.tokens = tokens
         self._failing = False
         self._owned: Store | None = None
@@ -30,6 +35,13 @@ class LocalSource:
     @classmethod
     def from_url(cls, database_url: str) -> "LocalSource":
         """A source on its own engine for ``database_url`` (``TESSERA_DATABASE_URL`` of the server)."""
+        try:
+            from tessera.store import Store, make_engine
+        except ImportError as exc:
+            raise ImportError(
+                "LocalSource reads the server's database and needs its storage layer: pip install tessera-oauth "
+                "(or use IntrospectionSource, which needs nothing more)"
+            ) from exc
         store = Store(make_engine(database_url))
         source = cls(store.tokens)
         source._owned = store
