@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from bench.load import Scenario, basic, http_call, run_scenario
 from bench.seed import Seeded
-from tessera.app.serve import THREADS_PER_WORKER
+from tessera.config import Settings
 
 if TYPE_CHECKING:
     from bench.targets import Run, TesseraTarget
@@ -50,7 +50,7 @@ def run(run: "Run", target: "TesseraTarget", as_base: str, seeded: Seeded, *, se
     )
     argv = [
         sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", str(target.workers),
-        "--blocking-threads", str(THREADS_PER_WORKER), "--host", "127.0.0.1", "--port", str(port),
+        "--blocking-threads", str(Settings().threads), "--host", "127.0.0.1", "--port", str(port),
         "--log-level", "warning", "bench.s6_api:app",
     ]  # fmt: skip
     log = run.out / "logs" / f"{target.name}.s6-api.log"

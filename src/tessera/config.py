@@ -118,6 +118,15 @@ def _scope_descriptions(value: str) -> Mapping[str, str]:
     return types.MappingProxyType({**DEFAULT_SCOPE_DESCRIPTIONS, **given})
 
 
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(value: str) -> str:
+    if value.upper() not in _LOG_LEVELS:
+        raise ConfigError(f"TESSERA_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, not {value!r}")
+    return value.upper()
+
+
 def _prefix(value: str) -> str:
     if len(value) > 64 or not all(c.isalnum() or c in "-_.:" for c in value):
         raise ConfigError("TESSERA_REDIS_PREFIX must be up to 64 letters, digits or '-_.:'")
@@ -152,6 +161,12 @@ class Settings:
     trusted_proxies: int = 0
     #: seconds a client has to send a request's body before it is answered 408 (``tessera serve``)
     body_timeout: int = 10
+    #: worker threads per ``tessera serve`` process, for the pages and the machine routes that write
+    threads: int = 4
+    #: PostgreSQL connections each process keeps open (up to twice as many more for a burst)
+    pool_size: int = 5
+    #: the level of every logger Tessera configures (the access line is INFO)
+    log_level: str = "INFO"
     #: what the consent page says of each scope
     scope_descriptions: Mapping[str, str] = dataclasses.field(default_factory=lambda: DEFAULT_SCOPE_DESCRIPTIONS)
 
@@ -204,6 +219,9 @@ class Settings:
             redis_prefix=_prefix(env.get("TESSERA_REDIS_PREFIX", "").strip() or cls.redis_prefix),
             trusted_proxies=_int(env, "TESSERA_TRUSTED_PROXIES", 0, 0, 10, unit="proxies"),
             body_timeout=_int(env, "TESSERA_BODY_TIMEOUT", cls.body_timeout, 1, 300),
+            threads=_int(env, "TESSERA_THREADS", cls.threads, 1, 64, unit="threads"),
+            pool_size=_int(env, "TESSERA_POOL_SIZE", cls.pool_size, 1, 100, unit="connections"),
+            log_level=_log_level(env.get("TESSERA_LOG_LEVEL", "").strip() or cls.log_level),
             scope_descriptions=_scope_descriptions(env.get("TESSERA_SCOPE_DESCRIPTIONS", "")),
         )
 

@@ -172,6 +172,10 @@ def test_client_credentials_introspect_revoke_over_a_socket(server: Server) -> N
 
     log = server.log()
     assert "Traceback" not in log
+    started = [line for line in log.splitlines() if " tessera Tessera " in line]
+    assert len(started) == 1, started  # one start-up line, from the master
+    assert f"on {server.base_url} " in started[0] and "2 worker(s) x 4 thread(s), SQLite " in started[0]
+    assert started[0].endswith(", Redis off, development")
     for value in (secret, access, digest(secret), digest(access), secret[7:-6], access[7:-6]):
         assert value not in log
     assert not _children(server.process.pid)

@@ -85,7 +85,7 @@ def build(
 ) -> Built:
     settings = settings or Settings.from_env()
     counter = StatementCounter() if settings.count_sql else None
-    store = store or Store(make_engine(settings.database_url, counter=counter))
+    store = store or Store(make_engine(settings.database_url, counter=counter, pool_size=settings.pool_size))
     # Authlib logs whole token responses at DEBUG; never let a token reach a log
     logging.getLogger("authlib").setLevel(logging.INFO)
 

@@ -10,18 +10,18 @@ wait; introspection and the documents run on the event loop itself.
 import logging
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 from granian.constants import Interfaces
 from granian.http import HTTP1Settings
 from granian.log import LogLevels
 from granian.server import Server
 
+from tessera import __version__
 from tessera.config import Settings
 
-__all__ = ["HEADER_TIMEOUT", "THREADS_PER_WORKER", "run"]
+__all__ = ["HEADER_TIMEOUT", "describe", "run"]
 
-#: worker threads per process for the pages and the writing machine routes
-THREADS_PER_WORKER = 4
 #: seconds a client has to send a request's headers (the body has ``TESSERA_BODY_TIMEOUT``)
 HEADER_TIMEOUT = 10
 
@@ -36,15 +36,30 @@ _GRANIAN_LOGGING: dict[str, Any] = {
 }
 
 
+def describe(settings: Settings, *, host: str, port: int, workers: int) -> str:
+    """The start-up line: where it listens, how many workers and threads, which database (never its
+    credentials), whether Redis is used, and the environment."""
+    url = urlsplit(settings.database_url)
+    if url.scheme.startswith("sqlite"):
+        database = f"SQLite {url.path.removeprefix('/') or ':memory:'}"
+    else:
+        database = f"PostgreSQL {url.hostname or 'localhost'}:{url.port or 5432}{url.path}"
+    return (
+        f"Tessera {__version__} on http://{host}:{port} (issuer {settings.issuer}): {workers} worker(s) x "
+        f"{settings.threads} thread(s), {database}, Redis {'on' if settings.redis_url else 'off'}, {settings.env}"
+    )
+
+
 def run(settings: Settings, *, host: str, port: int, workers: int) -> None:
     """Serve until stopped (SIGTERM or Ctrl-C); one access line per request goes to stderr at info level."""
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format=_LOG_FORMAT)
+    logging.basicConfig(stream=sys.stderr, level=settings.log_level, format=_LOG_FORMAT)
+    logging.getLogger("tessera").info("%s", describe(settings, host=host, port=port, workers=workers))
 
     def load_app() -> Any:
         # runs in each worker after the fork, with the settings the command validated
         from tessera.app import build
 
-        return build(settings).rsgi(threads=THREADS_PER_WORKER)
+        return build(settings).rsgi(threads=settings.threads)
 
     server = Server(
         "tessera.app:build",

@@ -40,8 +40,9 @@ class StatementCounter:
             self.count += 1
 
 
-def make_engine(url: str, *, counter: StatementCounter | None = None) -> Engine:
-    """An engine for ``url``, configured for Tessera's access pattern."""
+def make_engine(url: str, *, counter: StatementCounter | None = None, pool_size: int = 5) -> Engine:
+    """An engine for ``url``, configured for Tessera's access pattern. On PostgreSQL each process keeps up to
+    ``pool_size`` connections open, and opens up to twice as many more for a burst."""
     parsed = make_url(url)
     engine: Engine
     if parsed.get_backend_name() == "sqlite":
@@ -55,8 +56,8 @@ def make_engine(url: str, *, counter: StatementCounter | None = None) -> Engine:
     else:
         engine = create_engine(
             url,
-            pool_size=5,
-            max_overflow=10,
+            pool_size=pool_size,
+            max_overflow=2 * pool_size,
             pool_recycle=1800,
             pool_timeout=10,
             # a database that accepts no connection answers 503 in seconds, not after the OS gives up
