@@ -20,6 +20,7 @@ from types import FrameType
 from bench import inproc, peer_runs, profile, report, scale
 from bench.load import Load
 from bench.procs import Started
+from bench.seed import drop_database
 from bench.targets import Run, TesseraTarget, postgres_pid, which_wrk
 
 REPO = Path(__file__).resolve().parent.parent
@@ -96,10 +97,22 @@ def cmd_run(args: argparse.Namespace) -> None:
                 peer_runs.run_peers(run, peers_dir, wanted)
     finally:
         run.started.stop_all()
+        _drop(run, args)
     text = report.render(run.results, run.targets, header)
     (run.out / "summary.md").write_text(text)
     print(text)
     run.log(f"done: {run.out / 'summary.md'}")
+
+
+def _drop(run: Run, args: argparse.Namespace) -> None:
+    """The PostgreSQL database a run made goes when it ends (SQLite files stay with the run's results)."""
+    if args.keep_database or "pg" not in getattr(args, "db", "pg").split(","):
+        return
+    try:
+        drop_database(args.pg_url)
+        run.log(f"dropped {args.pg_url.rsplit('/', 1)[-1]} (--keep-database keeps it)")
+    except Exception as exc:  # the server may be gone: say so, the results are written anyway
+        run.log(f"could not drop the benchmark database: {type(exc).__name__}: {exc}")
 
 
 def _target(run: Run, db: str, args: argparse.Namespace, workers: int) -> TesseraTarget:
@@ -116,6 +129,7 @@ def cmd_scale(args: argparse.Namespace) -> None:
         rows = scale.scale(run, _target(run, "pg", args, args.workers), tuple(int(x) for x in args.sizes.split(",")))
     finally:
         run.started.stop_all()
+        _drop(run, args)
     text = "\n".join(_versions()) + "\n\n" + scale.render(rows)
     (run.out / "scale.md").write_text(text)
     print(text)
@@ -127,6 +141,7 @@ def cmd_profile(args: argparse.Namespace) -> None:
         profile.profile(run, _target(run, args.db, args, 1), args.scenario, args.seconds, svg=args.svg)
     finally:
         run.started.stop_all()
+        _drop(run, args)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -145,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pool-rate", type=int, default=8000, help="refresh tokens seeded per measured second")
     parser.add_argument("--out", help="results folder (default /tmp/tessera-bench/<time>)")
     parser.add_argument("--quick", action="store_true", help="run: 3 s windows, 1 s warm-up, no peers")
+    parser.add_argument("--keep-database", action="store_true", help="keep the PostgreSQL database at the end")
     sub = parser.add_subparsers(dest="command")
     p_run = sub.add_parser("run", help="the benchmark (default)")
     p_run.add_argument("--db", default="sqlite,pg")

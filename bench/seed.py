@@ -18,7 +18,7 @@ from tessera.store import Store, make_engine
 from tessera.store.models import tokens as _tokens
 from tessera.tokens import TokenKind, digest, mint, random_id
 
-__all__ = ["Seeded", "bulk_refresh_pool", "fresh_database", "seed"]
+__all__ = ["Seeded", "bulk_refresh_pool", "drop_database", "fresh_database", "seed"]
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 
@@ -49,6 +49,19 @@ def fresh_database(url: str) -> None:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def drop_database(url: str) -> None:
+    """Drop what :func:`fresh_database` made: the PostgreSQL database, or the SQLite files."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{parsed.database}{suffix}").unlink(missing_ok=True)
+        return
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
     admin.dispose()
 
 

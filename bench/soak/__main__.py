@@ -2,8 +2,9 @@
 
     python -m bench.soak --duration 180 --workers 4 --threads 16
 
-1. (Re)creates the PostgreSQL database ``tessera_soak`` (``--admin-url`` names the server; default
-   ``$TESSERA_TEST_POSTGRES_URL`` or ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``), runs
+1. Creates a PostgreSQL database of its own, ``tessera_soak_<random>`` (``--admin-url`` names the server;
+   default ``$TESSERA_TEST_POSTGRES_URL`` or ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``), dropped
+   at the end whatever happens unless ``--keep-database``, runs
    ``tessera db upgrade``, and registers a user, a web client and an introspecting service client with the CLI.
 2. Starts ``tessera serve --workers N`` on a free 127.0.0.1 port, its log going to a file.
 3. Each client thread signs in once and goes through the authorization-code flow with PKCE, then loops until
@@ -45,7 +46,7 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-DATABASE = "tessera_soak"
+DATABASE_PREFIX = "tessera_soak_"
 REDIRECT_URI = "http://127.0.0.1:9/callback"  # never called: the code is read from the Location header
 USERNAME, PASSWORD = "soak", "soak-" + secrets.token_urlsafe(12)
 MIX = (("issue", 40), ("introspect", 35), ("refresh", 15), ("revoke", 10))
@@ -88,13 +89,22 @@ def _tessera() -> str:
     return found
 
 
-def _recreate_database(admin_url: str) -> str:
+def _create_database(admin_url: str) -> str:
+    """A database of this run's own (``tessera_soak_<random>``), so two runs never share or drop each other's."""
+    name = DATABASE_PREFIX + secrets.token_hex(6)
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{DATABASE}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return make_url(admin_url).set(database=DATABASE).render_as_string(hide_password=False)
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(admin_url: str, database_url: str) -> None:
+    name = make_url(database_url).database
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> Any:
@@ -329,9 +339,9 @@ def main() -> int:
     parser.add_argument(
         "--admin-url",
         default=os.environ.get("TESSERA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
-        help="a PostgreSQL URL on the server where tessera_soak is (re)created",
+        help="a PostgreSQL URL on the server where a database tessera_soak_<random> is made for the run",
     )
-    parser.add_argument("--keep-database", action="store_true", help="do not drop tessera_soak at the end")
+    parser.add_argument("--keep-database", action="store_true", help="do not drop the run's database at the end")
     args = parser.parse_args()
     if not 1 <= args.duration <= 3600:
         parser.error("--duration must be between 1 and 3600 seconds")
@@ -339,7 +349,17 @@ def main() -> int:
     if host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("the soak only runs against a PostgreSQL server on this machine")
 
-    database_url = _recreate_database(args.admin_url)
+    database_url = _create_database(args.admin_url)
+    try:
+        return _soak(args, database_url)
+    finally:
+        if args.keep_database:
+            print(f"database kept: {make_url(database_url).database}", file=sys.stderr)
+        else:
+            _drop_database(args.admin_url, database_url)
+
+
+def _soak(args: argparse.Namespace, database_url: str) -> int:
     port = _free_port()
     env = {
         **os.environ,
@@ -373,11 +393,6 @@ def main() -> int:
         elapsed = time.monotonic() - started
         checked, lost = _audit(base, service, dict(totals.expected), args.threads)
     log_errors = _log_errors(log)
-    if not args.keep_database:
-        admin = create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        admin.dispose()
 
     requests = sum(totals.requests.values())
     latencies = sorted(totals.latencies_ms)
