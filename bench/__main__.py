@@ -4,6 +4,7 @@ bench/run.sh                      Tessera on SQLite and PostgreSQL, S0-S6, SQL c
 bench/run.sh --quick              3 s windows, no peers (about two minutes)
 bench/run.sh scale                introspection with 10^3 and 10^6 tokens stored in PostgreSQL
 bench/run.sh profile S2           py-spy flame graph of one scenario under load
+bench/run.sh compare REF          the hot scenarios on commit REF and on this checkout, alternately, with ratios
 """
 
 import argparse
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from bench import inproc, peer_runs, profile, report, scale
+from bench import compare, inproc, peer_runs, profile, report, scale
 from bench.load import Load
 from bench.procs import Started
 from bench.seed import drop_database
@@ -47,7 +48,7 @@ def _versions() -> list[str]:
     return [
         f"- date: {time.strftime('%Y-%m-%d %H:%M:%SZ', time.gmtime())}",
         f"- machine: {os.cpu_count()} CPUs, {cpu}, Linux {platform.release()}",
-        f"- Python {platform.python_version()}; tessera {v('tessera')}, Flask {v('flask')}, Werkzeug {v('werkzeug')},"
+        f"- Python {platform.python_version()}; tessera {v('tessera-oauth')}, Flask {v('flask')}, Werkzeug {v('werkzeug')},"
         f" Authlib {v('authlib')}, SQLAlchemy {v('sqlalchemy')}, psycopg {v('psycopg')}, gunicorn {v('gunicorn')},"
         f" granian {v('granian')}",
         f"- {wrk[0] if wrk else 'wrk ?'}; {pg}",
@@ -144,6 +145,20 @@ def cmd_profile(args: argparse.Namespace) -> None:
         _drop(run, args)
 
 
+def cmd_compare(args: argparse.Namespace) -> None:
+    run = _new_run(args)
+    try:
+        dbs = [d for d in args.db.split(",") if d]
+        names = [s for s in args.scenarios.split(",") if s]
+        text = compare.compare(run, REPO, args.ref, dbs, names, args.rounds, args.pg_url)
+    finally:
+        run.started.stop_all()
+        _drop(run, args)
+    text = "\n".join(_versions()) + "\n\n" + text
+    (run.out / "compare.md").write_text(text)
+    print(text)
+
+
 def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _interrupted)
     parser = argparse.ArgumentParser(
@@ -173,6 +188,11 @@ def main(argv: list[str] | None = None) -> None:
     p_profile.add_argument("--svg", action="store_true", help="a flame graph instead of collapsed stacks")
     p_scale = sub.add_parser("scale", help="introspection with 10^3 and 10^6 tokens in PostgreSQL")
     p_scale.add_argument("--sizes", default="1000,1000000")
+    p_compare = sub.add_parser("compare", help="an earlier commit against this checkout, alternately")
+    p_compare.add_argument("ref", help="the earlier commit (anything git rev-parse accepts)")
+    p_compare.add_argument("--db", default="sqlite,pg")
+    p_compare.add_argument("--scenarios", default="S1,S2,S5")
+    p_compare.add_argument("--rounds", type=int, default=2)
     p_inproc = sub.add_parser("inproc", help="microseconds per request through the WSGI app, no server")
     p_inproc.add_argument("-n", type=int, default=2000, help="requests per round")
     args = parser.parse_args(argv if argv is not None else sys.argv[1:])
@@ -190,6 +210,10 @@ def main(argv: list[str] | None = None) -> None:
         print(inproc.measure(n=args.n))
     elif args.command == "profile":
         cmd_profile(args)
+    elif args.command == "compare":
+        if args.quick:
+            args.duration, args.warmup, args.quiet_max = 3, 1, 5.0
+        cmd_compare(args)
 
 
 if __name__ == "__main__":
