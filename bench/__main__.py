@@ -48,9 +48,9 @@ def _versions() -> list[str]:
     return [
         f"- date: {time.strftime('%Y-%m-%d %H:%M:%SZ', time.gmtime())}",
         f"- machine: {os.cpu_count()} CPUs, {cpu}, Linux {platform.release()}",
-        f"- Python {platform.python_version()}; tessera {v('tessera-oauth')}, Flask {v('flask')}, Werkzeug {v('werkzeug')},"
-        f" Authlib {v('authlib')}, SQLAlchemy {v('sqlalchemy')}, psycopg {v('psycopg')}, gunicorn {v('gunicorn')},"
-        f" granian {v('granian')}",
+        f"- Python {platform.python_version()}; tessera {v('tessera-oauth')}, Flask {v('flask')},"
+        f" Werkzeug {v('werkzeug')}, Authlib {v('authlib')}, SQLAlchemy {v('sqlalchemy')}, psycopg {v('psycopg')},"
+        f" gunicorn {v('gunicorn')}, granian {v('granian')}, uvloop {v('uvloop')}",
         f"- {wrk[0] if wrk else 'wrk ?'}; {pg}",
     ]
 
