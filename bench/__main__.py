@@ -5,6 +5,7 @@ bench/run.sh --quick              3 s windows, no peers (about two minutes)
 bench/run.sh scale                introspection with 10^3 and 10^6 tokens stored in PostgreSQL
 bench/run.sh profile S2           py-spy flame graph of one scenario under load
 bench/run.sh compare REF          the hot scenarios on commit REF and on this checkout, alternately, with ratios
+bench/run.sh chart RUN_DIR        a run's side-by-side figures as a PNG (--out bench/results.png for the README)
 """
 
 import argparse
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from bench import compare, inproc, peer_runs, profile, report, scale
+from bench import chart, compare, inproc, peer_runs, profile, report, scale
 from bench.load import Load
 from bench.procs import Started
 from bench.seed import drop_database
@@ -102,6 +103,10 @@ def cmd_run(args: argparse.Namespace) -> None:
     text = report.render(run.results, run.targets, header)
     (run.out / "summary.md").write_text(text)
     print(text)
+    try:
+        run.log(f"chart: {chart.from_run(run.out, run.out / 'chart.png')}")
+    except ImportError:
+        run.log("chart skipped: matplotlib is not installed (pip install -e '.[bench]')")
     run.log(f"done: {run.out / 'summary.md'}")
 
 
@@ -188,6 +193,9 @@ def main(argv: list[str] | None = None) -> None:
     p_profile.add_argument("--svg", action="store_true", help="a flame graph instead of collapsed stacks")
     p_scale = sub.add_parser("scale", help="introspection with 10^3 and 10^6 tokens in PostgreSQL")
     p_scale.add_argument("--sizes", default="1000,1000000")
+    p_chart = sub.add_parser("chart", help="draw a run's results as a PNG")
+    p_chart.add_argument("run_dir", type=Path)
+    p_chart.add_argument("--out", type=Path, help="default: RUN_DIR/chart.png")
     p_compare = sub.add_parser("compare", help="an earlier commit against this checkout, alternately")
     p_compare.add_argument("ref", help="the earlier commit (anything git rev-parse accepts)")
     p_compare.add_argument("--db", default="sqlite,pg")
@@ -210,6 +218,8 @@ def main(argv: list[str] | None = None) -> None:
         print(inproc.measure(n=args.n))
     elif args.command == "profile":
         cmd_profile(args)
+    elif args.command == "chart":
+        print(chart.from_run(args.run_dir, args.out or args.run_dir / "chart.png"))
     elif args.command == "compare":
         if args.quick:
             args.duration, args.warmup, args.quiet_max = 3, 1, 5.0
