@@ -6,6 +6,8 @@ What Tessera adds on top of Authlib, and why:
   default is ten days);
 * a client that sends credentials two ways at once, or a ``Basic`` header that is not base64 of UTF-8, is
   refused before Authlib looks at it (RFC 6749 §2.3: one method per request);
+* a client that sends credentials is judged by them alone: Authlib tries each allowed method in turn and
+  would let a public client whose made-up secret failed pass as ``none``;
 * per-client rate limits are counted once the client has authenticated;
 * it remembers what was registered on it (grants, endpoints), so the metadata lists exactly that.
 
@@ -22,7 +24,7 @@ from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestErro
 from authlib.oauth2.rfc6749.grants import BaseGrant
 from authlib.oauth2.rfc9207 import IssuerParameter
 
-from tessera.server.clients import OAuthClient
+from tessera.server.clients import NONE, OAuthClient
 from tessera.server.context import ServerContext
 from tessera.server.errors import SlowDownError
 from tessera.server.request import MachineRequest, Reply
@@ -110,6 +112,8 @@ class TesseraServer(_FlaskAuthorizationServer):
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> OAuthClient:
         _check_credentials_shape(request)
+        if _sends_credentials(request):
+            methods = [method for method in methods if method != NONE]
         # Authlib returns the client query_client gave it, and that only ever returns an OAuthClient
         client = cast(OAuthClient, super().authenticate_client(request, methods, endpoint))
         named = request.form.get("client_id")
@@ -124,6 +128,15 @@ class TesseraServer(_FlaskAuthorizationServer):
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         # Authlib's Flask signals are not used; skipping them saves work on every request
         return None
+
+
+def _sends_credentials(request: Any) -> bool:
+    """Whether the request claims more than a ``client_id``: any ``Authorization`` header (Basic, or a scheme
+    this server does not know and so cannot accept) or a non-empty ``client_secret``. Such a request is judged
+    by what it sent and never falls back to ``none`` (RFC 6749 §2.3: one method per request). An empty
+    ``client_secret`` is no secret: RFC 6749 §2.3.1 lets a client omit the parameter when its secret is the empty
+    string, so sending it empty says the same as not sending it."""
+    return bool(request.headers.get("Authorization", "").strip() or request.form.get("client_secret"))
 
 
 def _check_credentials_shape(request: Any) -> None:
