@@ -18,12 +18,14 @@ they can name this class as the type of their ``server`` without an import cycle
 import base64
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar, cast
+from urllib.parse import unquote
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskAuthorizationServer
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc6749.grants import BaseGrant
 from authlib.oauth2.rfc9207 import IssuerParameter
 
+from tessera.server.characters import has_control, is_visible_ascii
 from tessera.server.clients import NONE, OAuthClient
 from tessera.server.context import ServerContext
 from tessera.server.errors import SlowDownError
@@ -81,7 +83,10 @@ class TesseraServer(_FlaskAuthorizationServer):
     # storage hooks Authlib calls
 
     def query_client(self, client_id: str) -> OAuthClient | None:
+        # client_id is VSCHAR (RFC 6749 Appendix A); anything else is no client, and never reaches the database
         if not isinstance(client_id, str) or not client_id or len(client_id) > _MAX_CLIENT_ID:
+            return None
+        if not is_visible_ascii(client_id):
             return None
         return self.context.clients.get(client_id)
 
@@ -145,7 +150,9 @@ def _check_credentials_shape(request: Any) -> None:
     * one authentication method per request (RFC 6749 §2.3): ``Basic`` and a ``client_secret`` in the body are
       ``invalid_request`` (credentials in the URL are refused before this, for every machine endpoint);
     * a ``Basic`` header that is not base64 of UTF-8 is ``invalid_client`` with a 401 (RFC 6749 §2.3.1,
-      RFC 7617 §2): Authlib would decode it unguarded and fail with a server error.
+      RFC 7617 §2): Authlib would decode it unguarded and fail with a server error;
+    * so are Basic credentials holding a control character, as sent or once form-decoded as Authlib decodes
+      them (:mod:`tessera.server.characters`).
     """
     parts = request.headers.get("Authorization", "").split(None, 1)
     if not parts or parts[0].lower() != "basic":
@@ -155,7 +162,9 @@ def _check_credentials_shape(request: Any) -> None:
     try:
         if len(parts) != 2:
             raise ValueError("no credentials after 'Basic'")
-        base64.b64decode(parts[1], validate=True).decode("utf-8")
+        credentials = base64.b64decode(parts[1], validate=True).decode("utf-8")
+        if any(has_control(part) or has_control(unquote(part)) for part in credentials.split(":", 1)):
+            raise ValueError("a control character in the credentials")
     except ValueError as exc:  # binascii.Error and UnicodeDecodeError are ValueErrors
         raise InvalidClientError(
             status_code=401, description="The Authorization header does not hold valid Basic credentials."
