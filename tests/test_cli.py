@@ -591,3 +591,68 @@ def test_installed_command_on_postgres_without_schema_says_run_db_upgrade(
     empty_postgres: str, tmp_path: Path, args: list[str]
 ) -> None:
     _assert_one_line_error(_run(args, {"TESSERA_DATABASE_URL": empty_postgres}, tmp_path), "tessera db upgrade")
+
+
+def _run_bytes(args: Sequence[bytes], env: dict[str, str], cwd: Path, stdin: bytes = b"") -> tuple[int, str, str]:
+    """The installed command with ``args`` as raw bytes, as a shell passes them: (exit status, stdout, stderr)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
+    result = subprocess.run(
+        [bytes(TESSERA), *args], env={**base, **env}, cwd=cwd, input=stdin, capture_output=True, timeout=60, check=False
+    )
+    return result.returncode, result.stdout.decode(errors="replace"), result.stderr.decode(errors="replace")
+
+
+NOT_UTF8 = b"\xff\xfe"
+#: every command with an argument or option of free text, each given bytes that are not UTF-8 there
+NOT_UTF8_ARGS = [
+    [b"users", b"create", NOT_UTF8, b"--password-stdin"],
+    [b"users", b"create", b"b\xc3", b"--password-stdin"],
+    [b"users", b"disable", NOT_UTF8],
+    [b"clients", b"create", b"--name", NOT_UTF8],
+    [b"clients", b"create", b"--name", b"App", b"--redirect-uri", b"http://127.0.0.1:8002/" + NOT_UTF8],
+    [b"clients", b"create", b"--name", b"App", b"--scope", NOT_UTF8],
+    [b"clients", b"update", NOT_UTF8, b"--name", b"App"],
+    [b"clients", b"update", b"0123abcd", b"--name", NOT_UTF8],
+    [b"clients", b"delete", NOT_UTF8],
+    [b"clients", b"rotate-secret", NOT_UTF8],
+    [b"tokens", b"revoke", b"--user", NOT_UTF8],
+    [b"tokens", b"revoke", b"--client", NOT_UTF8],
+    [b"serve", b"--host", NOT_UTF8],
+]
+
+
+@pytest.mark.parametrize("args", NOT_UTF8_ARGS, ids=lambda args: b" ".join(args).decode("ascii", "backslashreplace"))
+def test_installed_command_refuses_arguments_that_are_not_utf8_in_one_line(
+    upgraded_sqlite: dict[str, str], tmp_path: Path, args: list[bytes]
+) -> None:
+    status, stdout, stderr = _run_bytes(args, upgraded_sqlite, tmp_path, stdin=b"correct horse\n")
+    assert status == 1 and stdout == "", (status, stdout, stderr)
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert lines[0].startswith("Error: ") and "is not valid UTF-8" in lines[0], lines[0]
+    listed = _run(["users", "list", "--json"], upgraded_sqlite, tmp_path)
+    assert json.loads(listed.stdout) == []
+    listed = _run(["clients", "list", "--json"], upgraded_sqlite, tmp_path)
+    assert json.loads(listed.stdout) == []
+
+
+@pytest.mark.parametrize("stdin_encoding", ["", "utf-8:strict"], ids=["locale", "strict"])
+def test_installed_command_refuses_a_password_that_is_not_utf8_in_one_line(
+    upgraded_sqlite: dict[str, str], tmp_path: Path, stdin_encoding: str
+) -> None:
+    env = {**upgraded_sqlite, "PYTHONIOENCODING": stdin_encoding}
+    status, stdout, stderr = _run_bytes(
+        [b"users", b"create", b"alice", b"--password-stdin"], env, tmp_path, stdin=b"pass\xffword\n"
+    )
+    assert status == 1 and stdout == "", (status, stdout, stderr)
+    assert stderr.strip() == "Error: the password is not valid UTF-8", stderr
+    listed = _run(["users", "list", "--json"], upgraded_sqlite, tmp_path)
+    assert json.loads(listed.stdout) == []
+
+
+def test_installed_command_takes_a_data_dir_that_is_not_utf8(tmp_path: Path) -> None:
+    """A path is bytes on POSIX: --data-dir is not text, and is not held to the rule."""
+    status, stdout, stderr = _run_bytes(
+        [b"demo", b"--data-dir", os.fsencode(tmp_path) + b"/" + NOT_UTF8, b"--help"], {}, tmp_path
+    )
+    assert status == 0 and "Usage:" in stdout, stderr

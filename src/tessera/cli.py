@@ -1,5 +1,10 @@
 """The ``tessera`` command. Every command exits 0 on success; bad input exits non-zero with one short line
-on stderr and never a traceback. ``--json`` prints one JSON document on stdout and nothing else."""
+on stderr and never a traceback. ``--json`` prints one JSON document on stdout and nothing else.
+
+Arguments are text, and text is UTF-8: Python hands bytes that are not UTF-8 over as lone surrogates, which
+fail only later, deep in a driver. Every command refuses them as it parses its arguments (:class:`_Command`),
+paths aside (``--data-dir``: a path is bytes on POSIX, and the operating system takes it as it is).
+"""
 
 import functools
 import json
@@ -76,7 +81,37 @@ def _print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=True))
 
 
-@click.group()
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: bytes that were not UTF-8 in argv or on stdin
+        return False
+    return True
+
+
+class _Command(click.Command):
+    """A command whose text arguments and options must be UTF-8: one line and exit status 1 otherwise."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rest = super().parse_args(ctx, args)
+        for param in self.params:
+            if isinstance(param.type, click.Path) or param.name is None:
+                continue
+            value = ctx.params.get(param.name)
+            values = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(v, str) and not _is_utf8(v) for v in values):
+                raise click.ClickException(f"{param.get_error_hint(ctx)} is not valid UTF-8")
+        return rest
+
+
+class _Group(_Command, click.Group):
+    """Groups of the same kind, and commands of :class:`_Command`, all the way down."""
+
+    command_class = _Command
+    group_class = type
+
+
+@click.group(cls=_Group)
 @click.version_option(package_name="tessera-oauth")
 def main() -> None:
     """Tessera: an OAuth 2.0 server with opaque tokens."""
@@ -118,10 +153,15 @@ def users() -> None:
 def users_create(username: str, password_stdin: bool) -> None:
     """Create a user; the password is prompted for unless --password-stdin is given."""
     check_username(username)  # before asking for a password
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:  # stdin decodes strictly or with surrogates, by locale: refuse bytes that are not UTF-8 either way
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    except UnicodeDecodeError:
+        _fail("the password is not valid UTF-8")
+    if not _is_utf8(password):
+        _fail("the password is not valid UTF-8")
     user = create_user(_store().users, username, password)
     click.echo(f"Created user {user.username}.")
 

@@ -9,7 +9,8 @@
     └── StoreError            storage could not do what was asked
         ├── NotFound          no such user or client
         ├── AlreadyExists     a user or client with that name or id exists
-        └── StoreUnavailable  the database cannot be reached (HTTP 503 temporarily_unavailable)
+        ├── StoreUnavailable  the database cannot be reached (HTTP 503 temporarily_unavailable)
+        └── ValueRefused      the database refused a value it was given (HTTP 400 invalid_request)
 
 Messages are safe to show to whoever caused the error; they never contain a token, code or secret.
 """
@@ -25,6 +26,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "TesseraError",
+    "ValueRefused",
 ]
 
 
@@ -70,3 +72,10 @@ class AlreadyExists(StoreError):
 
 class StoreUnavailable(StoreError):
     """The database cannot be reached right now."""
+
+
+class ValueRefused(StoreError):
+    """The database refused a value it was given (PostgreSQL: a NUL character in text, a number out of range).
+
+    The request's input is at fault, not the server: the boundaries refuse such values first
+    (:mod:`tessera.server.characters`), and this is what one that slips past them becomes."""

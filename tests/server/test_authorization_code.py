@@ -197,6 +197,19 @@ def test_code_is_bound_to_client(client: FlaskClient, store, web_client, user) -
     assert response.status_code == 400 and response.json["error"] == "invalid_grant"
 
 
+def test_another_client_with_a_used_code_revokes_nothing(client: FlaskClient, store, web_client, user, service) -> None:
+    """Only the owner's replay of a code revokes what the code produced; another client's is just refused."""
+    other = register_client(store, name="Other")
+    verifier, challenge = pkce_pair()
+    code = get_code(client, web_client, challenge)
+    issued = exchange(client, web_client, code, verifier)
+    assert issued.status_code == 200, issued.json
+    replayed = exchange(client, other, code, verifier)
+    assert replayed.status_code == 400 and replayed.json["error"] == "invalid_grant"
+    answer = client.post(INTROSPECT, data={"token": issued.json["access_token"]}, headers=service.basic)
+    assert answer.json["active"] is True
+
+
 def test_code_is_bound_to_redirect_uri(client: FlaskClient, web_client, user) -> None:
     verifier, challenge = pkce_pair()
     code = get_code(client, web_client, challenge)

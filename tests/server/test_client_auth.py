@@ -150,16 +150,53 @@ def test_public_client_cannot_introspect(
     assert is_active(client, service, access)
 
 
-@pytest.mark.parametrize("endpoint", [TOKEN, INTROSPECT, REVOKE])
-def test_public_client_with_a_made_up_secret_is_refused(
-    client: FlaskClient, spa: RegisteredClient, endpoint: str
-) -> None:
-    data = {"grant_type": "refresh_token", "refresh_token": mint(TokenKind.REFRESH), "token": mint(TokenKind.ACCESS)}
+#: the ways a public client may claim credentials it does not have, with and without its client_id in the body
+CLAIMS = ["basic", "basic-empty-secret", "basic-without-client-id", "post", "another-scheme"]
+
+
+def _claim(spa: RegisteredClient, claim: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(body fields, headers) of a request from ``spa`` that claims credentials in the way ``claim`` names."""
     forged = mint(TokenKind.CLIENT_SECRET)
-    response = client.post(endpoint, data={**data, "client_id": spa.client_id, "client_secret": forged})
-    assert_invalid_client(response, statuses=(400, 401))
-    response = client.post(endpoint, data=data, headers=basic(spa.client_id, forged))
-    assert_invalid_client(response)
+    body = {"client_id": spa.client_id}
+    if claim == "basic":
+        return body, basic(spa.client_id, forged)
+    if claim == "basic-empty-secret":
+        return body, basic(spa.client_id, "")
+    if claim == "basic-without-client-id":
+        return {}, basic(spa.client_id, forged)
+    if claim == "post":
+        return {**body, "client_secret": forged}, {}
+    assert claim == "another-scheme"
+    return body, {"Authorization": f"Bearer {forged}"}
+
+
+@pytest.mark.parametrize("claim", CLAIMS)
+def test_a_public_client_that_sends_credentials_is_judged_by_them(
+    client: FlaskClient, spa: RegisteredClient, service: RegisteredClient, user: Any, claim: str
+) -> None:
+    """Credentials that fail are a failed authentication, never a fallback to ``none``: at the token endpoint
+    (code and refresh), introspection and revocation. What the refused requests carried is left unspent."""
+    body, headers = _claim(spa, claim)
+    verifier, challenge = pkce_pair()
+    redeem = {
+        "grant_type": "authorization_code",
+        "code": get_code(client, spa, challenge),
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": verifier,
+    }
+    assert_invalid_client(client.post(TOKEN, data={**redeem, **body}, headers=headers))
+    tokens = post_as(client, TOKEN, spa, "none", redeem)
+    assert tokens.status_code == 200, tokens.get_json()
+
+    rotate = {"grant_type": "refresh_token", "refresh_token": tokens.json["refresh_token"]}
+    assert_invalid_client(client.post(TOKEN, data={**rotate, **body}, headers=headers))
+    refreshed = post_as(client, TOKEN, spa, "none", rotate)
+    assert refreshed.status_code == 200, refreshed.get_json()
+
+    access = refreshed.json["access_token"]
+    for endpoint in (INTROSPECT, REVOKE):
+        assert_invalid_client(client.post(endpoint, data={"token": access, **body}, headers=headers))
+    assert is_active(client, service, access)
 
 
 # -- wrong secrets, other clients' secrets, two methods at once

@@ -75,6 +75,26 @@ def test_refresh_token_is_bound_to_its_client(client: FlaskClient, store, web_cl
     assert _active(client, service, first["access_token"])  # the owner's tokens are untouched
 
 
+def test_another_client_with_a_used_refresh_token_revokes_nothing(
+    client: FlaskClient, store, web_client, user, service
+) -> None:
+    """Reuse is evidence of theft only from the client the token was issued to: another client presenting a
+    rotated refresh token is refused and must not be able to kill the owner's live grant."""
+    other = register_client(store, name="Other")
+    first = _tokens(client, web_client)
+    second = _refresh(client, web_client, first["refresh_token"]).json
+    stolen = _refresh(client, other, first["refresh_token"])
+    assert stolen.status_code == 400 and stolen.json["error"] == "invalid_grant"
+    assert _active(client, service, second["access_token"])
+    third = _refresh(client, web_client, second["refresh_token"])
+    assert third.status_code == 200, third.json
+    # the owner presenting its own used token still revokes the whole family
+    again = _refresh(client, web_client, first["refresh_token"])
+    assert again.status_code == 400 and again.json["error"] == "invalid_grant"
+    assert not _active(client, service, third.json["access_token"])
+    assert _refresh(client, web_client, third.json["refresh_token"]).json["error"] == "invalid_grant"
+
+
 def test_access_token_is_not_a_refresh_token(client: FlaskClient, web_client, user) -> None:
     first = _tokens(client, web_client)
     response = _refresh(client, web_client, first["access_token"])

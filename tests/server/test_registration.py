@@ -83,3 +83,80 @@ def test_an_update_is_checked_like_a_registration_and_keeps_identity(store: Stor
     assert store.clients.get(record.client_id) == record
     with pytest.raises(NotFound):
         update_client(store.clients, "no-such-client", ClientChanges(name="X"))
+
+
+#: redirect URIs that two parsers (Python's, a browser's) could read as different places, or that no browser
+#: sends back exactly as registered; each with the words the refusal must contain
+AMBIGUOUS_REDIRECT_URIS = {
+    "http://127.0.0.1:8002/cb\r\nSet-Cookie: a=b": "control character",
+    "http://127.0.0.1:8002/cb\n": "control character",
+    "http://127.0.0.1:8002/c\tb": "control character",
+    "http://127.0.0.1:8002/cb\x00": "control character",
+    "http://127.0.0.1:8002/cb\x7f": "control character",
+    " http://127.0.0.1:8002/cb": "space",
+    "http://127.0.0.1:8002/c b": "space",
+    "http://evil.example\\@good.example/cb": "backslash",
+    "https://good.example\\.evil.example/cb": "backslash",
+    "https://good.example/cb\\..\\x": "backslash",
+    "https://good.example/<cb>": "cannot hold",
+    'https://good.example/"cb"': "cannot hold",
+    "https://good.example/{cb}|^`": "cannot hold",
+    "https://bücher.example/cb": "non-ASCII",
+    "https://good.example\u3002evil.example/cb": "non-ASCII",
+    "https://good.example/café": "non-ASCII",
+    "https://good.example/cb%zz": "percent-encoding",
+    "https://good.example/cb%": "percent-encoding",
+    "https://good.example@evil.example/cb": "'@'",
+    "https://user:password@good.example/cb": "'@'",
+    "https://@good.example/cb": "'@'",
+    "https://%65vil.example/cb": "host",
+    "https://good.example!evil.example/cb": "host",
+    "https://good.example;evil.example/cb": "host",
+    "http://[v1.x]/cb": "host",
+    "http://[fe80::1%25eth0]:8000/cb": "host",
+    "http://0x7f.1/cb": "IPv4",
+    "http://0x7f000001/cb": "IPv4",
+    "http://2130706433/cb": "IPv4",
+    "http://127.1/cb": "IPv4",
+    "http://0177.0.0.1/cb": "IPv4",
+    "http://good.example.0x1/cb": "IPv4",
+    "http://1.2.3.4.5/cb": "IPv4",
+    "https://good.example:99999/cb": "valid URL",
+    "https://good.example:8O/cb": "valid URL",
+}
+
+
+@pytest.mark.parametrize("uri", AMBIGUOUS_REDIRECT_URIS)
+def test_a_redirect_uri_parsers_could_read_differently_is_refused(store: Store, uri: str) -> None:
+    with pytest.raises(InvalidRedirectUri) as raised:
+        register_client(store.clients, ClientMetadata("App", redirect_uris=(REDIRECT_URI, uri)))
+    message = str(raised.value)
+    assert raised.value.error == "invalid_redirect_uri"
+    assert AMBIGUOUS_REDIRECT_URIS[uri] in message, message
+    assert message.isprintable() and len(message) < 300, message  # one line, whatever the URI held
+    assert store.clients.all() == []
+    # an update is held to the same rule, and changes nothing
+    registered = register_client(store.clients, ClientMetadata("App", redirect_uris=(REDIRECT_URI,)))
+    with pytest.raises(InvalidRedirectUri):
+        update_client(store.clients, registered.record.client_id, ClientChanges(redirect_uris=(uri,)))
+    assert store.clients.get(registered.record.client_id) == registered.record
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        REDIRECT_URI,
+        "http://localhost:8080/callback",
+        "http://[::1]:8000/cb",
+        "https://app.example/cb?x=1&next=%2Fhome",
+        "https://xn--bcher-kva.example/auth/callback",
+        "https://App.Example:443/cb/@me;v=1,2!$'()*+=~",
+        "https://a-b_c.app.example./cb",
+        "https://app.example:/cb",
+        "http://10.0.0.7:8002/cb",
+        "https://app.example.com1/cb",
+    ],
+)
+def test_plain_redirect_uris_are_still_accepted(store: Store, uri: str) -> None:
+    registered = register_client(store.clients, ClientMetadata("App", redirect_uris=(uri,)))
+    assert registered.record.redirect_uris == (uri,)

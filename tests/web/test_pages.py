@@ -228,9 +228,12 @@ def test_login_without_any_session_is_refused(client: FlaskClient, user: Any) ->
 )
 def test_next_is_never_an_open_redirect(client: FlaskClient, user: Any, target: str) -> None:
     page = client.get("/login?" + urlencode({"next": target}))
-    assert page.status_code == 200
-    hidden = parse(page).find("input", name="next")
-    assert all(not (e.attrs.get("value") or "").startswith(("//", "http", "\\", "/\\")) for e in hidden)
+    if any(c < " " for c in target):  # a link never holds a control character: refused before the page
+        assert page.status_code == 400 and "Location" not in page.headers
+    else:
+        assert page.status_code == 200
+        hidden = parse(page).find("input", name="next")
+        assert all(not (e.attrs.get("value") or "").startswith(("//", "http", "\\", "/\\")) for e in hidden)
 
     response = _post_login(client, "alice", "correct horse", next_url=target)
     assert response.status_code in (302, 303)
@@ -318,6 +321,71 @@ def test_logout_needs_a_post_with_the_csrf_token(client: FlaskClient, user: Any)
     assert _is_signed_in(client)
     assert client.post("/logout").status_code == 400
     assert _is_signed_in(client)
+
+
+# -- the authorization endpoint's error page
+
+#: text an attacker would like the server to show in its own voice
+BAIT = "SECURITY_NOTICE:_your_account_is_locked._Restore_access_at_https://evil.example/restore"
+_UNSUPPORTED = "The application asked for a kind of answer this server does not give ('response_type' must be 'code')."
+_UNREGISTERED = "The application asked to send you back to an address it has not registered ('redirect_uri')."
+#: every OAuth error the authorization endpoint raises before a redirect is allowed: the parameters changed
+#: (None: left out) and added to a good request whose state is the bait, and the words the page must show
+AUTHORIZE_ERRORS: dict[str, tuple[dict[str, str | None], list[tuple[str, str]], str]] = {
+    "unsupported-response-type": ({"client_id": None, "response_type": BAIT}, [], _UNSUPPORTED),
+    "unsupported-response-type-unknown-client": ({"client_id": BAIT, "response_type": BAIT}, [], _UNSUPPORTED),
+    "unsupported-response-type-unregistered-redirect": (
+        {"response_type": BAIT, "redirect_uri": "https://evil.example/" + BAIT},
+        [],
+        _UNSUPPORTED,
+    ),
+    "missing-client-id": (
+        {"client_id": None},
+        [],
+        "The application that sent you here did not say which application it is ('client_id' is missing).",
+    ),
+    "unknown-client": (
+        {"client_id": BAIT},
+        [],
+        "The application that sent you here is not registered with this server ('client_id' is unknown).",
+    ),
+    "missing-redirect-uri": (
+        {"redirect_uri": None},
+        [],
+        "The application did not say where to send you back ('redirect_uri' is missing).",
+    ),
+    "unregistered-redirect-uri": ({"redirect_uri": "https://evil.example/" + BAIT}, [], _UNREGISTERED),
+    **{
+        f"repeated-{name}": ({}, [(name, BAIT)], f"The application sent '{name}' more than once.")
+        for name in ("response_type", "client_id", "redirect_uri", "scope", "state")
+    },
+    "characters-no-error-description-can-hold": (
+        {"client_id": None, "response_type": '"' + BAIT},
+        [],
+        "The request contains characters that are not allowed.",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", AUTHORIZE_ERRORS)
+def test_the_authorization_error_page_speaks_in_its_own_words(
+    client: FlaskClient, consent_client: RegisteredClient, user: Any, case: str
+) -> None:
+    """What the request said is never shown: each error has our own sentence, naming the parameter at fault."""
+    changes, extra, words = AUTHORIZE_ERRORS[case]
+    _, challenge = pkce_pair()
+    good = authorize_params(consent_client, challenge, state=BAIT)
+    changed = [(k, changes.get(k, v)) for k, v in good.items()] + [(k, v) for k, v in changes.items() if k not in good]
+    pairs = [(k, v) for k, v in changed if v is not None] + extra
+    login(client)  # signed in or not, the page is the same; signed in is where a lure would work best
+    response = client.get("/authorize?" + urlencode(pairs))
+    assert response.status_code == 400 and "Location" not in response.headers, response.headers
+    assert response.mimetype == "text/html"
+    page = parse(response)
+    assert [" ".join(h.text.split()) for h in page.find("h1")] == ["This request cannot be completed"]
+    assert words in [" ".join(p.text.split()) for p in page.find("p")]
+    html = response.get_data(as_text=True)
+    assert "SECURITY_NOTICE" not in html and "evil.example" not in html
 
 
 # -- headers and assets on every page

@@ -39,6 +39,7 @@ from tessera.server.rsgi import RsgiFront
 from tessera.server.wsgi import WsgiFront
 from tessera.store import Store, make_engine
 from tessera.store.db import StatementCounter
+from tessera.web.boundary import refuse_control_characters
 from tessera.web.context import install
 from tessera.web.security import CachedSerializerSessionInterface, add_page_headers
 
@@ -140,6 +141,7 @@ def _pages(settings: Settings, server: TesseraServer) -> Flask:
     )
     app.session_interface = CachedSerializerSessionInterface()
     install(app, server)
+    app.before_request(refuse_control_characters)
     for page in PAGES:
         app.add_url_rule(page.path, page.name, page.view, methods=list(page.methods))
     app.after_request(_page_headers)

@@ -6,6 +6,8 @@ What Tessera adds on top of Authlib, and why:
   default is ten days);
 * a client that sends credentials two ways at once, or a ``Basic`` header that is not base64 of UTF-8, is
   refused before Authlib looks at it (RFC 6749 §2.3: one method per request);
+* a client that sends credentials is judged by them alone: Authlib tries each allowed method in turn and
+  would let a public client whose made-up secret failed pass as ``none``;
 * per-client rate limits are counted once the client has authenticated;
 * it remembers what was registered on it (grants, endpoints), so the metadata lists exactly that.
 
@@ -16,13 +18,15 @@ they can name this class as the type of their ``server`` without an import cycle
 import base64
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar, cast
+from urllib.parse import unquote
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskAuthorizationServer
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc6749.grants import BaseGrant
 from authlib.oauth2.rfc9207 import IssuerParameter
 
-from tessera.server.clients import OAuthClient
+from tessera.server.characters import has_control, is_visible_ascii
+from tessera.server.clients import NONE, OAuthClient
 from tessera.server.context import ServerContext
 from tessera.server.errors import SlowDownError
 from tessera.server.request import MachineRequest, Reply
@@ -79,7 +83,10 @@ class TesseraServer(_FlaskAuthorizationServer):
     # storage hooks Authlib calls
 
     def query_client(self, client_id: str) -> OAuthClient | None:
+        # client_id is VSCHAR (RFC 6749 Appendix A); anything else is no client, and never reaches the database
         if not isinstance(client_id, str) or not client_id or len(client_id) > _MAX_CLIENT_ID:
+            return None
+        if not is_visible_ascii(client_id):
             return None
         return self.context.clients.get(client_id)
 
@@ -110,6 +117,8 @@ class TesseraServer(_FlaskAuthorizationServer):
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> OAuthClient:
         _check_credentials_shape(request)
+        if _sends_credentials(request):
+            methods = [method for method in methods if method != NONE]
         # Authlib returns the client query_client gave it, and that only ever returns an OAuthClient
         client = cast(OAuthClient, super().authenticate_client(request, methods, endpoint))
         named = request.form.get("client_id")
@@ -126,13 +135,24 @@ class TesseraServer(_FlaskAuthorizationServer):
         return None
 
 
+def _sends_credentials(request: Any) -> bool:
+    """Whether the request claims more than a ``client_id``: any ``Authorization`` header (Basic, or a scheme
+    this server does not know and so cannot accept) or a non-empty ``client_secret``. Such a request is judged
+    by what it sent and never falls back to ``none`` (RFC 6749 §2.3: one method per request). An empty
+    ``client_secret`` is no secret: RFC 6749 §2.3.1 lets a client omit the parameter when its secret is the empty
+    string, so sending it empty says the same as not sending it."""
+    return bool(request.headers.get("Authorization", "").strip() or request.form.get("client_secret"))
+
+
 def _check_credentials_shape(request: Any) -> None:
     """What Authlib does not check before it authenticates a client:
 
     * one authentication method per request (RFC 6749 §2.3): ``Basic`` and a ``client_secret`` in the body are
       ``invalid_request`` (credentials in the URL are refused before this, for every machine endpoint);
     * a ``Basic`` header that is not base64 of UTF-8 is ``invalid_client`` with a 401 (RFC 6749 §2.3.1,
-      RFC 7617 §2): Authlib would decode it unguarded and fail with a server error.
+      RFC 7617 §2): Authlib would decode it unguarded and fail with a server error;
+    * so are Basic credentials holding a control character, as sent or once form-decoded as Authlib decodes
+      them (:mod:`tessera.server.characters`).
     """
     parts = request.headers.get("Authorization", "").split(None, 1)
     if not parts or parts[0].lower() != "basic":
@@ -142,7 +162,9 @@ def _check_credentials_shape(request: Any) -> None:
     try:
         if len(parts) != 2:
             raise ValueError("no credentials after 'Basic'")
-        base64.b64decode(parts[1], validate=True).decode("utf-8")
+        credentials = base64.b64decode(parts[1], validate=True).decode("utf-8")
+        if any(has_control(part) or has_control(unquote(part)) for part in credentials.split(":", 1)):
+            raise ValueError("a control character in the credentials")
     except ValueError as exc:  # binascii.Error and UnicodeDecodeError are ValueErrors
         raise InvalidClientError(
             status_code=401, description="The Authorization header does not hold valid Basic credentials."

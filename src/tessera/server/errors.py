@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 
-from tessera.errors import StoreError, StoreUnavailable
+from tessera.errors import StoreError, StoreUnavailable, ValueRefused
 
 __all__ = [
     "DATABASE_AWAY",
@@ -100,6 +100,13 @@ _AWAY = Failure(
 _MISCONFIGURED = Failure(
     500, "server_error", "The server is not set up correctly.", "Server error", "The server is not set up correctly."
 )
+_REFUSED_VALUE = Failure(
+    400,
+    "invalid_request",
+    "The request holds a value the server cannot store.",
+    "Bad request",
+    "The request holds a value this server cannot accept.",
+)
 _UNEXPECTED = Failure(
     500, "server_error", "An unexpected error occurred.", "Server error", "Something went wrong on our side."
 )
@@ -107,9 +114,12 @@ _UNEXPECTED = Failure(
 
 def failure(exc: BaseException, method: str, path: str) -> Failure:
     """Log ``exc`` (a warning for storage trouble, the traceback for anything else) and say how to answer.
-    The detail stays in the log: it may name the database or the schema."""
+    The detail stays in the log: it may name the database or the schema. A value the database refused is the
+    request's fault: 400 ``invalid_request``, never a 500."""
     if isinstance(exc, StoreError):
         _log.warning("storage error on %s %s: %s", method, path, exc)
+        if isinstance(exc, ValueRefused):
+            return _REFUSED_VALUE
         return _AWAY if isinstance(exc, StoreUnavailable) else _MISCONFIGURED
     _log.error("unexpected error on %s %s", method, path, exc_info=exc)
     return _UNEXPECTED

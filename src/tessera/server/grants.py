@@ -7,6 +7,10 @@ one-time steps atomic.
   produced.
 * A refresh token rotates on every use (RFC 9700 §4.14.2); presenting a used one revokes the whole family.
 
+Both are checked against the authenticated client first: only the client a code or refresh token was issued to
+can set off its revocation. Another client presenting it gets ``invalid_grant`` and revokes nothing, or any
+client holding someone else's used token could end that user's live session with the owning client.
+
 Every grant reaches the server's context as ``self.context`` (see :class:`_Grant`).
 """
 
@@ -216,7 +220,9 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
             return None
         token_digest = digest(refresh_token)
         record = self.context.store.tokens.refresh(token_digest)
-        if record is None:
+        # another client's token is simply not valid here: checked before reuse, so that no client can revoke
+        # a grant it does not hold by presenting a used token it got hold of (as query_authorization_code does)
+        if record is None or record.client_id != self.request.client.client_id:
             return None
         if record.refresh_used_at is not None:
             self.context.revocations.revoke_grant(record.grant_id)  # reuse: RFC 9700 §4.14.2

@@ -10,7 +10,8 @@ The rules:
 
 - a name of 1 to 200 characters, shown to people on the consent page;
 - redirect URIs: absolute ``http(s)`` URLs with a host and no fragment (RFC 6749 §3.1.2), matched exactly
-  (RFC 9700 §4.1.3); with ``production``, ``http://`` only for loopback hosts (RFC 9700 §2.6);
+  (RFC 9700 §4.1.3), that every URL parser reads alike (see :func:`check_redirect_uri`); with ``production``,
+  ``http://`` only for loopback hosts (RFC 9700 §2.6);
 - grant types among those the server offers (:data:`tessera.server.grants.GRANT_TYPES`); by default the
   authorization code with refresh tokens when a redirect URI is given, else client credentials; the
   authorization code needs a redirect URI;
@@ -23,6 +24,9 @@ whose ``error`` is the RFC 7591 error code and whose message says what to change
 """
 
 import dataclasses
+import ipaddress
+import re
+import string
 import time
 from collections.abc import Callable
 from typing import Any
@@ -48,6 +52,12 @@ __all__ = [
 MAX_NAME = 200
 #: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_CHARACTERS = frozenset(chr(c) for c in range(0x21, 0x7F)) - {'"', "\\"}
+#: RFC 3986 §2: unreserved and reserved characters, and '%' to start a percent-encoding
+_URI_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-._~" + ":/?#[]@" + "!$&'()*+,;=" + "%")
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_DNS_NAME = re.compile(r"[a-z0-9_.-]+")
+#: what the WHATWG URL standard reads as a number in a host's last label (decimal, or hex after 0x)
+_NUMBER = re.compile(r"[0-9]+|0x[0-9a-f]*")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,18 +183,87 @@ def _checked(metadata: ClientMetadata, *, production: bool) -> ClientMetadata:
 
 
 def check_redirect_uri(uri: str, *, production: bool) -> None:
-    """Raise :class:`~tessera.errors.InvalidRedirectUri` unless ``uri`` may be registered."""
+    """Raise :class:`~tessera.errors.InvalidRedirectUri` unless ``uri`` may be registered.
+
+    The server checks a redirect URI with Python's parser and the browser follows it with its own (the WHATWG URL
+    standard); where the two disagree about the host, a URI that looks like the client's sends the code
+    elsewhere. So a redirect URI must be one both read alike, and one a browser sends back exactly as registered:
+
+    - only the characters RFC 3986 §2 allows in a URI, as ASCII: no control character or space (browsers drop
+      tabs and newlines, Python keeps or drops them by version), no backslash (a browser reads it as ``/``, so
+      ``http://evil.example\\@good.example`` goes to ``evil.example`` while Python sees ``good.example``), none
+      of ``"<>^`{|}``, nothing beyond ASCII (browsers convert hosts to their ``xn--`` form and percent-encode
+      paths, so the URI they send would not be the one registered);
+    - ``%`` only as a percent-encoding (two hex digits);
+    - no user name or password before the host (``@``): deprecated (RFC 3986 §3.2.1) and made to fool people,
+      ``https://good.example@evil.example`` goes to ``evil.example``;
+    - a host that is a DNS name of letters, digits, ``-``, ``_`` and dots, or an IPv6 address in brackets: a
+      browser percent-decodes a host and reads some punctuation in it differently;
+    - a host whose last label is a number is an IPv4 address in its plain dotted form: browsers read
+      ``127.1``, ``0x7f.1`` or ``2130706433`` as 127.0.0.1, Python as a name;
+    - a port that is a number from 0 to 65535.
+    """
+    _check_characters(uri)
     try:
         parts = urlsplit(uri)
         host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
     except ValueError:
         raise InvalidRedirectUri(f"redirect URI {uri!r} is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not host:
         raise InvalidRedirectUri(f"redirect URI {uri!r} must be an absolute http(s) URL")
     if parts.fragment or "#" in uri:
         raise InvalidRedirectUri(f"redirect URI {uri!r} must not have a fragment (RFC 6749 §3.1.2)")
+    if "@" in parts.netloc:
+        raise InvalidRedirectUri(f"redirect URI {uri!r} must not name a user before the host (no '@' there)")
+    _check_host(uri, parts.netloc, host)
     if production and parts.scheme == "http" and not is_loopback(host):
         # RFC 9700 §2.6: plain http only for loopback; elsewhere the code would cross the network in clear
         raise InvalidRedirectUri(
             f"redirect URI {uri!r} must be https:// in production (http:// only for loopback addresses)"
         )
+
+
+def _check_characters(uri: str) -> None:
+    bad = next((c for c in uri if c not in _URI_CHARACTERS), None)
+    if bad is None:
+        if _LONE_PERCENT.search(uri):
+            raise InvalidRedirectUri(f"redirect URI {uri!r} has a '%' that does not start a percent-encoding")
+        return
+    if bad == " ":
+        what = "a space"
+    elif bad < " " or bad == "\x7f":
+        what = f"a control character (U+{ord(bad):04X})"
+    elif bad == "\\":
+        what = "a backslash, which browsers read as '/'"
+    elif not bad.isascii():
+        what = f"a non-ASCII character (U+{ord(bad):04X}): write the host in its xn-- form and percent-encode the rest"
+    else:
+        what = f"{bad!r}, which a URI cannot hold: percent-encode it"
+    raise InvalidRedirectUri(f"redirect URI {uri!r} has {what}")
+
+
+def _check_host(uri: str, netloc: str, host: str) -> None:
+    """``host`` is Python's reading of it (lower case, brackets removed)."""
+    if netloc.startswith("["):
+        try:
+            if "%" in host:  # a zone (fe80::1%25eth0): meaningless to a browser, which refuses the URL
+                raise ValueError(host)
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise InvalidRedirectUri(
+                f"redirect URI {uri!r} must have an IPv6 address between '[' and ']' as its host"
+            ) from None
+        return
+    if not _DNS_NAME.fullmatch(host):
+        raise InvalidRedirectUri(f"redirect URI {uri!r} must have a host name of letters, digits, '-', '_' and dots")
+    last = host.removesuffix(".").rsplit(".", 1)[-1]
+    if _NUMBER.fullmatch(last):
+        try:
+            plain = str(ipaddress.IPv4Address(host)) == host
+        except ValueError:
+            plain = False
+        if not plain:
+            raise InvalidRedirectUri(
+                f"redirect URI {uri!r} has a host browsers read as an IPv4 address: write it as four decimal numbers"
+            )

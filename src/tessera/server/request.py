@@ -8,7 +8,8 @@ from Flask's request, after the checks Flask used to make:
 
 POST only (405 with ``Allow``), ``application/x-www-form-urlencoded`` only, nothing in the query string
 (RFC 6749 §3.2: credentials in URLs end up in logs), no repeated parameter (RFC 6749 §3.2), a body of at most
-:data:`MAX_BODY` bytes (413) that is UTF-8.
+:data:`MAX_BODY` bytes (413) that is UTF-8, and no control character in any parameter's name or value
+(:mod:`tessera.server.characters`).
 """
 
 import dataclasses
@@ -18,6 +19,8 @@ from urllib.parse import parse_qsl
 
 from authlib.oauth2 import OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+
+from tessera.server.characters import has_control
 
 __all__ = ["MAX_BODY", "HttpRequest", "MachineRequest", "Refused", "Reply", "declared_length"]
 
@@ -113,7 +116,11 @@ def _form(body: bytes) -> dict[str, str]:
         raise Refused(400, "The request body is not UTF-8.") from None
     form: dict[str, str] = {}
     for name, value in parse_qsl(text, keep_blank_values=True, errors="replace"):
+        if has_control(name):
+            raise Refused(400, "A parameter's name holds a control character.")
         if name in form:
             raise Refused(400, f"Parameter '{name}' is repeated.")
+        if has_control(value):
+            raise Refused(400, f"Parameter '{name}' holds a control character.")
         form[name] = value
     return form

@@ -3,10 +3,10 @@
 import contextlib
 from collections.abc import Iterator
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from tessera.errors import StoreError, StoreUnavailable
+from tessera.errors import StoreError, StoreUnavailable, ValueRefused
 
 __all__ = ["NO_SCHEMA", "translated"]
 
@@ -24,6 +24,9 @@ def translated() -> Iterator[None]:
     (``InterfaceError``), any other driver error SQLAlchemy recognises as a disconnect, and a pool that had
     no connection free in time (``sqlalchemy.exc.TimeoutError``). The transaction is rolled back in every
     case, so nothing half-written stays behind.
+
+    A value the database refuses (``DataError``: PostgreSQL cannot store a NUL in text) is
+    :class:`ValueRefused`: the input was at fault, and it is answered 400, not 500.
     """
     try:
         yield
@@ -41,6 +44,11 @@ def translated() -> Iterator[None]:
         raise
     except PoolTimeout as exc:
         raise StoreUnavailable("no database connection was free in time") from exc
+    except DataError as exc:
+        # the kind of error only: the driver's message may quote the value, and values may be anything sent
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        kind = type(exc.orig).__name__ + (f", SQLSTATE {sqlstate}" if sqlstate else "")
+        raise ValueRefused(f"the database refused a value ({kind})") from exc
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise StoreUnavailable("the database connection was lost") from exc

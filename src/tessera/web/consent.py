@@ -8,7 +8,6 @@ An unknown client or an unregistered redirect URI is shown here and never redire
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from flask import Response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
@@ -21,13 +20,38 @@ from tessera.web.security import check_csrf, csrf_token, current_user
 __all__ = ["authorize"]
 
 
-def _error_page(error: OAuth2Error) -> tuple[str, int]:
+#: the parameters the authorization endpoint refuses to see twice (RFC 6749 §3.1), as Authlib checks them
+_SINGLE = ("response_type", "client_id", "redirect_uri", "scope", "state")
+_CHARACTERS = "The request contains characters that are not allowed."
+
+
+def _explain(error: OAuth2Error) -> str:
+    """What the error page says, in our own words: it names the parameter at fault and never shows its value.
+
+    Authlib's descriptions quote the request (``response_type`` verbatim, the redirect URI), and this page is the
+    server speaking to a person: anyone could otherwise make it say whatever they like on a link to this server.
+    The errors that reach this page are the ones raised before a redirect is allowed (RFC 6749 §4.1.2.1): the
+    client is missing or unknown, the redirect URI is missing or not registered, a parameter is repeated, or
+    the response type is not ``code`` while there is nowhere to redirect. Which of these it was is read from the
+    request and the error code, never from the description.
+    """
+    if error.error == "unsupported_response_type":
+        return "The application asked for a kind of answer this server does not give ('response_type' must be 'code')."
+    repeated = next((name for name in _SINGLE if len(request.args.getlist(name)) > 1), None)
+    if repeated is not None:
+        return f"The application sent '{repeated}' more than once."
     if error.error == "invalid_client":
-        message = "The application that sent you here is not registered with this server."
-    elif error.error == "invalid_request" and "redirect" in (error.description or "").lower():
-        message = "The application asked to send you back to an address it has not registered."
-    else:
-        message = error.description or "The application sent an invalid request."
+        if not request.args.get("client_id"):
+            return "The application that sent you here did not say which application it is ('client_id' is missing)."
+        return "The application that sent you here is not registered with this server ('client_id' is unknown)."
+    if error.error == "invalid_request":
+        if not request.args.get("redirect_uri"):
+            return "The application did not say where to send you back ('redirect_uri' is missing)."
+        return "The application asked to send you back to an address it has not registered ('redirect_uri')."
+    return f"The application sent a request this server cannot answer ({error.error})."
+
+
+def _error_page(message: str) -> tuple[str, int]:
     page = render_template("errors/error.html", title="This request cannot be completed", message=message, status=400)
     return page, 400
 
@@ -50,11 +74,11 @@ def authorize() -> ResponseReturnValue:
     try:
         grant = server.get_consent_grant(end_user=user)
     except OAuth2Error as error:
-        return _redirect_with_error(error) if error.redirect_uri else _error_page(error)
+        return _redirect_with_error(error) if error.redirect_uri else _error_page(_explain(error))
     except ValueError:
         # Authlib quotes the request's own response_type or redirect_uri in an error description and refuses to
         # build one holding characters RFC 6749 §4.1.2.1 forbids there; such a request is malformed anyway
-        return _error_page(InvalidRequestError("The request contains characters that are not allowed."))
+        return _error_page(_CHARACTERS)
     if user is None:
         return redirect(url_for("login", next=request.full_path), code=302)
 
