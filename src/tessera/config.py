@@ -124,6 +124,9 @@ def _prefix(value: str) -> str:
     return value
 
 
+_YEAR = 31_536_000
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Everything Tessera reads from its environment. Build it with :meth:`from_env`."""
@@ -152,6 +155,10 @@ class Settings:
     trusted_proxies: int = 0
     #: seconds a client has to send a request's body before it is answered 408 (``tessera serve``)
     body_timeout: int = 10
+    #: a sign-in session ends after this many seconds without a page (checked against its last-seen time)
+    session_idle_timeout: int = 1800
+    #: ... and this many seconds after the sign-in, however busy (the cookie expires then too)
+    session_max_age: int = 43_200
     #: what the consent page says of each scope
     scope_descriptions: Mapping[str, str] = dataclasses.field(default_factory=lambda: DEFAULT_SCOPE_DESCRIPTIONS)
 
@@ -204,6 +211,9 @@ class Settings:
             redis_prefix=_prefix(env.get("TESSERA_REDIS_PREFIX", "").strip() or cls.redis_prefix),
             trusted_proxies=_int(env, "TESSERA_TRUSTED_PROXIES", 0, 0, 10, unit="proxies"),
             body_timeout=_int(env, "TESSERA_BODY_TIMEOUT", cls.body_timeout, 1, 300),
+            # at least a minute: a shorter idle timeout would sign people out while they read the consent page
+            session_idle_timeout=_int(env, "TESSERA_SESSION_IDLE_TIMEOUT", cls.session_idle_timeout, 60, _YEAR),
+            session_max_age=_int(env, "TESSERA_SESSION_MAX_AGE", cls.session_max_age, 60, _YEAR),
             scope_descriptions=_scope_descriptions(env.get("TESSERA_SCOPE_DESCRIPTIONS", "")),
         )
 

@@ -9,6 +9,7 @@ Nothing happens at import time; everything hangs off what :func:`build` returns.
 """
 
 import dataclasses
+import datetime
 import logging
 import os
 import time
@@ -137,6 +138,10 @@ def _pages(settings: Settings, server: TesseraServer) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.issuer.startswith("https://"),
         SESSION_COOKIE_NAME="tessera_session",
+        # also the most a signed cookie is accepted for after it was last written (itsdangerous' max_age)
+        PERMANENT_SESSION_LIFETIME=datetime.timedelta(seconds=settings.session_max_age),
+        # the cookie is written when the session changes, not on every page: its expiry is fixed at sign-in
+        SESSION_REFRESH_EACH_REQUEST=False,
     )
     app.session_interface = CachedSerializerSessionInterface()
     install(app, server)
