@@ -1,4 +1,4 @@
-"""What every page needs: the signed-in person, CSRF tokens, and headers against framing and leaking URLs.
+"""What every page needs: the signed-in person, CSRF tokens, and the headers every page carries.
 
 Sessions end when the server says so. The cookie (Flask's signed session) carries a random 256-bit secret; the
 server keeps the session under the secret's SHA-256 digest (:mod:`tessera.store.sessions`), with its user, when it
@@ -10,14 +10,23 @@ signing the cookie only proves the server made it, not that it still stands for 
 
 CSRF uses the synchronizer-token pattern: a random token in the signed session cookie, echoed in each form
 and compared in constant time.
+
+Every page forbids framing, referrers and sniffing. In production its ``form-action`` allows ``'self'`` and the
+origins a page's form may end at: a browser checks ``form-action`` against every redirect that follows a form's
+POST, so the sign-in form for an ``/authorize`` request (which redirects to ``/authorize`` and, when consent was
+given before, on to the client) and the consent form (which redirects to the client) need the origin of the
+client's redirect URI (:func:`allow_form_redirect`); every other form stays on the server. In development any
+``http:`` or ``https:`` target is allowed, as before.
 """
 
 import dataclasses
 import hmac
+import re
 import secrets
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, request, session
+from flask import Flask, Response, abort, g, request, session
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from itsdangerous import URLSafeTimedSerializer
 
@@ -33,26 +42,30 @@ __all__ = [
     "CachedSerializerSessionInterface",
     "SignedIn",
     "add_page_headers",
+    "allow_form_redirect",
     "check_csrf",
     "csrf_token",
     "current_session",
     "current_user",
+    "form_source",
     "sign_in",
     "sign_out",
 ]
 
 PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self' http: https:",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
+_CSP = "default-src 'self'; frame-ancestors 'none'; form-action {}"
+_DEVELOPMENT_FORM_ACTION = "'self' http: https:"
 
 #: the key of the session secret in the cookie
 SESSION_SECRET = "session"
 #: the key of when the cookie must expire (the session's absolute end, Unix seconds)
 _EXPIRES = "expires"
+_FORM_REDIRECTS = "tessera_form_redirects"
 
 
 class CachedSerializerSessionInterface(SecureCookieSessionInterface):
@@ -172,7 +185,57 @@ def _end_this_session(context: ServerContext) -> None:
         context.store.sessions.delete(digest(secret))
 
 
+# headers
+
+# CSP's host-source allows letters, digits, '-' and '.' (and a leading '*.', which a redirect URI never has)
+_CSP_HOST = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*")
+
+
+def form_source(uri: str) -> str | None:
+    """The CSP source expression for ``uri``'s origin (``https://app.example:8443``), or ``None`` if it has none.
+
+    An IPv6 literal cannot be written in a CSP source (Chromium ignores ``http://[::1]:8080`` as invalid), nor
+    can a host with characters outside CSP's host grammar: for those the scheme alone (``http:``) is the only
+    expression that lets the redirect through. A non-ASCII host is written as the browser requests it, in IDNA.
+    """
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        return None
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not a number
+        return None
+    if not host:
+        return None
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return f"{scheme}:"
+    if not _CSP_HOST.fullmatch(host):
+        return f"{scheme}:"
+    return f"{scheme}://{host}" if port is None else f"{scheme}://{host}:{port}"
+
+
+def allow_form_redirect(redirect_uri: str) -> None:
+    """The form on this page may end, through redirects, at ``redirect_uri``: a redirect URI registered for the
+    client the page is about, and only such a one. In production its origin joins the page's ``form-action``."""
+    source = form_source(redirect_uri)
+    if source is not None:
+        sources: list[str] = g.setdefault(_FORM_REDIRECTS, [])
+        if source not in sources:
+            sources.append(source)
+
+
+def _content_security_policy(production: bool) -> str:
+    if not production:
+        return _CSP.format(_DEVELOPMENT_FORM_ACTION)
+    return _CSP.format(" ".join(["'self'", *g.get(_FORM_REDIRECTS, ())]))
+
+
 def add_page_headers(response: Response) -> Response:
     for name, value in PAGE_HEADERS.items():
         response.headers.setdefault(name, value)
+    production = current_server().context.settings.production
+    response.headers.setdefault("Content-Security-Policy", _content_security_policy(production))
     return response
