@@ -20,7 +20,7 @@ from sqlalchemy import text
 from tessera.app import create_app
 from tessera.cli import main
 from tessera.config import Settings
-from tessera.passwords import verify_password
+from tessera.passwords import hash_password, verify_password
 from tessera.store import NewToken, Store, make_engine
 from tessera.tokens import TokenKind, digest, mint, parse, random_id
 from tests.conftest import (
@@ -31,6 +31,7 @@ from tests.conftest import (
     RegisteredClient,
     exchange,
     get_code,
+    login,
     pkce_pair,
 )
 
@@ -229,6 +230,90 @@ def test_users_disable_revokes_the_users_tokens(
 
 def test_users_disable_unknown_user_fails(cli: Cli, store: Store) -> None:
     assert "nobody" in cli.fails("users", "disable", "nobody")
+
+
+def _signed_in_as(client: FlaskClient) -> str | None:
+    response = client.get("/")
+    if response.status_code != 200:
+        assert response.status_code == 302 and response.headers["Location"] == "/login"
+        return None
+    page = response.get_data(as_text=True)
+    return page.split("You are signed in to Tessera as <strong>", 1)[1].split("<", 1)[0]
+
+
+def test_users_disable_signs_the_user_out(cli: Cli, app: Flask, client: FlaskClient, store: Store, user: Any) -> None:
+    store.users.create("bob", hash_password("bob's password"))
+    bobs = app.test_client()
+    login(client)
+    login(bobs, "bob", "bob's password")
+    assert "signed them out" in cli.ok("users", "disable", "alice").stdout
+    assert _signed_in_as(client) is None
+    assert _signed_in_as(bobs) == "bob"
+
+
+def test_users_set_password_signs_out_and_revokes_every_token(
+    cli: Cli,
+    app: Flask,
+    client: FlaskClient,
+    store: Store,
+    web_client: RegisteredClient,
+    service: RegisteredClient,
+    user: Any,
+) -> None:
+    verifier, challenge = pkce_pair()
+    tokens = exchange(client, web_client, get_code(client, web_client, challenge), verifier).json  # signs alice in
+    bob = store.users.create("bob", hash_password("bob's password"))
+    bobs = app.test_client()
+    login(bobs, "bob", "bob's password")
+    bobs_token, _, _ = _insert_token(store, web_client.client_id, bob.id)
+    assert _signed_in_as(client) == "alice"
+
+    result = cli.ok("users", "set-password", "alice", "--password-stdin", input="battery staple\n")
+    assert result.stdout == "Set the password of alice; signed them out and revoked 1 token(s).\n"
+    assert "battery staple" not in result.output
+
+    assert _signed_in_as(client) is None
+    assert _introspect(client, service, tokens["access_token"]) == {"active": False}
+    refreshed = client.post(
+        TOKEN, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, headers=web_client.basic
+    )
+    assert refreshed.status_code == 400 and refreshed.json["error"] == "invalid_grant"
+    alice = store.users.by_name("alice")
+    assert alice is not None and not alice.disabled and alice.password_hash.startswith("$argon2id$")
+    assert verify_password(alice.password_hash, "battery staple")
+    assert not verify_password(alice.password_hash, "correct horse")
+    login(client, password="battery staple")
+    assert _signed_in_as(client) == "alice"
+    # nobody else is touched
+    assert _signed_in_as(bobs) == "bob"
+    assert store.tokens.active(digest(bobs_token)) is not None
+
+
+def test_users_set_password_prompts_twice(cli: Cli, store: Store, user: Any) -> None:
+    result = cli.ok("users", "set-password", "alice", input="pass phrase\npass phrase\n")
+    assert result.stdout.count("New password") == 1 and "Repeat" in result.stdout  # hidden input, asked twice
+    assert "pass phrase" not in result.output
+    alice = store.users.by_name("alice")
+    assert alice is not None and verify_password(alice.password_hash, "pass phrase")
+
+
+def test_users_set_password_refuses_an_empty_password_and_changes_nothing(
+    cli: Cli, client: FlaskClient, store: Store, web_client: RegisteredClient, user: Any
+) -> None:
+    login(client)
+    access, _, _ = _insert_token(store, web_client.client_id, user.id)
+    assert "empty" in cli.fails("users", "set-password", "alice", "--password-stdin", input="\n")
+    alice = store.users.by_name("alice")
+    assert alice is not None and alice.password_hash == user.password_hash
+    assert _signed_in_as(client) == "alice"
+    assert store.tokens.active(digest(access)) is not None
+
+
+def test_users_set_password_of_an_unknown_user_fails_before_asking(cli: Cli, store: Store) -> None:
+    result = cli("users", "set-password", "nobody", input="secret\nsecret\n")
+    assert result.exit_code == 1 and result.stderr == "Error: no user 'nobody'\n"
+    assert "password" not in result.stdout.lower()
+    assert "nobody" in cli.fails("users", "set-password", "nobody", "--password-stdin", input="secret\n")
 
 
 # clients
@@ -525,6 +610,30 @@ def test_tokens_purge_deletes_dead_rows_only(
     )
     assert reused.status_code == 400 and reused.json["error"] == "invalid_grant"
     assert store.tokens.active(digest(rotated.json["access_token"])) is None  # the family was revoked
+
+
+def test_tokens_purge_deletes_ended_and_expired_sessions(cli: Cli, store: Store, user: Any) -> None:
+    from tessera.store import SessionRecord
+
+    bob = store.users.create("bob", hash_password("pw"))
+    now = int(time.time())
+
+    def start(user_id: int, created: int, seen: int) -> str:
+        record = SessionRecord(digest(random_id(32)), random_id(), user_id, created, created, seen)
+        store.sessions.start(record)
+        return record.digest
+
+    live = start(user.id, now - 600, now - 60)
+    short_idle = start(user.id, now - 600, now - 400)  # idle 400 s: live by the default timeout, not by 300 s
+    idle = start(user.id, now - 4000, now - 1800)
+    old = start(user.id, now - 43_200, now)
+    ended = start(bob.id, now, now)
+    cli.ok("users", "disable", "bob")
+
+    assert cli.ok("tokens", "purge").stdout == "Purged 3 row(s).\n"
+    assert [d for d in (live, short_idle, idle, old, ended) if store.sessions.find(d)] == [live, short_idle]
+    assert cli.ok("tokens", "purge", TESSERA_SESSION_IDLE_TIMEOUT="300").stdout == "Purged 1 row(s).\n"
+    assert store.sessions.find(live) is not None and store.sessions.find(short_idle) is None
 
 
 # the real executable

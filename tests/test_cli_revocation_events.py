@@ -21,9 +21,11 @@ def _issue(store: Store, client_id: str, user_id: int | None) -> str:
     return access
 
 
-def _run(sqlite_url: str, redis_url: str | None, channel: str, *args: str) -> tuple[int, str, str]:
+def _run(
+    sqlite_url: str, redis_url: str | None, channel: str, *args: str, input: str | None = None
+) -> tuple[int, str, str]:
     env = {"TESSERA_DATABASE_URL": sqlite_url, "TESSERA_REVOCATION_CHANNEL": channel, "TESSERA_REDIS_URL": redis_url}
-    result = CliRunner().invoke(main, list(args), env=env)
+    result = CliRunner().invoke(main, list(args), env=env, input=input)
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -53,6 +55,23 @@ def test_revoking_commands_publish_the_digests(
     code, out, err = _run(sqlite_url, redis_url, revocation_channel, *args)
     assert code == 0, err
     assert "2 token(s)" in out and err == ""
+    payload = channel_listener.next_payload()
+    assert payload is not None and sorted(decode_revoked(payload)) == sorted(issued)
+
+
+@pytest.mark.redis
+def test_a_new_password_publishes_the_users_tokens(
+    sqlite_url: str,
+    redis_url: str,
+    revocation_channel: str,
+    channel_listener: ChannelListener,
+    world: tuple[RegisteredClient, list[str]],
+) -> None:
+    _, issued = world
+    args = ("users", "set-password", "alice", "--password-stdin")
+    code, out, err = _run(sqlite_url, redis_url, revocation_channel, *args, input="new password\n")
+    assert code == 0, err
+    assert "revoked 2 token(s)" in out and err == ""
     payload = channel_listener.next_payload()
     assert payload is not None and sorted(decode_revoked(payload)) == sorted(issued)
 

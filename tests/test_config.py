@@ -87,6 +87,22 @@ def test_bad_ttl_is_refused_naming_the_variable(name: str, value: str) -> None:
     assert name in _refused({name: value})
 
 
+def test_session_lifetimes_default_to_half_an_hour_idle_and_twelve_hours_in_all() -> None:
+    settings = Settings.from_env({})
+    assert (settings.session_idle_timeout, settings.session_max_age) == (1800, 43200)
+    chosen = Settings.from_env({"TESSERA_SESSION_IDLE_TIMEOUT": "600", "TESSERA_SESSION_MAX_AGE": " 3600 "})
+    assert (chosen.session_idle_timeout, chosen.session_max_age) == (600, 3600)
+    blank = Settings.from_env({"TESSERA_SESSION_IDLE_TIMEOUT": "", "TESSERA_SESSION_MAX_AGE": " "})
+    assert (blank.session_idle_timeout, blank.session_max_age) == (1800, 43200)
+
+
+@pytest.mark.parametrize("name", ["TESSERA_SESSION_IDLE_TIMEOUT", "TESSERA_SESSION_MAX_AGE"])
+@pytest.mark.parametrize("value", ["abc", "30m", "1.5", "0", "-60", "59", "31536001"])
+def test_bad_session_lifetime_is_refused_naming_the_variable(name: str, value: str) -> None:
+    message = _refused({name: value})
+    assert message.startswith(name), message
+
+
 @pytest.mark.parametrize("value", ["prod", "Production", "dev", "test", "staging"])
 def test_bad_env_is_refused(value: str) -> None:
     message = _refused({"TESSERA_ENV": value})

@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, ParamSpec, TypeVar
@@ -18,7 +19,7 @@ import click
 
 from tessera.config import Settings, read_dotenv
 from tessera.errors import TesseraError
-from tessera.server.accounts import check_username, create_user
+from tessera.server.accounts import check_username, create_user, set_password
 from tessera.server.grants import GRANT_TYPES
 from tessera.server.registration import ClientChanges, ClientMetadata, describe, register_client, update_client
 from tessera.store import Store, make_engine, upgrade
@@ -183,11 +184,33 @@ def users_list(as_json: bool) -> None:
 @click.argument("username")
 @_handled
 def users_disable(username: str) -> None:
-    """Disable a user and revoke all of their tokens."""
+    """Disable a user, end their sign-in sessions and revoke all of their tokens."""
     settings = _settings()
     revoked = _store(settings).users.disable(username)
     _announce_revoked(settings, revoked)
-    click.echo(f"Disabled {username}; revoked {len(revoked)} token(s).")
+    click.echo(f"Disabled {username}; signed them out and revoked {len(revoked)} token(s).")
+
+
+@users.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (one line).")
+@_handled
+def users_set_password(username: str, password_stdin: bool) -> None:
+    """Give a user a new password; it is prompted for unless --password-stdin is given.
+
+    Signs the user out everywhere: every sign-in session ends, and every token issued for them (access and
+    refresh tokens alike) is revoked at once, so their apps ask them to sign in again."""
+    settings = _settings()
+    store = _store(settings)
+    if store.users.by_name(username) is None:  # before asking for a password
+        _fail(f"no user {username!r}")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    revoked = set_password(store.users, username, password)
+    _announce_revoked(settings, revoked)
+    click.echo(f"Set the password of {username}; signed them out and revoked {len(revoked)} token(s).")
 
 
 # clients
@@ -332,8 +355,14 @@ def tokens_revoke(username: str | None, client_id: str | None) -> None:
 @tokens.command("purge")
 @_handled
 def tokens_purge() -> None:
-    """Delete expired and revoked rows that are no longer needed."""
-    click.echo(f"Purged {_store().tokens.purge()} row(s).")
+    """Delete expired and revoked rows that are no longer needed, and ended or expired sign-in sessions."""
+    settings = _settings()
+    store = _store(settings)
+    removed = store.tokens.purge()
+    removed += store.sessions.purge(
+        int(time.time()), idle_timeout=settings.session_idle_timeout, max_age=settings.session_max_age
+    )
+    click.echo(f"Purged {removed} row(s).")
 
 
 # serve

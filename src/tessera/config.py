@@ -133,6 +133,9 @@ def _prefix(value: str) -> str:
     return value
 
 
+_YEAR = 31_536_000
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Everything Tessera reads from its environment. Build it with :meth:`from_env`."""
@@ -167,6 +170,10 @@ class Settings:
     pool_size: int = 5
     #: the level of every logger Tessera configures (the access line is INFO)
     log_level: str = "INFO"
+    #: a sign-in session ends after this many seconds without a page (checked against its last-seen time)
+    session_idle_timeout: int = 1800
+    #: ... and this many seconds after the sign-in, however busy (the cookie expires then too)
+    session_max_age: int = 43_200
     #: what the consent page says of each scope
     scope_descriptions: Mapping[str, str] = dataclasses.field(default_factory=lambda: DEFAULT_SCOPE_DESCRIPTIONS)
 
@@ -222,6 +229,9 @@ class Settings:
             threads=_int(env, "TESSERA_THREADS", cls.threads, 1, 64, unit="threads"),
             pool_size=_int(env, "TESSERA_POOL_SIZE", cls.pool_size, 1, 100, unit="connections"),
             log_level=_log_level(env.get("TESSERA_LOG_LEVEL", "").strip() or cls.log_level),
+            # at least a minute: a shorter idle timeout would sign people out while they read the consent page
+            session_idle_timeout=_int(env, "TESSERA_SESSION_IDLE_TIMEOUT", cls.session_idle_timeout, 60, _YEAR),
+            session_max_age=_int(env, "TESSERA_SESSION_MAX_AGE", cls.session_max_age, 60, _YEAR),
             scope_descriptions=_scope_descriptions(env.get("TESSERA_SCOPE_DESCRIPTIONS", "")),
         )
 

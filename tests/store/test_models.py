@@ -2,10 +2,13 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import Engine, inspect, text
 
+import tessera.store
 from tessera.store import make_engine, upgrade
 from tessera.store.models import metadata
 
@@ -25,3 +28,47 @@ def test_the_server_does_not_load_the_orm() -> None:
     script = "import sys, tessera.server, tessera.store; print('sqlalchemy.orm' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def _migrate(engine: Engine, direction: str, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(tessera.store.__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        getattr(command, direction)(config, revision)
+
+
+def test_the_sessions_migration_adds_the_table_and_can_be_undone(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        _migrate(engine, "upgrade", "0002")
+        assert "sessions" not in inspect(engine).get_table_names()
+        upgrade(engine)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003_sessions"
+        columns = {c["name"]: c["nullable"] for c in inspect(engine).get_columns("sessions")}
+        assert columns == {
+            "digest": False,
+            "sid": False,
+            "user_id": False,
+            "created_at": False,
+            "auth_time": False,
+            "last_seen": False,
+            "ended_at": True,
+        }
+        assert inspect(engine).get_pk_constraint("sessions")["constrained_columns"] == ["digest"]
+        (foreign_key,) = inspect(engine).get_foreign_keys("sessions")
+        assert foreign_key["referred_table"] == "users" and foreign_key["options"].get("ondelete") == "CASCADE"
+        assert ["user_id"] in [i["column_names"] for i in inspect(engine).get_indexes("sessions")]
+        _migrate(engine, "downgrade", "0002")
+        assert "sessions" not in inspect(engine).get_table_names()
+        assert {"users", "tokens", "clients", "consents", "authorization_codes"} <= set(
+            inspect(engine).get_table_names()
+        )
+        upgrade(engine)  # and up again
+        assert "sessions" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()

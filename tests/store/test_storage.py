@@ -32,6 +32,7 @@ from tests.conftest import (
     reset_postgres,
     settings_for,
 )
+from tests.session_cookie import session_secret
 
 PASSWORD = "correct horse"
 
@@ -41,6 +42,8 @@ class Issued:
     """Every raw secret value handed out while exercising the server."""
 
     values: dict[str, str] = field(default_factory=dict)
+    #: the secret in the sign-in session's cookie (not a token: checked apart)
+    session: str = ""
 
     def add(self, label: str, value: str | None) -> None:
         assert value, label
@@ -66,6 +69,7 @@ def _issue_everything(client: FlaskClient, store: Store) -> Issued:
     verifier, challenge = pkce_pair()
     code = get_code(client, web, challenge)
     issued.add("redeemed code", code)
+    issued.session = session_secret(client)
     tokens = exchange(client, web, code, verifier).json
     issued.add("access", tokens["access_token"])
     issued.add("refresh", tokens["refresh_token"])
@@ -96,6 +100,8 @@ def _assert_only_digests(haystack: bytes, issued: Issued) -> None:
         assert value[len("tsr_at_") : -6].encode() not in haystack, f"the raw {label} body is stored"
         assert digest(value).encode() in haystack, f"the digest of the {label} is not stored"
     assert PASSWORD.encode() not in haystack
+    assert issued.session.encode() not in haystack, "the raw session secret is stored"
+    assert digest(issued.session).encode() in haystack, "the digest of the session secret is not stored"
 
 
 # SQLite

@@ -9,6 +9,7 @@ Nothing happens at import time; everything hangs off what :func:`build` returns.
 """
 
 import dataclasses
+import datetime
 import logging
 import os
 import time
@@ -117,9 +118,17 @@ def build(
         # request.remote_addr (counted by the sign-in rate limit) becomes the address the proxies saw
         n = settings.trusted_proxies
         pages = ProxyFix(pages, x_for=n, x_proto=n)
-    front = Front(Machine(server, metadata), routes, pages)
+    front = Front(Machine(server, metadata), routes, pages, headers=_every_response(settings))
     flask.wsgi_app = WsgiFront(front)  # type: ignore[method-assign]
     return Built(flask, server, front, store, counter)
+
+
+def _every_response(settings: Settings) -> tuple[tuple[str, str], ...]:
+    """What every response carries, machine route or page. In production over https: HSTS for a year, so a
+    browser that has been here once never tries plain http (and a sign-in cookie never travels over it)."""
+    if settings.production and settings.issuer.startswith("https://"):
+        return (("Strict-Transport-Security", "max-age=31536000"),)
+    return ()
 
 
 def _pages(settings: Settings, server: TesseraServer) -> Flask:
@@ -136,8 +145,16 @@ def _pages(settings: Settings, server: TesseraServer) -> Flask:
         MAX_FORM_MEMORY_SIZE=MAX_BODY,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.issuer.startswith("https://"),
-        SESSION_COOKIE_NAME="tessera_session",
+        # production: __Host- makes the browser refuse the cookie unless it is Secure, for Path=/ and without a
+        # Domain, so no other host (a sibling subdomain) and no plain-http page can set or shadow it
+        SESSION_COOKIE_SECURE=settings.production or settings.issuer.startswith("https://"),
+        SESSION_COOKIE_NAME="__Host-tessera_session" if settings.production else "tessera_session",
+        SESSION_COOKIE_PATH="/",
+        SESSION_COOKIE_DOMAIN=None,
+        # also the most a signed cookie is accepted for after it was last written (itsdangerous' max_age)
+        PERMANENT_SESSION_LIFETIME=datetime.timedelta(seconds=settings.session_max_age),
+        # the cookie is written when the session changes, not on every page: its expiry is fixed at sign-in
+        SESSION_REFRESH_EACH_REQUEST=False,
     )
     app.session_interface = CachedSerializerSessionInterface()
     install(app, server)

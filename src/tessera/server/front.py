@@ -10,6 +10,8 @@ kinds get the same access line (:attr:`Front.access`), and a machine route's fai
   away, otherwise 500 ``server_error``, the detail logged and never sent).
 
 Every JSON answer of a machine route carries ``Cache-Control: no-store`` unless its handler says otherwise.
+Every response at all, machine route or page, refused early or answered, carries :attr:`Front.headers` (HSTS in
+production): the WSGI and RSGI faces add them where they send the response.
 """
 
 import dataclasses
@@ -78,6 +80,7 @@ class Front:
         routes: Iterable[MachineRoute],
         pages: Callable[..., Iterable[bytes]],
         access: AccessLog | None = None,
+        headers: Sequence[tuple[str, str]] = (),
     ) -> None:
         self.machine = machine
         self.routes = {route.path: route for route in routes}
@@ -85,6 +88,8 @@ class Front:
         self.pages = pages
         #: the one access line per request; the adapters call it
         self.access = access or AccessLog()
+        #: headers every response carries; the adapters add them
+        self.headers = list(headers)
 
     def route(self, path: str) -> MachineRoute | None:
         return self.routes.get(path)

@@ -166,7 +166,7 @@ class RsgiFront:
                     answer = await self._in_thread(lambda: self.front.answer(route, request))
                 client_id = request.client_id
         self.front.access(method, path, answer.status, started, client_id)
-        proto.response_bytes(answer.status, answer.headers, answer.body)
+        proto.response_bytes(answer.status, [*answer.headers, *self.front.headers], answer.body)
 
     async def _body(self, headers: Any, proto: Any) -> bytes:
         length = declared_length(headers.get("content-length"))

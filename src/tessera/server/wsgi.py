@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from tessera.server.front import Answer, Front, refused_answer, status_line
+from tessera.server.front import Front, refused_answer, status_line
 from tessera.server.request import MAX_BODY, HttpRequest, Refused, declared_length
 
 __all__ = ["WsgiFront"]
@@ -43,7 +43,8 @@ class WsgiFront:
         else:
             answer = self.front.answer(route, request)
         self.front.access(method, path, answer.status, started, None if request is None else request.client_id)
-        return _respond(start_response, answer)
+        start_response(status_line(answer.status), [*answer.headers, *self.front.headers])
+        return [answer.body]
 
     def _page(
         self, environ: dict[str, Any], start_response: StartResponse, method: str, path: str, started: float
@@ -53,7 +54,7 @@ class WsgiFront:
         def recording(status_text: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             nonlocal status
             status = int(status_text.split(" ", 1)[0])
-            return start_response(status_text, headers, exc_info)
+            return start_response(status_text, [*headers, *self.front.headers], exc_info)
 
         try:
             return self.front.pages(environ, recording)
@@ -83,8 +84,3 @@ def _request(environ: dict[str, Any], method: str, path: str) -> HttpRequest:
         body=body,
         remote_addr=environ.get("REMOTE_ADDR"),
     )
-
-
-def _respond(start_response: StartResponse, answer: Answer) -> list[bytes]:
-    start_response(status_line(answer.status), answer.headers)
-    return [answer.body]

@@ -2,13 +2,14 @@
 
 from tessera.store.db import make_engine
 from tessera.store.migrate import upgrade
-from tessera.store.protocols import Clients, Consents, Storage, TokenReader, Tokens, Users
+from tessera.store.protocols import Clients, Consents, Sessions, Storage, TokenReader, Tokens, Users
 from tessera.store.records import (
     ActiveToken,
     ClientRecord,
     CodeRecord,
     NewToken,
     RefreshRecord,
+    SessionRecord,
     TokenRef,
     UserRecord,
 )
@@ -22,6 +23,8 @@ __all__ = [
     "Consents",
     "NewToken",
     "RefreshRecord",
+    "SessionRecord",
+    "Sessions",
     "Storage",
     "Store",
     "TokenReader",

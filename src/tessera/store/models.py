@@ -3,6 +3,10 @@
 ``grant_id`` ties together every token minted from one authorization (the family), so a replayed code or a
 reused refresh token can revoke all of them in one statement.
 
+``sessions`` are people's sign-ins to the pages: the cookie holds a random secret, the table its digest (the key,
+so a page finds its session in one indexed read) and a public ``sid`` that is not the secret (OpenID Connect
+sends it in ID tokens).
+
 Plain SQLAlchemy Core tables: :mod:`tessera.store.repositories` only ever runs Core statements, and leaving the
 ORM out keeps it from being imported at all (about 6 MiB per server worker). The Alembic migrations create
 exactly this schema; a test compares them.
@@ -10,7 +14,7 @@ exactly this schema; a test compares them.
 
 from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
-__all__ = ["authorization_codes", "clients", "consents", "metadata", "tokens", "users"]
+__all__ = ["authorization_codes", "clients", "consents", "metadata", "sessions", "tokens", "users"]
 
 _DIGEST = String(64)
 
@@ -82,4 +86,16 @@ consents = Table(
     Column("client_id", ForeignKey("clients.client_id", ondelete="CASCADE"), primary_key=True),
     Column("scope", Text, nullable=False),
     Column("granted_at", Integer, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("digest", _DIGEST, primary_key=True),
+    Column("sid", String(64), unique=True, nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False),
+    Column("created_at", Integer, nullable=False),
+    Column("auth_time", Integer, nullable=False),
+    Column("last_seen", Integer, nullable=False),
+    Column("ended_at", Integer, nullable=True),
 )

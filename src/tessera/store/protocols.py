@@ -9,6 +9,7 @@ protocol           used by
 :class:`Clients`   the client cache, client registration, the CLI
 :class:`Users`     sign-in, the grants (is the user still active?), account creation, the CLI
 :class:`Consents`  the consent page
+:class:`Sessions`  the pages' sign-in sessions; ``tessera tokens purge``
 =================  ===========================================================================================
 
 Every method takes and returns digests, never tokens. Methods that revoke return the access-token digests they
@@ -24,11 +25,12 @@ from tessera.store.records import (
     CodeRecord,
     NewToken,
     RefreshRecord,
+    SessionRecord,
     TokenRef,
     UserRecord,
 )
 
-__all__ = ["Clients", "Consents", "Storage", "TokenReader", "Tokens", "Users"]
+__all__ = ["Clients", "Consents", "Sessions", "Storage", "TokenReader", "Tokens", "Users"]
 
 
 class TokenReader(Protocol):
@@ -89,10 +91,16 @@ class Users(Protocol):
 
     def all(self) -> list[UserRecord]: ...
 
-    def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        """Store a new hash of the same password (a rehash): nothing else changes."""
+
+    def change_password(self, username: str, password_hash: str) -> list[str]:
+        """Set a new password's hash, end every session of the user and revoke every token of theirs, in one
+        transaction; the revoked access digests. Raises :class:`~tessera.errors.NotFound` for an unknown user."""
 
     def disable(self, username: str) -> list[str]:
-        """Disable the user and revoke every token of theirs; the revoked access digests."""
+        """Disable the user, end every session and revoke every token of theirs, in one transaction; the revoked
+        access digests."""
 
 
 class Consents(Protocol):
@@ -101,6 +109,23 @@ class Consents(Protocol):
 
     def save(self, user_id: int, client_id: str, scopes: Sequence[str]) -> None:
         """Add ``scopes`` to what the user granted the client."""
+
+
+class Sessions(Protocol):
+    def start(self, session: SessionRecord) -> None:
+        """Store a new session. Raises :class:`~tessera.errors.NotFound` if its user is gone."""
+
+    def find(self, digest: str) -> tuple[SessionRecord, UserRecord] | None:
+        """The session with that digest and its user, in one indexed read, whatever its state."""
+
+    def seen(self, digest: str, now: int) -> None:
+        """Move the session's "last seen" to ``now`` (unless it was ended)."""
+
+    def delete(self, digest: str) -> None:
+        """Forget the session (signing out); nothing happens if there is none."""
+
+    def purge(self, now: int, *, idle_timeout: int, max_age: int) -> int:
+        """Delete ended sessions and those past either lifetime; how many."""
 
 
 class Storage(Protocol):
@@ -117,6 +142,9 @@ class Storage(Protocol):
 
     @property
     def consents(self) -> Consents: ...
+
+    @property
+    def sessions(self) -> Sessions: ...
 
     def ping(self) -> None:
         """Raise :class:`~tessera.errors.StoreUnavailable` unless the database answers."""

@@ -2,7 +2,16 @@
 
 import dataclasses
 
-__all__ = ["ActiveToken", "ClientRecord", "CodeRecord", "NewToken", "RefreshRecord", "TokenRef", "UserRecord"]
+__all__ = [
+    "ActiveToken",
+    "ClientRecord",
+    "CodeRecord",
+    "NewToken",
+    "RefreshRecord",
+    "SessionRecord",
+    "TokenRef",
+    "UserRecord",
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -90,3 +99,25 @@ class TokenRef:
 
     client_id: str
     grant_id: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A person's sign-in to the pages. ``digest`` is the SHA-256 of the secret in their cookie; ``sid`` is a
+    public identifier of the session, never the secret. Times are Unix seconds: ``created_at`` starts the
+    absolute lifetime, ``auth_time`` is when the person last proved who they are (signing in), ``last_seen``
+    when a page last saw the session (written at most once a minute), ``ended_at`` when it was ended for them
+    (their account disabled, their password changed)."""
+
+    digest: str
+    sid: str
+    user_id: int
+    created_at: int
+    auth_time: int
+    last_seen: int
+    ended_at: int | None = None
+
+    def usable(self, now: int, *, idle_timeout: int, max_age: int) -> bool:
+        """Not ended, seen less than ``idle_timeout`` seconds ago, signed in less than ``max_age`` seconds ago.
+        :meth:`~tessera.store.sessions.SessionTable.purge` deletes exactly the sessions this refuses."""
+        return self.ended_at is None and now < self.last_seen + idle_timeout and now < self.created_at + max_age

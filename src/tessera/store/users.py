@@ -1,8 +1,12 @@
-"""People who sign in. The rules for a username or a password live in :mod:`tessera.server.accounts`."""
+"""People who sign in. The rules for a username or a password live in :mod:`tessera.server.accounts`.
+
+Disabling a user and changing their password end their sessions and revoke their tokens in the same transaction
+as the change itself: either all of it happens or none of it.
+"""
 
 import time
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import AlreadyExists, NotFound
@@ -10,6 +14,7 @@ from tessera.store.database import Database
 from tessera.store.models import tokens as _tokens
 from tessera.store.models import users as _users
 from tessera.store.records import UserRecord
+from tessera.store.sessions import end_sessions
 from tessera.store.tokens import revoke_where
 
 __all__ = ["UserTable"]
@@ -54,11 +59,21 @@ class UserTable:
         with self._db.write() as conn:
             conn.execute(update(_users).where(_users.c.id == user_id).values(password_hash=password_hash))
 
+    def change_password(self, username: str, password_hash: str) -> list[str]:
+        with self._db.write() as conn:
+            return _sign_out_everywhere(conn, username, password_hash=password_hash)
+
     def disable(self, username: str) -> list[str]:
         with self._db.write() as conn:
-            uid = conn.execute(
-                update(_users).where(_users.c.username == username).values(disabled=True).returning(_users.c.id)
-            ).scalar_one_or_none()
-            if uid is None:
-                raise NotFound(f"no user {username!r}")
-            return revoke_where(conn, _tokens.c.user_id == uid)
+            return _sign_out_everywhere(conn, username, disabled=True)
+
+
+def _sign_out_everywhere(conn: Connection, username: str, **changes: object) -> list[str]:
+    """Apply ``changes`` to the user, end their sessions and revoke their tokens; the revoked access digests."""
+    uid = conn.execute(
+        update(_users).where(_users.c.username == username).values(**changes).returning(_users.c.id)
+    ).scalar_one_or_none()
+    if uid is None:
+        raise NotFound(f"no user {username!r}")
+    end_sessions(conn, uid, int(time.time()))
+    return revoke_where(conn, _tokens.c.user_id == uid)

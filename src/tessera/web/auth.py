@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 
 from tessera.passwords import verify_password
 from tessera.web.context import current_server
-from tessera.web.security import check_csrf, csrf_token, current_user, sign_in, sign_out
+from tessera.web.security import allow_form_redirect, check_csrf, csrf_token, current_user, sign_in, sign_out
 
 __all__ = ["home", "logged_out", "login", "logout", "safe_next"]
 
@@ -35,13 +35,20 @@ def _wait(seconds: int) -> str:
 
 
 def _client_name(next_url: str) -> str | None:
-    """The application the person is signing in for, when they came from the authorization endpoint."""
+    """The application the person is signing in for, when they came from the authorization endpoint. Signing in
+    then redirects to ``/authorize``, which may redirect on to the client at once (consent given before): the
+    form may end at the client's redirect URI, if it is one the client registered."""
     parts = urlsplit(next_url)
     if parts.path != "/authorize":
         return None
-    client_id = parse_qs(parts.query).get("client_id", [""])[0]
-    client = current_server().query_client(client_id)
-    return client.name if client else None
+    query = parse_qs(parts.query)
+    client = current_server().query_client(query.get("client_id", [""])[0])
+    if client is None:
+        return None
+    redirect_uri = query.get("redirect_uri", [""])[0]
+    if client.check_redirect_uri(redirect_uri):
+        allow_form_redirect(redirect_uri)
+    return client.name
 
 
 def _form(error: str | None = None, username: str = "") -> str:

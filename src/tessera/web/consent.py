@@ -15,7 +15,7 @@ from tessera.server.authorization import TesseraServer
 from tessera.server.grants import Approval
 from tessera.store import UserRecord
 from tessera.web.context import current_server
-from tessera.web.security import check_csrf, csrf_token, current_user
+from tessera.web.security import allow_form_redirect, check_csrf, csrf_token, current_user
 
 __all__ = ["authorize"]
 
@@ -99,6 +99,8 @@ def authorize() -> ResponseReturnValue:
     remembered = set((consents.get(user.id, client.client_id) or "").split())
     if remembered.issuperset(requested):
         return _issue(server, grant, user, requested)
+    if grant.redirect_uri:  # validated: one the client registered; the form's answer redirects there
+        allow_form_redirect(grant.redirect_uri)
     return render_template(
         "consent/consent.html",
         csrf_token=csrf_token(),
