@@ -13,8 +13,10 @@ __all__ = ["upgrade"]
 _HERE = Path(__file__).parent / "migrations"
 
 
-def upgrade(engine: Engine) -> None:
-    """Create or migrate the schema to the newest revision; running it again changes nothing."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Create or migrate the schema to the newest revision (or to ``revision``: tests of a migration start from
+    the one before it); running it again changes nothing. Every migration runs in one transaction: one that
+    fails leaves the database as it was."""
     from alembic import command
     from alembic.config import Config
 
@@ -22,4 +24,4 @@ def upgrade(engine: Engine) -> None:
     config.set_main_option("script_location", str(_HERE))
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)

@@ -91,6 +91,9 @@ class Users(Protocol):
 
     def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
 
+    def rename(self, username: str, new_username: str) -> None:
+        """Give the user ``username`` the name ``new_username`` (already checked); NotFound or AlreadyExists."""
+
     def disable(self, username: str) -> list[str]:
         """Disable the user and revoke every token of theirs; the revoked access digests."""
 
