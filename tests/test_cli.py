@@ -140,6 +140,16 @@ def test_commands_before_db_upgrade_say_what_to_do(cli: Cli) -> None:
     assert "tessera db upgrade" in cli.fails("users", "list")
 
 
+def test_only_db_upgrade_creates_the_database_file(cli: Cli, settings: Settings) -> None:
+    path = settings.database_url.removeprefix("sqlite:///")
+    for args in (["users", "list"], ["users", "create", "bob", "--password-stdin"], ["tokens", "purge"]):
+        error = cli.fails(*args, input="pw\n")
+        assert error == f"Error: the database file {path} does not exist: run `tessera db upgrade`"
+    assert not Path(path).exists()
+    cli.ok("db", "upgrade")
+    assert oct(Path(path).stat().st_mode & 0o777) == "0o600"
+
+
 def test_dotenv_in_the_working_directory_is_read_and_the_environment_wins(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("TESSERA_ACCESS_TOKEN_TTL=abc\n", encoding="utf-8")
     assert "TESSERA_ACCESS_TOKEN_TTL" in cli.fails("db", "upgrade")
@@ -256,9 +266,7 @@ def test_users_list_escapes_what_a_terminal_would_act_on(cli: Cli, store: Store)
     assert [u["username"] for u in cli.json("users", "list")][1] == "mallory\x1b[2J\x1b]0;owned\x07"
 
 
-def test_users_are_found_by_any_case_or_width(
-    cli: Cli, store: Store, web_client: RegisteredClient, user: Any
-) -> None:
+def test_users_are_found_by_any_case_or_width(cli: Cli, store: Store, web_client: RegisteredClient, user: Any) -> None:
     access, _, _ = _insert_token(store, web_client.client_id, user.id)
     assert cli.ok("tokens", "revoke", "--user", "ALICE").stdout == "Revoked 1 token(s).\n"
     assert store.tokens.active(digest(access)) is None

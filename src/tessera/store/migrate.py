@@ -8,6 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from tessera.store.db import create_database_file
+
 __all__ = ["upgrade"]
 
 _HERE = Path(__file__).parent / "migrations"
@@ -20,6 +22,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
     from alembic.config import Config
 
+    create_database_file(engine.url)  # the one place a SQLite file is made: owner-only
     config = Config()
     config.set_main_option("script_location", str(_HERE))
     with engine.begin() as conn:
