@@ -164,7 +164,8 @@ class TesseraTarget:
     def scenario(self, name: str, base: str, seeded: Seeded, pools: Path) -> Scenario:
         cc = basic(seeded.cc_id, seeded.cc_secret)
         if name == "S0":
-            return Scenario("S0", "trivial endpoint, /healthz (the server's ceiling)", base + "/healthz", '"status":%s*"ok"')
+            label = "trivial endpoint, /healthz (the server's ceiling)"
+            return Scenario("S0", label, base + "/healthz", '"status":%s*"ok"')
         if name == "S1":
             return Scenario(
                 "S1", "client_credentials issuance", base + "/oauth/token", '"access_token"', "POST",
