@@ -141,6 +141,16 @@ def test_commands_before_db_upgrade_say_what_to_do(cli: Cli) -> None:
     assert "tessera db upgrade" in cli.fails("users", "list")
 
 
+def test_only_db_upgrade_creates_the_database_file(cli: Cli, settings: Settings) -> None:
+    path = settings.database_url.removeprefix("sqlite:///")
+    for args in (["users", "list"], ["users", "create", "bob", "--password-stdin"], ["tokens", "purge"]):
+        error = cli.fails(*args, input="pw\n")
+        assert error == f"Error: the database file {path} does not exist: run `tessera db upgrade`"
+    assert not Path(path).exists()
+    cli.ok("db", "upgrade")
+    assert oct(Path(path).stat().st_mode & 0o777) == "0o600"
+
+
 def test_dotenv_in_the_working_directory_is_read_and_the_environment_wins(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("TESSERA_ACCESS_TOKEN_TTL=abc\n", encoding="utf-8")
     assert "TESSERA_ACCESS_TOKEN_TTL" in cli.fails("db", "upgrade")
@@ -314,6 +324,59 @@ def test_users_set_password_of_an_unknown_user_fails_before_asking(cli: Cli, sto
     assert result.exit_code == 1 and result.stderr == "Error: no user 'nobody'\n"
     assert "password" not in result.stdout.lower()
     assert "nobody" in cli.fails("users", "set-password", "nobody", "--password-stdin", input="secret\n")
+
+
+def test_users_create_stores_the_normal_form_and_says_so(cli: Cli, store: Store) -> None:
+    assert cli.ok("users", "create", "ＢＯＢ", "--password-stdin", input="pw\n").stdout == (
+        "Created user bob (the normal form of 'ＢＯＢ').\n"
+    )
+    error = cli.fails("users", "create", "Bob", "--password-stdin", input="pw\n")
+    assert error == "Error: user 'bob' already exists"
+    mixed = cli.fails("users", "create", "b\u043eb", "--password-stdin", input="pw\n")
+    assert mixed == (
+        "Error: the username mixes Latin and Cyrillic letters: write it in one script, so that it cannot pass for "
+        "another name"
+    )
+    assert [u.username for u in store.users.all()] == ["bob"]
+
+
+def test_users_list_escapes_what_a_terminal_would_act_on(cli: Cli, store: Store) -> None:
+    # names a database from before the username rules may hold: an escape sequence, a right-to-left override
+    store.users.create("mallory\x1b[2J\x1b]0;owned\x07", "not-a-real-hash")
+    store.users.create("admin\u202egnp.exe", "not-a-real-hash")
+    store.users.create("zoë", "not-a-real-hash")
+    listed = cli.ok("users", "list").stdout
+    assert listed.splitlines() == ["admin\\u202egnp.exe", "mallory\\x1b[2J\\x1b]0;owned\\x07", "zoë"]
+    assert listed.isascii() is False and all(ch.isprintable() for ch in listed.replace("\n", ""))
+    assert [u["username"] for u in cli.json("users", "list")][1] == "mallory\x1b[2J\x1b]0;owned\x07"
+
+
+def test_users_are_found_by_any_case_or_width(cli: Cli, store: Store, web_client: RegisteredClient, user: Any) -> None:
+    access, _, _ = _insert_token(store, web_client.client_id, user.id)
+    assert cli.ok("tokens", "revoke", "--user", "ALICE").stdout == "Revoked 1 token(s).\n"
+    assert store.tokens.active(digest(access)) is None
+    assert (
+        cli.ok("users", "disable", "ａｌｉｃｅ").stdout == "Disabled alice; signed them out and revoked 0 token(s).\n"
+    )
+    disabled = store.users.by_name("alice")
+    assert disabled is not None and disabled.disabled
+
+
+def test_users_rename_keeps_the_password_and_checks_the_new_name(
+    cli: Cli, store: Store, web_client: RegisteredClient, user: Any
+) -> None:
+    access, _, _ = _insert_token(store, web_client.client_id, user.id)
+    store.users.create("bob", "not-a-real-hash")
+    store.users.create("Carol", "not-a-real-hash")  # stored before names were normalised
+    assert "mixes" in cli.fails("users", "rename", "alice", "\u0430lice")
+    assert "'bob' already exists" in cli.fails("users", "rename", "alice", "BOB")
+    assert "no user 'nobody'" in cli.fails("users", "rename", "nobody", "dave")
+    assert cli.ok("users", "rename", "Carol", "Caroline").stdout == "Renamed Carol to caroline.\n"
+    assert cli.ok("users", "rename", "ALICE", "Alicia").stdout == "Renamed alice to alicia.\n"
+    renamed = store.users.by_name("alicia")
+    assert renamed is not None and renamed.id == user.id and verify_password(renamed.password_hash, "correct horse")
+    assert store.tokens.active(digest(access)) is not None
+    assert sorted(u.username for u in store.users.all()) == ["alicia", "bob", "caroline"]
 
 
 # clients

@@ -19,7 +19,7 @@ import click
 
 from tessera.config import Settings, read_dotenv
 from tessera.errors import TesseraError
-from tessera.server.accounts import check_username, create_user, set_password
+from tessera.server.accounts import check_username, create_user, normalise_username, set_password
 from tessera.server.grants import GRANT_TYPES
 from tessera.server.registration import ClientChanges, ClientMetadata, describe, register_client, update_client
 from tessera.store import Store, make_engine, upgrade
@@ -82,6 +82,21 @@ def _print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=True))
 
 
+def _shown(text: str) -> str:
+    """``text`` safe for a terminal: any character that is not printable (an escape sequence, a bidirectional
+    override) as its Python escape, e.g. ``\\x1b`` or ``\\u202e``. Usernames are refused such characters, but a
+    database from before that rule may still hold them."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)
+
+
+def _username(store: Store, typed: str) -> str:
+    """The stored name ``typed`` stands for: itself if a user has exactly that name (one stored before names
+    were normalised), else its normal form, so ``ALICE`` finds ``alice``."""
+    return typed if store.users.by_name(typed) is not None else normalise_username(typed)
+
+
 def _is_utf8(text: str) -> bool:
     try:
         text.encode("utf-8")
@@ -134,8 +149,12 @@ def db_upgrade() -> None:
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)
+    except TesseraError as exc:  # a migration that refused, saying why
+        _fail(f"could not upgrade the database: {exc}")
     except Exception as exc:  # any driver error: say what failed, in one line
         _fail(f"could not upgrade the database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    finally:
+        engine.dispose()
     click.echo("Database is up to date.")
 
 
@@ -164,7 +183,8 @@ def users_create(username: str, password_stdin: bool) -> None:
     if not _is_utf8(password):
         _fail("the password is not valid UTF-8")
     user = create_user(_store().users, username, password)
-    click.echo(f"Created user {user.username}.")
+    normalised = f" (the normal form of {username!r})" if user.username != username else ""
+    click.echo(f"Created user {user.username}{normalised}.")
 
 
 @users.command("list")
@@ -177,7 +197,7 @@ def users_list(as_json: bool) -> None:
         _print_json([{"username": u.username, "disabled": u.disabled, "created_at": u.created_at} for u in rows])
         return
     for u in rows:
-        click.echo(f"{u.username}{'  (disabled)' if u.disabled else ''}")
+        click.echo(f"{_shown(u.username)}{'  (disabled)' if u.disabled else ''}")
 
 
 @users.command("disable")
@@ -186,9 +206,11 @@ def users_list(as_json: bool) -> None:
 def users_disable(username: str) -> None:
     """Disable a user, end their sign-in sessions and revoke all of their tokens."""
     settings = _settings()
-    revoked = _store(settings).users.disable(username)
+    store = _store(settings)
+    name = _username(store, username)
+    revoked = store.users.disable(name)
     _announce_revoked(settings, revoked)
-    click.echo(f"Disabled {username}; signed them out and revoked {len(revoked)} token(s).")
+    click.echo(f"Disabled {_shown(name)}; signed them out and revoked {len(revoked)} token(s).")
 
 
 @users.command("set-password")
@@ -202,15 +224,29 @@ def users_set_password(username: str, password_stdin: bool) -> None:
     refresh tokens alike) is revoked at once, so their apps ask them to sign in again."""
     settings = _settings()
     store = _store(settings)
-    if store.users.by_name(username) is None:  # before asking for a password
+    name = _username(store, username)
+    if store.users.by_name(name) is None:  # before asking for a password
         _fail(f"no user {username!r}")
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
-    revoked = set_password(store.users, username, password)
+    revoked = set_password(store.users, name, password)
     _announce_revoked(settings, revoked)
-    click.echo(f"Set the password of {username}; signed them out and revoked {len(revoked)} token(s).")
+    click.echo(f"Set the password of {_shown(name)}; signed them out and revoked {len(revoked)} token(s).")
+
+
+@users.command("rename")
+@click.argument("username")
+@click.argument("new_username")
+@_handled
+def users_rename(username: str, new_username: str) -> None:
+    """Give a user a new username; their password, tokens and consents stay."""
+    new = check_username(new_username)
+    store = _store()
+    name = _username(store, username)
+    store.users.rename(name, new)
+    click.echo(f"Renamed {_shown(name)} to {new}.")
 
 
 # clients
@@ -346,8 +382,12 @@ def tokens_revoke(username: str | None, client_id: str | None) -> None:
     if (username is None) == (client_id is None):
         _fail("give exactly one of --user or --client")
     settings = _settings()
-    tokens = _store(settings).tokens
-    revoked = tokens.revoke_for_user(username) if username is not None else tokens.revoke_for_client(client_id or "")
+    store = _store(settings)
+    tokens = store.tokens
+    if username is not None:
+        revoked = tokens.revoke_for_user(_username(store, username))
+    else:
+        revoked = tokens.revoke_for_client(client_id or "")
     _announce_revoked(settings, revoked)
     click.echo(f"Revoked {len(revoked)} token(s).")
 

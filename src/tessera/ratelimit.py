@@ -362,7 +362,9 @@ class RateLimits:
         """May this sign-in be tried? If so, it is counted as a failure at once, before its password is checked
         (:meth:`login_succeeded` takes that back), so that no number of simultaneous attempts gets more
         passwords checked than the limit. Asked before the password is looked at, so a right password waits
-        too while the account or address is waiting."""
+        too while the account or address is waiting. ``username`` is the account's normal form
+        (:func:`tessera.server.accounts.normalise_username`, which sign-in applies first), so that every
+        spelling of one account (``Alice``, ``ALICE``) counts against the same budget."""
         account = _rungs(self.account, "login-account", _account_key(username))
         by_address = _rungs(self.address, "login-address", address_key(address))
         if not account and not by_address:

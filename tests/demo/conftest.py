@@ -19,6 +19,10 @@ from tests.demo.process import free_ports
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _NEXT = re.compile(r'name="next" value="([^"]*)"')
 _ACTION = re.compile(r'<form method="post" action="([^"]+)"')
+_LOG_IN = re.compile(
+    r'<form method="post" action="([^"]+)">\s*<input type="hidden" name="csrf_token" value="[^"]+">\s*'
+    r'<button type="submit">Log in</button>'
+)
 
 
 @pytest.fixture
@@ -62,9 +66,14 @@ class Person:
     def post(self, path: str, **kwargs: object) -> requests.Response:
         return self.http.post(self.demo.app_url + path, timeout=10, **kwargs)  # type: ignore[arg-type]
 
+    def press_log_in(self, **kwargs: object) -> requests.Response:
+        """Press "Log in" on the home page: a form posted with the page's CSRF token."""
+        home = self.get("/")
+        return self.post(_find(_LOG_IN, home.text), data={"csrf_token": _find(_CSRF, home.text)}, **kwargs)
+
     def start_login(self) -> requests.Response:
         """Click "Log in" and sign in; return the consent page (or wherever a remembered consent leads)."""
-        page = self.get("/login")
+        page = self.press_log_in()
         if 'name="password"' in page.text:
             form = {"csrf_token": _find(_CSRF, page.text), "next": _find(_NEXT, page.text)}
             page = self.http.post(page.url, data={**form, "username": "demo", "password": "demo"}, timeout=10)
@@ -88,6 +97,11 @@ class Person:
 
     def log_in(self, grant: tuple[str, ...] = ("api", "restricted")) -> requests.Response:
         return self.decide(self.start_login(), grant=grant)
+
+    def log_out(self) -> requests.Response:
+        """Press "Log out" on the page ``GET /logout`` shows."""
+        page = self.get("/logout")
+        return self.post(_find(_ACTION, page.text), data={"csrf_token": _find(_CSRF, page.text)})
 
 
 def _find(pattern: re.Pattern[str], page: str) -> str:

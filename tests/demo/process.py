@@ -47,6 +47,7 @@ class DemoProcess:
         env: dict[str, str] | None = None,
         ports: list[int] | None = None,
         sigint_default: bool = False,
+        umask: int = -1,
     ) -> None:
         self.auth_port, self.api_port, self.app_port = ports or free_ports()
         self.data_dir = data_dir
@@ -73,6 +74,7 @@ class DemoProcess:
             stderr=self._err,
             env={**os.environ, **(env or {})},
             preexec_fn=_interruptible if sigint_default else None,
+            umask=umask,  # -1: this process's
         )
 
     @property

@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from tessera.config import Secret
 from tessera.demo.client_app import ClientAppConfig, create_client_app
+from tessera.demo.run import RunningDemo
 from tessera.store import Store, make_engine
 from tests.demo.conftest import Person
 from tests.demo.process import free_ports
@@ -19,7 +20,11 @@ def _call(page: str, path: str) -> str:
 def test_home_offers_log_in(person: Person) -> None:
     page = person.get("/")
     assert page.status_code == 200
-    assert '<a class="button" href="/login">Log in</a>' in page.text
+    assert re.search(
+        r'<form method="post" action="/login">\s*<input type="hidden" name="csrf_token" value="[\w-]{43}">\s*'
+        r'<button type="submit">Log in</button>\s*</form>',
+        page.text,
+    )
 
 
 def test_protected_page_without_login(person: Person) -> None:
@@ -30,8 +35,8 @@ def test_protected_page_without_login(person: Person) -> None:
 
 
 def test_login_starts_the_code_flow_with_pkce_and_state(person: Person) -> None:
-    response = person.get("/login", allow_redirects=False)
-    assert response.status_code == 302
+    response = person.press_log_in(allow_redirects=False)
+    assert response.status_code == 303
     location = urlsplit(response.headers["Location"])
     query = parse_qs(location.query)
     assert f"{location.scheme}://{location.netloc}" == person.demo.auth_url
@@ -107,9 +112,62 @@ def test_callback_refuses_an_unknown_state(person: Person) -> None:
     assert "mismatching_state" in refused.text
 
 
+def test_login_and_logout_need_a_post_with_the_csrf_token(person: Person, demo: RunningDemo) -> None:
+    # a link, or another site's form, starts no login
+    link = person.get("/login", allow_redirects=False)
+    assert link.status_code == 303 and link.headers["Location"] == "/"
+    token = _csrf(person.get("/").text)
+    stranger = Person(demo)  # another browser: its own session, no token of this one's
+    stranger.get("/")
+    for who, data in (
+        (person, {}),
+        (person, {"csrf_token": ""}),
+        (person, {"csrf_token": "forged"}),
+        (stranger, {"csrf_token": token}),
+    ):
+        refused = who.post("/login", data=data, allow_redirects=False)
+        assert refused.status_code == 400 and "Location" not in refused.headers
+        assert "This request is refused" in refused.text and "did not come from this app" in refused.text
+    # nor ends one
+    person.log_in()
+    ask = person.get("/logout")
+    assert ask.status_code == 200 and "Log out of the demo app?" in ask.text
+    for data in ({}, {"csrf_token": "forged"}):
+        refused = person.post("/logout", data=data)
+        assert refused.status_code == 400 and "This request is refused" in refused.text
+    assert "You are authenticated" in person.get("/protected").text
+    assert "(HTTP 200)" in person.log_out().text
+    assert "You are not authenticated" in person.get("/protected").text
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found is not None, page
+    return found.group(1)
+
+
+def test_an_error_answer_to_a_login_not_started_here_is_refused_and_not_shown(person: Person) -> None:
+    iss = person.demo.auth_url
+    lure = {"error": "access_denied", "error_description": "Your account is locked: call +1 555 0100", "iss": iss}
+    for forged in ({}, {"state": "made-up"}):
+        refused = person.get("/authorize?" + urlencode(lure | forged))
+        assert refused.status_code == 400
+        assert "This answer is refused" in refused.text and "its state is unknown" in refused.text
+        assert "555" not in refused.text and "access_denied" not in refused.text
+    # the answer to a login this browser started is shown, once
+    started = person.press_log_in(allow_redirects=False)
+    state = parse_qs(urlsplit(started.headers["Location"]).query)["state"][0]
+    answer = "/authorize?" + urlencode(
+        {"error": "server_error", "error_description": "Try later.", "state": state, "iss": iss}
+    )
+    failed = person.get(answer)
+    assert failed.status_code == 400 and "Login failed" in failed.text and "Try later." in failed.text
+    assert "its state is unknown" in person.get(answer).text  # that login attempt is over
+
+
 def test_logout_revokes_and_the_old_token_is_rejected(person: Person) -> None:
     person.log_in()
-    page = person.post("/logout")
+    page = person.log_out()
     assert "You are logged out" in page.text
     assert "(HTTP 200)" in page.text
     after = _call(page.text, "/api/data")
@@ -117,10 +175,11 @@ def test_logout_revokes_and_the_old_token_is_rejected(person: Person) -> None:
     assert "You are not authenticated" in person.get("/protected").text
 
 
-def test_logout_by_get_and_without_login(person: Person) -> None:
-    assert "There was no login to end." in person.get("/logout").text
-    person.log_in()
-    assert "(HTTP 200)" in person.get("/logout").text
+def test_logout_without_login(person: Person) -> None:
+    page = person.get("/logout")
+    assert page.status_code == 200 and "There was no login to end." in page.text
+    page = person.post("/logout", data={"csrf_token": _csrf(person.get("/").text)})
+    assert page.status_code == 200 and "There was no login to end." in page.text
 
 
 def test_revocation_elsewhere_shows_at_the_next_call(person: Person, demo_store: Store) -> None:
@@ -179,7 +238,8 @@ def test_an_unreachable_server_is_a_calm_page() -> None:
             api_base_url="http://127.0.0.1:8001",
         )
     )
-    page = app.test_client().get("/login")
+    browser = app.test_client()
+    page = browser.post("/login", data={"csrf_token": _csrf(browser.get("/").get_data(as_text=True))})
     assert page.status_code == 502
     assert "does not answer" in page.get_data(as_text=True)
     assert page.headers["X-Frame-Options"] == "DENY"

@@ -54,6 +54,18 @@ def test_keeps_its_database_in_data_dir_and_ignores_tessera_database_url(tmp_pat
     assert not elsewhere.exists()
 
 
+def test_its_database_files_are_owner_only_whatever_the_umask(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    demo = DemoProcess(data, tmp_path, umask=0)
+    try:
+        demo.wait_ready()
+        files = {path.name: oct(path.stat().st_mode & 0o777) for path in data.iterdir()}
+    finally:
+        assert demo.stop() == 0
+    suffixes = ("", "-wal", "-shm")
+    assert files == {DATABASE_FILE + suffix: "0o600" for suffix in suffixes}
+
+
 def _run_demo(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([tessera_command(), "demo", *args], capture_output=True, text=True, timeout=30)
 

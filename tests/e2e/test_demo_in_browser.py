@@ -16,7 +16,7 @@ def _sign_in(page: Page, demo: DemoProcess, shots: Screenshots) -> None:
     page.goto(demo.app_url + "/")
     expect(page.get_by_role("heading", name="Tessera demo app")).to_be_visible()
     shots.take(page, "app-home")
-    page.get_by_role("link", name="Log in").click()
+    page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     assert page.url.startswith(demo.auth_url + "/login")
     shots.take(page, "sign-in")
@@ -111,3 +111,18 @@ def test_revocation_by_the_cli_while_logged_in(page: Page, demo: DemoProcess, sh
     expect(page.get_by_text("Protected API data.")).to_have_count(0)
     expect(page.get_by_role("status")).to_contain_text("The token was revoked")
     shots.take(page, "protected-after-cli-revocation")
+
+
+def test_a_link_to_login_or_logout_does_nothing_by_itself(page: Page, demo: DemoProcess, shots: Screenshots) -> None:
+    page.goto(demo.app_url + "/login")  # what a link on another site would do
+    assert page.url == demo.app_url + "/"
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    _logged_in(page, demo, shots)
+    page.goto(demo.app_url + "/logout")
+    expect(page.get_by_role("heading", name="Log out of the demo app?")).to_be_visible()
+    shots.take(page, "logout-asks")
+    page.goto(demo.app_url + "/protected")
+    expect(page.get_by_text("You are authenticated")).to_be_visible()  # still logged in
+    page.goto(demo.app_url + "/logout")
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="You are logged out")).to_be_visible()

@@ -44,9 +44,9 @@ def _migrate(engine: Engine, direction: str, revision: str) -> None:
 def test_the_sessions_migration_adds_the_table_and_can_be_undone(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
-        _migrate(engine, "upgrade", "0002")
+        upgrade(engine, "0002")
         assert "sessions" not in inspect(engine).get_table_names()
-        upgrade(engine)
+        upgrade(engine, "0003_sessions")
         with engine.connect() as conn:
             assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003_sessions"
         columns = {c["name"]: c["nullable"] for c in inspect(engine).get_columns("sessions")}

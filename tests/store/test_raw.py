@@ -10,7 +10,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from tessera.errors import NotFound, StoreError, StoreUnavailable
 from tessera.store import CodeRecord, NewToken, Store, make_engine, upgrade
-from tessera.store.db import StatementCounter
+from tessera.store.db import StatementCounter, create_database_file
 from tessera.store.failures import NO_SCHEMA
 from tessera.store.raw import Hot
 from tessera.store.tokens import _INSERT_TOKEN, HOT_STATEMENTS, _values
@@ -137,6 +137,7 @@ def test_a_token_whose_owner_is_gone_is_not_found_and_changes_nothing(counted: t
 
 
 def test_no_schema_is_the_upgrade_message_and_gives_the_connection_back(database_url: str) -> None:
+    create_database_file(database_url)  # on SQLite an empty file; a missing one is tests/store/test_sqlite_file.py
     engine = make_engine(database_url)
     store = Store(engine)
     calls: list[Callable[[], object]] = [

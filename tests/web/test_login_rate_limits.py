@@ -47,6 +47,15 @@ def test_after_five_failures_the_account_waits_even_with_the_right_password(clie
     assert _sign_in(client, "bob", "wrong", address="198.51.100.9").status_code == FAILED
 
 
+def test_every_spelling_of_an_account_counts_against_its_one_budget(client: FlaskClient, user) -> None:
+    for spelling in ("alice", "Alice", "ALICE", "ａｌｉｃｅ", "aLiCe"):
+        assert _sign_in(client, spelling, "wrong").status_code == FAILED
+    refused = _sign_in(client, "ALICE", "correct horse")
+    assert refused.status_code == 429
+    assert "Too many sign-in attempts. Please wait a minute and try again." in refused.get_data(as_text=True)
+    assert not _signed_in(client)
+
+
 def _normalised(response: Any, username: str) -> tuple[int, str, str]:
     html = response.get_data(as_text=True).replace(username, "USERNAME")
     html = re.sub(r'name="csrf_token" value="[^"]*"', "CSRF", html)

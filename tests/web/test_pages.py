@@ -162,6 +162,14 @@ def test_correct_password_signs_in_with_303(client: FlaskClient, user: Any) -> N
     assert _is_signed_in(client)
 
 
+@pytest.mark.parametrize("typed", ["Alice", "ALICE", "ａｌｉｃｅ", " aLiCe "])
+def test_any_case_or_width_of_a_username_signs_in_as_its_account(client: FlaskClient, user: Any, typed: str) -> None:
+    response = _post_login(client, typed, "correct horse")
+    assert response.status_code == 303
+    home = parse(client.get("/"))
+    assert [e.text for e in home.find("strong")] == ["alice"]  # "You are signed in to Tessera as alice."
+
+
 def test_disabled_user_cannot_sign_in(client: FlaskClient, store: Store, user: Any) -> None:
     store.users.disable("alice")
     disabled = _post_login(client, "alice", "correct horse")

@@ -17,11 +17,19 @@ Where a real client has to choose, this one does so:
   the remaining lifetime, never a token.
 * An access token that expires within ``refresh_leeway`` seconds is refreshed before the API is called: Authlib
   does it and hands the new pair to ``update_token``, which must keep it because Tessera rotates refresh tokens.
+* ``/login`` and ``/logout`` act only on a POST carrying the session's CSRF token (the synchronizer-token
+  pattern the server's pages use): otherwise another site could, with a link or an image, start a login (which
+  completes by itself once the server remembers the consent) or end one. ``GET /login`` only sends people to
+  ``/``, where the button is; ``GET /logout`` asks, with the button.
 * ``/logout`` revokes the refresh token (RFC 7009; Tessera then revokes every token of the grant), forgets the
-  session, and shows what the API answers to the old access token. GET works too, so a plain link logs out;
-  the page itself uses a POST button, which link prefetchers never press.
+  session, and shows what the API answers to the old access token.
+* An error answer (``?error=...``) is shown only if its ``state`` is one this app sent and still keeps; any other
+  is refused with 400 and its words are not shown, so nobody can put a message of theirs on the app's page with a
+  link. (Authlib's client reports an error before it looks at the state.)
 """
 
+import hmac
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +37,7 @@ from urllib.parse import urlsplit
 
 import requests
 from authlib.integrations.flask_client import OAuthError
-from flask import Blueprint, Flask, Response, current_app, g, redirect, render_template, request, session
+from flask import Blueprint, Flask, Response, current_app, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from tessera.demo.remote import ApiCall, ClientAppConfig, Remote
@@ -86,6 +94,7 @@ def create_client_app(config: ClientAppConfig) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
     )
     app.extensions["tessera.demo.client"] = _Client(app, config)
+    app.jinja_env.globals["csrf_token"] = _csrf_token
     app.register_blueprint(bp)
     app.after_request(_add_page_headers)
     app.register_error_handler(requests.RequestException, _unreachable)
@@ -111,6 +120,24 @@ def _error(title: str, message: str, status: int, code: str | None = None) -> Re
     return render_template("app/error.html", title=title, message=message, code=code), status
 
 
+def _csrf_token() -> str:
+    """This session's CSRF token, made on first use; every form of the app carries it."""
+    token = session.get("csrf")
+    if not isinstance(token, str):
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def _csrf_refused() -> ResponseReturnValue | None:
+    """None if the form carries this session's CSRF token (compared in constant time), else the 400 page."""
+    expected = session.get("csrf")
+    sent = request.form.get("csrf_token", "")
+    if isinstance(expected, str) and hmac.compare_digest(expected.encode(), sent.encode()):
+        return None
+    message = "The form has expired or did not come from this app. Go back to the start and try again."
+    return _error("This request is refused", message, 400)
+
+
 def _where(url: str) -> str:
     return urlsplit(url).netloc
 
@@ -133,11 +160,20 @@ def home() -> ResponseReturnValue:
     )
 
 
-@bp.get("/login")
+@bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
+    if request.method == "GET":  # a link starts nothing: the button on the home page does
+        return redirect(url_for("app.home"), code=303)
+    refused = _csrf_refused()
+    if refused is not None:
+        return refused
     client = _client()
-    # Authlib makes the state and the PKCE verifier, keeps them in the session and sends the S256 challenge
-    return client.remote.oauth.authorize_redirect(client.config.redirect_uri, scope=client.config.scope)
+    oauth = client.remote.oauth
+    # Authlib makes the state and the PKCE verifier and sends the S256 challenge; the app keeps the state data in
+    # the session and answers the POST with 303, as Authlib's authorize_redirect would with 302
+    authorization = oauth.create_authorization_url(client.config.redirect_uri, scope=client.config.scope)
+    oauth.save_authorize_data(redirect_uri=client.config.redirect_uri, **authorization)
+    return redirect(authorization["url"], code=303)
 
 
 def _issuer_problem(metadata: dict[str, Any], iss: str | None) -> str | None:
@@ -151,21 +187,37 @@ def _issuer_problem(metadata: dict[str, Any], iss: str | None) -> str | None:
     return None
 
 
+_UNKNOWN_STATE = "This answer does not belong to a login started here (its state is unknown). Log in again."
+
+
+def _error_answer(client: _Client) -> ResponseReturnValue:
+    """An error answer: shown if its state is one this session is waiting for (that login attempt is then over),
+    refused without showing a word of it otherwise."""
+    state = request.args.get("state")
+    framework = client.remote.oauth.framework
+    if not state or framework.get_state_data(session, state) is None:
+        return _error("This answer is refused", _UNKNOWN_STATE, 400, "mismatching_state")
+    framework.clear_state_data(session, state)
+    error, description = request.args["error"], request.args.get("error_description")
+    if error == "access_denied":
+        return render_template("app/denied.html", description=description)
+    return _error("Login failed", description or "The authorization server refused.", 400, error)
+
+
 @bp.get("/authorize")
 def callback() -> ResponseReturnValue:
     client = _client()
     problem = _issuer_problem(client.remote.metadata(), request.args.get("iss"))
     if problem:
         return _error("This answer is refused", problem + " (RFC 9207 mix-up protection)", 400)
+    if "error" in request.args:
+        return _error_answer(client)
     try:
         # checks state, sends the code with the PKCE verifier and the client's credentials
         token = client.remote.oauth.authorize_access_token()
     except OAuthError as exc:
-        if exc.error == "access_denied":
-            return render_template("app/denied.html", description=exc.description)
         if exc.error == "mismatching_state":
-            message = "This answer does not belong to a login started here (its state is unknown). Log in again."
-            return _error("This answer is refused", message, 400, exc.error)
+            return _error("This answer is refused", _UNKNOWN_STATE, 400, exc.error)
         return _error("Login failed", exc.description or "The authorization server refused.", 400, exc.error)
     info = client.remote.introspect(token["access_token"])
     if not info.get("active") or not info.get("username"):
@@ -218,9 +270,26 @@ def protected() -> ResponseReturnValue:
     )
 
 
+def _logged_out(config: ClientAppConfig, revoked: int | str | None, after: ApiCall | None) -> str:
+    return render_template(
+        "app/logged_out.html",
+        revoked=revoked,
+        after=after,
+        server_logout=config.issuer + "/logout",
+        server=_where(config.issuer),
+    )
+
+
 @bp.route("/logout", methods=["GET", "POST"])
 def logout() -> ResponseReturnValue:
     client = _client()
+    if request.method == "GET":  # a link only asks
+        if _signed_in() is None:
+            return _logged_out(client.config, None, None)
+        return render_template("app/logout.html", username=session.get("username"))
+    refused = _csrf_refused()
+    if refused is not None:
+        return refused
     sid = session.get("sid")
     token = client.jar.pop(sid if isinstance(sid, str) else None)
     session.clear()
@@ -233,10 +302,4 @@ def logout() -> ResponseReturnValue:
             status = type(exc).__name__
         path, scope = client.config.api_calls[0]
         after = client.remote.call_api(path, scope, token=token, refresh=False)
-    return render_template(
-        "app/logged_out.html",
-        revoked=status,
-        after=after,
-        server_logout=client.config.issuer + "/logout",
-        server=_where(client.config.issuer),
-    )
+    return _logged_out(client.config, status, after)

@@ -10,18 +10,37 @@ The hottest statements skip ``Connection`` altogether: see :mod:`tessera.store.r
 
 PostgreSQL connections that died while idle in the pool (the server restarted, a proxy or firewall reset them)
 are noticed at checkout without a round trip: see :func:`_drop_dead_connections`.
+
+A SQLite file is created by :func:`create_database_file` only, which ``tessera db upgrade`` (and the demo)
+reach through :func:`~tessera.store.migrate.upgrade`: owner-only (0600) whatever the umask, and SQLite gives
+the ``-wal`` and ``-shm`` files it adds the database file's mode. Everything else opens the file read-write
+without creating it (SQLite's ``mode=rw``), so a server whose file was deleted does not start afresh on a new,
+empty one: see :func:`_configure_sqlite_file`.
 """
 
+import os
 import select
+import sqlite3
 import threading
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
-__all__ = ["StatementCounter", "make_engine", "reader", "WRITE"]
+from tessera.errors import StoreError
+
+__all__ = [
+    "WRITE",
+    "MissingDatabaseFile",
+    "StatementCounter",
+    "create_database_file",
+    "make_engine",
+    "reader",
+    "sqlite_file",
+]
 
 #: execution option marking a connection whose transaction writes
 WRITE = {"tessera_write": True}
@@ -40,9 +59,43 @@ class StatementCounter:
             self.count += 1
 
 
+class MissingDatabaseFile(sqlite3.OperationalError):
+    """The SQLite file is not there: it was never created (``tessera db upgrade``), or it was deleted."""
+
+
+def sqlite_file(url: str | URL) -> str | None:
+    """The absolute path of the SQLite file ``url`` names; None for PostgreSQL, an in-memory database, or a URL
+    that passes its own SQLite URI (``?uri=true``), which is left as it is."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.query.get("uri"):
+        return None
+    return os.path.abspath(parsed.database)
+
+
+def create_database_file(url: str | URL) -> None:
+    """Create the SQLite file ``url`` names, empty and owner-only (0600) whatever the umask, unless it exists.
+    Nothing for PostgreSQL."""
+    path = sqlite_file(url)
+    if path is None:
+        return
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return  # an existing file keeps the mode its owner gave it
+    except OSError as exc:
+        raise StoreError(f"cannot create the database file {path}: {exc.strerror}") from None
+    try:
+        os.fchmod(fd, 0o600)  # the umask may have taken bits from 0600 too
+    finally:
+        os.close(fd)
+
+
 def make_engine(url: str, *, counter: StatementCounter | None = None, pool_size: int = 5) -> Engine:
     """An engine for ``url``, configured for Tessera's access pattern. On PostgreSQL each process keeps up to
-    ``pool_size`` connections open, and opens up to twice as many more for a burst."""
+    ``pool_size`` connections open, and opens up to twice as many more for a burst. It never creates a SQLite
+    file (:func:`create_database_file` does)."""
     parsed = make_url(url)
     engine: Engine
     if parsed.get_backend_name() == "sqlite":
@@ -53,6 +106,9 @@ def make_engine(url: str, *, counter: StatementCounter | None = None, pool_size:
             poolclass=StaticPool if memory else None,
         )
         _configure_sqlite(engine, wal=not memory)
+        path = sqlite_file(parsed)
+        if path is not None:
+            _configure_sqlite_file(engine, path)
     else:
         engine = create_engine(
             url,
@@ -120,3 +176,51 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         elif not options.get("tessera_read"):
             conn.exec_driver_sql("BEGIN")
+
+
+#: where a connection's record keeps the identity (device, inode) of the file it opened
+_FILE_ID = "tessera_file_id"
+
+
+def _configure_sqlite_file(engine: Engine, path: str) -> None:
+    """Open ``path`` only if it exists, and give up a pooled connection whose file is no longer at ``path``.
+
+    Without this, SQLite creates an empty database wherever a connection finds no file, and a connection keeps
+    reading and writing the file it opened even after it was deleted: a server whose file was removed would
+    have answered from a ghost of the old database on its pooled connections and "no such table" on new ones,
+    and its readiness check would have said ready. Now a connection checked out of the pool first compares
+    the file at ``path`` with the one it opened (one ``stat``, about a microsecond); if the file is gone or
+    another, the pool drops the connection and opens a new one, which fails while there is no file: 503 with
+    ``temporarily_unavailable`` on every request and on ``/readyz``, until ``tessera db upgrade`` makes the
+    file again (or it is put back), after which every connection is on the new file.
+    """
+    uri = f"file:{quote(path)}?mode=rw"
+
+    @event.listens_for(engine, "do_connect")
+    def _open_existing(dialect: Dialect, _record: Any, _cargs: list[Any], cparams: dict[str, Any]) -> Any:
+        try:
+            return dialect.loaded_dbapi.connect(uri, uri=True, **cparams)
+        except sqlite3.OperationalError:
+            if not os.path.exists(path):
+                raise MissingDatabaseFile(
+                    f"the database file {path} does not exist: run `tessera db upgrade`"
+                ) from None
+            raise
+
+    @event.listens_for(engine, "connect")
+    def _remember_file(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_FILE_ID] = _file_id(path)
+
+    @event.listens_for(engine, "checkout")
+    def _same_file(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        current = _file_id(path)
+        if current is None or current != record.info.get(_FILE_ID):
+            raise DisconnectionError("the database file was deleted or replaced")
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino

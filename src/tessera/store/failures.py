@@ -7,6 +7,7 @@ from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalErr
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tessera.errors import StoreError, StoreUnavailable, ValueRefused
+from tessera.store.db import MissingDatabaseFile
 
 __all__ = ["NO_SCHEMA", "translated"]
 
@@ -22,8 +23,9 @@ def translated() -> Iterator[None]:
     a statement or at ``COMMIT`` (``OperationalError``; SQLAlchemy then invalidates the pool, so later
     requests reconnect by themselves), a statement on a connection the driver already knows is closed
     (``InterfaceError``), any other driver error SQLAlchemy recognises as a disconnect, and a pool that had
-    no connection free in time (``sqlalchemy.exc.TimeoutError``). The transaction is rolled back in every
-    case, so nothing half-written stays behind.
+    no connection free in time (``sqlalchemy.exc.TimeoutError``), and a SQLite file that is not there
+    (:class:`~tessera.store.db.MissingDatabaseFile`, whose message says to run ``tessera db upgrade``). The
+    transaction is rolled back in every case, so nothing half-written stays behind.
 
     A value the database refuses (``DataError``: PostgreSQL cannot store a NUL in text) is
     :class:`ValueRefused`: the input was at fault, and it is answered 400, not 500.
@@ -31,6 +33,8 @@ def translated() -> Iterator[None]:
     try:
         yield
     except (OperationalError, InterfaceError) as exc:
+        if isinstance(exc.orig, MissingDatabaseFile):
+            raise StoreUnavailable(str(exc.orig)) from exc
         text = str(exc.orig).lower()
         if "no such table" in text or "does not exist" in text and "relation" in text:
             raise StoreError(NO_SCHEMA) from exc

@@ -8,18 +8,23 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from tessera.store.db import create_database_file
+
 __all__ = ["upgrade"]
 
 _HERE = Path(__file__).parent / "migrations"
 
 
-def upgrade(engine: Engine) -> None:
-    """Create or migrate the schema to the newest revision; running it again changes nothing."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Create or migrate the schema to the newest revision (or to ``revision``: tests of a migration start from
+    the one before it); running it again changes nothing. Every migration runs in one transaction: one that
+    fails leaves the database as it was."""
     from alembic import command
     from alembic.config import Config
 
+    create_database_file(engine.url)  # the one place a SQLite file is made: owner-only
     config = Config()
     config.set_main_option("script_location", str(_HERE))
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)

@@ -98,6 +98,9 @@ class Users(Protocol):
         """Set a new password's hash, end every session of the user and revoke every token of theirs, in one
         transaction; the revoked access digests. Raises :class:`~tessera.errors.NotFound` for an unknown user."""
 
+    def rename(self, username: str, new_username: str) -> None:
+        """Give the user ``username`` the name ``new_username`` (already checked); NotFound or AlreadyExists."""
+
     def disable(self, username: str) -> list[str]:
         """Disable the user, end every session and revoke every token of theirs, in one transaction; the revoked
         access digests."""

@@ -63,6 +63,20 @@ class UserTable:
         with self._db.write() as conn:
             return _sign_out_everywhere(conn, username, password_hash=password_hash)
 
+    def rename(self, username: str, new_username: str) -> None:
+        try:
+            with self._db.write() as conn:
+                uid = conn.execute(
+                    update(_users)
+                    .where(_users.c.username == username)
+                    .values(username=new_username)
+                    .returning(_users.c.id)
+                ).scalar_one_or_none()
+                if uid is None:
+                    raise NotFound(f"no user {username!r}")
+        except IntegrityError:
+            raise AlreadyExists(f"user {new_username!r} already exists") from None
+
     def disable(self, username: str) -> list[str]:
         with self._db.write() as conn:
             return _sign_out_everywhere(conn, username, disabled=True)

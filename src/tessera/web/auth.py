@@ -1,5 +1,6 @@
 """Sign-in and sign-out. A wrong password and an unknown username look exactly alike, in words and in time,
-and so does the wait imposed after too many failures (:mod:`tessera.ratelimit`)."""
+and so does the wait imposed after too many failures (:mod:`tessera.ratelimit`). The typed username is looked
+up and counted in its normal form (:func:`tessera.server.accounts.normalise_username`): ``ALICE`` is ``alice``."""
 
 from urllib.parse import parse_qs, urlsplit
 
@@ -7,6 +8,7 @@ from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from tessera.passwords import verify_password
+from tessera.server.accounts import normalise_username
 from tessera.web.context import current_server
 from tessera.web.security import allow_form_redirect, check_csrf, csrf_token, current_user, sign_in, sign_out
 
@@ -69,15 +71,17 @@ def login() -> ResponseReturnValue:
     check_csrf()
     username = request.form.get("username", "").strip()[:_MAX_FIELD]
     password = request.form.get("password", "")[:_MAX_FIELD]
+    # the name as stored: "Alice" is "alice", and so is the account whose failures are counted
+    account = normalise_username(username)
     context = current_server().context
     limits, address = context.rate_limits, request.remote_addr
-    verdict = limits.login_attempt(username, address)  # counted as a failure until it turns out a success
+    verdict = limits.login_attempt(account, address)  # counted as a failure until it turns out a success
     if not verdict.allowed:
         # decided before the password is looked at: a right password waits too, and the answer is the same
         # whether or not the account exists
         message = f"Too many sign-in attempts. Please wait {_wait(verdict.retry_after)} and try again."
         return _form(message, username), 429, {"Retry-After": str(verdict.retry_after)}
-    user = context.store.users.by_name(username) if username else None
+    user = context.store.users.by_name(account) if account else None
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or user.disabled:
         return _form("That username and password do not match. Please try again.", username)
