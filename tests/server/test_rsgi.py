@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from granian._granian import RSGIProtocolClosed as ProtocolClosed
 
 from tessera.app import Built, build
 from tessera.config import Settings
@@ -48,15 +49,19 @@ class Scope:
 
 @dataclass
 class Proto:
-    """The request body (whole, in chunks, or arriving after ``delay`` seconds) and what was answered."""
+    """The request body (whole, in chunks, or arriving after ``delay`` seconds; ``cut_off``: the client went away
+    before the end) and what was answered. Chunks end as granian ends them (see ``rsgi._read``)."""
 
     body: bytes = b""
     chunks: list[bytes] = field(default_factory=list)
     delay: float = 0.0
+    cut_off: bool = False
     answer: tuple[int, list[tuple[str, str]], bytes] | None = None
 
     async def __call__(self) -> bytes:
         await asyncio.sleep(self.delay)
+        if self.cut_off:
+            raise ProtocolClosed("RSGI transport is closed")
         return self.body
 
     def __aiter__(self) -> AsyncIterator[bytes]:
@@ -66,6 +71,9 @@ class Proto:
         for chunk in self.chunks:
             await asyncio.sleep(self.delay)
             yield chunk
+        # the end of the body; a stream that broke off yields an empty chunk for the failure first
+        for end in [b"", b""] if self.cut_off else [b""]:
+            yield end
 
     def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         self.answer = (status, headers, body)
@@ -167,6 +175,29 @@ def test_a_chunked_body_is_read_to_its_end_and_over_the_limit_is_413(built: Buil
     _serve(front, (Scope("POST", TOKEN, Headers(pairs)), small), (Scope("POST", TOKEN, Headers(pairs)), large))
     assert small.status == 200 and small.json()["token_type"] == "Bearer"
     assert large.status == 413
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_body_that_ends_before_it_is_complete_is_400_and_never_handled(
+    built: Built, service: RegisteredClient, framing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued: list[object] = []
+    monkeypatch.setattr(built.store.tokens, "insert", issued.append)
+    front = built.rsgi(threads=1)
+    form = b"grant_type=client_credentials"  # a whole request by itself, were it taken as the whole body
+    if framing == "content-length":
+        pairs = [("content-type", FORM), ("content-length", str(len(form) + 20)), *service.basic.items()]
+        proto = Proto(body=form, cut_off=True)
+    else:
+        pairs = [("content-type", FORM), ("transfer-encoding", "chunked"), *service.basic.items()]
+        proto = Proto(chunks=[form], cut_off=True)
+    _serve(front, (Scope("POST", TOKEN, Headers(pairs)), proto))
+    assert proto.status == 400 and proto.headers["connection"] == "close"
+    assert proto.json() == {
+        "error": "invalid_request",
+        "error_description": "The request body ended before it was complete.",
+    }
+    assert issued == []
 
 
 def test_a_content_length_that_is_not_a_number_is_400(built: Built) -> None:

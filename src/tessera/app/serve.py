@@ -5,6 +5,13 @@ the event loop before a thread is taken).
 Each worker runs the pages and the writing machine routes on a few threads, enough to overlap database round
 trips and commits, few enough that the connection pool (5 connections plus 10 overflow) never makes a request
 wait; introspection and the documents run on the event loop itself.
+
+HTTP/1.1 only. granian's default would also take cleartext HTTP/2 from clients that know to ask for it (no
+browser does without TLS, and ``tessera serve`` has no TLS), and its protocol detection left two holes: a
+connection that never sent a byte was kept open for ever, because the header timeout only starts once the
+protocol is known (each worker serves a bounded number of connections at once, so enough of them shut everyone
+else out); and an HTTP/2 request body without a ``Content-Length`` was never read, the request answered as if it
+had none. With HTTP/1.1 alone the header timeout runs from the moment a connection is accepted.
 """
 
 import logging
@@ -12,7 +19,7 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
-from granian.constants import Interfaces
+from granian.constants import HTTPModes, Interfaces
 from granian.http import HTTP1Settings
 from granian.log import LogLevels
 from granian.server import Server
@@ -66,6 +73,7 @@ def run(settings: Settings, *, host: str, port: int, workers: int) -> None:
         address=host,
         port=port,
         interface=Interfaces.RSGI,
+        http=HTTPModes.http1,  # see above: no protocol detection, so the header timeout starts at once
         workers=workers,
         http1_settings=HTTP1Settings(header_read_timeout=HEADER_TIMEOUT * 1000),
         log_level=LogLevels.warning,

@@ -7,7 +7,9 @@ thread of the default server, and ``/healthz``, the token endpoint and introspec
 
 Here the body is read first, on the worker's event loop, where waiting costs a coroutine and no thread: at most
 :data:`~tessera.server.request.MAX_BODY` bytes (413 beyond), within ``body_timeout`` seconds (408, and the
-connection closed, after that). Only a complete request is handed on:
+connection closed, after that). A body that ends before it is complete (the client closed, or half-closed, its
+side too early) is 400 and never handled (how it is told apart from a whole one: :func:`_read`). Only a complete
+request is handed on:
 
 - a machine route that runs on the loop (:attr:`~tessera.server.front.Runs.LOOP`: introspection, the documents,
   ``/healthz``) is answered right there, with no thread switch;
@@ -30,6 +32,9 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+# what granian.rsgi offers as ProtocolClosed (imported from where it is declared, for the type checker)
+from granian._granian import RSGIProtocolClosed as ProtocolClosed
 
 from tessera.server.errors import error_body
 from tessera.server.front import Answer, Front, Runs, json_answer, refused_answer
@@ -171,6 +176,7 @@ class RsgiFront:
     async def _body(self, headers: Any, proto: Any) -> bytes:
         length = declared_length(headers.get("content-length"))
         chunked = length is None and "chunked" in headers.get("transfer-encoding", "").lower()
+        # HTTP/1.1 frames every body one way or the other (``tessera serve`` speaks no HTTP/2, where neither is needed)
         if not length and not chunked:
             return b""
         deadlines = self._deadlines
@@ -200,17 +206,36 @@ class _TimedOut(Exception):
 
 
 async def _read(proto: Any, chunked: bool) -> bytes:
-    if not chunked:
-        data: bytes = await proto()
-        return data
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in proto:
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise Refused(413, "The request body is too large.")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The whole body; :class:`Refused` 400 if it ended before it was complete, 413 past :data:`MAX_BODY`.
+
+    A body with a ``Content-Length`` that stops short fails the read (``ProtocolClosed``). A chunked one does not:
+    granian hands out each chunk and then one empty chunk for the end, but a stream that broke off (the client
+    closed, or half-closed, before the last chunk) is handed out as an empty chunk for the failure and then the
+    one for the end. So an empty chunk with anything after it means the body did not arrive whole; trailers,
+    which no form sends, look the same and are refused with it."""
+    try:
+        if not chunked:
+            data: bytes = await proto()
+            return data
+        chunks: list[bytes] = []
+        size = 0
+        ended = False
+        async for chunk in proto:
+            if ended:
+                raise _incomplete()
+            ended = not chunk
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise Refused(413, "The request body is too large.")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except ProtocolClosed:
+        raise _incomplete() from None
+
+
+def _incomplete() -> Refused:
+    # the client may still be waiting for the answer (it only half-closed); the connection cannot be used again
+    return Refused(400, "The request body ended before it was complete.", [("Connection", "close")])
 
 
 def _headers(headers: Any) -> dict[str, str]:
