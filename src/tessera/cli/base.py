@@ -1,0 +1,140 @@
+"""The ``tessera`` command group, and what its commands share. Every command exits 0 on success; bad input
+exits non-zero with one short line on stderr and never a traceback. ``--json`` prints one JSON document on stdout
+and nothing else.
+
+Arguments are text, and text is UTF-8: Python hands bytes that are not UTF-8 over as lone surrogates, which
+fail only later, deep in a driver. Every command refuses them as it parses its arguments (:class:`_Command`),
+paths aside (``--data-dir``: a path is bytes on POSIX, and the operating system takes it as it is).
+"""
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, ParamSpec, TypeVar
+
+import click
+
+from tessera.config import Settings, read_dotenv
+from tessera.errors import TesseraError
+from tessera.server.accounts import normalise_username
+from tessera.store import Store, make_engine
+
+__all__ = [
+    "announce_revoked",
+    "fail",
+    "handled",
+    "is_utf8",
+    "load_settings",
+    "main",
+    "print_json",
+    "shown",
+    "store_of",
+    "username_of",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+def handled(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn Tessera's errors into one line on stderr and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except TesseraError as exc:
+            fail(str(exc))
+
+    return wrapper
+
+
+def load_settings() -> Settings:
+    import os
+
+    environ = dict(os.environ)
+    read_dotenv(Path(".env"), environ)
+    return Settings.from_env(environ)
+
+
+def store_of(settings: Settings | None = None) -> Store:
+    return Store(make_engine((settings or load_settings()).database_url))
+
+
+def announce_revoked(settings: Settings, revoked: list[str]) -> None:
+    """Tell resource-server caches through Redis (when configured). The tokens are revoked either way, so a
+    Redis outage is a warning, not a failure: caches then drop them within their TTL bound."""
+    if not settings.redis_url or not revoked:
+        return
+    # imported here: redis costs every other command a tenth of a second at start
+    from tessera.events import PublishError, RevocationPublisher
+
+    publisher = RevocationPublisher(settings.redis_url, channel=settings.revocation_channel)
+    try:
+        publisher.publish(revoked)
+    except PublishError as exc:
+        click.echo(f"Warning: {exc}; resource-server caches drop these tokens within their TTL.", err=True)
+    finally:
+        publisher.close()
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True))
+
+
+def shown(text: str) -> str:
+    """``text`` safe for a terminal: any character that is not printable (an escape sequence, a bidirectional
+    override) as its Python escape, e.g. ``\\x1b`` or ``\\u202e``. Usernames are refused such characters, but a
+    database from before that rule may still hold them."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)
+
+
+def username_of(store: Store, typed: str) -> str:
+    """The stored name ``typed`` stands for: itself if a user has exactly that name (one stored before names
+    were normalised), else its normal form, so ``ALICE`` finds ``alice``."""
+    return typed if store.users.by_name(typed) is not None else normalise_username(typed)
+
+
+def is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: bytes that were not UTF-8 in argv or on stdin
+        return False
+    return True
+
+
+class _Command(click.Command):
+    """A command whose text arguments and options must be UTF-8: one line and exit status 1 otherwise."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rest = super().parse_args(ctx, args)
+        for param in self.params:
+            if isinstance(param.type, click.Path) or param.name is None:
+                continue
+            value = ctx.params.get(param.name)
+            values = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(v, str) and not is_utf8(v) for v in values):
+                raise click.ClickException(f"{param.get_error_hint(ctx)} is not valid UTF-8")
+        return rest
+
+
+class _Group(_Command, click.Group):
+    """Groups of the same kind, and commands of :class:`_Command`, all the way down."""
+
+    command_class = _Command
+    group_class = type
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="tessera-oauth")
+def main() -> None:
+    """Tessera: an OAuth 2.0 server with opaque tokens."""

@@ -1,0 +1,121 @@
+"""``tessera clients``: applications that ask for tokens. The rules are :mod:`tessera.server.registration`'s."""
+
+import click
+
+from tessera.cli.base import announce_revoked, fail, handled, load_settings, main, print_json, store_of
+from tessera.server.grants import GRANT_TYPES
+from tessera.server.registration import ClientChanges, ClientMetadata, describe, register_client, update_client
+from tessera.tokens import TokenKind, digest, mint
+
+
+@main.group()
+def clients() -> None:
+    """Applications that ask for tokens."""
+
+
+_GRANT_TYPES = click.Choice(GRANT_TYPES)
+
+
+@clients.command("create")
+@click.option("--name", required=True, help="Shown to people on the consent page.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact-match redirect URI (repeatable).")
+@click.option("--grant-type", "grant_types", multiple=True, type=_GRANT_TYPES)
+@click.option("--scope", default="api", show_default=True, help="The most this client may ever get.")
+@click.option("--public", is_flag=True, help="No secret; authenticates with 'none'; PKCE required.")
+@click.option("--introspect", is_flag=True, help="May introspect tokens of any client (a resource server).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handled
+def clients_create(
+    name: str,
+    redirect_uris: tuple[str, ...],
+    grant_types: tuple[str, ...],
+    scope: str,
+    public: bool,
+    introspect: bool,
+    as_json: bool,
+) -> None:
+    """Register a client; its secret is shown once."""
+    metadata = ClientMetadata(name, redirect_uris, grant_types, scope, public, introspect)
+    registered = register_client(store_of().clients, metadata, production=load_settings().production)
+    if as_json:
+        out = describe(registered.record)
+        if registered.secret is not None:
+            out["client_secret"] = registered.secret
+        print_json(out)
+        return
+    click.echo(f"client_id:     {registered.record.client_id}")
+    if registered.secret:
+        click.echo(f"client_secret: {registered.secret}")
+        click.echo("Store the secret now: it is not shown again.")
+
+
+@clients.command("update")
+@click.argument("client_id")
+@click.option("--name", help="Shown to people on the consent page.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Replaces every redirect URI (repeatable).")
+@click.option("--grant-type", "grant_types", multiple=True, type=_GRANT_TYPES, help="Replaces the grant types.")
+@click.option("--scope", help="The most this client may ever get.")
+@click.option("--introspect/--no-introspect", default=None, help="May introspect tokens of any client.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handled
+def clients_update(
+    client_id: str,
+    name: str | None,
+    redirect_uris: tuple[str, ...],
+    grant_types: tuple[str, ...],
+    scope: str | None,
+    introspect: bool | None,
+    as_json: bool,
+) -> None:
+    """Change a client's metadata (options not given stay as they are); its id and secret stay."""
+    changes = ClientChanges(name, redirect_uris or None, grant_types or None, scope, introspect)
+    record = update_client(store_of().clients, client_id, changes, production=load_settings().production)
+    if as_json:
+        print_json(describe(record))
+    else:
+        click.echo(f"Updated {client_id}.")
+
+
+@clients.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handled
+def clients_list(as_json: bool) -> None:
+    """List clients (never their secrets)."""
+    rows = store_of().clients.all()
+    if as_json:
+        print_json([describe(c) for c in rows])
+        return
+    for c in rows:
+        kind = "public" if c.public else "confidential"
+        click.echo(f"{c.client_id}  {c.name}  [{kind}; {' '.join(c.grant_types)}; scope: {c.scope}]")
+
+
+@clients.command("delete")
+@click.argument("client_id")
+@handled
+def clients_delete(client_id: str) -> None:
+    """Delete a client and revoke its tokens."""
+    settings = load_settings()
+    revoked = store_of(settings).clients.delete(client_id)
+    announce_revoked(settings, revoked)
+    click.echo(f"Deleted {client_id}; revoked {len(revoked)} token(s).")
+
+
+@clients.command("rotate-secret")
+@click.argument("client_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handled
+def clients_rotate_secret(client_id: str, as_json: bool) -> None:
+    """Give a confidential client a new secret; the old one stops working."""
+    clients = store_of().clients
+    client = clients.get(client_id)
+    if client is None:
+        fail(f"no client {client_id!r}")
+    if client.public:
+        fail(f"client {client_id!r} is public and has no secret")
+    secret = mint(TokenKind.CLIENT_SECRET)
+    clients.set_secret(client_id, digest(secret))
+    if as_json:
+        print_json({"client_id": client_id, "client_secret": secret})
+    else:
+        click.echo(f"client_secret: {secret}")

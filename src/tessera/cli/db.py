@@ -1,0 +1,29 @@
+"""``tessera db``: the schema."""
+
+import click
+
+from tessera.cli.base import fail, handled, load_settings, main
+from tessera.errors import TesseraError
+from tessera.store import make_engine, upgrade
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@handled
+def db_upgrade() -> None:
+    """Create or migrate the schema (idempotent)."""
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+    except TesseraError as exc:  # a migration that refused, saying why
+        fail(f"could not upgrade the database: {exc}")
+    except Exception as exc:  # any driver error: say what failed, in one line
+        fail(f"could not upgrade the database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    finally:
+        engine.dispose()
+    click.echo("Database is up to date.")

@@ -1,0 +1,44 @@
+"""``tessera tokens``: revoking and purging issued tokens."""
+
+import time
+
+import click
+
+from tessera.cli.base import announce_revoked, fail, handled, load_settings, main, store_of, username_of
+
+
+@main.group()
+def tokens() -> None:
+    """Issued tokens."""
+
+
+@tokens.command("revoke")
+@click.option("--user", "username", help="Revoke every token of this user.")
+@click.option("--client", "client_id", help="Revoke every token of this client.")
+@handled
+def tokens_revoke(username: str | None, client_id: str | None) -> None:
+    """Revoke tokens of a user or a client."""
+    if (username is None) == (client_id is None):
+        fail("give exactly one of --user or --client")
+    settings = load_settings()
+    store = store_of(settings)
+    tokens = store.tokens
+    if username is not None:
+        revoked = tokens.revoke_for_user(username_of(store, username))
+    else:
+        revoked = tokens.revoke_for_client(client_id or "")
+    announce_revoked(settings, revoked)
+    click.echo(f"Revoked {len(revoked)} token(s).")
+
+
+@tokens.command("purge")
+@handled
+def tokens_purge() -> None:
+    """Delete expired and revoked rows that are no longer needed, and ended or expired sign-in sessions."""
+    settings = load_settings()
+    store = store_of(settings)
+    removed = store.tokens.purge()
+    removed += store.sessions.purge(
+        int(time.time()), idle_timeout=settings.session_idle_timeout, max_age=settings.session_max_age
+    )
+    click.echo(f"Purged {removed} row(s).")
