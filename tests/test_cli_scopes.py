@@ -123,7 +123,7 @@ def test_delete_is_refused_while_clients_hold_it_and_forced_removes_it_from_them
     alice = store.users.create("alice", hash_password("pw"))
     store.consents.save(alice.id, holders[0]["client_id"], ["api", "read"])
     assert cli.fails("scopes", "delete", "read") == (
-        "Error: scope 'read' is held by 3 clients: remove it from them first "
+        "Error: scope 'read' is held by 3 clients: change their scope first "
         "(tessera clients update CLIENT_ID --scope ...), or delete it with --force"
     )
     assert store.scopes.names() == ["api", "read"]
@@ -143,8 +143,8 @@ def test_forced_delete_is_refused_when_it_would_leave_a_client_without_a_scope(c
     shared = cli.json("clients", "create", "--name", "Both", "--scope", "read api")
     error = cli.fails("scopes", "delete", "read", "--force")
     assert error == (
-        f"Error: scope 'read' is the only scope of 1 client ({alone['client_id']}): give them another scope first, "
-        "or delete them"
+        f"Error: scope 'read' is the only scope of 1 client ({alone['client_id']}): give it another scope first, "
+        "or delete it"
     )
     assert store.clients.get(shared["client_id"]).scope == "read api" and store.scopes.names() == ["api", "read"]
     cli.ok("clients", "update", alone["client_id"], "--scope", "api")
@@ -174,4 +174,8 @@ def test_a_client_holding_a_scope_declared_later_keeps_working(cli: Cli, store: 
     cli.ok("scopes", "create", "billing:read", "--description", "Read your invoices")
     assert cli.json("clients", "update", registered.client_id, "--scope", "api billing:read")["scope"] == (
         "api billing:read"
+    )
+    assert cli.fails("scopes", "delete", "billing:read") == (
+        "Error: scope 'billing:read' is held by 1 client: change its scope first "
+        "(tessera clients update CLIENT_ID --scope ...), or delete it with --force"
     )

@@ -63,7 +63,7 @@ def test_a_scope_clients_hold_is_deleted_only_when_forced(store: Store) -> None:
     with pytest.raises(ScopeInUse) as refused:
         delete_scope(store.scopes, "read")
     assert str(refused.value) == (
-        "scope 'read' is held by 2 clients: remove it from them first (tessera clients update CLIENT_ID --scope ...), "
+        "scope 'read' is held by 2 clients: change their scope first (tessera clients update CLIENT_ID --scope ...), "
         "or delete it with --force"
     )
     assert store.scopes.names() == ["api", "read"] and store.clients.get(first.client_id) == first.record

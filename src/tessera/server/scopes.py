@@ -128,16 +128,18 @@ def delete_scope(scopes: Scopes, name: str, *, force: bool = False) -> list[str]
         if not holders:
             return
         if not force:
+            their = "its" if len(holders) == 1 else "their"
             raise ScopeInUse(
-                f"scope {name!r} is held by {_clients(len(holders))}: remove it from them first "
+                f"scope {name!r} is held by {_clients(len(holders))}: change {their} scope first "
                 "(tessera clients update CLIENT_ID --scope ...), or delete it with --force"
             )
         alone = [client_id for client_id, held in holders.items() if held == (name,)]
         if alone:
             named = ", ".join(alone[:_NAMED]) + (f" and {len(alone) - _NAMED} more" if len(alone) > _NAMED else "")
+            them = "it" if len(alone) == 1 else "them"
             raise ScopeInUse(
-                f"scope {name!r} is the only scope of {_clients(len(alone))} ({named}): give them another scope "
-                "first, or delete them"
+                f"scope {name!r} is the only scope of {_clients(len(alone))} ({named}): give {them} another scope "
+                f"first, or delete {them}"
             )
 
     return scopes.delete(name, check)
