@@ -398,6 +398,7 @@ def test_clients_create_with_a_redirect_uri_defaults_to_the_code_flow(cli: Cli, 
 
 
 def test_clients_create_without_a_redirect_uri_defaults_to_client_credentials(cli: Cli, store: Store) -> None:
+    cli.ok("scopes", "create", "restricted", "--description", "Reach restricted parts of the API")
     created = cli.json("clients", "create", "--name", "Service", "--scope", "api  restricted api")
     assert created["grant_types"] == ["client_credentials"]
     assert created["redirect_uris"] == []
@@ -482,6 +483,7 @@ def test_clients_create_usage_errors(cli: Cli, store: Store, args: list[str]) ->
 def test_clients_update_changes_what_is_given_and_keeps_the_rest(cli: Cli, store: Store) -> None:
     created = cli.json("clients", "create", "--name", "App", "--redirect-uri", REDIRECT_URI, "--scope", "api")
     client_id = created["client_id"]
+    cli.ok("scopes", "create", "restricted", "--description", "Reach restricted parts of the API")
     updated = cli.json(
         "clients", "update", client_id, "--name", "Renamed", "--scope", "api restricted",
         "--redirect-uri", "http://127.0.0.1:9000/cb", "--redirect-uri", REDIRECT_URI,

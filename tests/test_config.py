@@ -279,11 +279,3 @@ def test_server_sizes_and_log_level_are_read_and_checked() -> None:
     assert "TESSERA_THREADS" in _refused({"TESSERA_THREADS": "0"})
     assert "TESSERA_POOL_SIZE" in _refused({"TESSERA_POOL_SIZE": "many"})
     assert "TESSERA_LOG_LEVEL" in _refused({"TESSERA_LOG_LEVEL": "verbose"})
-
-
-def test_scope_descriptions_add_to_the_defaults_and_bad_ones_are_refused() -> None:
-    settings = Settings.from_env({"TESSERA_SCOPE_DESCRIPTIONS": '{"billing:read": "Read your invoices"}'})
-    assert settings.scope_descriptions["billing:read"] == "Read your invoices"
-    assert settings.scope_descriptions["api"] == "Use the API on your behalf"
-    for bad in ("not json", '["api"]', '{"api": 1}', '{"api": "line\\nbreak"}'):
-        assert "TESSERA_SCOPE_DESCRIPTIONS" in _refused({"TESSERA_SCOPE_DESCRIPTIONS": bad})

@@ -10,10 +10,8 @@ message naming the variable.
 
 import dataclasses
 import ipaddress
-import json
 import os
 import secrets
-import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -23,7 +21,7 @@ from limits import RateLimitItem, parse_many
 
 from tessera.errors import ConfigError
 
-__all__ = ["DEFAULT_SCOPE_DESCRIPTIONS", "Secret", "Settings", "is_loopback", "parse_limits", "read_dotenv"]
+__all__ = ["Secret", "Settings", "is_loopback", "parse_limits", "read_dotenv"]
 
 Env = Literal["development", "production"]
 
@@ -92,32 +90,6 @@ def _limits(env: Mapping[str, str], name: str, default: str) -> str:
         raise ConfigError(f"{name} must look like '5/minute;20/hour' or be 'off', not {value!r}") from None
 
 
-#: what the consent page says of a scope that TESSERA_SCOPE_DESCRIPTIONS does not describe
-DEFAULT_SCOPE_DESCRIPTIONS = types.MappingProxyType(
-    {
-        "api": "Use the API on your behalf",
-        "offline_access": "Keep access while you are away",
-    }
-)
-
-
-def _scope_descriptions(value: str) -> Mapping[str, str]:
-    """``{"scope": "description", ...}`` as JSON, on top of :data:`DEFAULT_SCOPE_DESCRIPTIONS`."""
-    if not value.strip():
-        return DEFAULT_SCOPE_DESCRIPTIONS
-    try:
-        given = json.loads(value)
-    except ValueError:
-        given = None
-    if not isinstance(given, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and v.isprintable() for k, v in given.items()
-    ):
-        raise ConfigError(
-            'TESSERA_SCOPE_DESCRIPTIONS must be a JSON object of scope names to descriptions, e.g. {"api": "..."}'
-        )
-    return types.MappingProxyType({**DEFAULT_SCOPE_DESCRIPTIONS, **given})
-
-
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -174,8 +146,6 @@ class Settings:
     session_idle_timeout: int = 1800
     #: ... and this many seconds after the sign-in, however busy (the cookie expires then too)
     session_max_age: int = 43_200
-    #: what the consent page says of each scope
-    scope_descriptions: Mapping[str, str] = dataclasses.field(default_factory=lambda: DEFAULT_SCOPE_DESCRIPTIONS)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -232,7 +202,6 @@ class Settings:
             # at least a minute: a shorter idle timeout would sign people out while they read the consent page
             session_idle_timeout=_int(env, "TESSERA_SESSION_IDLE_TIMEOUT", cls.session_idle_timeout, 60, _YEAR),
             session_max_age=_int(env, "TESSERA_SESSION_MAX_AGE", cls.session_max_age, 60, _YEAR),
-            scope_descriptions=_scope_descriptions(env.get("TESSERA_SCOPE_DESCRIPTIONS", "")),
         )
 
     @property

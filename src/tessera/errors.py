@@ -5,10 +5,12 @@
     ├── InvalidInput          what someone asked to register breaks a rule (the message says which)
     │   ├── InvalidClientMetadata   a client's metadata (RFC 7591 ``invalid_client_metadata``)
     │   │   └── InvalidRedirectUri  one of its redirect URIs (RFC 7591 ``invalid_redirect_uri``)
-    │   └── InvalidAccount          a username or password
+    │   ├── InvalidAccount          a username or password
+    │   └── InvalidScope            a scope's name or description, or a change to a scope
+    │       └── ScopeInUse          a scope to delete is still held by clients
     └── StoreError            storage could not do what was asked
-        ├── NotFound          no such user or client
-        ├── AlreadyExists     a user or client with that name or id exists
+        ├── NotFound          no such user, client or scope
+        ├── AlreadyExists     a user, client or scope with that name or id exists
         ├── StoreUnavailable  the database cannot be reached (HTTP 503 temporarily_unavailable)
         └── ValueRefused      the database refused a value it was given (HTTP 400 invalid_request)
 
@@ -22,7 +24,9 @@ __all__ = [
     "InvalidClientMetadata",
     "InvalidInput",
     "InvalidRedirectUri",
+    "InvalidScope",
     "NotFound",
+    "ScopeInUse",
     "StoreError",
     "StoreUnavailable",
     "TesseraError",
@@ -58,16 +62,24 @@ class InvalidAccount(InvalidInput):
     """A username or password is refused."""
 
 
+class InvalidScope(InvalidInput):
+    """A scope's name or description is refused, or a change to a scope is."""
+
+
+class ScopeInUse(InvalidScope):
+    """A scope cannot be deleted while clients hold it (unless forced), nor when it is a client's only scope."""
+
+
 class StoreError(TesseraError):
     """Storage could not do what was asked."""
 
 
 class NotFound(StoreError):
-    """No user or client by that name."""
+    """No user, client or scope by that name."""
 
 
 class AlreadyExists(StoreError):
-    """A user or client by that name already exists."""
+    """A user, client or scope by that name already exists."""
 
 
 class StoreUnavailable(StoreError):

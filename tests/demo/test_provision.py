@@ -30,4 +30,9 @@ def test_provision_creates_the_user_and_the_two_clients(tmp_path: Path) -> None:
     assert api.grant_types == ("client_credentials",) and api.may_introspect
     assert api.secret_digest == digest(str(clients.api_secret))
     assert "tsr_cs_" not in repr(clients)  # secrets are masked
+    # declared as `tessera scopes` would: what the demo app's consent page says of each
+    assert [(s.name, s.description, s.default) for s in store.scopes.all()] == [
+        ("api", "Use the API on your behalf", True),
+        ("restricted", "Reach restricted parts of the API", False),
+    ]
     engine.dispose()

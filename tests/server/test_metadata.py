@@ -1,13 +1,17 @@
 """Authorization server metadata (RFC 8414) and the health checks."""
 
+import dataclasses
 import logging
 
 from flask.testing import FlaskClient
 
-from tessera.app import create_app
+from tessera.app import build, create_app
+from tessera.app.routes import advertised
 from tessera.config import Settings
+from tessera.server.metadata import Metadata
+from tessera.server.scopes import create_scope, delete_scope
 from tessera.store import Store, make_engine
-from tests.conftest import ISSUER
+from tests.conftest import ISSUER, register_client
 
 
 def test_metadata_lists_what_the_contract_promises(client: FlaskClient, web_client, service) -> None:
@@ -29,7 +33,52 @@ def test_metadata_lists_what_the_contract_promises(client: FlaskClient, web_clie
     assert "client_secret_basic" in meta["introspection_endpoint_auth_methods_supported"]
     assert "client_secret_basic" in meta["revocation_endpoint_auth_methods_supported"]
     assert meta["authorization_response_iss_parameter_supported"] is True
-    assert meta["scopes_supported"] == ["api", "restricted"]
+    assert meta["scopes_supported"] == ["api"]  # declared on a new database; web_client's "restricted" is not
+
+
+def test_scopes_supported_lists_exactly_the_declared_scopes_and_follows_a_change(
+    settings: Settings, store: Store
+) -> None:
+    """Declared scopes, whether or not a client holds them; held ones that are not declared are not listed."""
+    register_client(store, scope="api legacy")  # stored as it is, past the rules: "legacy" is not declared
+    create_scope(store.scopes, "billing:read", "Read your invoices")
+    app = create_app(dataclasses.replace(settings, client_cache_ttl=0), store=store)  # re-read on every request
+    client = app.test_client()
+    url = "/.well-known/oauth-authorization-server"
+    assert client.get(url).json["scopes_supported"] == ["api", "billing:read"]
+    create_scope(store.scopes, "profile", "See your name")
+    delete_scope(store.scopes, "billing:read")
+    assert client.get(url).json["scopes_supported"] == ["api", "profile"]
+
+
+def test_the_scopes_are_read_at_most_once_per_refresh_and_the_document_rebuilt_only_on_a_change(
+    settings: Settings, store: Store, monkeypatch
+) -> None:
+    """The cost of the metadata on a busy server: one read of the scope names every ``refresh`` seconds, the
+    same bytes otherwise; a scope declared by another process (the CLI) shows once ``refresh`` has passed."""
+    now = [100.0]
+    reads: list[list[str]] = []
+    names = store.scopes.names
+
+    def counted() -> list[str]:
+        reads.append(names())
+        return reads[-1]
+
+    monkeypatch.setattr(store.scopes, "names", counted)
+    metadata = Metadata(build(settings, store=store).server, advertised(), refresh=5, clock=lambda: now[0])
+    first = metadata.body()
+    assert b'"scopes_supported":["api"]' in first and len(reads) == 1
+    create_scope(store.scopes, "billing:read", "Read your invoices")
+    now[0] += 4.9
+    assert metadata.body() is first and len(reads) == 1  # within refresh: not read again
+    now[0] += 0.1
+    second = metadata.body()
+    assert b'"scopes_supported":["api","billing:read"]' in second and len(reads) == 2
+    now[0] += 5
+    assert metadata.body() is second and len(reads) == 3  # read again, unchanged: the same bytes, not rebuilt
+    create_scope(store.scopes, "profile", "See your name")
+    metadata.invalidate()  # a change made in this process shows at once
+    assert b'"billing:read","profile"]' in metadata.body() and len(reads) == 4
 
 
 def test_metadata_validates_with_authlib(client: FlaskClient) -> None:

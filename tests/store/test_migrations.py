@@ -2,16 +2,21 @@
 database as it was."""
 
 import importlib
+from unittest.mock import ANY
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, insert, select, text
 
+from tessera.app import create_app
 from tessera.cli import main
 from tessera.errors import StoreError
 from tessera.server.accounts import normalise_username
-from tessera.store import make_engine, upgrade
-from tessera.store.models import users
+from tessera.server.registration import ClientChanges, ClientMetadata, register_client, update_client
+from tessera.server.scopes import catalogue
+from tessera.store import ScopeRecord, Store, make_engine, upgrade
+from tessera.store.models import clients, users
+from tests.conftest import settings_for
 
 _USERNAMES = importlib.import_module("tessera.store.migrations.versions.0004_usernames")
 
@@ -40,9 +45,9 @@ def _state(engine: Engine) -> tuple[str, list[str]]:
 
 def test_usernames_are_normalised_and_keep_their_accounts(before: Engine) -> None:
     _add(before, "Alice", "ＢＯＢ", "carol", "Straße")
-    upgrade(before)
+    upgrade(before, "0004_usernames")
     assert _state(before) == ("0004_usernames", ["alice", "bob", "carol", "strasse"])
-    upgrade(before)  # and again: nothing to do
+    upgrade(before, "0004_usernames")  # and again: nothing to do
     assert _state(before)[1] == ["alice", "bob", "carol", "strasse"]
 
 
@@ -76,3 +81,55 @@ def test_the_migration_normalises_as_sign_in_does() -> None:
     for start in range(0, len(every), 4096):
         chunk = "".join(every[start : start + 4096])
         assert _USERNAMES.normalised(chunk) == normalise_username(chunk)
+
+
+@pytest.fixture
+def before_scopes(database_url: str):
+    """A database at the revision before the scopes' migration."""
+    engine = make_engine(database_url)
+    upgrade(engine, "0004_usernames")
+    yield engine
+    engine.dispose()
+
+
+def _client(engine: Engine, client_id: str, scope: str) -> None:
+    values = {"client_id": client_id, "secret_digest": "0" * 64, "name": client_id, "redirect_uris": [],
+              "grant_types": ["client_credentials"], "scope": scope, "public": False, "may_introspect": False,
+              "created_at": 0}  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(insert(clients).values(values))
+
+
+def test_the_scopes_migration_declares_every_scope_clients_hold(before_scopes: Engine, database_url: str) -> None:
+    """Nothing breaks on upgrade: what clients hold is declared (described if the server used to describe it),
+    ``api`` is declared and granted by default, and the clients keep their scopes."""
+    _client(before_scopes, "billing", "billing:read api")
+    _client(before_scopes, "mobile", "offline_access  billing:read legacy%_x")
+    upgrade(before_scopes)
+    store = Store(before_scopes)
+    assert [(s.name, s.description, s.default) for s in store.scopes.all()] == [
+        ("api", "Use the API on your behalf", True),
+        ("billing:read", "", False),
+        ("legacy%_x", "", False),
+        ("offline_access", "Keep access while you are away", False),
+    ]
+    assert {c.client_id: c.scope for c in store.clients.all()} == {
+        "billing": "billing:read api",
+        "mobile": "offline_access  billing:read legacy%_x",
+    }
+    declared = catalogue(store.scopes)
+    moved = update_client(store.clients, "mobile", ClientChanges(scope="legacy%_x api"), scopes=declared)
+    assert moved.scope == "legacy%_x api"
+    assert register_client(store.clients, ClientMetadata("New"), scopes=declared).record.scope == "api"
+    metadata = create_app(settings_for(database_url), store=store).test_client()
+    scopes = metadata.get("/.well-known/oauth-authorization-server").json["scopes_supported"]
+    assert scopes == ["api", "billing:read", "legacy%_x", "offline_access"]
+
+
+def test_a_new_database_declares_api_alone(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+        assert Store(engine).scopes.all() == [ScopeRecord("api", "Use the API on your behalf", True, ANY)]
+    finally:
+        engine.dispose()

@@ -72,3 +72,21 @@ def test_the_sessions_migration_adds_the_table_and_can_be_undone(database_url: s
         assert "sessions" in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_the_scopes_migration_adds_the_table_and_can_be_undone(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0004_usernames")
+        assert "scopes" not in inspect(engine).get_table_names()
+        upgrade(engine, "0005_scopes")
+        columns = {c["name"]: c["nullable"] for c in inspect(engine).get_columns("scopes")}
+        assert columns == {"name": False, "description": False, "is_default": False, "created_at": False}
+        assert inspect(engine).get_pk_constraint("scopes")["constrained_columns"] == ["name"]
+        _migrate(engine, "downgrade", "0004_usernames")
+        assert "scopes" not in inspect(engine).get_table_names()
+        upgrade(engine)  # and up again
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT name FROM scopes")).scalars().all() == ["api"]
+    finally:
+        engine.dispose()

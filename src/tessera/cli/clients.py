@@ -5,6 +5,7 @@ import click
 from tessera.cli.base import announce_revoked, fail, handled, load_settings, main, print_json, store_of
 from tessera.server.grants import GRANT_TYPES
 from tessera.server.registration import ClientChanges, ClientMetadata, describe, register_client, update_client
+from tessera.server.scopes import catalogue
 from tessera.tokens import TokenKind, digest, mint
 
 
@@ -20,7 +21,7 @@ _GRANT_TYPES = click.Choice(GRANT_TYPES)
 @click.option("--name", required=True, help="Shown to people on the consent page.")
 @click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact-match redirect URI (repeatable).")
 @click.option("--grant-type", "grant_types", multiple=True, type=_GRANT_TYPES)
-@click.option("--scope", default="api", show_default=True, help="The most this client may ever get.")
+@click.option("--scope", help="Declared scopes: the most this client may ever get.  [default: those marked default]")
 @click.option("--public", is_flag=True, help="No secret; authenticates with 'none'; PKCE required.")
 @click.option("--introspect", is_flag=True, help="May introspect tokens of any client (a resource server).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -29,14 +30,18 @@ def clients_create(
     name: str,
     redirect_uris: tuple[str, ...],
     grant_types: tuple[str, ...],
-    scope: str,
+    scope: str | None,
     public: bool,
     introspect: bool,
     as_json: bool,
 ) -> None:
     """Register a client; its secret is shown once."""
     metadata = ClientMetadata(name, redirect_uris, grant_types, scope, public, introspect)
-    registered = register_client(store_of().clients, metadata, production=load_settings().production)
+    settings = load_settings()
+    store = store_of(settings)
+    registered = register_client(
+        store.clients, metadata, scopes=catalogue(store.scopes), production=settings.production
+    )
     if as_json:
         out = describe(registered.record)
         if registered.secret is not None:
@@ -54,7 +59,7 @@ def clients_create(
 @click.option("--name", help="Shown to people on the consent page.")
 @click.option("--redirect-uri", "redirect_uris", multiple=True, help="Replaces every redirect URI (repeatable).")
 @click.option("--grant-type", "grant_types", multiple=True, type=_GRANT_TYPES, help="Replaces the grant types.")
-@click.option("--scope", help="The most this client may ever get.")
+@click.option("--scope", help="Declared scopes: the most this client may ever get.")
 @click.option("--introspect/--no-introspect", default=None, help="May introspect tokens of any client.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handled
@@ -69,7 +74,11 @@ def clients_update(
 ) -> None:
     """Change a client's metadata (options not given stay as they are); its id and secret stay."""
     changes = ClientChanges(name, redirect_uris or None, grant_types or None, scope, introspect)
-    record = update_client(store_of().clients, client_id, changes, production=load_settings().production)
+    settings = load_settings()
+    store = store_of(settings)
+    record = update_client(
+        store.clients, client_id, changes, scopes=catalogue(store.scopes), production=settings.production
+    )
     if as_json:
         print_json(describe(record))
     else:

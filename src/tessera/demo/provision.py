@@ -1,4 +1,9 @@
-"""The demo's world: a fresh SQLite database with the user ``demo`` (password ``demo``) and two clients.
+"""The demo's world: a fresh SQLite database with the user ``demo`` (password ``demo``), two declared scopes and
+two clients.
+
+- the scopes ``api`` and ``restricted``, declared with the descriptions the consent page shows, as
+  ``tessera scopes create`` and ``update`` would (the database comes with ``api`` declared: its description is
+  updated);
 
 - the demo app: a confidential authorization-code client (with refresh tokens) whose only redirect URI is the
   app's callback, allowed the scopes ``api restricted``;
@@ -14,6 +19,7 @@ from pathlib import Path
 from tessera.config import Secret
 from tessera.server.accounts import create_user
 from tessera.server.registration import ClientMetadata, register_client
+from tessera.server.scopes import catalogue, create_scope, update_scope
 from tessera.store import Store
 
 __all__ = [
@@ -32,7 +38,7 @@ DATABASE_FILE = "tessera-demo.db"
 USERNAME = "demo"
 PASSWORD = "demo"
 SCOPE = "api restricted"
-#: what the consent page says of the demo's scopes (TESSERA_SCOPE_DESCRIPTIONS for the demo's server)
+#: the demo's scopes, declared with what the consent page says of them
 SCOPE_DESCRIPTIONS = {"api": "Use the API on your behalf", "restricted": "Reach restricted parts of the API"}
 
 
@@ -54,13 +60,18 @@ def fresh_database(data_dir: Path) -> str:
 
 
 def _client(store: Store, metadata: ClientMetadata) -> tuple[str, Secret]:
-    registered = register_client(store.clients, metadata)
+    registered = register_client(store.clients, metadata, scopes=catalogue(store.scopes))
     assert registered.secret is not None  # both demo clients are confidential
     return registered.record.client_id, Secret(registered.secret)
 
 
 def provision(store: Store, *, redirect_uri: str) -> DemoClients:
-    """Create the user and the two clients in a migrated, empty database."""
+    """Declare the scopes, create the user and the two clients in a migrated, empty database."""
+    for name, description in SCOPE_DESCRIPTIONS.items():
+        if store.scopes.get(name) is None:
+            create_scope(store.scopes, name, description)
+        else:
+            update_scope(store.scopes, name, description=description)
     create_user(store.users, USERNAME, PASSWORD)
     app_id, app_secret = _client(
         store,

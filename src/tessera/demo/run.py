@@ -12,7 +12,6 @@ rest are ignored, and the secret keys are random per run.
 """
 
 import contextlib
-import json
 import logging
 import signal
 import sys
@@ -25,7 +24,7 @@ from tessera.app import create_app
 from tessera.config import Settings
 from tessera.demo.api import create_api_app
 from tessera.demo.client_app import ClientAppConfig, create_client_app
-from tessera.demo.provision import PASSWORD, SCOPE, SCOPE_DESCRIPTIONS, USERNAME, fresh_database, provision
+from tessera.demo.provision import PASSWORD, SCOPE, USERNAME, fresh_database, provision
 from tessera.demo.servers import Servers, Site
 from tessera.errors import ConfigError
 from tessera.store import Store, make_engine, upgrade
@@ -60,11 +59,7 @@ class RunningDemo:
 
 def demo_settings(database_url: str, auth_port: int, environ: Mapping[str, str]) -> Settings:
     env = {name: environ[name] for name in _READ_FROM_ENV if name in environ}
-    env.update(
-        TESSERA_DATABASE_URL=database_url,
-        TESSERA_ISSUER=f"http://{HOST}:{auth_port}",
-        TESSERA_SCOPE_DESCRIPTIONS=json.dumps(SCOPE_DESCRIPTIONS),
-    )
+    env.update(TESSERA_DATABASE_URL=database_url, TESSERA_ISSUER=f"http://{HOST}:{auth_port}")
     return Settings.from_env(env)
 
 

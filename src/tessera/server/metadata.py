@@ -1,11 +1,14 @@
 """Authorization server metadata, RFC 8414 (with RFC 9207's ``authorization_response_iss_parameter_supported``),
 derived from what the server has: the endpoints of the request map, the grants and endpoints registered on the
-:class:`~tessera.server.authorization.TesseraServer`, and the scopes clients are registered for. Nothing here
-lists a grant type or an authentication method by hand.
+:class:`~tessera.server.authorization.TesseraServer`, and the scopes the operator declared
+(:mod:`tessera.server.scopes`). Nothing here lists a grant type, an authentication method or a scope by hand.
 
-The document is built once per process and kept as bytes. Only ``scopes_supported`` depends on the database:
-it is read again at most every ``refresh`` seconds (the client cache's bound, since clients change through the
-CLI in other processes) and the document rebuilt only when it changed.
+The document is built once per process and kept as bytes. Only ``scopes_supported`` depends on the database: the
+declared scopes' names (one read of a small table, no client read) are read again at most every ``refresh``
+seconds, and the document is rebuilt only when they changed. Scopes change through ``tessera scopes``, in
+another process that cannot tell this one, so a scope declared or deleted there shows here within ``refresh``
+seconds (``tessera serve`` uses the client cache's 5 s, the bound within which a client changed by the CLI is
+seen too); one changed in this process shows at once after :meth:`Metadata.invalidate`.
 """
 
 import json
@@ -60,7 +63,7 @@ def derived_metadata(server: TesseraServer, endpoints: Mapping[str, str], scopes
 
 
 class Metadata:
-    """The document as JSON bytes, rebuilt only when the scopes clients hold have changed."""
+    """The document as JSON bytes, rebuilt only when the declared scopes have changed."""
 
     def __init__(
         self,
@@ -75,7 +78,7 @@ class Metadata:
         self._refresh = refresh
         self._clock = clock
         self._lock = threading.Lock()
-        self._scopes: frozenset[str] | None = None
+        self._scopes: tuple[str, ...] | None = None
         self._body = b""
         self._checked = float("-inf")
 
@@ -85,7 +88,7 @@ class Metadata:
             return self._body
         with self._lock:
             if now - self._checked >= self._refresh:
-                scopes = frozenset(s for c in self._server.context.store.clients.all() for s in c.scope.split())
+                scopes = tuple(self._server.context.store.scopes.names())
                 if scopes != self._scopes:
                     document = derived_metadata(self._server, self._endpoints, scopes)
                     self._body = json.dumps(document, separators=(",", ":")).encode()
@@ -94,6 +97,6 @@ class Metadata:
         return self._body
 
     def invalidate(self) -> None:
-        """Read the scopes again at the next request (a client changed in this process)."""
+        """Read the scopes again at the next request (a scope changed in this process)."""
         with self._lock:
             self._checked = float("-inf")

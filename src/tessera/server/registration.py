@@ -1,8 +1,8 @@
 """Client registration: every rule for a client's metadata, in one place. The CLI (``tessera clients``), the demo,
 the tests, and registration over HTTP (RFC 7591) all call :func:`register_client` and :func:`update_client`.
 
-    >>> registered = register_client(store.clients, ClientMetadata(name="Billing", grant_types=("client_credentials",)))
-    ... # doctest: +SKIP
+    >>> metadata = ClientMetadata(name="Billing", grant_types=("client_credentials",))
+    >>> registered = register_client(store.clients, metadata, scopes=catalogue(store.scopes))  # doctest: +SKIP
     >>> registered.secret  # shown once; only its digest is stored                  # doctest: +SKIP
     'tsr_cs_...'
 
@@ -15,7 +15,11 @@ The rules:
 - grant types among those the server offers (:data:`tessera.server.grants.GRANT_TYPES`); by default the
   authorization code with refresh tokens when a redirect URI is given, else client credentials; the
   authorization code needs a redirect URI;
-- a scope of one or more scope tokens (RFC 6749 §3.3);
+- a scope of one or more scope tokens (RFC 6749 §3.3), each one the operator declared
+  (:mod:`tessera.server.scopes`); without one, the scopes declared as granted by default. The functions take
+  the declared scopes as a :class:`~tessera.server.scopes.Catalogue` read by the caller, so that they need no
+  storage but the clients' and a test can hand them any catalogue. An update checks the scope only when it
+  changes it: a client keeps what it holds while its name or redirect URIs change;
 - a public client has no secret, authenticates with ``none`` and must use PKCE: it cannot use client
   credentials or introspect, both of which need a secret.
 
@@ -36,6 +40,7 @@ from tessera.config import is_loopback
 from tessera.errors import InvalidClientMetadata, InvalidRedirectUri, NotFound
 from tessera.server.clients import NONE, SECRET_METHODS
 from tessera.server.grants import GRANT_TYPES
+from tessera.server.scopes import Catalogue, is_scope_token
 from tessera.store import ClientRecord, Clients
 from tessera.tokens import TokenKind, digest, mint, random_id
 
@@ -50,8 +55,8 @@ __all__ = [
 ]
 
 MAX_NAME = 200
-#: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-_SCOPE_CHARACTERS = frozenset(chr(c) for c in range(0x21, 0x7F)) - {'"', "\\"}
+#: undeclared scopes named in a refusal; the rest are counted
+_NAMED = 3
 #: RFC 3986 §2: unreserved and reserved characters, and '%' to start a percent-encoding
 _URI_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-._~" + ":/?#[]@" + "!$&'()*+,;=" + "%")
 _LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -62,12 +67,13 @@ _NUMBER = re.compile(r"[0-9]+|0x[0-9a-f]*")
 
 @dataclasses.dataclass(frozen=True)
 class ClientMetadata:
-    """What a client is registered with. An empty ``grant_types`` means the default (see the module)."""
+    """What a client is registered with. An empty ``grant_types`` and a ``scope`` of ``None`` mean the defaults
+    (see the module)."""
 
     name: str
     redirect_uris: tuple[str, ...] = ()
     grant_types: tuple[str, ...] = ()
-    scope: str = "api"
+    scope: str | None = None
     public: bool = False
     introspect: bool = False
 
@@ -92,10 +98,16 @@ class Registered:
 
 
 def register_client(
-    clients: Clients, metadata: ClientMetadata, *, production: bool = False, clock: Callable[[], float] = time.time
+    clients: Clients,
+    metadata: ClientMetadata,
+    *,
+    scopes: Catalogue,
+    production: bool = False,
+    clock: Callable[[], float] = time.time,
 ) -> Registered:
-    """Check ``metadata`` against every rule and store the client with a new id (and secret, if confidential)."""
-    checked = _checked(metadata, production=production)
+    """Check ``metadata`` against every rule, ``scopes`` being the declared ones, and store the client with a new
+    id (and secret, if confidential)."""
+    checked, scope = _checked(metadata, production=production, scopes=scopes)
     secret = None if checked.public else mint(TokenKind.CLIENT_SECRET)
     record = ClientRecord(
         client_id=random_id(),
@@ -103,7 +115,7 @@ def register_client(
         name=checked.name,
         redirect_uris=checked.redirect_uris,
         grant_types=checked.grant_types,
-        scope=checked.scope,
+        scope=scope,
         public=checked.public,
         may_introspect=checked.introspect,
         created_at=int(clock()),
@@ -113,10 +125,11 @@ def register_client(
 
 
 def update_client(
-    clients: Clients, client_id: str, changes: ClientChanges, *, production: bool = False
+    clients: Clients, client_id: str, changes: ClientChanges, *, scopes: Catalogue, production: bool = False
 ) -> ClientRecord:
-    """Apply ``changes`` to a registered client, checked against the same rules as a new one. A client's id,
-    secret, kind (public or confidential) and creation time never change here."""
+    """Apply ``changes`` to a registered client, checked against the same rules as a new one (``scopes`` being
+    the declared ones). A client's id, secret, kind (public or confidential) and creation time never change
+    here."""
     current = clients.get(client_id)
     if current is None:
         raise NotFound(f"no client {client_id!r}")
@@ -128,13 +141,13 @@ def update_client(
         public=current.public,
         introspect=current.may_introspect if changes.introspect is None else changes.introspect,
     )
-    checked = _checked(merged, production=production)
+    checked, scope = _checked(merged, production=production, scopes=None if changes.scope is None else scopes)
     record = dataclasses.replace(
         current,
         name=checked.name,
         redirect_uris=checked.redirect_uris,
         grant_types=checked.grant_types,
-        scope=checked.scope,
+        scope=scope,
         may_introspect=checked.introspect,
     )
     clients.update(record)
@@ -155,16 +168,16 @@ def describe(record: ClientRecord) -> dict[str, Any]:
     }
 
 
-def _checked(metadata: ClientMetadata, *, production: bool) -> ClientMetadata:
+def _checked(metadata: ClientMetadata, *, production: bool, scopes: Catalogue | None) -> tuple[ClientMetadata, str]:
+    """``metadata`` checked and tidied, and the scope to store: checked against ``scopes``, or, if ``None``, kept
+    as it is (an update that does not change it)."""
     name = metadata.name.strip()
     if not name or len(name) > MAX_NAME or not name.isprintable():
         raise InvalidClientMetadata(f"the name must be 1 to {MAX_NAME} printable characters")
     redirect_uris = tuple(dict.fromkeys(metadata.redirect_uris))
     for uri in redirect_uris:
         check_redirect_uri(uri, production=production)
-    scopes = list(dict.fromkeys(metadata.scope.split()))
-    if not scopes or any(not set(s) <= _SCOPE_CHARACTERS for s in scopes):
-        raise InvalidClientMetadata("the scope must be one or more space-separated scope names")
+    scope = _scope(metadata.scope, scopes)
     grant_types = tuple(dict.fromkeys(metadata.grant_types))
     unknown = [g for g in grant_types if g not in GRANT_TYPES]
     if unknown:
@@ -177,9 +190,27 @@ def _checked(metadata: ClientMetadata, *, production: bool) -> ClientMetadata:
         raise InvalidClientMetadata("a public client cannot use client_credentials: it has no secret")
     if metadata.public and metadata.introspect:
         raise InvalidClientMetadata("a public client cannot introspect: introspection needs a client secret")
-    return dataclasses.replace(
-        metadata, name=name, redirect_uris=redirect_uris, grant_types=grant_types, scope=" ".join(scopes)
-    )
+    tidied = dataclasses.replace(metadata, name=name, redirect_uris=redirect_uris, grant_types=grant_types)
+    return tidied, scope
+
+
+def _scope(scope: str | None, catalogue: Catalogue | None) -> str:
+    """The scope to store: ``scope`` if every name in it is a scope token the operator declared (repeats
+    dropped), the default scopes if it is ``None``, ``scope`` as it is with no catalogue to check it against."""
+    if scope is None:
+        if catalogue is None or not catalogue.defaults:
+            raise InvalidClientMetadata("no scope was given, and no declared scope is granted by default: name one")
+        return " ".join(catalogue.defaults)
+    names = list(dict.fromkeys(scope.split()))
+    if not names or not all(is_scope_token(s) for s in names):
+        raise InvalidClientMetadata("the scope must be one or more space-separated scope names")
+    undeclared = [] if catalogue is None else [s for s in names if s not in catalogue.declared]
+    if undeclared:
+        named = ", ".join(repr(s) for s in undeclared[:_NAMED])
+        more = f" and {len(undeclared) - _NAMED} more" if len(undeclared) > _NAMED else ""
+        what, it = (f"scope {named} is", "it") if len(undeclared) == 1 else (f"scopes {named}{more} are", "them")
+        raise InvalidClientMetadata(f"{what} not declared on this server: declare {it} first (tessera scopes create)")
+    return " ".join(names)
 
 
 def check_redirect_uri(uri: str, *, production: bool) -> None:

@@ -2,13 +2,14 @@
 
 from tessera.store.db import make_engine
 from tessera.store.migrate import upgrade
-from tessera.store.protocols import Clients, Consents, Sessions, Storage, TokenReader, Tokens, Users
+from tessera.store.protocols import Clients, Consents, Scopes, Sessions, Storage, TokenReader, Tokens, Users
 from tessera.store.records import (
     ActiveToken,
     ClientRecord,
     CodeRecord,
     NewToken,
     RefreshRecord,
+    ScopeRecord,
     SessionRecord,
     TokenRef,
     UserRecord,
@@ -23,6 +24,8 @@ __all__ = [
     "Consents",
     "NewToken",
     "RefreshRecord",
+    "ScopeRecord",
+    "Scopes",
     "SessionRecord",
     "Sessions",
     "Storage",

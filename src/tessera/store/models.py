@@ -7,6 +7,12 @@ reused refresh token can revoke all of them in one statement.
 so a page finds its session in one indexed read) and a public ``sid`` that is not the secret (OpenID Connect
 sends it in ID tokens).
 
+``scopes`` are the scopes the operator declared: a client may hold only these, the consent page describes them,
+the metadata lists them. A client's ``scope`` stays a space-separated string (what the grants read on every
+request), not a join table; :mod:`tessera.store.scopes` keeps the two in step when a scope is deleted. Names and
+descriptions are ``Text``: the rules for new ones (:mod:`tessera.server.scopes`) are the application's, and the
+migration declares whatever clients held before them.
+
 Plain SQLAlchemy Core tables: :mod:`tessera.store.repositories` only ever runs Core statements, and leaving the
 ORM out keeps it from being imported at all (about 6 MiB per server worker). The Alembic migrations create
 exactly this schema; a test compares them.
@@ -14,7 +20,7 @@ exactly this schema; a test compares them.
 
 from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
-__all__ = ["authorization_codes", "clients", "consents", "metadata", "sessions", "tokens", "users"]
+__all__ = ["authorization_codes", "clients", "consents", "metadata", "scopes", "sessions", "tokens", "users"]
 
 _DIGEST = String(64)
 
@@ -98,4 +104,13 @@ sessions = Table(
     Column("auth_time", Integer, nullable=False),
     Column("last_seen", Integer, nullable=False),
     Column("ended_at", Integer, nullable=True),
+)
+
+scopes = Table(
+    "scopes",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("is_default", Boolean, default=False, nullable=False),
+    Column("created_at", Integer, nullable=False),
 )

@@ -9,6 +9,7 @@ protocol           used by
 :class:`Clients`   the client cache, client registration, the CLI
 :class:`Users`     sign-in, the grants (is the user still active?), account creation, the CLI
 :class:`Consents`  the consent page
+:class:`Scopes`    the declared scopes: registration, the consent page, the metadata, the CLI
 :class:`Sessions`  the pages' sign-in sessions; ``tessera tokens purge``
 =================  ===========================================================================================
 
@@ -16,7 +17,7 @@ Every method takes and returns digests, never tokens. Methods that revoke return
 revoked, so that callers can tell resource-server caches.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Protocol
 
 from tessera.store.records import (
@@ -25,12 +26,13 @@ from tessera.store.records import (
     CodeRecord,
     NewToken,
     RefreshRecord,
+    ScopeRecord,
     SessionRecord,
     TokenRef,
     UserRecord,
 )
 
-__all__ = ["Clients", "Consents", "Sessions", "Storage", "TokenReader", "Tokens", "Users"]
+__all__ = ["Clients", "Consents", "Scopes", "Sessions", "Storage", "TokenReader", "Tokens", "Users"]
 
 
 class TokenReader(Protocol):
@@ -114,6 +116,30 @@ class Consents(Protocol):
         """Add ``scopes`` to what the user granted the client."""
 
 
+class Scopes(Protocol):
+    def all(self) -> list[ScopeRecord]:
+        """Every declared scope, by name."""
+
+    def names(self) -> list[str]:
+        """Every declared scope's name, sorted: one small read."""
+
+    def described(self, names: Collection[str]) -> dict[str, str]:
+        """The description of each of ``names`` that is declared, in one read."""
+
+    def get(self, name: str) -> ScopeRecord | None: ...
+
+    def create(self, scope: ScopeRecord) -> None:
+        """Raises :class:`~tessera.errors.AlreadyExists` for a declared name."""
+
+    def update(self, name: str, *, description: str | None = None, default: bool | None = None) -> ScopeRecord:
+        """Change what is given (``None`` keeps it); the scope as it now is. NotFound for an unknown name."""
+
+    def delete(self, name: str, check: Callable[[Mapping[str, tuple[str, ...]]], None]) -> list[str]:
+        """In one transaction: call ``check`` with the clients holding the scope (id -> every scope it holds),
+        which raises to change nothing; remove the scope from those clients and from every remembered consent;
+        delete it. The ids of the clients changed. NotFound for an unknown name."""
+
+
 class Sessions(Protocol):
     def start(self, session: SessionRecord) -> None:
         """Store a new session. Raises :class:`~tessera.errors.NotFound` if its user is gone."""
@@ -148,6 +174,9 @@ class Storage(Protocol):
 
     @property
     def sessions(self) -> Sessions: ...
+
+    @property
+    def scopes(self) -> Scopes: ...
 
     def ping(self) -> None:
         """Raise :class:`~tessera.errors.StoreUnavailable` unless the database answers."""

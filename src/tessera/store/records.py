@@ -8,6 +8,7 @@ __all__ = [
     "CodeRecord",
     "NewToken",
     "RefreshRecord",
+    "ScopeRecord",
     "SessionRecord",
     "TokenRef",
     "UserRecord",
@@ -33,6 +34,17 @@ class ClientRecord:
     scope: str
     public: bool
     may_introspect: bool
+    created_at: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ScopeRecord:
+    """A scope the operator declared: what the consent page says of it, and whether a client registered without
+    a scope gets it."""
+
+    name: str
+    description: str
+    default: bool
     created_at: int
 
 

@@ -9,6 +9,7 @@ Only the modules of this package issue SQL; everything else talks to the protoco
     store.users.by_name("alice")           # tessera.store.users
     store.consents.get(user_id, client_id) # tessera.store.consents
     store.sessions.find(digest)            # tessera.store.sessions
+    store.scopes.described(["api"])        # tessera.store.scopes
 """
 
 from sqlalchemy import Engine
@@ -16,6 +17,7 @@ from sqlalchemy import Engine
 from tessera.store.clients import ClientTable
 from tessera.store.consents import ConsentTable
 from tessera.store.database import Database
+from tessera.store.scopes import ScopeTable
 from tessera.store.sessions import SessionTable
 from tessera.store.tokens import HOT_STATEMENTS, TokenTable
 from tessera.store.users import UserTable
@@ -34,6 +36,7 @@ class Store:
         self.users = UserTable(self._db)
         self.consents = ConsentTable(self._db)
         self.sessions = SessionTable(self._db)
+        self.scopes = ScopeTable(self._db)
 
     def ping(self) -> None:
         """Raise :class:`~tessera.errors.StoreUnavailable` unless the database answers."""

@@ -85,7 +85,6 @@ def authorize() -> ResponseReturnValue:
     client = grant.client
     requested = (grant.request.scope or "").split()
     consents = server.context.store.consents
-    descriptions = server.context.settings.scope_descriptions
     if request.method == "POST":
         check_csrf()
         if request.form.get("decision") != "allow":
@@ -101,6 +100,8 @@ def authorize() -> ResponseReturnValue:
         return _issue(server, grant, user, requested)
     if grant.redirect_uri:  # validated: one the client registered; the form's answer redirects there
         allow_form_redirect(grant.redirect_uri)
+    # every requested scope's description in one read; one that is not declared is shown by its name alone
+    descriptions = server.context.store.scopes.described(requested)
     return render_template(
         "consent/consent.html",
         csrf_token=csrf_token(),
