@@ -3,7 +3,7 @@
 
     >>> validator = TokenValidator(TokenCache(LocalSource.from_url("sqlite:///tessera.db")))  # doctest: +SKIP
     >>> validator.validate("Bearer tsr_at_...", ("api",))                                      # doctest: +SKIP
-    AccessToken(subject='1', username='alice', client_id='...', scope='api', expires_at=...)
+    AccessToken(subject='1', username='alice', client_id='...', scope='api', expires_at=..., audience=())
 
 The order is the cost order: header syntax and the token's checksum first (garbage is refused with no I/O
 and never reaches the cache or the source), then the digest, then the source (usually a
@@ -31,7 +31,7 @@ from tessera.tokens import MalformedToken, TokenKind, digest, parse
 __all__ = ["MISS", "AccessToken", "TokenSource", "TokenValidator"]
 
 _UNUSABLE = "The access token is invalid, expired or revoked."
-# told apart from the above: the token is good, only not for this API, and the client should ask for another
+# told apart from the above (see InvalidToken): the token is good, only not for this API
 _ELSEWHERE = "The access token was not issued for this resource."
 _SCOPES: dict[str, tuple[str, frozenset[str]]] = {}
 _CLIENT_IDS: dict[str, str] = {}

@@ -96,9 +96,12 @@ class TokenError(Exception):
 
 
 class InvalidToken(TokenError):
-    """RFC 6750 §3.1 ``invalid_token``: the token is malformed, unknown, expired or revoked (HTTP 401).
+    """RFC 6750 §3.1 ``invalid_token``: the token is malformed, unknown, expired or revoked, or was issued for
+    another resource (HTTP 401).
 
-    Which of these it was is not told apart to the client: that would only help someone guessing tokens.
+    Which of the first four it was is not told apart to the client: that would only help someone guessing tokens.
+    Another resource is: the client must then ask for a token for this one rather than retry or refresh, and the
+    description tells its holder no more than the API the token was meant for would.
     """
 
     status_code = 401
