@@ -7,6 +7,7 @@ Run it beside a Tessera server::
     tessera clients create --name "Example API" --grant-type client_credentials --introspect --json
     export TESSERA_ISSUER=http://127.0.0.1:8000 API_CLIENT_ID=... API_CLIENT_SECRET=...
     export TESSERA_REDIS_URL=redis://127.0.0.1:6379/0   # optional
+    export API_RESOURCE=http://127.0.0.1:8001/          # optional: serve protected-resource metadata (RFC 9728)
     uvicorn --factory examples.fastapi_api:from_environment --port 8001
 """
 
@@ -17,14 +18,25 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI
 
-from tessera.resource import AccessToken, IntrospectionSource, RevocationSubscriber, TokenCache, TokenValidator
+from tessera.resource import (
+    AccessToken,
+    IntrospectionSource,
+    ResourceMetadata,
+    RevocationSubscriber,
+    TokenCache,
+    TokenValidator,
+)
 from tessera.resource.fastapi import ResourceProtector
 
 __all__ = ["create_app", "from_environment"]
 
 
-def create_app(validator: TokenValidator, subscriber: RevocationSubscriber | None = None) -> FastAPI:
-    require_token = ResourceProtector(validator)
+def create_app(
+    validator: TokenValidator,
+    subscriber: RevocationSubscriber | None = None,
+    metadata: ResourceMetadata | None = None,
+) -> FastAPI:
+    require_token = ResourceProtector(validator, metadata=metadata)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,6 +46,8 @@ def create_app(validator: TokenValidator, subscriber: RevocationSubscriber | Non
             yield
 
     app = FastAPI(lifespan=lifespan)
+    if metadata is not None:
+        app.include_router(require_token.metadata_router())
 
     @app.get("/api/data")
     def data(token: Annotated[AccessToken, Depends(require_token("api"))]) -> dict[str, str]:
@@ -48,13 +62,16 @@ def create_app(validator: TokenValidator, subscriber: RevocationSubscriber | Non
 
 def from_environment() -> FastAPI:
     """The app, configured from ``TESSERA_ISSUER``, ``API_CLIENT_ID``, ``API_CLIENT_SECRET`` and, optionally,
-    ``TESSERA_REDIS_URL`` (and ``TESSERA_REVOCATION_CHANNEL`` if the server uses another channel)."""
-    source = IntrospectionSource(
-        os.environ["TESSERA_ISSUER"], os.environ["API_CLIENT_ID"], os.environ["API_CLIENT_SECRET"]
-    )
+    ``TESSERA_REDIS_URL`` (and ``TESSERA_REVOCATION_CHANNEL`` if the server uses another channel) and
+    ``API_RESOURCE`` (this API's URL: the metadata is served, as in ``flask_api``)."""
+    issuer = os.environ["TESSERA_ISSUER"]
+    source = IntrospectionSource(issuer, os.environ["API_CLIENT_ID"], os.environ["API_CLIENT_SECRET"])
     cache = TokenCache(source, ttl=60)
     subscriber = None
     if redis_url := os.environ.get("TESSERA_REDIS_URL"):
         channel = os.environ.get("TESSERA_REVOCATION_CHANNEL", "tessera:revoked")
         subscriber = RevocationSubscriber(redis_url, cache, channel=channel)
-    return create_app(TokenValidator(cache, realm="example"), subscriber)
+    metadata = None
+    if resource := os.environ.get("API_RESOURCE"):
+        metadata = ResourceMetadata(resource, [issuer], ["api", "billing:read"])
+    return create_app(TokenValidator(cache, realm="example"), subscriber, metadata)

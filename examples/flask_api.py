@@ -7,15 +7,17 @@ Run it beside a Tessera server (``tessera demo`` registers nothing for it: creat
     tessera clients create --name "Example API" --grant-type client_credentials --introspect --json
     export TESSERA_ISSUER=http://127.0.0.1:8000 API_CLIENT_ID=... API_CLIENT_SECRET=...
     export TESSERA_REDIS_URL=redis://127.0.0.1:6379/0   # optional: revocations reach the cache at once
+    export API_RESOURCE=http://127.0.0.1:8001/          # optional: say where tokens come from (RFC 9728)
     flask --app 'examples.flask_api:from_environment()' run --port 8001
     curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8001/api/data
+    curl http://127.0.0.1:8001/.well-known/oauth-protected-resource   # with API_RESOURCE
 """
 
 import os
 
 from flask import Flask
 
-from tessera.resource import IntrospectionSource, RevocationSubscriber, TokenCache, TokenValidator
+from tessera.resource import IntrospectionSource, ResourceMetadata, RevocationSubscriber, TokenCache, TokenValidator
 from tessera.resource.flask import ResourceProtector, current_token
 
 __all__ = ["create_app", "from_environment", "require_token"]
@@ -23,9 +25,9 @@ __all__ = ["create_app", "from_environment", "require_token"]
 require_token = ResourceProtector()
 
 
-def create_app(validator: TokenValidator) -> Flask:
+def create_app(validator: TokenValidator, metadata: ResourceMetadata | None = None) -> Flask:
     app = Flask(__name__)
-    require_token.init_app(app, validator)
+    require_token.init_app(app, validator, metadata=metadata)  # with metadata, also serves it
 
     @app.get("/api/data")
     @require_token("api")
@@ -42,14 +44,19 @@ def create_app(validator: TokenValidator) -> Flask:
 
 def from_environment() -> Flask:
     """The app, configured from ``TESSERA_ISSUER``, ``API_CLIENT_ID``, ``API_CLIENT_SECRET`` and, optionally,
-    ``TESSERA_REDIS_URL``. Called once in each process that serves requests (``flask run`` and granian call it
-    in each worker), which is where a revocation subscriber must run: its thread does not survive a fork."""
-    source = IntrospectionSource(
-        os.environ["TESSERA_ISSUER"], os.environ["API_CLIENT_ID"], os.environ["API_CLIENT_SECRET"]
-    )
+    ``TESSERA_REDIS_URL`` and ``API_RESOURCE`` (this API's URL). Called once in each process that serves requests
+    (``flask run`` and granian call it in each worker), which is where a revocation subscriber must run: its thread
+    does not survive a fork."""
+    issuer = os.environ["TESSERA_ISSUER"]
+    source = IntrospectionSource(issuer, os.environ["API_CLIENT_ID"], os.environ["API_CLIENT_SECRET"])
     cache = TokenCache(source, ttl=60)  # without Redis, the most a revoked token outlives its revocation here
     if redis_url := os.environ.get("TESSERA_REDIS_URL"):
         # the channel the server publishes on (TESSERA_REVOCATION_CHANNEL there; the default is tessera:revoked)
         channel = os.environ.get("TESSERA_REVOCATION_CHANNEL", "tessera:revoked")
         RevocationSubscriber(redis_url, cache, channel=channel).start()
-    return create_app(TokenValidator(cache, realm="example"))
+    metadata = None
+    if resource := os.environ.get("API_RESOURCE"):
+        # clients that know only this API's URL find the issuer here; Tessera does not bind tokens to a resource
+        # yet, so the validator has no audience= (it would refuse every token until the server does)
+        metadata = ResourceMetadata(resource, [issuer], ["api", "billing:read"])
+    return create_app(TokenValidator(cache, realm="example"), metadata)

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from examples import fastapi_api, flask_api
-from tessera.resource import IntrospectionSource, TokenCache, TokenValidator
+from tessera.resource import IntrospectionSource, ResourceMetadata, TokenCache, TokenValidator
 from tessera.store import Store
 from tests.conftest import ISSUER, TOKEN, RegisteredClient, register_client
 from tests.resource.test_fastapi import ASGIClient
@@ -69,5 +69,44 @@ def test_the_examples_build_from_the_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("API_CLIENT_ID", "example")
     monkeypatch.setenv("API_CLIENT_SECRET", "secret")
     monkeypatch.delenv("TESSERA_REDIS_URL", raising=False)
+    monkeypatch.delenv("API_RESOURCE", raising=False)
     assert isinstance(flask_api.from_environment(), Flask)
     assert fastapi_api.from_environment().title == "FastAPI"
+
+
+def test_with_api_resource_the_examples_say_where_tokens_come_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TESSERA_ISSUER", ISSUER)
+    monkeypatch.setenv("API_CLIENT_ID", "example")
+    monkeypatch.setenv("API_CLIENT_SECRET", "secret")
+    monkeypatch.delenv("TESSERA_REDIS_URL", raising=False)
+    monkeypatch.setenv("API_RESOURCE", "http://127.0.0.1:8001/")
+    document = {
+        "resource": "http://127.0.0.1:8001/",
+        "authorization_servers": [ISSUER],
+        "scopes_supported": ["api", "billing:read"],
+        "bearer_methods_supported": ["header"],
+    }
+    where = 'resource_metadata="http://127.0.0.1:8001/.well-known/oauth-protected-resource"'
+    flask = flask_api.from_environment().test_client()
+    assert flask.get("/.well-known/oauth-protected-resource").json == document
+    assert (
+        flask.get("/api/billing").headers["WWW-Authenticate"]
+        == f'Bearer realm="example", scope="api billing:read", {where}'
+    )
+    fastapi = ASGIClient(fastapi_api.from_environment())
+    assert fastapi.get("/.well-known/oauth-protected-resource").json() == document
+    assert fastapi.get("/api/data").headers["WWW-Authenticate"] == f'Bearer realm="example", scope="api", {where}'
+
+
+def test_the_examples_with_metadata_still_let_a_good_token_through(
+    client: FlaskClient, store: Store, validator: TokenValidator
+) -> None:
+    token, caller = _token(client, store, "api")
+    metadata = ResourceMetadata("http://127.0.0.1:8001/", [ISSUER], ["api"])
+    api = ASGIClient(fastapi_api.create_app(validator, metadata=metadata))
+    answer = api.get("/api/data", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200 and answer.json()["for"] == caller.client_id
+    short = api.get("/api/billing", headers={"Authorization": f"Bearer {token}"})
+    assert short.status_code == 403 and "resource_metadata=" in short.headers["WWW-Authenticate"]
+    flask = flask_api.create_app(validator, metadata).test_client()
+    assert flask.get("/api/data", headers={"Authorization": f"Bearer {token}"}).status_code == 200

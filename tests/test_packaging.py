@@ -142,10 +142,27 @@ try:
     validator.validate("Bearer tsr_at_" + "A" * 49, ("api",))
 except InvalidToken:
     print("refused")
+
+from flask import Flask
+from tessera.resource import ResourceMetadata
+from tessera.resource.flask import ResourceProtector
+metadata = ResourceMetadata("http://127.0.0.1:9/mcp", [{base!r}], ["api"])
+app = Flask("api")
+ResourceProtector(validator, metadata=metadata).init_app(app)
+print("metadata", app.test_client().get("/.well-known/oauth-protected-resource/mcp").json["authorization_servers"])
+try:  # this server binds no token to a resource yet: a validator that wants one refuses them all
+    TokenValidator(validator.source, audience=metadata.resource).validate("Bearer {token}", ("api",))
+except InvalidToken as exc:
+    print(exc.description)
 """
     result = subprocess.run([str(toolkit_env), "-c", script], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [f"subject {client_id} api", "refused"]
+    assert result.stdout.splitlines() == [
+        f"subject {client_id} api",
+        "refused",
+        f"metadata {[base]}",
+        "The access token was not issued for this resource.",
+    ]
     server_size, toolkit_size = _size(server_env.parent.parent), _size(toolkit_env.parent.parent)
     # measured: about 150 MB against 42 MB (a bare venv is about 26 MB)
     assert toolkit_size * 2 < server_size, (toolkit_size, server_size)

@@ -20,7 +20,12 @@ from tests.tcp_proxy import TcpProxy
 
 
 def access_token(
-    token: str, *, scope: str = "api", expires_in: int = 3600, username: str | None = "alice"
+    token: str,
+    *,
+    scope: str = "api",
+    expires_in: int = 3600,
+    username: str | None = "alice",
+    audience: tuple[str, ...] = (),
 ) -> AccessToken:
     return AccessToken(
         subject="1" if username else "svc",
@@ -29,6 +34,7 @@ def access_token(
         scope=scope,
         expires_at=int(time.time()) + expires_in,
         digest=digest(token),
+        audience=audience,
     )
 
 

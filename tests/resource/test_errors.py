@@ -2,7 +2,17 @@
 
 import pytest
 
-from tessera.resource import InsufficientScope, InvalidToken, MissingToken, ServerUnavailable, TokenError
+from tessera.resource import (
+    InsufficientScope,
+    InvalidToken,
+    MissingToken,
+    ServerUnavailable,
+    TokenError,
+    TokenValidator,
+)
+from tessera.resource import fastapi as fastapi_adapter
+from tessera.resource import flask as flask_adapter
+from tests.resource.conftest import ScriptedSource
 
 
 def test_no_token_is_a_bare_challenge() -> None:
@@ -50,3 +60,26 @@ def test_nothing_breaks_out_of_a_quoted_string(realm: str) -> None:
 def test_one_base_class_to_catch() -> None:
     for exc in (MissingToken(), InvalidToken("x"), InsufficientScope(frozenset()), ServerUnavailable("x")):
         assert isinstance(exc, TokenError)
+
+
+def test_a_challenge_can_name_the_scopes_and_the_metadata_last() -> None:
+    where = "https://api.example/.well-known/oauth-protected-resource"
+    assert (
+        MissingToken().www_authenticate("api", scopes={"write", "read"}, resource_metadata=where)
+        == f'Bearer realm="api", scope="read write", resource_metadata="{where}"'
+    )
+    short = InsufficientScope(frozenset({"write"}))
+    assert short.www_authenticate(scopes={"write"}, resource_metadata=where).endswith(
+        f', scope="write", resource_metadata="{where}"'
+    )
+    assert ServerUnavailable("x").headers("api", scopes={"read"}, resource_metadata=where) == {"Retry-After": "1"}
+    with pytest.raises(ValueError):
+        MissingToken().www_authenticate(resource_metadata='https://x/"')
+
+
+@pytest.mark.parametrize("scope", ['a"b', "a b", "", "a\\b", "é"])
+def test_a_route_whose_scope_no_challenge_could_name_is_refused_when_declared(scope: str) -> None:
+    validator = TokenValidator(ScriptedSource())
+    for protector in (flask_adapter.ResourceProtector(validator), fastapi_adapter.ResourceProtector(validator)):
+        with pytest.raises(ValueError, match="not a scope name"):
+            protector("api", scope)

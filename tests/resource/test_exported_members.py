@@ -14,6 +14,7 @@ PUBLIC = {
         "InvalidToken",
         "LocalSource",
         "MissingToken",
+        "ResourceMetadata",
         "RevocationSubscriber",
         "ServerUnavailable",
         "TokenCache",

@@ -92,18 +92,24 @@ def test_unknown_client_shows_error_page_without_redirect(client: FlaskClient, w
     assert "not registered" in response.get_data(as_text=True)
 
 
-def test_unregistered_redirect_uri_variants_are_refused_without_redirect(client: FlaskClient, web_client) -> None:
+def test_unregistered_redirect_uri_variants_are_refused_without_redirect(
+    client: FlaskClient, store, web_client
+) -> None:
     _, challenge = pkce_pair()
-    for uri in (
-        "http://127.0.0.1:8002/Authorize",
-        "http://127.0.0.1:8002/authorize/",
-        "http://127.0.0.1:8002/authorize?x=1",
-        "http://127.0.0.1:8002/authorize#frag",
-        "http://127.0.0.1:8003/authorize",
-        "https://127.0.0.1:8002/authorize",
-        "http://evil.example/authorize",
+    # a loopback IP literal may change its port (tests/server/test_loopback_redirect_uris.py), any other URI not
+    remote = register_client(store, redirect_uris=("https://app.example:8443/cb",))
+    for registered, uri in (
+        (web_client, "http://127.0.0.1:8002/Authorize"),
+        (web_client, "http://127.0.0.1:8002/authorize/"),
+        (web_client, "http://127.0.0.1:8002/authorize?x=1"),
+        (web_client, "http://127.0.0.1:8002/authorize#frag"),
+        (web_client, "https://127.0.0.1:8002/authorize"),
+        (web_client, "http://evil.example/authorize"),
+        (remote, "https://app.example:8444/cb"),
+        (remote, "https://app.example/cb"),
+        (remote, "https://APP.example:8443/cb"),
     ):
-        response = client.get("/authorize?" + urlencode(authorize_params(web_client, challenge, redirect_uri=uri)))
+        response = client.get("/authorize?" + urlencode(authorize_params(registered, challenge, redirect_uri=uri)))
         assert response.status_code == 400, uri
         assert "Location" not in response.headers, uri
 

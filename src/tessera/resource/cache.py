@@ -12,6 +12,8 @@
   first and active later, except on a lagging read replica). Tokens that fail the checksum never get here.
 * Least recently used entries go first beyond ``max_entries``, so memory stays bounded whatever clients send.
 * ``ttl=0`` turns the cache off: every lookup goes to the source.
+* An entry is the source's :class:`~tessera.resource.core.AccessToken`, audience included, and the validator
+  checks audience, expiry and scopes on every hit: validators with different audiences can share one cache.
 
 Thread-safe: one lock around dictionary operations, never held during I/O. A revocation that arrives while a
 lookup is in flight wins: the answer is returned to that one request but not cached.

@@ -3,12 +3,19 @@
 
     >>> validator = TokenValidator(TokenCache(LocalSource.from_url("sqlite:///tessera.db")))  # doctest: +SKIP
     >>> validator.validate("Bearer tsr_at_...", ("api",))                                      # doctest: +SKIP
-    AccessToken(subject='1', username='alice', client_id='...', scope='api', expires_at=...)
+    AccessToken(subject='1', username='alice', client_id='...', scope='api', expires_at=..., audience=())
 
 The order is the cost order: header syntax and the token's checksum first (garbage is refused with no I/O
 and never reaches the cache or the source), then the digest, then the source (usually a
 :class:`~tessera.resource.cache.TokenCache` in front of a local or an introspection source), then expiry,
-checked here as well whatever the source said, then the scopes, every one of which must be granted.
+checked here as well whatever the source said, then the audience, then the scopes, every one of which must be
+granted.
+
+With ``audience="https://api.example/"`` the validator accepts only tokens issued for that resource (RFC 8707): one
+whose ``aud`` does not contain it, or that has none, is refused with 401 ``invalid_token``, so a token obtained for
+another API cannot be replayed here (audience confusion). Audiences are compared exactly, as strings, but for an
+empty path (:mod:`tessera.resource.uris`). The check is a lookup in the token's audience tuple, which a cached
+entry keeps; it is made on every validation, cached or not, so validators of different audiences may share a cache.
 """
 
 import dataclasses
@@ -18,13 +25,17 @@ from collections.abc import Callable, Iterable
 from typing import Final, Literal, Protocol, runtime_checkable
 
 from tessera.resource.errors import InsufficientScope, InvalidToken, MissingToken, check_realm
+from tessera.resource.uris import check_audience, normal_resource
 from tessera.tokens import MalformedToken, TokenKind, digest, parse
 
 __all__ = ["MISS", "AccessToken", "TokenSource", "TokenValidator"]
 
 _UNUSABLE = "The access token is invalid, expired or revoked."
+# told apart from the above (see InvalidToken): the token is good, only not for this API
+_ELSEWHERE = "The access token was not issued for this resource."
 _SCOPES: dict[str, tuple[str, frozenset[str]]] = {}
 _CLIENT_IDS: dict[str, str] = {}
+_AUDIENCES: dict[tuple[str, ...], tuple[str, ...]] = {}
 _SHARED_MAX = 4096
 
 
@@ -34,7 +45,8 @@ class AccessToken:
 
     ``subject`` is the user's id for a user's token and the client's id for a client-credentials token (the
     ``sub`` of introspection); ``username`` is ``None`` for the latter. ``scope`` is the granted scope string;
-    ``scopes`` the same as a set.
+    ``scopes`` the same as a set. ``audience`` holds the resources the token was issued for (``aud``, RFC 8707),
+    each with ``/`` for an empty path (:func:`~tessera.resource.uris.normal_resource`); empty when it has none.
     """
 
     subject: str
@@ -43,6 +55,7 @@ class AccessToken:
     scope: str
     expires_at: int
     digest: str = dataclasses.field(repr=False)
+    audience: tuple[str, ...] = ()
     scopes: frozenset[str] = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -57,6 +70,15 @@ class AccessToken:
         object.__setattr__(self, "scopes", scope[1])
         if len(_CLIENT_IDS) < _SHARED_MAX or self.client_id in _CLIENT_IDS:
             object.__setattr__(self, "client_id", _CLIENT_IDS.setdefault(self.client_id, self.client_id))
+        if self.audience:
+            # normalised once, when the token is read, so that the check on each validation compares strings only
+            raw = (self.audience,) if isinstance(self.audience, str) else tuple(self.audience)
+            audience = _AUDIENCES.get(raw)
+            if audience is None:
+                audience = tuple(normal_resource(uri) for uri in raw)
+                if len(_AUDIENCES) < _SHARED_MAX:
+                    _AUDIENCES[raw] = audience
+            object.__setattr__(self, "audience", audience)
 
 
 class TokenSource(Protocol):
@@ -88,21 +110,29 @@ class _Cached(Protocol):
 class TokenValidator:
     """Validates bearer tokens against a :class:`TokenSource`. Thread-safe; build one per process.
 
-    ``realm`` goes into every ``WWW-Authenticate`` challenge; ``clock`` (seconds since the epoch) is for tests.
+    ``realm`` goes into every ``WWW-Authenticate`` challenge; ``audience``, the URI of this API, makes it accept
+    only tokens issued for it (see the module's docstring); ``clock`` (seconds since the epoch) is for tests.
     """
 
     def __init__(
-        self, source: TokenSource, *, realm: str | None = None, clock: Callable[[], float] = time.time
+        self,
+        source: TokenSource,
+        *,
+        realm: str | None = None,
+        audience: str | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.source = source
         self.realm = check_realm(realm)
+        self.audience = None if audience is None else check_audience(audience)
+        self._audience = None if audience is None else normal_resource(audience)
         self._clock = clock
         self._cached = source if isinstance(source, _Cached) else None
 
     def validate(self, authorization: str | None, scopes: Iterable[str] = ()) -> AccessToken:
         """The token in ``authorization`` (the header's value) if it is active and grants every scope in ``scopes``.
 
-        Raises :class:`~tessera.resource.errors.InvalidToken` (401), its subclass
+        Raises :class:`~tessera.resource.errors.InvalidToken` (401, also for a token of another audience), its subclass
         :class:`~tessera.resource.errors.MissingToken` when there is no token at all,
         :class:`~tessera.resource.errors.InsufficientScope` (403), or
         :class:`~tessera.resource.errors.ServerUnavailable` (503) when the source cannot answer.
@@ -145,6 +175,8 @@ class TokenValidator:
     def _check(self, found: AccessToken | None, scopes: Iterable[str]) -> AccessToken:
         if found is None or found.expires_at <= self._clock():
             raise InvalidToken(_UNUSABLE)
+        if self._audience is not None and self._audience not in found.audience:
+            raise InvalidToken(_ELSEWHERE, f"the token's audience does not include {self._audience}")
         required = scopes if isinstance(scopes, frozenset) else frozenset(scopes)
         if not required <= found.scopes:
             raise InsufficientScope(required)

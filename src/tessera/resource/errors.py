@@ -12,7 +12,16 @@ the token: at most the first 8 characters of its digest.
 
     >>> InvalidToken("The access token expired.").www_authenticate(realm="billing")
     'Bearer realm="billing", error="invalid_token", error_description="The access token expired."'
+
+An API that publishes protected-resource metadata (RFC 9728) says where in every 401 and 403, and which scopes
+the resource needs (RFC 6750 §3), so that a client that has no token, or the wrong one, knows where to get one
+and what to ask for. The adapters pass both when they have the metadata:
+
+    >>> MissingToken().www_authenticate(scopes={"mcp"}, resource_metadata="https://api.example/.well-known/x")
+    'Bearer scope="mcp", resource_metadata="https://api.example/.well-known/x"'
 """
+
+from collections.abc import Iterable
 
 __all__ = ["InsufficientScope", "InvalidToken", "MissingToken", "ServerUnavailable", "TokenError"]
 
@@ -31,6 +40,17 @@ def check_realm(realm: str | None) -> str | None:
     return realm
 
 
+def check_scopes(scopes: Iterable[str]) -> frozenset[str]:
+    """``scopes`` as a set, if each is a scope name (RFC 6749 §3.3: ``%x21 / %x23-5B / %x5D-7E``, at least one
+    character); raise ``ValueError`` if not. Adapters check a route's scopes once, when it is declared: they go
+    into the challenges, and a name that could not would make a 500 of a refusal."""
+    required = frozenset(scopes)
+    for scope in required:
+        if not isinstance(scope, str) or not scope or any(c in '"\\' or not "!" <= c <= "~" for c in scope):
+            raise ValueError(f"{scope!r} is not a scope name: printable ASCII without spaces, quotes or backslashes")
+    return required
+
+
 class TokenError(Exception):
     """A request that may not reach the resource, and what to answer."""
 
@@ -43,21 +63,30 @@ class TokenError(Exception):
         self.description = description
         self.detail = detail or description
 
-    def www_authenticate(self, realm: str | None = None) -> str:
-        """The ``WWW-Authenticate`` challenge (RFC 6750 §3)."""
+    def www_authenticate(
+        self, realm: str | None = None, *, scopes: Iterable[str] = (), resource_metadata: str | None = None
+    ) -> str:
+        """The ``WWW-Authenticate`` challenge (RFC 6750 §3): ``realm``, the error, the ``scope`` the resource
+        needs when ``scopes`` are given, and the URL of the resource's metadata (RFC 9728 §5.1) when given."""
         params = [_quoted("realm", realm)] if realm is not None else []
         if self.error is not None:
             params.append(_quoted("error", self.error))
             params.append(_quoted("error_description", self.description))
-        params.extend(self._extra_params())
+        scope = self._scope(scopes)
+        if scope is not None:
+            params.append(_quoted("scope", scope))
+        if resource_metadata is not None:
+            params.append(_quoted("resource_metadata", resource_metadata))
         return "Bearer " + ", ".join(params) if params else "Bearer"
 
-    def _extra_params(self) -> list[str]:
-        return []
+    def _scope(self, scopes: Iterable[str]) -> str | None:
+        return " ".join(sorted(scopes)) or None
 
-    def headers(self, realm: str | None = None) -> dict[str, str]:
-        """Headers of the response."""
-        return {"WWW-Authenticate": self.www_authenticate(realm)}
+    def headers(
+        self, realm: str | None = None, *, scopes: Iterable[str] = (), resource_metadata: str | None = None
+    ) -> dict[str, str]:
+        """Headers of the response: the challenge (see :meth:`www_authenticate`)."""
+        return {"WWW-Authenticate": self.www_authenticate(realm, scopes=scopes, resource_metadata=resource_metadata)}
 
     def body(self) -> dict[str, str]:
         """A JSON body in the shape of OAuth error responses."""
@@ -67,9 +96,12 @@ class TokenError(Exception):
 
 
 class InvalidToken(TokenError):
-    """RFC 6750 §3.1 ``invalid_token``: the token is malformed, unknown, expired or revoked (HTTP 401).
+    """RFC 6750 §3.1 ``invalid_token``: the token is malformed, unknown, expired or revoked, or was issued for
+    another resource (HTTP 401).
 
-    Which of these it was is not told apart to the client: that would only help someone guessing tokens.
+    Which of the first four it was is not told apart to the client: that would only help someone guessing tokens.
+    Another resource is: the client must then ask for a token for this one rather than retry or refresh, and the
+    description tells its holder no more than the API the token was meant for would.
     """
 
     status_code = 401
@@ -98,8 +130,8 @@ class InsufficientScope(TokenError):
         self.required = required
         super().__init__("The access token does not grant the scope this resource needs.")
 
-    def _extra_params(self) -> list[str]:
-        return [_quoted("scope", " ".join(sorted(self.required)))]
+    def _scope(self, scopes: Iterable[str]) -> str | None:
+        return " ".join(sorted(self.required))
 
 
 class ServerUnavailable(TokenError):
@@ -116,5 +148,8 @@ class ServerUnavailable(TokenError):
     def __init__(self, detail: str) -> None:
         super().__init__("The authorization server cannot be reached; try again shortly.", detail)
 
-    def headers(self, realm: str | None = None) -> dict[str, str]:
+    def headers(
+        self, realm: str | None = None, *, scopes: Iterable[str] = (), resource_metadata: str | None = None
+    ) -> dict[str, str]:
+        # no challenge: nothing is wrong with the token, and nothing the client could change would help
         return {"Retry-After": "1"}

@@ -14,17 +14,23 @@ Needs the ``fastapi`` extra (``pip install 'tessera[fastapi]'``). A cached answe
 with no I/O; only a cache miss runs the (blocking) token source in a worker thread. Errors become FastAPI's
 ``HTTPException`` (body ``{"detail": ...}``) with the status and ``WWW-Authenticate`` RFC 6750 asks for, so an
 app's own exception handlers see them as usual. The routes show up as bearer-protected in the OpenAPI schema.
+
+With :class:`~tessera.resource.metadata.ResourceMetadata` (``ResourceProtector(validator, metadata=...)``),
+``app.include_router(require_token.metadata_router())`` serves the document (RFC 9728; left out of the OpenAPI
+schema, which describes the API's own operations), and every 401 and 403 names it in ``resource_metadata`` with
+the ``scope`` the route needs.
 """
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from tessera.resource.core import AccessToken, TokenValidator
-from tessera.resource.errors import TokenError
+from tessera.resource.errors import TokenError, check_scopes
+from tessera.resource.metadata import ResourceMetadata
 
 __all__ = ["ResourceProtector"]
 
@@ -33,14 +39,37 @@ _bearer = HTTPBearer(auto_error=False)
 
 
 class ResourceProtector:
-    """``Depends(protector("a", "b"))`` lets a request through only with a token granting both."""
+    """``Depends(protector("a", "b"))`` lets a request through only with a token granting both.
 
-    def __init__(self, validator: TokenValidator) -> None:
+    ``metadata`` makes the challenges point to the resource's metadata, which :meth:`metadata_router` serves.
+    """
+
+    def __init__(self, validator: TokenValidator, *, metadata: ResourceMetadata | None = None) -> None:
+        if metadata is not None:
+            metadata.check_audience(validator.audience)
         self.validator = validator
+        self.metadata = metadata
+
+    def metadata_router(self) -> APIRouter:
+        """A router that serves the metadata at its well-known paths: ``app.include_router(...)`` it, unprefixed."""
+        metadata = self.metadata
+        if metadata is None:
+            raise RuntimeError("this ResourceProtector has no metadata: pass metadata=ResourceMetadata(...)")
+
+        async def resource_metadata() -> Response:
+            return Response(metadata.body, headers=metadata.headers)
+
+        router = APIRouter()
+        for path in metadata.paths:
+            router.add_api_route(path, resource_metadata, methods=["GET"], include_in_schema=False)
+        return router
 
     def __call__(self, *scopes: str) -> Callable[..., Awaitable[AccessToken]]:
-        required = frozenset(scopes)
+        required = check_scopes(scopes)
         validator = self.validator
+        # what the challenges add when there is metadata; nothing otherwise, as before
+        metadata_url = None if self.metadata is None else self.metadata.url
+        challenge_scopes = frozenset() if self.metadata is None else required
 
         async def require_token(
             request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -51,7 +80,11 @@ class ResourceProtector:
                 if token is None:
                     token = await run_in_threadpool(validator.validate, authorization, required)
             except TokenError as exc:
-                raise HTTPException(exc.status_code, exc.description, exc.headers(validator.realm)) from None
+                raise HTTPException(
+                    exc.status_code,
+                    exc.description,
+                    exc.headers(validator.realm, scopes=challenge_scopes, resource_metadata=metadata_url),
+                ) from None
             return token
 
         return require_token

@@ -13,6 +13,11 @@ It reads as Authlib's ``ResourceProtector`` does (``@require_oauth("api")``). Wi
 create the protector without a validator and attach one per app: ``require_token.init_app(app, validator)``.
 This module only translates: the ``Authorization`` header in, a :class:`~tessera.resource.errors.TokenError`
 out as a JSON response (``error``, ``error_description``) with its status and ``WWW-Authenticate``.
+
+With :class:`~tessera.resource.metadata.ResourceMetadata` (``ResourceProtector(validator, metadata=...)``, or
+``init_app(app, validator, metadata=...)``), ``init_app`` also registers ``GET`` routes that serve the document
+(RFC 9728), and every 401 and 403 names it in ``resource_metadata`` with the ``scope`` the view needs. Call
+``init_app`` before the app serves its first request, as Flask wants for any route.
 """
 
 import functools
@@ -24,7 +29,8 @@ from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.local import LocalProxy
 
 from tessera.resource.core import AccessToken, TokenValidator
-from tessera.resource.errors import TokenError
+from tessera.resource.errors import TokenError, check_scopes
+from tessera.resource.metadata import ResourceMetadata
 
 __all__ = ["ResourceProtector", "current_token"]
 
@@ -46,25 +52,56 @@ current_token: AccessToken = cast(AccessToken, LocalProxy(_current_token))
 
 
 class ResourceProtector:
-    """``protector("a", "b")`` is a decorator that lets a request through only with a token granting both."""
+    """``protector("a", "b")`` is a decorator that lets a request through only with a token granting both.
 
-    def __init__(self, validator: TokenValidator | None = None) -> None:
+    ``metadata`` makes :meth:`init_app` serve the resource's metadata and the challenges point to it.
+    """
+
+    def __init__(self, validator: TokenValidator | None = None, *, metadata: ResourceMetadata | None = None) -> None:
+        if metadata is not None and validator is not None:
+            metadata.check_audience(validator.audience)
         self.validator = validator
+        self.metadata = metadata
 
-    def init_app(self, app: Flask, validator: TokenValidator) -> None:
-        """Use ``validator`` for requests to ``app`` (when the protector was built without one)."""
-        app.extensions[_EXTENSION] = validator
+    def init_app(
+        self, app: Flask, validator: TokenValidator | None = None, *, metadata: ResourceMetadata | None = None
+    ) -> None:
+        """Use ``validator`` and ``metadata`` for requests to ``app`` (when the protector was built without them),
+        and serve the metadata, if there is any, at its well-known paths."""
+        used = self.validator or validator
+        if used is None:
+            raise TypeError("init_app needs a validator: this ResourceProtector was built without one")
+        metadata = self.metadata or metadata
+        if metadata is not None:
+            metadata.check_audience(used.audience)
+            _serve(app, metadata)
+        app.extensions[_EXTENSION] = (validator, metadata)
 
     def _validator(self) -> TokenValidator:
         if self.validator is not None:
             return self.validator
-        validator = current_app.extensions.get(_EXTENSION)
+        validator = current_app.extensions.get(_EXTENSION, (None, None))[0]
         if validator is None:
             raise RuntimeError("this ResourceProtector has no validator: pass one, or call init_app(app, validator)")
         return cast(TokenValidator, validator)
 
+    def _metadata(self) -> ResourceMetadata | None:
+        if self.metadata is not None:
+            return self.metadata
+        return cast(ResourceMetadata | None, current_app.extensions.get(_EXTENSION, (None, None))[1])
+
+    def _refuse(self, exc: TokenError, realm: str | None, required: frozenset[str]) -> Response:
+        response = jsonify(exc.body())
+        response.status_code = exc.status_code
+        metadata = self._metadata()
+        if metadata is None:
+            response.headers.update(exc.headers(realm))
+        else:
+            response.headers.update(exc.headers(realm, scopes=required, resource_metadata=metadata.url))
+        return response
+
     def __call__(self, *scopes: str) -> Callable[[Callable[P, R]], Callable[P, R | Response]]:
-        required = frozenset(scopes)
+        required = check_scopes(scopes)
 
         def decorator(view: Callable[P, R]) -> Callable[P, R | Response]:
             # Flask's ensure_sync only wraps coroutine functions, and Flask already passed this (sync) wrapper
@@ -77,7 +114,7 @@ class ResourceProtector:
                 try:
                     g.tessera_access_token = validator.validate(_authorization(), required)
                 except TokenError as exc:
-                    return _error_response(exc, validator.realm)
+                    return self._refuse(exc, validator.realm, required)
                 if is_async:
                     return cast(R, current_app.ensure_sync(view)(*args, **kwargs))
                 return view(*args, **kwargs)
@@ -95,8 +132,11 @@ def _authorization() -> str | None:
     return cast(str | None, value)
 
 
-def _error_response(exc: TokenError, realm: str | None) -> Response:
-    response = jsonify(exc.body())
-    response.status_code = exc.status_code
-    response.headers.update(exc.headers(realm))
-    return response
+def _serve(app: Flask, metadata: ResourceMetadata) -> None:
+    def resource_metadata() -> Response:
+        return Response(metadata.body, headers=metadata.headers)
+
+    routed = {rule.rule for rule in app.url_map.iter_rules()}
+    for path in metadata.paths:
+        if path not in routed:  # the bare well-known path of a second resource on one app: the first one keeps it
+            app.add_url_rule(path, f"{_EXTENSION}.metadata:{path}", resource_metadata, methods=["GET"])

@@ -13,6 +13,11 @@ It fails closed. A connection error, a timeout (``timeout`` seconds, 2 by defaul
 ``scope``: each raises :class:`~tessera.resource.errors.ServerUnavailable` (HTTP 503), never a pass. So does a
 401 from the server (wrong client credentials), which is a configuration error that retrying will not fix, but
 which must not let requests through either. Expiry is checked locally as well, from ``exp``.
+
+The token's audience is read from ``aud``, which RFC 7662 §2.2 allows as a string or an array of strings; an
+answer without it is a token with no audience, and any other value (a number, ``null``, an array holding anything
+but strings) makes the answer malformed, and so a 503: guessing what it meant could let a token through to an API
+it was not issued for.
 """
 
 import base64
@@ -40,6 +45,18 @@ def _basic(client_id: str, client_secret: str) -> str:
 
 def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _audience(body: dict[str, Any]) -> tuple[str, ...] | None:
+    """``aud`` as a tuple: empty when absent; ``None`` when it is neither a string nor an array of strings."""
+    if "aud" not in body:
+        return ()
+    aud = body["aud"]
+    if isinstance(aud, str):
+        return (aud,)
+    if isinstance(aud, list) and all(isinstance(uri, str) for uri in aud):
+        return tuple(aud)
+    return None
 
 
 class IntrospectionSource:
@@ -135,7 +152,10 @@ class IntrospectionSource:
             and (username is None or isinstance(username, str))
         ):
             raise self._unavailable("introspection answer lacks exp, client_id, sub or scope")
-        return AccessToken(sub, username, client_id, scope, exp, token_digest)
+        audience = _audience(body)
+        if audience is None:
+            raise self._unavailable("introspection answer has an 'aud' that is neither a string nor strings")
+        return AccessToken(sub, username, client_id, scope, exp, token_digest, audience)
 
     def _unavailable(self, detail: str) -> ServerUnavailable:
         # warn once per outage, not once per request

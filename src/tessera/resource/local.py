@@ -7,6 +7,12 @@ runs on the server, without the HTTP round trip. Use a read-only database role i
 This is the only module of :mod:`tessera.resource` that touches :mod:`tessera.store`, and it does so only when a
 source is made from a URL: the storage layer (SQLAlchemy, the drivers) comes with the server's distribution,
 ``tessera-oauth``, not with the toolkit's own, ``tessera-oauth-resource``.
+
+The database does not record a token's audience yet, so every token read here has none (an empty
+:attr:`~tessera.resource.core.AccessToken.audience`). A validator with ``audience=`` therefore refuses every
+token from this source until the server binds tokens to a resource (RFC 8707, coming); until then use it without
+``audience=``, or use :class:`~tessera.resource.introspection.IntrospectionSource`, which reads ``aud`` as soon as
+the server answers with it.
 """
 
 import logging
@@ -68,6 +74,7 @@ class LocalSource:
             scope=record.scope,
             expires_at=record.expires_at,
             digest=token_digest,
+            audience=(),  # not stored yet: see the module's docstring
         )
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from authlib.oauth2.rfc6749 import ClientMixin
 
+from tessera.server.loopback import without_port
 from tessera.store import ClientRecord
 from tessera.tokens import digest, digests_equal
 
@@ -27,10 +28,12 @@ class OAuthClient(ClientMixin):
     """A registered client. Public clients authenticate with ``none`` and nothing else; confidential clients
     never with ``none``, at any endpoint."""
 
-    __slots__ = ("record",)
+    __slots__ = ("_loopback", "record")
 
     def __init__(self, record: ClientRecord) -> None:
         self.record = record
+        # the registered loopback redirect URIs without their ports, which a request may replace (RFC 8252 §7.3)
+        self._loopback = frozenset(filter(None, map(without_port, record.redirect_uris)))
 
     @property
     def client_id(self) -> str:
@@ -58,8 +61,11 @@ class OAuthClient(ClientMixin):
         return " ".join(granted) if granted else None
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        # exact string match, RFC 9700 §4.1.3: no prefix, case folding or normalisation
-        return redirect_uri in self.record.redirect_uris
+        # exact string match, RFC 9700 §4.1.3: no prefix, case folding or normalisation; only a loopback URI's port
+        # may differ (tessera.server.loopback), looked at only when the exact match failed and the client has one
+        if redirect_uri in self.record.redirect_uris:
+            return True
+        return bool(self._loopback) and without_port(redirect_uri) in self._loopback
 
     def check_client_secret(self, client_secret: str) -> bool:
         stored = self.record.secret_digest
