@@ -40,9 +40,9 @@ def _state(engine: Engine) -> tuple[str, list[str]]:
 
 def test_usernames_are_normalised_and_keep_their_accounts(before: Engine) -> None:
     _add(before, "Alice", "ＢＯＢ", "carol", "Straße")
-    upgrade(before)
+    upgrade(before, "0004_usernames")
     assert _state(before) == ("0004_usernames", ["alice", "bob", "carol", "strasse"])
-    upgrade(before)  # and again: nothing to do
+    upgrade(before, "0004_usernames")  # and again: nothing to do
     assert _state(before)[1] == ["alice", "bob", "carol", "strasse"]
 
 
