@@ -1,5 +1,10 @@
 """The demo's world: a fresh SQLite database with the user ``demo`` (password ``demo``) and two clients.
 
+The password ``demo`` breaks the password policy (:func:`tessera.server.accounts.check_password`: too short, and
+the username itself), and that is the point: it is the one everybody types to try the demo, in a database made
+for the run on 127.0.0.1. So the demo creates its user without the policy (``policy=None``); ``tessera users
+create`` and ``set-password`` always apply it.
+
 - the demo app: a confidential authorization-code client (with refresh tokens) whose only redirect URI is the
   app's callback, allowed the scopes ``api restricted``;
 - the demo API: a client_credentials client registered as with ``tessera clients create --introspect``, the
@@ -61,7 +66,7 @@ def _client(store: Store, metadata: ClientMetadata) -> tuple[str, Secret]:
 
 def provision(store: Store, *, redirect_uri: str) -> DemoClients:
     """Create the user and the two clients in a migrated, empty database."""
-    create_user(store.users, USERNAME, PASSWORD)
+    create_user(store.users, USERNAME, PASSWORD, policy=None)  # the demo's contract: demo / demo
     app_id, app_secret = _client(
         store,
         ClientMetadata(
