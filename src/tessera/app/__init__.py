@@ -97,7 +97,7 @@ def build(
     context = ServerContext(
         settings=settings,
         store=store,
-        clients=ClientCache(store.clients.get, ttl=settings.client_cache_ttl),
+        clients=ClientCache(store.clients.get, ttl=settings.client_cache_ttl, clock=clock),
         rate_limits=RateLimits(settings),
         revocations=Revocations(store.tokens, listeners),
         clock=clock,

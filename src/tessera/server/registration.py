@@ -19,6 +19,10 @@ The rules:
 - a public client has no secret, authenticates with ``none`` and must use PKCE: it cannot use client
   credentials or introspect, both of which need a secret.
 
+A confidential client's secret is replaced by :func:`rotate_secret`, with a grace period of at most
+:data:`MAX_GRACE` seconds (30 days) during which the previous secret works too: long enough to roll the new one
+out to every instance of a client, short enough that a secret someone else learnt stops working within a month.
+
 A rule broken raises :class:`~tessera.errors.InvalidClientMetadata` (or :class:`~tessera.errors.InvalidRedirectUri`),
 whose ``error`` is the RFC 7591 error code and whose message says what to change.
 """
@@ -40,16 +44,21 @@ from tessera.store import ClientRecord, Clients
 from tessera.tokens import TokenKind, digest, mint, random_id
 
 __all__ = [
+    "MAX_GRACE",
     "ClientChanges",
     "ClientMetadata",
     "Registered",
+    "Rotated",
     "describe",
     "check_redirect_uri",
     "register_client",
+    "rotate_secret",
     "update_client",
 ]
 
 MAX_NAME = 200
+#: the longest a previous secret may keep working after a rotation: 30 days
+MAX_GRACE = 30 * 86_400
 #: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_CHARACTERS = frozenset(chr(c) for c in range(0x21, 0x7F)) - {'"', "\\"}
 #: RFC 3986 §2: unreserved and reserved characters, and '%' to start a percent-encoding
@@ -139,6 +148,34 @@ def update_client(
     )
     clients.update(record)
     return record
+
+
+@dataclasses.dataclass(frozen=True)
+class Rotated:
+    """A new secret (the only time it exists in clear), and until when (Unix seconds) the previous one still
+    works: ``None`` when it stopped at once."""
+
+    secret: str
+    previous_works_until: int | None
+
+
+def rotate_secret(
+    clients: Clients, client_id: str, *, grace: int = 0, clock: Callable[[], float] = time.time
+) -> Rotated:
+    """Give a confidential client a new secret. With ``grace`` seconds (1 to :data:`MAX_GRACE`), the secret it
+    had keeps working until then beside the new one; with 0, it stops at once. A secret still in the grace of an
+    earlier rotation stops at once either way: a client has at most two secrets."""
+    if not 0 <= grace <= MAX_GRACE:
+        raise InvalidClientMetadata(f"the grace period must be 0 to {MAX_GRACE} seconds (30 days), not {grace}")
+    client = clients.get(client_id)
+    if client is None:
+        raise NotFound(f"no client {client_id!r}")
+    if client.public:
+        raise InvalidClientMetadata(f"client {client_id!r} is public and has no secret")
+    secret = mint(TokenKind.CLIENT_SECRET)
+    until = int(clock()) + grace if grace else None
+    clients.set_secret(client_id, digest(secret), keep_previous_until=until)
+    return Rotated(secret, until)
 
 
 def describe(record: ClientRecord) -> dict[str, Any]:
