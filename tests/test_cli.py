@@ -783,6 +783,8 @@ NOT_UTF8_ARGS = [
     [b"users", b"create", NOT_UTF8, b"--password-stdin"],
     [b"users", b"create", b"b\xc3", b"--password-stdin"],
     [b"users", b"disable", NOT_UTF8],
+    [b"users", b"enable", NOT_UTF8],
+    [b"users", b"delete", NOT_UTF8, b"--yes"],
     [b"clients", b"create", b"--name", NOT_UTF8],
     [b"clients", b"create", b"--name", b"App", b"--redirect-uri", b"http://127.0.0.1:8002/" + NOT_UTF8],
     [b"clients", b"create", b"--name", b"App", b"--scope", NOT_UTF8],
