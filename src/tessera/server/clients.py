@@ -9,7 +9,8 @@ beside the new one until a set time. That time is compared with the clock at eve
 read, so a cached client stops taking its previous secret at that time, whatever the cache holds. A secret
 that matches neither is checked once more against the row as it is now: the rotation may have happened in
 another process (the CLI) less than the cache's few seconds ago, and the new secret must work at once for a
-rotation to mean no outage. A refused secret costs one indexed read, as an unknown client id always did.
+rotation to mean no outage. A refused secret costs one indexed read, as an unknown client id always did (and,
+while the database is away, is answered 503 like any request that needs it, rather than 401).
 """
 
 import threading
