@@ -125,8 +125,8 @@ def _introspect(client: FlaskClient, service: RegisteredClient, token: str) -> A
 
 
 def test_db_upgrade_creates_the_schema_and_is_idempotent(cli: Cli, settings: Settings) -> None:
-    assert "Database is up to date." in cli.ok("db", "upgrade").stdout
-    assert "Database is up to date." in cli.ok("db", "upgrade").stdout
+    assert cli.ok("db", "upgrade").stdout.startswith("Created the schema (revision ")
+    assert cli.ok("db", "upgrade").stdout.startswith("The schema is up to date (revision ")
     engine = make_engine(settings.database_url)
     try:
         store = Store(engine)
@@ -179,11 +179,11 @@ def test_users_create_prompts_for_the_password_twice(cli: Cli, store: Store) -> 
 
 
 def test_duplicate_user_fails_with_one_line(cli: Cli, store: Store) -> None:
-    cli.ok("users", "create", "bob", "--password-stdin", input="first\n")
-    error = cli.fails("users", "create", "bob", "--password-stdin", input="second\n")
+    cli.ok("users", "create", "bob", "--password-stdin", input="violet kettle drum\n")
+    error = cli.fails("users", "create", "bob", "--password-stdin", input="amber paper lantern\n")
     assert "bob" in error and "exists" in error
     user = store.users.by_name("bob")
-    assert user is not None and verify_password(user.password_hash, "first")
+    assert user is not None and verify_password(user.password_hash, "violet kettle drum")
 
 
 @pytest.mark.parametrize(
@@ -199,7 +199,7 @@ def test_users_list_and_json(cli: Cli, store: Store) -> None:
     assert cli.ok("users", "list").stdout == ""
     assert cli.json("users", "list") == []
     for name in ("bob", "alice"):
-        cli.ok("users", "create", name, "--password-stdin", input="pw\n")
+        cli.ok("users", "create", name, "--password-stdin", input="violet kettle drum\n")
     cli.ok("users", "disable", "bob")
     assert cli.ok("users", "list").stdout.splitlines() == ["alice", "bob  (disabled)"]
     listed = cli.json("users", "list")
@@ -223,7 +223,7 @@ def test_users_disable_revokes_the_users_tokens(
     others, _, _ = _insert_token(store, web_client.client_id, other_user.id)
 
     result = cli.ok("users", "disable", "alice")
-    assert "revoked 1 token(s)" in result.stdout
+    assert "Revoked 1 token pair (access and refresh tokens)." in result.stdout
 
     assert store.tokens.active(digest(tokens["access_token"])) is None
     assert _introspect(client, service, tokens["access_token"]) == {"active": False}
@@ -279,7 +279,9 @@ def test_users_set_password_signs_out_and_revokes_every_token(
     assert _signed_in_as(client) == "alice"
 
     result = cli.ok("users", "set-password", "alice", "--password-stdin", input="battery staple\n")
-    assert result.stdout == "Set the password of alice; signed them out and revoked 1 token(s).\n"
+    assert result.stdout == (
+        "Set the password of alice and signed them out. Revoked 1 token pair (access and refresh tokens).\n"
+    )
     assert "battery staple" not in result.output
 
     assert _signed_in_as(client) is None
@@ -327,10 +329,10 @@ def test_users_set_password_of_an_unknown_user_fails_before_asking(cli: Cli, sto
 
 
 def test_users_create_stores_the_normal_form_and_says_so(cli: Cli, store: Store) -> None:
-    assert cli.ok("users", "create", "ＢＯＢ", "--password-stdin", input="pw\n").stdout == (
+    assert cli.ok("users", "create", "ＢＯＢ", "--password-stdin", input="violet kettle drum\n").stdout == (
         "Created user bob (the normal form of 'ＢＯＢ').\n"
     )
-    error = cli.fails("users", "create", "Bob", "--password-stdin", input="pw\n")
+    error = cli.fails("users", "create", "Bob", "--password-stdin", input="violet kettle drum\n")
     assert error == "Error: user 'bob' already exists"
     mixed = cli.fails("users", "create", "b\u043eb", "--password-stdin", input="pw\n")
     assert mixed == (
@@ -353,11 +355,9 @@ def test_users_list_escapes_what_a_terminal_would_act_on(cli: Cli, store: Store)
 
 def test_users_are_found_by_any_case_or_width(cli: Cli, store: Store, web_client: RegisteredClient, user: Any) -> None:
     access, _, _ = _insert_token(store, web_client.client_id, user.id)
-    assert cli.ok("tokens", "revoke", "--user", "ALICE").stdout == "Revoked 1 token(s).\n"
+    assert cli.ok("tokens", "revoke", "--user", "ALICE").stdout == "Revoked 1 token pair (access and refresh tokens).\n"
     assert store.tokens.active(digest(access)) is None
-    assert (
-        cli.ok("users", "disable", "ａｌｉｃｅ").stdout == "Disabled alice; signed them out and revoked 0 token(s).\n"
-    )
+    assert cli.ok("users", "disable", "ａｌｉｃｅ").stdout == "Disabled alice and signed them out. Nothing to revoke.\n"
     disabled = store.users.by_name("alice")
     assert disabled is not None and disabled.disabled
 
@@ -558,7 +558,9 @@ def test_clients_delete_revokes_its_tokens(
     assert _introspect(client, service, access)["active"] is True
     kept = _client_credentials(client, service.client_id, service.secret or "").json["access_token"]
 
-    assert "revoked 1 token(s)" in cli.ok("clients", "delete", created["client_id"]).stdout
+    assert cli.ok("clients", "delete", created["client_id"]).stdout == (
+        f"Deleted {created['client_id']}. Revoked 1 token pair (access and refresh tokens).\n"
+    )
 
     assert store.clients.get(created["client_id"]) is None
     assert store.tokens.active(digest(access)) is None
@@ -612,10 +614,10 @@ def test_tokens_revoke_user(cli: Cli, store: Store, web_client: RegisteredClient
     other = store.users.create("bob", "not-a-real-hash")
     mine = [_insert_token(store, web_client.client_id, user.id)[0] for _ in range(2)]
     theirs, _, _ = _insert_token(store, web_client.client_id, other.id)
-    assert "Revoked 2 token(s)." in cli.ok("tokens", "revoke", "--user", "alice").stdout
+    assert "Revoked 2 token pairs (access and refresh tokens)." in cli.ok("tokens", "revoke", "--user", "alice").stdout
     assert all(store.tokens.active(digest(t)) is None for t in mine)
     assert store.tokens.active(digest(theirs)) is not None
-    assert "Revoked 0 token(s)." in cli.ok("tokens", "revoke", "--user", "alice").stdout
+    assert cli.ok("tokens", "revoke", "--user", "alice").stdout == "Nothing to revoke.\n"
     alice = store.users.by_name("alice")
     assert alice is not None and not alice.disabled  # revoking is not disabling
 
@@ -628,7 +630,8 @@ def test_tokens_revoke_client(
         _insert_token(store, service.client_id, user.id, refresh=True)[0],
     ]
     theirs, _, _ = _insert_token(store, web_client.client_id, user.id)
-    assert "Revoked 2 token(s)." in cli.ok("tokens", "revoke", "--client", service.client_id).stdout
+    revoked = cli.ok("tokens", "revoke", "--client", service.client_id).stdout
+    assert revoked == "Revoked 2 token pairs (access and refresh tokens).\n"
     assert all(store.tokens.active(digest(t)) is None for t in mine)
     assert store.tokens.active(digest(theirs)) is not None
     assert store.clients.get(service.client_id) is not None  # revoking is not deleting
@@ -782,6 +785,8 @@ NOT_UTF8_ARGS = [
     [b"users", b"create", NOT_UTF8, b"--password-stdin"],
     [b"users", b"create", b"b\xc3", b"--password-stdin"],
     [b"users", b"disable", NOT_UTF8],
+    [b"users", b"enable", NOT_UTF8],
+    [b"users", b"delete", NOT_UTF8, b"--yes"],
     [b"clients", b"create", b"--name", NOT_UTF8],
     [b"clients", b"create", b"--name", b"App", b"--redirect-uri", b"http://127.0.0.1:8002/" + NOT_UTF8],
     [b"clients", b"create", b"--name", b"App", b"--scope", NOT_UTF8],

@@ -54,7 +54,7 @@ def test_revoking_commands_publish_the_digests(
     args = tuple(registered.client_id if a == "" else a for a in command)
     code, out, err = _run(sqlite_url, redis_url, revocation_channel, *args)
     assert code == 0, err
-    assert "2 token(s)" in out and err == ""
+    assert "Revoked 2 token pairs" in out and err == ""
     payload = channel_listener.next_payload()
     assert payload is not None and sorted(decode_revoked(payload)) == sorted(issued)
 
@@ -71,7 +71,7 @@ def test_a_new_password_publishes_the_users_tokens(
     args = ("users", "set-password", "alice", "--password-stdin")
     code, out, err = _run(sqlite_url, redis_url, revocation_channel, *args, input="new password\n")
     assert code == 0, err
-    assert "revoked 2 token(s)" in out and err == ""
+    assert "Revoked 2 token pairs" in out and err == ""
     payload = channel_listener.next_payload()
     assert payload is not None and sorted(decode_revoked(payload)) == sorted(issued)
 
@@ -97,7 +97,7 @@ def test_nothing_revoked_nothing_published(
 ) -> None:
     store.users.create("bob", hash_password("pw"))
     code, out, _ = _run(sqlite_url, redis_url, revocation_channel, "tokens", "revoke", "--user", "bob")
-    assert code == 0 and "Revoked 0 token(s)." in out
+    assert code == 0 and out == "Nothing to revoke.\n"
     assert channel_listener.next_payload(timeout=0.3) is None
 
 
@@ -107,6 +107,6 @@ def test_redis_down_is_a_warning_and_the_tokens_are_revoked(
     _, issued = world
     code, out, err = _run(sqlite_url, f"redis://127.0.0.1:{unused_port()}/0", "c", "users", "disable", "alice")
     assert code == 0
-    assert "revoked 2 token(s)" in out
+    assert "Revoked 2 token pairs" in out
     assert err.startswith("Warning: could not publish on Redis") and err.count("\n") == 1
     assert all(store.tokens.active(d) is None for d in issued)

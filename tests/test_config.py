@@ -279,3 +279,27 @@ def test_server_sizes_and_log_level_are_read_and_checked() -> None:
     assert "TESSERA_THREADS" in _refused({"TESSERA_THREADS": "0"})
     assert "TESSERA_POOL_SIZE" in _refused({"TESSERA_POOL_SIZE": "many"})
     assert "TESSERA_LOG_LEVEL" in _refused({"TESSERA_LOG_LEVEL": "verbose"})
+
+
+def test_settings_for_a_command_skip_only_what_a_server_needs() -> None:
+    """A command that runs no server reads production settings without a secret key or an https issuer; the
+    other rules still hold, and a server refuses such settings."""
+    from tessera.app import create_app
+
+    environ = {"TESSERA_ENV": "production", "TESSERA_ISSUER": "http://auth.example.com"}
+    assert "TESSERA_SECRET_KEY" in _refused(environ)
+    settings = Settings.from_env(environ, for_server=False)
+    assert settings.production and not settings.for_server and settings.issuer == "http://auth.example.com"
+    with pytest.raises(ConfigError, match="^TESSERA_ACCESS_TOKEN_TTL"):
+        Settings.from_env({**environ, "TESSERA_ACCESS_TOKEN_TTL": "soon"}, for_server=False)
+    with pytest.raises(ConfigError, match="read for a command, not a server"):
+        create_app(settings)
+    assert Settings.from_env({}, for_server=False).for_server is False  # in development a server may use them
+
+
+def test_password_blocklist_is_a_path_read_only_by_the_commands_that_set_passwords(tmp_path: Path) -> None:
+    assert Settings.from_env({}).password_blocklist is None
+    assert Settings.from_env({"TESSERA_PASSWORD_BLOCKLIST": " "}).password_blocklist is None
+    missing = tmp_path / "missing.txt"
+    # a server sets no password, so a list it cannot read does not stop it
+    assert Settings.from_env({"TESSERA_PASSWORD_BLOCKLIST": f" {missing} "}).password_blocklist == missing

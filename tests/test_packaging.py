@@ -70,6 +70,7 @@ def _size(path: Path) -> int:
 def test_each_distribution_holds_what_it_should(built: dict[str, Path]) -> None:
     server = set(zipfile.ZipFile(built["server-wheel"]).namelist())
     assert {"tessera/app/__init__.py", "tessera/resource/core.py", "tessera/py.typed"} <= server
+    assert "tessera/server/common_passwords.txt" in server  # the password policy's built-in list
     assert any(name.startswith("tessera/store/migrations/versions/") for name in server)
     assert any(name.startswith("tessera/web/templates/") for name in server)
     entry_points = next(n for n in server if n.endswith("entry_points.txt"))

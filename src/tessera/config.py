@@ -6,6 +6,12 @@
 
 Nothing here runs at import time. A bad value raises :class:`~tessera.errors.ConfigError` with a one-line
 message naming the variable.
+
+Production rules apply where the value is used. The secret key signs session cookies and CSRF tokens and the
+issuer is the URL people and clients reach, so only a server needs them: :meth:`Settings.from_env` applies their
+production rules by default (``for_server=True``), and the commands that run no server (``tessera users create``
+on an administrator's machine) read the settings with ``for_server=False``. ``TESSERA_ENV`` itself always
+counts: the production rules for redirect URIs apply to every command that registers one.
 """
 
 import dataclasses
@@ -108,6 +114,11 @@ def _prefix(value: str) -> str:
 _YEAR = 31_536_000
 
 
+def _path(value: str) -> Path | None:
+    """A file named by a setting; whoever reads it says so if it cannot be read."""
+    return Path(value.strip()) if value.strip() else None
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Everything Tessera reads from its environment. Build it with :meth:`from_env`."""
@@ -146,10 +157,18 @@ class Settings:
     session_idle_timeout: int = 1800
     #: ... and this many seconds after the sign-in, however busy (the cookie expires then too)
     session_max_age: int = 43_200
+    #: the operator's own list of refused passwords, read by the commands that set a password
+    #: (:class:`tessera.server.accounts.PasswordPolicy`), not by the server, which sets none
+    password_blocklist: Path | None = None
+    #: whether the production rules a server needs (secret key, issuer) were applied; a server refuses settings
+    #: read without them (:meth:`check_for_server`)
+    for_server: bool = True
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
-        """Read and validate the ``TESSERA_*`` variables (``os.environ`` by default)."""
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, for_server: bool = True) -> "Settings":
+        """Read and validate the ``TESSERA_*`` variables (``os.environ`` by default). With ``for_server=False``
+        (a command that runs no server), the production rules for the secret key and the issuer are not applied:
+        such a command uses neither."""
         env = os.environ if environ is None else environ
         mode = env.get("TESSERA_ENV", "development").strip() or "development"
         if mode not in ("development", "production"):
@@ -165,7 +184,7 @@ class Settings:
         if parts.query or parts.fragment:
             raise ConfigError("TESSERA_ISSUER must not have a query or fragment (RFC 8414 §2)")
         key = env.get("TESSERA_SECRET_KEY", "")
-        if mode == "production":
+        if mode == "production" and for_server:
             if not key:
                 raise ConfigError("TESSERA_SECRET_KEY is required when TESSERA_ENV=production")
             if len(key) < 32:
@@ -202,7 +221,15 @@ class Settings:
             # at least a minute: a shorter idle timeout would sign people out while they read the consent page
             session_idle_timeout=_int(env, "TESSERA_SESSION_IDLE_TIMEOUT", cls.session_idle_timeout, 60, _YEAR),
             session_max_age=_int(env, "TESSERA_SESSION_MAX_AGE", cls.session_max_age, 60, _YEAR),
+            password_blocklist=_path(env.get("TESSERA_PASSWORD_BLOCKLIST", "")),
+            for_server=for_server,
         )
+
+    def check_for_server(self) -> None:
+        """Refuse to run a server on settings read without the server's production rules (``for_server=False``):
+        in production they may hold a random secret key or a plain-http issuer."""
+        if self.production and not self.for_server:
+            raise ConfigError("these settings were read for a command, not a server: read them with for_server=True")
 
     @property
     def production(self) -> bool:

@@ -30,15 +30,15 @@ from tessera.store import Store
 )
 def test_a_username_is_stored_in_its_normal_form(store: Store, typed: str, stored: str) -> None:
     assert check_username(typed) == stored
-    assert create_user(store.users, typed, "pw").username == stored
+    assert create_user(store.users, typed, "violet kettle drum").username == stored
     assert [u.username for u in store.users.all()] == [stored]
 
 
 def test_two_accounts_cannot_differ_only_by_case_or_width(store: Store) -> None:
-    create_user(store.users, "Alice", "first")
+    create_user(store.users, "Alice", "violet kettle drum")
     for variant in ("alice", "ALICE", "ａｌｉｃｅ", "Ａｌｉｃｅ", "aLiCe"):
         with pytest.raises(AlreadyExists, match="'alice' already exists"):
-            create_user(store.users, variant, "second")
+            create_user(store.users, variant, "amber paper lantern")
     assert [u.username for u in store.users.all()] == ["alice"]
 
 

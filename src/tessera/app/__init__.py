@@ -86,6 +86,7 @@ def build(
     clock: Clock = time.time,
 ) -> Built:
     settings = settings or Settings.from_env()
+    settings.check_for_server()
     counter = StatementCounter() if settings.count_sql else None
     store = store or Store(make_engine(settings.database_url, counter=counter, pool_size=settings.pool_size))
     # Authlib logs whole token responses at DEBUG; never let a token reach a log
@@ -97,7 +98,7 @@ def build(
     context = ServerContext(
         settings=settings,
         store=store,
-        clients=ClientCache(store.clients.get, ttl=settings.client_cache_ttl),
+        clients=ClientCache(store.clients.get, ttl=settings.client_cache_ttl, clock=clock),
         rate_limits=RateLimits(settings),
         revocations=Revocations(store.tokens, listeners),
         clock=clock,

@@ -5,6 +5,13 @@ and nothing else.
 Arguments are text, and text is UTF-8: Python hands bytes that are not UTF-8 over as lone surrogates, which
 fail only later, deep in a driver. Every command refuses them as it parses its arguments (:class:`_Command`),
 paths aside (``--data-dir``: a path is bytes on POSIX, and the operating system takes it as it is).
+
+Commands read the settings without the production rules only a server needs (the secret key, the issuer:
+``load_settings(for_server=False)``, the default here); ``tessera serve`` asks for them.
+
+Commands that revoke tokens say how many pairs (:func:`revoked_pairs`): the store returns one access-token digest
+per row, and a row is an access token with the refresh token issued with it, revoked together. They tell
+resource-server caches through Redis (:func:`announce_revoked`) and warn, on stderr, when they cannot.
 """
 
 import functools
@@ -29,6 +36,7 @@ __all__ = [
     "load_settings",
     "main",
     "print_json",
+    "revoked_pairs",
     "shown",
     "store_of",
     "username_of",
@@ -56,22 +64,32 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def load_settings() -> Settings:
+def load_settings(*, for_server: bool = False) -> Settings:
     import os
 
     environ = dict(os.environ)
     read_dotenv(Path(".env"), environ)
-    return Settings.from_env(environ)
+    return Settings.from_env(environ, for_server=for_server)
 
 
 def store_of(settings: Settings | None = None) -> Store:
     return Store(make_engine((settings or load_settings()).database_url))
 
 
+#: what a command says on stderr when it revoked tokens without Redis to tell the resource servers' caches
+NO_REDIS_WARNING = (
+    "Warning: TESSERA_REDIS_URL is not set, so resource servers that cache tokens accept these until their cache "
+    "entry expires (at most their ttl, e.g. 60 s); set it here and run a RevocationSubscriber to end them at once."
+)
+
+
 def announce_revoked(settings: Settings, revoked: list[str]) -> None:
     """Tell resource-server caches through Redis (when configured). The tokens are revoked either way, so a
-    Redis outage is a warning, not a failure: caches then drop them within their TTL bound."""
-    if not settings.redis_url or not revoked:
+    Redis outage, or no Redis at all, is a warning, not a failure: caches then drop them within their TTL bound."""
+    if not revoked:
+        return
+    if not settings.redis_url:
+        click.echo(NO_REDIS_WARNING, err=True)
         return
     # imported here: redis costs every other command a tenth of a second at start
     from tessera.events import PublishError, RevocationPublisher
@@ -83,6 +101,14 @@ def announce_revoked(settings: Settings, revoked: list[str]) -> None:
         click.echo(f"Warning: {exc}; resource-server caches drop these tokens within their TTL.", err=True)
     finally:
         publisher.close()
+
+
+def revoked_pairs(revoked: list[str]) -> str:
+    """``Revoked 3 token pairs (access and refresh tokens).``, or ``Nothing to revoke.``"""
+    if not revoked:
+        return "Nothing to revoke."
+    pairs = "1 token pair" if len(revoked) == 1 else f"{len(revoked)} token pairs"
+    return f"Revoked {pairs} (access and refresh tokens)."
 
 
 def print_json(value: Any) -> None:

@@ -1,12 +1,21 @@
 """``tessera clients``: applications that ask for tokens. The rules are :mod:`tessera.server.registration`'s."""
 
+import datetime
+
 import click
 
-from tessera.cli.base import announce_revoked, fail, handled, load_settings, main, print_json, store_of
+from tessera.cli.base import announce_revoked, handled, load_settings, main, print_json, revoked_pairs, store_of
 from tessera.server.grants import GRANT_TYPES
-from tessera.server.registration import ClientChanges, ClientMetadata, describe, register_client, update_client
+from tessera.server.registration import (
+    MAX_GRACE,
+    ClientChanges,
+    ClientMetadata,
+    describe,
+    register_client,
+    rotate_secret,
+    update_client,
+)
 from tessera.server.scopes import catalogue
-from tessera.tokens import TokenKind, digest, mint
 
 
 @main.group()
@@ -20,7 +29,13 @@ _GRANT_TYPES = click.Choice(GRANT_TYPES)
 @clients.command("create")
 @click.option("--name", required=True, help="Shown to people on the consent page.")
 @click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact-match redirect URI (repeatable).")
-@click.option("--grant-type", "grant_types", multiple=True, type=_GRANT_TYPES)
+@click.option(
+    "--grant-type",
+    "grant_types",
+    multiple=True,
+    type=_GRANT_TYPES,
+    help="Repeatable. Default: authorization_code and refresh_token with a --redirect-uri, else client_credentials.",
+)
 @click.option("--scope", help="Declared scopes: the most this client may ever get.  [default: those marked default]")
 @click.option("--public", is_flag=True, help="No secret; authenticates with 'none'; PKCE required.")
 @click.option("--introspect", is_flag=True, help="May introspect tokens of any client (a resource server).")
@@ -96,7 +111,8 @@ def clients_list(as_json: bool) -> None:
         return
     for c in rows:
         kind = "public" if c.public else "confidential"
-        click.echo(f"{c.client_id}  {c.name}  [{kind}; {' '.join(c.grant_types)}; scope: {c.scope}]")
+        introspect = "; may introspect" if c.may_introspect else ""
+        click.echo(f"{c.client_id}  {c.name}  [{kind}; {' '.join(c.grant_types)}; scope: {c.scope}{introspect}]")
 
 
 @clients.command("delete")
@@ -107,24 +123,37 @@ def clients_delete(client_id: str) -> None:
     settings = load_settings()
     revoked = store_of(settings).clients.delete(client_id)
     announce_revoked(settings, revoked)
-    click.echo(f"Deleted {client_id}; revoked {len(revoked)} token(s).")
+    click.echo(f"Deleted {client_id}. {revoked_pairs(revoked)}")
 
 
 @clients.command("rotate-secret")
 @click.argument("client_id")
+@click.option(
+    "--grace",
+    type=int,
+    default=0,
+    metavar="SECONDS",
+    help=f"Keep the old secret working beside the new one this long (up to {MAX_GRACE}, 30 days); 0: stop it now.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handled
-def clients_rotate_secret(client_id: str, as_json: bool) -> None:
-    """Give a confidential client a new secret; the old one stops working."""
-    clients = store_of().clients
-    client = clients.get(client_id)
-    if client is None:
-        fail(f"no client {client_id!r}")
-    if client.public:
-        fail(f"client {client_id!r} is public and has no secret")
-    secret = mint(TokenKind.CLIENT_SECRET)
-    clients.set_secret(client_id, digest(secret))
+def clients_rotate_secret(client_id: str, grace: int, as_json: bool) -> None:
+    """Give a confidential client a new secret; the old one stops working now, or after --grace seconds.
+
+    With a grace period, update the client with the new secret meanwhile: both work until then, so there is no
+    outage. Rotating again ends a secret still in its grace at once."""
+    rotated = rotate_secret(store_of().clients, client_id, grace=grace)
+    until = rotated.previous_works_until
     if as_json:
-        print_json({"client_id": client_id, "client_secret": secret})
+        out: dict[str, object] = {"client_id": client_id, "client_secret": rotated.secret}
+        if until is not None:
+            out["previous_secret_expires_at"] = until
+        print_json(out)
+        return
+    click.echo(f"client_secret: {rotated.secret}")
+    click.echo("Store the secret now: it is not shown again.")
+    if until is None:
+        click.echo("The old secret no longer works.")
     else:
-        click.echo(f"client_secret: {secret}")
+        when = datetime.datetime.fromtimestamp(until, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        click.echo(f"The old secret works until {when} ({grace} s from now); then only the new one.")

@@ -1,4 +1,4 @@
-"""``tessera db``: the schema."""
+"""``tessera db``: the schema. ``db upgrade`` says what it did, from the revisions before and after."""
 
 import click
 
@@ -19,11 +19,16 @@ def db_upgrade() -> None:
     settings = load_settings()
     engine = make_engine(settings.database_url)
     try:
-        upgrade(engine)
+        upgraded = upgrade(engine)
     except TesseraError as exc:  # a migration that refused, saying why
         fail(f"could not upgrade the database: {exc}")
     except Exception as exc:  # any driver error: say what failed, in one line
         fail(f"could not upgrade the database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
     finally:
         engine.dispose()
-    click.echo("Database is up to date.")
+    if upgraded.created:
+        click.echo(f"Created the schema (revision {upgraded.after}).")
+    elif upgraded.changed:
+        click.echo(f"Upgraded the schema from {upgraded.before} to {upgraded.after}.")
+    else:
+        click.echo(f"The schema is up to date (revision {upgraded.after}).")

@@ -16,7 +16,7 @@ def serve(host: str, port: int, workers: int) -> None:
     """Run the authorization server (granian, one process per worker)."""
     from tessera.app.serve import run
 
-    settings = load_settings()
+    settings = load_settings(for_server=True)  # the one command that needs the secret key and the issuer
     run(settings, host=host, port=port, workers=workers)
 
 

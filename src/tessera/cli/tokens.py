@@ -4,7 +4,16 @@ import time
 
 import click
 
-from tessera.cli.base import announce_revoked, fail, handled, load_settings, main, store_of, username_of
+from tessera.cli.base import (
+    announce_revoked,
+    fail,
+    handled,
+    load_settings,
+    main,
+    revoked_pairs,
+    store_of,
+    username_of,
+)
 
 
 @main.group()
@@ -28,7 +37,7 @@ def tokens_revoke(username: str | None, client_id: str | None) -> None:
     else:
         revoked = tokens.revoke_for_client(client_id or "")
     announce_revoked(settings, revoked)
-    click.echo(f"Revoked {len(revoked)} token(s).")
+    click.echo(revoked_pairs(revoked))
 
 
 @tokens.command("purge")

@@ -1,4 +1,9 @@
-"""``tessera users``: people who sign in. The rules are :mod:`tessera.server.accounts`'s."""
+"""``tessera users``: people who sign in. The rules are :mod:`tessera.server.accounts`'s.
+
+A password is checked against the policy (:func:`~tessera.server.accounts.check_password`, with the operator's
+``TESSERA_PASSWORD_BLOCKLIST``), whose list is read before the password is asked for, so that an unreadable list
+is said before anyone types anything.
+"""
 
 import sys
 
@@ -12,11 +17,26 @@ from tessera.cli.base import (
     load_settings,
     main,
     print_json,
+    revoked_pairs,
     shown,
     store_of,
     username_of,
 )
-from tessera.server.accounts import check_username, create_user, set_password
+from tessera.errors import AlreadyExists
+from tessera.server.accounts import PasswordPolicy, check_username, create_user, set_password
+
+
+def _read_password(password_stdin: bool, prompt: str) -> str:
+    try:  # stdin decodes strictly or with surrogates, by locale: refuse bytes that are not UTF-8 either way
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    except UnicodeDecodeError:
+        fail("the password is not valid UTF-8")
+    if not is_utf8(password):
+        fail("the password is not valid UTF-8")
+    return password
 
 
 @main.group()
@@ -29,18 +49,17 @@ def users() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (one line).")
 @handled
 def users_create(username: str, password_stdin: bool) -> None:
-    """Create a user; the password is prompted for unless --password-stdin is given."""
-    check_username(username)  # before asking for a password
-    try:  # stdin decodes strictly or with surrogates, by locale: refuse bytes that are not UTF-8 either way
-        if password_stdin:
-            password = sys.stdin.readline().rstrip("\r\n")
-        else:
-            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    except UnicodeDecodeError:
-        fail("the password is not valid UTF-8")
-    if not is_utf8(password):
-        fail("the password is not valid UTF-8")
-    user = create_user(store_of().users, username, password)
+    """Create a user; the password is prompted for unless --password-stdin is given.
+
+    A password has 8 to 1024 characters and is not a common or obvious one (see the README)."""
+    settings = load_settings()
+    name = check_username(username)  # all of this before asking for a password
+    store = store_of(settings)
+    if store.users.by_name(name) is not None:
+        raise AlreadyExists(f"user {name!r} already exists")
+    policy = PasswordPolicy.from_file(settings.password_blocklist)
+    password = _read_password(password_stdin, "Password")
+    user = create_user(store.users, username, password, policy=policy)
     normalised = f" (the normal form of {username!r})" if user.username != username else ""
     click.echo(f"Created user {user.username}{normalised}.")
 
@@ -68,7 +87,47 @@ def users_disable(username: str) -> None:
     name = username_of(store, username)
     revoked = store.users.disable(name)
     announce_revoked(settings, revoked)
-    click.echo(f"Disabled {shown(name)}; signed them out and revoked {len(revoked)} token(s).")
+    click.echo(f"Disabled {shown(name)} and signed them out. {revoked_pairs(revoked)}")
+
+
+@users.command("enable")
+@click.argument("username")
+@handled
+def users_enable(username: str) -> None:
+    """Let a disabled user sign in again.
+
+    The sessions and tokens that disabling ended stay ended: the user signs in anew."""
+    store = store_of()
+    name = username_of(store, username)
+    store.users.enable(name)
+    click.echo(f"Enabled {shown(name)}; they can sign in again.")
+
+
+@users.command("delete")
+@click.argument("username")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@handled
+def users_delete(username: str, yes: bool) -> None:
+    """Delete a user with their sessions, tokens, codes and consents; asks first unless --yes.
+
+    Everything goes in one transaction, and the revoked tokens are announced like those of `users disable`.
+    This cannot be undone: to keep someone out for now, use `users disable`."""
+    settings = load_settings()
+    store = store_of(settings)
+    name = username_of(store, username)
+    if store.users.by_name(name) is None:  # before asking
+        fail(f"no user {username!r}")
+    if not yes:
+        question = f"Delete the user {shown(name)} with their sessions, tokens and consents? This cannot be undone"
+        try:
+            confirmed = click.confirm(question, default=False)
+        except click.Abort:  # end of input, or Ctrl-C
+            confirmed = False
+        if not confirmed:
+            fail(f"not confirmed: {shown(name)} was not deleted")
+    revoked = store.users.delete(name)
+    announce_revoked(settings, revoked)
+    click.echo(f"Deleted {shown(name)} and signed them out. {revoked_pairs(revoked)}")
 
 
 @users.command("set-password")
@@ -85,13 +144,11 @@ def users_set_password(username: str, password_stdin: bool) -> None:
     name = username_of(store, username)
     if store.users.by_name(name) is None:  # before asking for a password
         fail(f"no user {username!r}")
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
-    revoked = set_password(store.users, name, password)
+    policy = PasswordPolicy.from_file(settings.password_blocklist)
+    password = _read_password(password_stdin, "New password")
+    revoked = set_password(store.users, name, password, policy=policy)
     announce_revoked(settings, revoked)
-    click.echo(f"Set the password of {shown(name)}; signed them out and revoked {len(revoked)} token(s).")
+    click.echo(f"Set the password of {shown(name)} and signed them out. {revoked_pairs(revoked)}")
 
 
 @users.command("rename")

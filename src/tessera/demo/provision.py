@@ -5,6 +5,11 @@ two clients.
   ``tessera scopes create`` and ``update`` would (the database comes with ``api`` declared: its description is
   updated);
 
+The password ``demo`` breaks the password policy (:func:`tessera.server.accounts.check_password`: too short, and
+the username itself), and that is the point: it is the one everybody types to try the demo, in a database made
+for the run on 127.0.0.1. So the demo creates its user without the policy (``policy=None``); ``tessera users
+create`` and ``set-password`` always apply it.
+
 - the demo app: a confidential authorization-code client (with refresh tokens) whose only redirect URI is the
   app's callback, allowed the scopes ``api restricted``;
 - the demo API: a client_credentials client registered as with ``tessera clients create --introspect``, the
@@ -72,7 +77,7 @@ def provision(store: Store, *, redirect_uri: str) -> DemoClients:
             create_scope(store.scopes, name, description)
         else:
             update_scope(store.scopes, name, description=description)
-    create_user(store.users, USERNAME, PASSWORD)
+    create_user(store.users, USERNAME, PASSWORD, policy=None)  # the demo's contract: demo / demo
     app_id, app_secret = _client(
         store,
         ClientMetadata(

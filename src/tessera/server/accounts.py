@@ -14,7 +14,27 @@ character, and no space but U+0020; letters from one script only (:mod:`tessera.
 ``pаypal`` with a Cyrillic ``а`` cannot pass for ``paypal``. A refusal says which rule, and names a refused
 character by its code point, never raw: the message goes to a terminal.
 
-Passwords must not be empty; they are stored as argon2id hashes (:mod:`tessera.passwords`), never in clear.
+Passwords follow NIST SP 800-63B rev. 4, §3.1.1.2 (passwords chosen by people), in
+:func:`check_password`:
+
+- 8 to 1024 characters, counted as code points after NFC (an ``é`` typed as ``e`` and a combining accent is one
+  character, as it is to the person typing it). No composition rules (no "a digit and a symbol"): they make
+  passwords harder to remember, not to guess.
+- Not a value people commonly choose or an attacker would try first. Compared case-insensitively (NFKC, case
+  folded, as usernames are), refused are: the username, or a password that contains it (for usernames of at
+  least 3 characters: a shorter one would refuse every password with those letters in it); the word ``tessera``,
+  the name of the service; a group of up to 4 characters repeated (``aaaaaaaa``, ``abababab``, ``abcabcab``);
+  a run along a common sequence or keyboard row, either way (``12345678``, ``abcdefgh``, ``qwertyui``,
+  ``87654321``); a password on the built-in list of the most common ones (``common_passwords.txt`` beside this
+  module, a few hundred written for Tessera), alone or with digits and symbols around it (``Password2024!``);
+  and, if the operator set ``TESSERA_PASSWORD_BLOCKLIST``, a password on their list (:class:`PasswordPolicy`).
+
+A refusal says which rule in one line and never repeats the password: the message goes to a terminal and may
+reach a log. Passwords are stored as argon2id hashes (:mod:`tessera.passwords`), never in clear, as typed: the
+normal forms above are for comparing only, so that sign-in need not change.
+
+The demo creates its user ``demo`` with the password ``demo`` (the contract of ``tessera demo``) with
+``policy=None``, which only refuses an empty password; nothing else passes ``None``.
 
 A new password signs the person out everywhere: whoever knew the old one may hold a session or tokens obtained
 with it, so :func:`set_password` ends every session of the user and revokes every token issued for them, access
@@ -22,16 +42,33 @@ tokens included (they are revoked at once, which is what opaque tokens are for; 
 in again).
 """
 
+import dataclasses
+import functools
+import importlib.resources
+import re
 import unicodedata
+from pathlib import Path
 
-from tessera.errors import InvalidAccount
+from tessera.errors import ConfigError, InvalidAccount
 from tessera.passwords import hash_password
 from tessera.server.scripts import mixed_scripts
 from tessera.store import UserRecord, Users
 
-__all__ = ["MAX_USERNAME", "check_password", "check_username", "create_user", "normalise_username", "set_password"]
+__all__ = [
+    "MAX_PASSWORD",
+    "MAX_USERNAME",
+    "MIN_PASSWORD",
+    "PasswordPolicy",
+    "check_password",
+    "check_username",
+    "create_user",
+    "normalise_username",
+    "set_password",
+]
 
 MAX_USERNAME = 150
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
 
 #: control, formatting (U+200B..U+200F, U+202A..U+202E, U+2066..U+2069, ...), surrogates, private use,
 #: unassigned, and the line and paragraph separators
@@ -83,24 +120,115 @@ def check_username(username: str) -> str:
     return name
 
 
-def check_password(password: str) -> str:
-    """``password`` if it may be set; :class:`~tessera.errors.InvalidAccount` otherwise."""
+@dataclasses.dataclass(frozen=True)
+class PasswordPolicy:
+    """What the operator adds to the built-in rules: ``blocklist``, passwords refused besides the built-in list,
+    case folded. :meth:`from_file` reads ``TESSERA_PASSWORD_BLOCKLIST``."""
+
+    blocklist: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_file(cls, path: Path | None) -> "PasswordPolicy":
+        """The policy with the list at ``path`` (none: the built-in rules only); :class:`~tessera.errors.ConfigError`
+        if it cannot be read. Read once per process: only the commands that set a password ask for it."""
+        return cls() if path is None else cls(_read_blocklist(path))
+
+
+#: the built-in rules alone
+BUILT_IN = PasswordPolicy()
+
+#: runs along these, or along them backwards, are obvious: digits (0 after 9 too), the alphabet, the rows and
+#: columns of QWERTY keyboards and the first rows of AZERTY and QWERTZ ones
+_SEQUENCES = (
+    "01234567890",
+    "abcdefghijklmnopqrstuvwxyz",
+    "qwertyuiopasdfghjklzxcvbnm",
+    "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p",
+    "qazwsxedcrfvtgbyhnujmikolp",
+    "azertyuiop",
+    "qwertzuiop",
+    "!@#$%^&*()",
+)
+#: the longest group of characters whose repetition counts as obvious (``abcdabcd``)
+_REPEATED_GROUP = 4
+#: what people put around a common password to pass composition rules: digits, symbols, spaces
+_DECORATION = re.compile(r"^[\W\d_]+|[\W\d_]+$")
+_SERVICE = "tessera"
+#: usernames shorter than this are compared whole, never looked for inside a password
+_USERNAME_INSIDE = 3
+
+
+def check_password(password: str, username: str | None = None, *, policy: PasswordPolicy = BUILT_IN) -> str:
+    """``password`` if it may be set for ``username`` (its stored name; ``None`` when there is none yet);
+    :class:`~tessera.errors.InvalidAccount` naming the rule otherwise, without the password."""
     if not password:
         raise InvalidAccount("the password must not be empty")
+    length = len(unicodedata.normalize("NFC", password))
+    if length < MIN_PASSWORD:
+        raise InvalidAccount(f"the password must be at least {MIN_PASSWORD} characters long")
+    if length > MAX_PASSWORD:
+        raise InvalidAccount(f"the password must be at most {MAX_PASSWORD} characters long")
+    folded = normalise_username(password)  # the same folding as names: NFKC, case folded
+    if username:
+        name = normalise_username(username)
+        if folded == name or (len(name) >= _USERNAME_INSIDE and name in folded):
+            raise InvalidAccount("the password must not contain the username")
+    if _SERVICE in folded:
+        raise InvalidAccount(f"the password must not contain the name of the service ({_SERVICE!r})")
+    if _repeats(folded):
+        raise InvalidAccount("the password must not be a few characters repeated (like aaaaaaaa or abababab)")
+    if any(folded in sequence or folded[::-1] in sequence for sequence in _SEQUENCES):
+        raise InvalidAccount("the password must not be an obvious sequence (like 12345678, abcdefgh or qwertyui)")
+    stem = _DECORATION.sub("", folded)
+    if folded in _common() or stem in _common():
+        raise InvalidAccount("the password is one of the most common passwords (give or take digits or symbols)")
+    if folded in policy.blocklist:
+        raise InvalidAccount("the password is on this server's list of refused passwords (TESSERA_PASSWORD_BLOCKLIST)")
     return password
 
 
-def create_user(users: Users, username: str, password: str) -> UserRecord:
+def create_user(users: Users, username: str, password: str, *, policy: PasswordPolicy | None = BUILT_IN) -> UserRecord:
     """Check the username and the password and store the user under the username's normal form, with the
-    password's argon2id hash."""
+    password's argon2id hash. ``policy=None`` refuses only an empty password: the demo's user, and nobody else."""
     name = check_username(username)
-    check_password(password)
+    if policy is None:
+        if not password:
+            raise InvalidAccount("the password must not be empty")
+    else:
+        check_password(password, name, policy=policy)
     return users.create(name, hash_password(password))
 
 
-def set_password(users: Users, username: str, password: str) -> list[str]:
-    """Give ``username`` a new password (the same rule as at creation), end their sessions and revoke their
+def set_password(users: Users, username: str, password: str, *, policy: PasswordPolicy = BUILT_IN) -> list[str]:
+    """Give ``username`` a new password (the same rules as at creation), end their sessions and revoke their
     tokens, in one transaction; the revoked access-token digests, for the caller to announce.
     :class:`~tessera.errors.NotFound` for an unknown user."""
-    check_password(password)
+    check_password(password, username, policy=policy)
     return users.change_password(username, hash_password(password))
+
+
+def _repeats(text: str) -> bool:
+    """One group of a few characters, at least twice, the last time perhaps cut short (``abcabcab``)."""
+    for size in range(1, _REPEATED_GROUP + 1):
+        whole, rest = divmod(len(text), size)
+        if whole >= 2 and text == text[:size] * whole + text[:rest]:
+            return True
+    return False
+
+
+@functools.cache
+def _common() -> frozenset[str]:
+    text = importlib.resources.files(__package__).joinpath("common_passwords.txt").read_text(encoding="utf-8")
+    return frozenset(normalise_username(line) for line in text.splitlines() if line)
+
+
+@functools.cache
+def _read_blocklist(path: Path) -> frozenset[str]:
+    """The operator's list, one password per line, folded as passwords are compared. Bytes that are not UTF-8
+    (lists collected from breaches have some) are kept as they are: such a line never matches, since a password
+    that is not UTF-8 is refused anyway, but it does not stop the rest of the list from being read."""
+    try:
+        with path.open(encoding="utf-8-sig", errors="surrogateescape", newline=None) as lines:
+            return frozenset(normalise_username(line.rstrip("\n")) for line in lines if line.strip("\n"))
+    except OSError as exc:
+        raise ConfigError(f"TESSERA_PASSWORD_BLOCKLIST: cannot read {path}: {exc.strerror or exc}") from None

@@ -3,6 +3,14 @@ keeps client rows off the hot path.
 
 Client secrets are 256-bit random strings minted by the server, stored as SHA-256 and compared in constant
 time; a slow KDF would buy nothing for them and cost every ``client_credentials`` call.
+
+A secret rotated with a grace period (``tessera clients rotate-secret --grace``) leaves the previous one working
+beside the new one until a set time. That time is compared with the clock at every check, not when the row was
+read, so a cached client stops taking its previous secret at that time, whatever the cache holds. A secret
+that matches neither is checked once more against the row as it is now: the rotation may have happened in
+another process (the CLI) less than the cache's few seconds ago, and the new secret must work at once for a
+rotation to mean no outage. A refused secret costs one indexed read, as an unknown client id always did (and,
+while the database is away, is answered 503 like any request that needs it, rather than 401).
 """
 
 import threading
@@ -24,16 +32,29 @@ NONE = "none"
 ANY_METHOD = (*SECRET_METHODS, NONE)
 
 
+#: the digest compared when a client has no previous secret, so that every check compares twice
+_NO_DIGEST = "0" * 64
+
+
 class OAuthClient(ClientMixin):
     """A registered client. Public clients authenticate with ``none`` and nothing else; confidential clients
-    never with ``none``, at any endpoint."""
+    never with ``none``, at any endpoint. ``clock`` says when a previous secret stops working; ``reread`` gives
+    the row as it is now (the cache's), for a secret that the record held here does not know."""
 
-    __slots__ = ("_loopback", "record")
+    __slots__ = ("_clock", "_loopback", "_reread", "record")
 
-    def __init__(self, record: ClientRecord) -> None:
+    def __init__(
+        self,
+        record: ClientRecord,
+        *,
+        clock: Callable[[], float] = time.time,
+        reread: Callable[[], ClientRecord | None] | None = None,
+    ) -> None:
         self.record = record
         # the registered loopback redirect URIs without their ports, which a request may replace (RFC 8252 §7.3)
         self._loopback = frozenset(filter(None, map(without_port, record.redirect_uris)))
+        self._clock = clock
+        self._reread = reread
 
     @property
     def client_id(self) -> str:
@@ -68,8 +89,18 @@ class OAuthClient(ClientMixin):
         return bool(self._loopback) and without_port(redirect_uri) in self._loopback
 
     def check_client_secret(self, client_secret: str) -> bool:
-        stored = self.record.secret_digest
-        return stored is not None and digests_equal(stored, digest(client_secret))
+        given = digest(client_secret)
+        if self._accepts(self.record, given):
+            return True
+        fresh = self._reread() if self._reread is not None else None
+        return fresh is not None and fresh != self.record and self._accepts(fresh, given)
+
+    def _accepts(self, record: ClientRecord, given: str) -> bool:
+        # both digests compared every time, in constant time: how long a check takes says nothing of which matched
+        current = digests_equal(record.secret_digest or _NO_DIGEST, given) and record.secret_digest is not None
+        previous = digests_equal(record.previous_secret_digest or _NO_DIGEST, given)
+        still = record.previous_secret_expires_at is not None and self._clock() < record.previous_secret_expires_at
+        return current or (previous and record.previous_secret_digest is not None and still)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.record.public:
@@ -90,10 +121,18 @@ class ClientCache:
     within ``ttl`` seconds. Unknown ids are not cached, so a new client works at once.
     """
 
-    def __init__(self, load: Callable[[str], ClientRecord | None], ttl: float, max_entries: int = 10_000) -> None:
+    def __init__(
+        self,
+        load: Callable[[str], ClientRecord | None],
+        ttl: float,
+        max_entries: int = 10_000,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._load = load
         self._ttl = ttl
         self._max = max_entries
+        self._clock = clock
         self._entries: dict[str, tuple[float, OAuthClient]] = {}
         self._lock = threading.Lock()
 
@@ -106,13 +145,19 @@ class ClientCache:
         if record is None:
             self.forget(client_id)
             return None
-        client = OAuthClient(record)
+        client = OAuthClient(record, clock=self._clock, reread=lambda: self._reread(client_id))
         if self._ttl > 0:
             with self._lock:
                 if len(self._entries) >= self._max:
                     self._entries.clear()
                 self._entries[client_id] = (now + self._ttl, client)
         return client
+
+    def _reread(self, client_id: str) -> ClientRecord | None:
+        """The row as it is now, which replaces the cached one."""
+        self.forget(client_id)
+        client = self.get(client_id)
+        return None if client is None else client.record
 
     def forget(self, client_id: str) -> None:
         with self._lock:

@@ -23,6 +23,10 @@ The rules:
 - a public client has no secret, authenticates with ``none`` and must use PKCE: it cannot use client
   credentials or introspect, both of which need a secret.
 
+A confidential client's secret is replaced by :func:`rotate_secret`, with a grace period of at most
+:data:`MAX_GRACE` seconds (30 days) during which the previous secret works too: long enough to roll the new one
+out to every instance of a client, short enough that a secret someone else learnt stops working within a month.
+
 A rule broken raises :class:`~tessera.errors.InvalidClientMetadata` (or :class:`~tessera.errors.InvalidRedirectUri`),
 whose ``error`` is the RFC 7591 error code and whose message says what to change.
 """
@@ -45,18 +49,23 @@ from tessera.store import ClientRecord, Clients
 from tessera.tokens import TokenKind, digest, mint, random_id
 
 __all__ = [
+    "MAX_GRACE",
     "ClientChanges",
     "ClientMetadata",
     "Registered",
+    "Rotated",
     "describe",
     "check_redirect_uri",
     "register_client",
+    "rotate_secret",
     "update_client",
 ]
 
 MAX_NAME = 200
 #: undeclared scopes named in a refusal; the rest are counted
 _NAMED = 3
+#: the longest a previous secret may keep working after a rotation: 30 days
+MAX_GRACE = 30 * 86_400
 #: RFC 3986 §2: unreserved and reserved characters, and '%' to start a percent-encoding
 _URI_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-._~" + ":/?#[]@" + "!$&'()*+,;=" + "%")
 _LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -152,6 +161,34 @@ def update_client(
     )
     clients.update(record)
     return record
+
+
+@dataclasses.dataclass(frozen=True)
+class Rotated:
+    """A new secret (the only time it exists in clear), and until when (Unix seconds) the previous one still
+    works: ``None`` when it stopped at once."""
+
+    secret: str
+    previous_works_until: int | None
+
+
+def rotate_secret(
+    clients: Clients, client_id: str, *, grace: int = 0, clock: Callable[[], float] = time.time
+) -> Rotated:
+    """Give a confidential client a new secret. With ``grace`` seconds (1 to :data:`MAX_GRACE`), the secret it
+    had keeps working until then beside the new one; with 0, it stops at once. A secret still in the grace of an
+    earlier rotation stops at once either way: a client has at most two secrets."""
+    if not 0 <= grace <= MAX_GRACE:
+        raise InvalidClientMetadata(f"the grace period must be 0 to {MAX_GRACE} seconds (30 days), not {grace}")
+    client = clients.get(client_id)
+    if client is None:
+        raise NotFound(f"no client {client_id!r}")
+    if client.public:
+        raise InvalidClientMetadata(f"client {client_id!r} is public and has no secret")
+    secret = mint(TokenKind.CLIENT_SECRET)
+    until = int(clock()) + grace if grace else None
+    clients.set_secret(client_id, digest(secret), keep_previous_until=until)
+    return Rotated(secret, until)
 
 
 def describe(record: ClientRecord) -> dict[str, Any]:

@@ -42,16 +42,28 @@ class ClientTable:
 
     def update(self, client: ClientRecord) -> None:
         values = _metadata(client)
-        del values["secret_digest"], values["created_at"]
+        for secret in ("secret_digest", "created_at", "previous_secret_digest", "previous_secret_expires_at"):
+            del values[secret]
         with self._db.write() as conn:
             result = conn.execute(update(_clients).where(_clients.c.client_id == client.client_id).values(values))
             if result.rowcount != 1:
                 raise NotFound(f"no client {client.client_id!r}")
 
-    def set_secret(self, client_id: str, secret_digest: str) -> None:
+    def set_secret(self, client_id: str, secret_digest: str, *, keep_previous_until: int | None = None) -> None:
+        if keep_previous_until is None:
+            previous: dict[str, object] = {"previous_secret_digest": None, "previous_secret_expires_at": None}
+        else:
+            # the secret being replaced, read by the same statement: in SET, a column is its value before the
+            # update, so a rotation racing another keeps the secret it replaced, never a stale one
+            previous = {
+                "previous_secret_digest": _clients.c.secret_digest,
+                "previous_secret_expires_at": keep_previous_until,
+            }
         with self._db.write() as conn:
             result = conn.execute(
-                update(_clients).where(_clients.c.client_id == client_id).values(secret_digest=secret_digest)
+                update(_clients)
+                .where(_clients.c.client_id == client_id)
+                .values(secret_digest=secret_digest, **previous)
             )
             if result.rowcount != 1:
                 raise NotFound(f"no client {client_id!r}")
@@ -76,6 +88,8 @@ def _metadata(client: ClientRecord) -> dict[str, object]:
         "public": client.public,
         "may_introspect": client.may_introspect,
         "created_at": client.created_at,
+        "previous_secret_digest": client.previous_secret_digest,
+        "previous_secret_expires_at": client.previous_secret_expires_at,
     }
 
 
@@ -91,4 +105,6 @@ def _record(row: Row[tuple[object, ...]]) -> ClientRecord:
         public=bool(m["public"]),
         may_introspect=bool(m["may_introspect"]),
         created_at=m["created_at"],
+        previous_secret_digest=m["previous_secret_digest"],
+        previous_secret_expires_at=m["previous_secret_expires_at"],
     )

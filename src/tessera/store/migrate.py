@@ -2,20 +2,40 @@
 
 Alembic is imported when a migration runs, not with the package: server processes never migrate, and importing
 it costs every worker about 10 MiB of resident memory (measured with bench/run.sh).
+
+:func:`upgrade` reports the revision before and after (Alembic's ``MigrationContext``, read on the connection
+the migrations run on, inside their transaction), so that ``tessera db upgrade`` can say what it did.
 """
 
+import dataclasses
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from tessera.store.db import create_database_file
 
-__all__ = ["upgrade"]
+__all__ = ["Upgraded", "upgrade"]
 
 _HERE = Path(__file__).parent / "migrations"
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+@dataclasses.dataclass(frozen=True)
+class Upgraded:
+    """What :func:`upgrade` did: the schema's revision before (``None``: there was no schema) and after."""
+
+    before: str | None
+    after: str | None
+
+    @property
+    def created(self) -> bool:
+        return self.before is None and self.after is not None
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def upgrade(engine: Engine, revision: str = "head") -> Upgraded:
     """Create or migrate the schema to the newest revision (or to ``revision``: tests of a migration start from
     the one before it); running it again changes nothing. Every migration runs in one transaction: one that
     fails leaves the database as it was."""
@@ -26,5 +46,14 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     config = Config()
     config.set_main_option("script_location", str(_HERE))
     with engine.begin() as conn:
+        before = _current(conn)
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+        after = _current(conn)
+    return Upgraded(before, after)
+
+
+def _current(conn: Connection) -> str | None:
+    from alembic.migration import MigrationContext
+
+    return MigrationContext.configure(conn).get_current_revision()

@@ -49,6 +49,9 @@ clients = Table(
     Column("public", Boolean, default=False, nullable=False),
     Column("may_introspect", Boolean, default=False, nullable=False),
     Column("created_at", Integer, nullable=False),
+    # the secret a rotation with a grace period replaced, and when it stops working
+    Column("previous_secret_digest", _DIGEST, nullable=True),
+    Column("previous_secret_expires_at", Integer, nullable=True),
 )
 
 authorization_codes = Table(

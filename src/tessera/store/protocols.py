@@ -78,7 +78,9 @@ class Clients(Protocol):
     def update(self, client: ClientRecord) -> None:
         """Replace the client's metadata (not its id, secret or creation time)."""
 
-    def set_secret(self, client_id: str, secret_digest: str) -> None: ...
+    def set_secret(self, client_id: str, secret_digest: str, *, keep_previous_until: int | None = None) -> None:
+        """Give the client a new secret. With ``keep_previous_until`` (Unix seconds) the secret it replaces is
+        kept beside it until then; without, only the new one is kept. Raises :class:`~tessera.errors.NotFound`."""
 
     def delete(self, client_id: str) -> list[str]:
         """Delete the client with its tokens, codes and consents; the revoked access digests."""
@@ -106,6 +108,13 @@ class Users(Protocol):
     def disable(self, username: str) -> list[str]:
         """Disable the user, end every session and revoke every token of theirs, in one transaction; the revoked
         access digests."""
+
+    def enable(self, username: str) -> None:
+        """Let a disabled user sign in again; what disabling ended stays ended. Raises NotFound."""
+
+    def delete(self, username: str) -> list[str]:
+        """Delete the user with their sessions, tokens, codes and consents, in one transaction; the access
+        digests of the tokens that were still live. Raises :class:`~tessera.errors.NotFound`."""
 
 
 class Consents(Protocol):

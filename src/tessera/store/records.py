@@ -35,6 +35,9 @@ class ClientRecord:
     public: bool
     may_introspect: bool
     created_at: int
+    #: the secret before the last rotation with a grace period, and until when (Unix seconds) it still works
+    previous_secret_digest: str | None = None
+    previous_secret_expires_at: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -1,16 +1,21 @@
 """People who sign in. The rules for a username or a password live in :mod:`tessera.server.accounts`.
 
 Disabling a user and changing their password end their sessions and revoke their tokens in the same transaction
-as the change itself: either all of it happens or none of it.
+as the change itself: either all of it happens or none of it. Deleting a user deletes their rows in every table
+in one transaction too, child tables first: the foreign keys would cascade, but SQLite enforces them only on
+connections that turned them on, so the deletes are spelled out rather than left to the schema.
 """
 
 import time
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import AlreadyExists, NotFound
 from tessera.store.database import Database
+from tessera.store.models import authorization_codes as _codes
+from tessera.store.models import consents as _consents
+from tessera.store.models import sessions as _sessions
 from tessera.store.models import tokens as _tokens
 from tessera.store.models import users as _users
 from tessera.store.records import UserRecord
@@ -80,6 +85,23 @@ class UserTable:
     def disable(self, username: str) -> list[str]:
         with self._db.write() as conn:
             return _sign_out_everywhere(conn, username, disabled=True)
+
+    def enable(self, username: str) -> None:
+        with self._db.write() as conn:
+            result = conn.execute(update(_users).where(_users.c.username == username).values(disabled=False))
+            if result.rowcount != 1:
+                raise NotFound(f"no user {username!r}")
+
+    def delete(self, username: str) -> list[str]:
+        with self._db.write() as conn:
+            uid = conn.execute(select(_users.c.id).where(_users.c.username == username)).scalar_one_or_none()
+            if uid is None:
+                raise NotFound(f"no user {username!r}")
+            revoked = revoke_where(conn, _tokens.c.user_id == uid)
+            for table in (_tokens, _codes, _consents, _sessions):
+                conn.execute(delete(table).where(table.c.user_id == uid))
+            conn.execute(delete(_users).where(_users.c.id == uid))
+        return revoked
 
 
 def _sign_out_everywhere(conn: Connection, username: str, **changes: object) -> list[str]:
