@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import os
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -367,3 +368,30 @@ def client_credentials_token(client: FlaskClient, registered: RegisteredClient, 
     assert response.status_code == 200, response.get_data(as_text=True)
     token: str = response.json["access_token"]  # type: ignore[index]
     return token
+
+
+@dataclass
+class LiveServer:
+    """The authorization server on a real loopback socket (a thread of this process), its issuer its own URL."""
+
+    base_url: str
+    store: Store
+    app: Flask
+
+
+@pytest.fixture
+def live_server(store: Store, sqlite_url: str) -> Iterator[LiveServer]:
+    """For third-party clients that must reach the server over HTTP, e.g. the JavaScript ones in tests/js."""
+    from werkzeug.serving import make_server
+
+    port = unused_port()
+    base_url = f"http://127.0.0.1:{port}"
+    app = app_for(store, sqlite_url, TESSERA_ISSUER=base_url)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(base_url, store, app)
+    finally:
+        server.shutdown()
+        thread.join()
