@@ -11,13 +11,20 @@ from tessera.cli.base import fail, handled, load_settings, main
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="Serve Prometheus metrics, summed over the workers, on http://127.0.0.1:PORT/metrics.",
+)
 @handled
-def serve(host: str, port: int, workers: int) -> None:
+def serve(host: str, port: int, workers: int, metrics_port: int | None) -> None:
     """Run the authorization server (granian, one process per worker)."""
     from tessera.app.serve import run
 
     settings = load_settings(for_server=True)  # the one command that needs the secret key and the issuer
-    run(settings, host=host, port=port, workers=workers)
+    if metrics_port is not None and metrics_port == port:
+        fail("--metrics-port must differ from --port")
+    run(settings, host=host, port=port, workers=workers, metrics_port=metrics_port)
 
 
 @main.command()
