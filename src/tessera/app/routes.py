@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 
 from tessera.server import handlers
 from tessera.server.front import MachineRoute, Runs
-from tessera.web import auth, consent
+from tessera.web import account, auth, consent
 
 __all__ = ["MACHINE", "PAGES", "Page", "advertised", "endpoint_paths"]
 
@@ -53,6 +53,7 @@ PAGES = (
     Page("/logout",     GET_POST, auth.logout,         "logout"),
     Page("/logged-out", GET,      auth.logged_out,     "logged_out"),
     Page("/",           GET,      auth.home,           "home"),
+    Page("/account",    GET_POST, account.account,     "account"),
     # and /static/<path:filename>: Flask's own static view, for the pages' stylesheet
 )  # fmt: skip
 
