@@ -28,9 +28,9 @@ from tests.conftest import (
 )
 
 
-def _tokens(client: FlaskClient, registered: RegisteredClient, **extra: str) -> dict[str, Any]:
+def _tokens(client: FlaskClient, registered: RegisteredClient, scope: str = "api restricted") -> dict[str, Any]:
     verifier, challenge = pkce_pair()
-    response = exchange(client, registered, get_code(client, registered, challenge, **extra), verifier)
+    response = exchange(client, registered, get_code(client, registered, challenge, scope=scope), verifier)
     assert response.status_code == 200, response.get_data(as_text=True)
     body: dict[str, Any] = response.json
     return body
@@ -55,7 +55,7 @@ def test_it_lists_each_allowed_app_with_its_scopes_and_when(
 ) -> None:
     other = register_client(store, name="Photo printer", scope="api")
     _tokens(client, web_client)
-    _tokens(client, other, scope="api")
+    _tokens(client, other, "api")
     page = client.get("/account")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
