@@ -7,7 +7,9 @@ test session works in a throwaway database of its own.
 import base64
 import contextlib
 import hashlib
+import logging
 import os
+import re
 import secrets
 import threading
 import time
@@ -43,6 +45,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason="TESSERA_TEST_POSTGRES_URL is not set"))
         if "redis" in item.keywords and not os.environ.get("TESSERA_TEST_REDIS_URL"):
             item.add_marker(pytest.mark.skip(reason="TESSERA_TEST_REDIS_URL is not set"))
+
+
+class _AuditScan(logging.Handler):
+    """Every audit event the suite produces, read for anything that looks like a token, code or client secret
+    (they all start ``tsr_<kind>_``) or the tests' usual password."""
+
+    _SECRET = re.compile(r"tsr_(?:at|rt|ac|cs)_|correct horse")
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.seen = 0
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen += 1
+        message = record.getMessage()
+        if self._SECRET.search(message):
+            self.leaks.append(message)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _audit_events_never_hold_a_secret() -> Iterator[None]:
+    logger = logging.getLogger("tessera.audit")
+    scan, level = _AuditScan(), logger.level
+    logger.addHandler(scan)
+    logger.setLevel(logging.INFO)
+    yield
+    logger.removeHandler(scan)
+    logger.setLevel(level)
+    assert not scan.leaks, f"{len(scan.leaks)} of {scan.seen} audit events hold a secret: {scan.leaks[:3]}"
 
 
 @pytest.fixture(scope="session")

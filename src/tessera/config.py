@@ -105,6 +105,14 @@ def _log_level(value: str) -> str:
     return value.upper()
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first is the default), in any case."""
+    value = env.get(name, "").strip().lower() or choices[0]
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {env.get(name)!r}")
+    return value
+
+
 def _prefix(value: str) -> str:
     if len(value) > 64 or not all(c.isalnum() or c in "-_.:" for c in value):
         raise ConfigError("TESSERA_REDIS_PREFIX must be up to 64 letters, digits or '-_.:'")
@@ -153,6 +161,10 @@ class Settings:
     pool_size: int = 5
     #: the level of every logger Tessera configures (the access line is INFO)
     log_level: str = "INFO"
+    #: ``text`` (one readable line per record) or ``json`` (one JSON object per line; tessera.logs)
+    log_format: Literal["text", "json"] = "text"
+    #: the audit trail (tessera.server.audit): ``on`` (the log and the table), ``log`` (the log only), ``off``
+    audit: Literal["on", "log", "off"] = "on"
     #: a sign-in session ends after this many seconds without a page (checked against its last-seen time)
     session_idle_timeout: int = 1800
     #: ... and this many seconds after the sign-in, however busy (the cookie expires then too)
@@ -218,6 +230,8 @@ class Settings:
             threads=_int(env, "TESSERA_THREADS", cls.threads, 1, 64, unit="threads"),
             pool_size=_int(env, "TESSERA_POOL_SIZE", cls.pool_size, 1, 100, unit="connections"),
             log_level=_log_level(env.get("TESSERA_LOG_LEVEL", "").strip() or cls.log_level),
+            log_format=_choice(env, "TESSERA_LOG_FORMAT", ("text", "json")),  # type: ignore[arg-type]
+            audit=_choice(env, "TESSERA_AUDIT", ("on", "log", "off")),  # type: ignore[arg-type]
             # at least a minute: a shorter idle timeout would sign people out while they read the consent page
             session_idle_timeout=_int(env, "TESSERA_SESSION_IDLE_TIMEOUT", cls.session_idle_timeout, 60, _YEAR),
             session_max_age=_int(env, "TESSERA_SESSION_MAX_AGE", cls.session_max_age, 60, _YEAR),

@@ -1,5 +1,8 @@
 """The demo API, as the README describes it, validating by introspection against the real server."""
 
+import html
+import re
+
 import pytest
 import requests
 
@@ -72,3 +75,46 @@ def test_a_revoked_token_is_rejected_at_the_next_call(demo: RunningDemo, demo_st
     response = _get(demo, "/api/data", token)  # no cache: the very next call asks the server
     assert response.status_code == 401
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+def test_account_revocation_is_seen_by_the_demo_api_at_once(demo: RunningDemo) -> None:
+    """A person signs in through the demo app, then revokes the app on the authorization server's /account page:
+    the demo API refuses the app's token at the very next call, and the demo's metrics saw the revocation."""
+    with requests.Session() as browser:
+        page = browser.get(f"{demo.app_url}/")
+        form = re.search(
+            r'<form method="post" action="([^"]+)">\s*<input type="hidden" name="csrf_token" value="([^"]+)"', page.text
+        )
+        assert form is not None
+        consent = browser.post(f"{demo.app_url}{form[1]}", data={"csrf_token": form[2]})
+        # the authorization server's sign-in page
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', consent.text)
+        nxt = re.search(r'name="next" value="([^"]*)"', consent.text)
+        assert csrf and nxt
+        answer = browser.post(
+            f"{demo.auth_url}/login",
+            data={"username": "demo", "password": "demo", "csrf_token": csrf[1], "next": html.unescape(nxt[1])},
+        )
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', answer.text)
+        action = re.search(r'<form method="post" action="([^"]+)"', answer.text)
+        assert csrf and action
+        protected = browser.post(
+            f"{demo.auth_url}{html.unescape(action[1])}",
+            data={"csrf_token": csrf[1], "decision": "allow", "grant_scope": ["api", "restricted"]},
+        )
+        assert "You are authenticated" in protected.text and protected.text.count("Protected API data.") == 1
+
+        account = browser.get(f"{demo.auth_url}/account")
+        assert "Demo app" in account.text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', account.text)
+        client_id = re.search(r'name="client_id" value="([^"]+)"', account.text)
+        assert csrf and client_id
+        revoked = browser.post(f"{demo.auth_url}/account", data={"csrf_token": csrf[1], "client_id": client_id[1]})
+        assert "no longer has access to your account" in revoked.text
+
+        again = browser.get(f"{demo.app_url}/protected")
+        assert "Protected API data." not in again.text and "invalid_token" in again.text
+
+    metrics = requests.get(demo.metrics_url, timeout=5).text
+    assert "tessera_revocations_total 1.0" in metrics
+    assert 'tessera_tokens_issued_total{grant_type="authorization_code"} 1.0' in metrics

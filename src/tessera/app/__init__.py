@@ -21,19 +21,22 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from tessera.app.routes import MACHINE, PAGES, advertised
+from tessera.app.routes import MACHINE, PAGES, advertised, endpoint_paths
 from tessera.config import Settings
 from tessera.events import RevocationPublisher
 from tessera.ratelimit import RateLimits
+from tessera.server.access import AccessLog
+from tessera.server.audit import AuditTrail
 from tessera.server.authorization import TesseraServer
 from tessera.server.clients import ClientCache
 from tessera.server.context import Clock, RevocationListener, Revocations, ServerContext
 from tessera.server.errors import JSON_NO_STORE, failure
 from tessera.server.front import Front, MachineRoute, Runs
-from tessera.server.grants import GRANTS
+from tessera.server.grants import GRANT_TYPES, GRANTS
 from tessera.server.handlers import Machine
 from tessera.server.introspection import IntrospectionEndpoint
 from tessera.server.metadata import Metadata
+from tessera.server.metrics import Metrics
 from tessera.server.request import MAX_BODY, HttpRequest, Reply
 from tessera.server.revocation import RevocationEndpoint
 from tessera.server.rsgi import RsgiFront
@@ -44,7 +47,7 @@ from tessera.web.boundary import refuse_control_characters
 from tessera.web.context import install
 from tessera.web.security import CachedSerializerSessionInterface, add_page_headers
 
-__all__ = ["Built", "build", "create_app"]
+__all__ = ["Built", "build", "create_app", "new_metrics"]
 
 _WEB = Path(__file__).resolve().parent.parent / "web"
 
@@ -71,11 +74,19 @@ def create_app(
     store: Store | None = None,
     on_revoke: list[RevocationListener] | None = None,
     clock: Clock = time.time,
+    metrics: Metrics | None = None,
 ) -> Flask:
     """The authorization server as a WSGI app. ``store`` defaults to one on ``settings.database_url``;
     ``on_revoke`` are told of every revocation, besides the Redis publisher when ``TESSERA_REDIS_URL`` is set;
-    ``clock`` says what time it is (tests move it)."""
-    return build(settings, store=store, on_revoke=on_revoke, clock=clock).flask
+    ``clock`` says what time it is (tests move it); ``metrics`` counts (default: nothing is counted; see
+    :func:`new_metrics`)."""
+    return build(settings, store=store, on_revoke=on_revoke, clock=clock, metrics=metrics).flask
+
+
+def new_metrics(registry: Any = None) -> Metrics:
+    """Metrics for this server's endpoints and grants, at zero, registered on ``registry`` (a
+    ``prometheus_client.CollectorRegistry``; ``None`` for multiprocess mode, where nothing is registered)."""
+    return Metrics(endpoints=endpoint_paths(), grant_types=GRANT_TYPES, registry=registry)
 
 
 def build(
@@ -84,6 +95,7 @@ def build(
     store: Store | None = None,
     on_revoke: list[RevocationListener] | None = None,
     clock: Clock = time.time,
+    metrics: Metrics | None = None,
 ) -> Built:
     settings = settings or Settings.from_env()
     settings.check_for_server()
@@ -95,13 +107,17 @@ def build(
     listeners = list(on_revoke or [])
     if settings.redis_url:
         listeners.append(RevocationPublisher(settings.redis_url, channel=settings.revocation_channel))
+    metrics = metrics or Metrics.off()
+    audit = AuditTrail(store.audit if settings.audit == "on" else None, enabled=settings.audit != "off")
     context = ServerContext(
         settings=settings,
         store=store,
         clients=ClientCache(store.clients.get, ttl=settings.client_cache_ttl, clock=clock),
         rate_limits=RateLimits(settings),
-        revocations=Revocations(store.tokens, listeners),
+        revocations=Revocations(store.tokens, listeners, metrics),
         clock=clock,
+        metrics=metrics,
+        audit=audit,
     )
     server = TesseraServer(context)
     for grant, extensions in GRANTS:
@@ -119,7 +135,14 @@ def build(
         # request.remote_addr (counted by the sign-in rate limit) becomes the address the proxies saw
         n = settings.trusted_proxies
         pages = ProxyFix(pages, x_for=n, x_proto=n)
-    front = Front(Machine(server, metadata), routes, pages, headers=_every_response(settings))
+    front = Front(
+        Machine(server, metadata),
+        routes,
+        pages,
+        access=AccessLog(metrics=metrics),
+        headers=_every_response(settings),
+        background=[metrics, audit],
+    )
     flask.wsgi_app = WsgiFront(front)  # type: ignore[method-assign]
     return Built(flask, server, front, store, counter)
 

@@ -16,9 +16,9 @@ from flask.typing import ResponseReturnValue
 
 from tessera.server import handlers
 from tessera.server.front import MachineRoute, Runs
-from tessera.web import auth, consent
+from tessera.web import account, auth, consent
 
-__all__ = ["MACHINE", "PAGES", "Page"]
+__all__ = ["MACHINE", "PAGES", "Page", "advertised", "endpoint_paths"]
 
 GET, POST, GET_POST = ("GET",), ("POST",), ("GET", "POST")
 LOOP, THREAD = Runs.LOOP, Runs.THREAD
@@ -53,6 +53,7 @@ PAGES = (
     Page("/logout",     GET_POST, auth.logout,         "logout"),
     Page("/logged-out", GET,      auth.logged_out,     "logged_out"),
     Page("/",           GET,      auth.home,           "home"),
+    Page("/account",    GET_POST, account.account,     "account"),
     # and /static/<path:filename>: Flask's own static view, for the pages' stylesheet
 )  # fmt: skip
 
@@ -61,3 +62,9 @@ def advertised() -> dict[str, str]:
     """Metadata names of the advertised endpoints, and their paths."""
     routes: list[MachineRoute | Page] = [*MACHINE, *PAGES]
     return {route.advertised_as: route.path for route in routes if route.advertised_as is not None}
+
+
+def endpoint_paths() -> list[str]:
+    """Every path of the request map: the ``endpoint`` label of the per-request metrics (any other path is
+    counted as ``other``, so a scanner's guesses never make new series)."""
+    return [route.path for route in MACHINE] + [page.path for page in PAGES]

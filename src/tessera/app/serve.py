@@ -6,6 +6,15 @@ Each worker runs the pages and the writing machine routes on a few threads, enou
 trips and commits, few enough that the connection pool (5 connections plus 10 overflow) never makes a request
 wait; introspection and the documents run on the event loop itself.
 
+With ``--metrics-port``, Prometheus metrics (:mod:`tessera.server.metrics`): each worker counts into
+``prometheus_client``'s multiprocess files in a directory of this run's own (made at start, removed at the end),
+and this process, the master, serves their sum on ``http://127.0.0.1:PORT/metrics`` from a thread: on loopback
+only, and never on the public listener. A worker that dies and is replaced leaves its files, so the totals keep
+counting across restarts. The master creates every series at zero before the workers start.
+
+Logs go to stderr as text or, with ``TESSERA_LOG_FORMAT=json``, one JSON object per line (:mod:`tessera.logs`),
+granian's messages included.
+
 HTTP/1.1 only. granian's default would also take cleartext HTTP/2 from clients that know to ask for it (no
 browser does without TLS, and ``tessera serve`` has no TLS), and its protocol detection left two holes: a
 connection that never sent a byte was kept open for ever, because the header timeout only starts once the
@@ -15,7 +24,9 @@ had none. With HTTP/1.1 alone the header timeout runs from the moment a connecti
 """
 
 import logging
-import sys
+import os
+import shutil
+import tempfile
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,21 +37,31 @@ from granian.server import Server
 
 from tessera import __version__
 from tessera.config import Settings
+from tessera.errors import TesseraError
+from tessera.logs import configure
 
-__all__ = ["HEADER_TIMEOUT", "describe", "run"]
+__all__ = ["HEADER_TIMEOUT", "MULTIPROC_VARIABLE", "describe", "run"]
 
 #: seconds a client has to send a request's headers (the body has ``TESSERA_BODY_TIMEOUT``)
 HEADER_TIMEOUT = 10
+#: where prometheus_client's multiprocess mode keeps its files; it must be set before prometheus_client is imported
+MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
-_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-# granian's own messages (start, stop, worker exits) on stderr beside ours, at warning and above
-_GRANIAN_LOGGING: dict[str, Any] = {
-    "formatters": {"generic": {"()": "logging.Formatter", "fmt": _LOG_FORMAT}},
-    "handlers": {
-        "console": {"formatter": "generic", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
-        "access": {"formatter": "generic", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
-    },
-}
+
+def _granian_logging(log_format: str) -> dict[str, Any]:
+    """granian's own messages (start, stop, worker exits) on stderr beside ours, at warning and above."""
+    generic = {"()": "tessera.logs.formatter_factory", "log_format": log_format}
+    return {
+        "formatters": {"generic": generic},
+        "handlers": {
+            "console": {"formatter": "generic", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
+            "access": {"formatter": "generic", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
+        },
+    }
+
+
+class MetricsPortInUse(TesseraError):
+    """The metrics port cannot be bound."""
 
 
 def describe(settings: Settings, *, host: str, port: int, workers: int) -> str:
@@ -57,16 +78,49 @@ def describe(settings: Settings, *, host: str, port: int, workers: int) -> str:
     )
 
 
-def run(settings: Settings, *, host: str, port: int, workers: int) -> None:
-    """Serve until stopped (SIGTERM or Ctrl-C); one access line per request goes to stderr at info level."""
-    logging.basicConfig(stream=sys.stderr, level=settings.log_level, format=_LOG_FORMAT)
-    logging.getLogger("tessera").info("%s", describe(settings, host=host, port=port, workers=workers))
+def run(settings: Settings, *, host: str, port: int, workers: int, metrics_port: int | None = None) -> None:
+    """Serve until stopped (SIGTERM or Ctrl-C); one access line per request goes to stderr at info level. With
+    ``metrics_port``, Prometheus metrics on ``127.0.0.1:metrics_port`` (:class:`MetricsPortInUse` if taken)."""
+    configure(settings.log_level, settings.log_format)
+    log = logging.getLogger("tessera")
+    log.info("%s", describe(settings, host=host, port=port, workers=workers))
+    metrics_dir = None
+    metrics_server = None
+    if metrics_port is not None:
+        metrics_dir = tempfile.mkdtemp(prefix="tessera-metrics-")
+        os.environ[MULTIPROC_VARIABLE] = metrics_dir  # before prometheus_client is imported, here or in a worker
+        metrics_server = _serve_metrics(metrics_port, metrics_dir)
+        log.info("Prometheus metrics on http://127.0.0.1:%d/metrics", metrics_port)
+    try:
+        _serve(settings, host=host, port=port, workers=workers, metrics=metrics_port is not None)
+    finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
+
+def _serve_metrics(port: int, directory: str) -> Any:
+    import sys
+
+    if "prometheus_client" in sys.modules:  # it would have picked in-process storage: the workers' counts never add up
+        raise RuntimeError("prometheus_client was imported before its multiprocess directory was set")
+    from tessera.app import new_metrics
+    from tessera.server.metrics import serve_metrics
+
+    new_metrics()  # every series at zero, in this process's files, before any worker has started
+    try:
+        return serve_metrics(port, directory)
+    except OSError as exc:
+        raise MetricsPortInUse(f"cannot serve metrics on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+
+
+def _serve(settings: Settings, *, host: str, port: int, workers: int, metrics: bool) -> None:
     def load_app() -> Any:
         # runs in each worker after the fork, with the settings the command validated
-        from tessera.app import build
+        from tessera.app import build, new_metrics
 
-        return build(settings).rsgi(threads=settings.threads)
+        return build(settings, metrics=new_metrics() if metrics else None).rsgi(threads=settings.threads)
 
     server = Server(
         "tessera.app:build",
@@ -77,7 +131,7 @@ def run(settings: Settings, *, host: str, port: int, workers: int) -> None:
         workers=workers,
         http1_settings=HTTP1Settings(header_read_timeout=HEADER_TIMEOUT * 1000),
         log_level=LogLevels.warning,
-        log_dictconfig=_GRANIAN_LOGGING,
+        log_dictconfig=_granian_logging(settings.log_format),
         log_access=False,  # Tessera writes its own access line, with the client id
         workers_kill_timeout=10,
     )

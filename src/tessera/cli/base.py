@@ -19,7 +19,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
@@ -28,8 +28,12 @@ from tessera.errors import TesseraError
 from tessera.server.accounts import normalise_username
 from tessera.store import Store, make_engine
 
+if TYPE_CHECKING:
+    from tessera.server.audit import Event
+
 __all__ = [
     "announce_revoked",
+    "audit",
     "fail",
     "handled",
     "is_utf8",
@@ -101,6 +105,23 @@ def announce_revoked(settings: Settings, revoked: list[str]) -> None:
         click.echo(f"Warning: {exc}; resource-server caches drop these tokens within their TTL.", err=True)
     finally:
         publisher.close()
+
+
+def audit(
+    store: Store,
+    event: "Event",
+    *,
+    settings: Settings | None = None,
+    client_id: str | None = None,
+    user: str | None = None,
+    detail: dict[str, object] | None = None,
+) -> None:
+    """Record what a command changed in the audit trail (``detail["via"]`` is ``cli``), written at once."""
+    from tessera.server.audit import AuditTrail
+
+    settings = settings or load_settings()
+    trail = AuditTrail(store.audit if settings.audit == "on" else None, enabled=settings.audit != "off")
+    trail.emit(event, client_id=client_id, user=user, detail={"via": "cli", **(detail or {})})
 
 
 def revoked_pairs(revoked: list[str]) -> str:

@@ -4,7 +4,8 @@ import datetime
 
 import click
 
-from tessera.cli.base import announce_revoked, handled, load_settings, main, print_json, revoked_pairs, store_of
+from tessera.cli.base import announce_revoked, audit, handled, load_settings, main, print_json, revoked_pairs, store_of
+from tessera.server.audit import Event
 from tessera.server.grants import GRANT_TYPES
 from tessera.server.registration import (
     MAX_GRACE,
@@ -57,6 +58,8 @@ def clients_create(
     registered = register_client(
         store.clients, metadata, scopes=catalogue(store.scopes), production=settings.production
     )
+    audit(store, Event.CLIENT_CREATED, settings=settings, client_id=registered.record.client_id,
+          detail={"name": registered.record.name})  # fmt: skip
     if as_json:
         out = describe(registered.record)
         if registered.secret is not None:
@@ -94,6 +97,7 @@ def clients_update(
     record = update_client(
         store.clients, client_id, changes, scopes=catalogue(store.scopes), production=settings.production
     )
+    audit(store, Event.CLIENT_UPDATED, settings=settings, client_id=client_id)
     if as_json:
         print_json(describe(record))
     else:
@@ -121,7 +125,9 @@ def clients_list(as_json: bool) -> None:
 def clients_delete(client_id: str) -> None:
     """Delete a client and revoke its tokens."""
     settings = load_settings()
-    revoked = store_of(settings).clients.delete(client_id)
+    store = store_of(settings)
+    revoked = store.clients.delete(client_id)
+    audit(store, Event.CLIENT_DELETED, settings=settings, client_id=client_id, detail={"revoked": len(revoked)})
     announce_revoked(settings, revoked)
     click.echo(f"Deleted {client_id}. {revoked_pairs(revoked)}")
 
@@ -142,7 +148,9 @@ def clients_rotate_secret(client_id: str, grace: int, as_json: bool) -> None:
 
     With a grace period, update the client with the new secret meanwhile: both work until then, so there is no
     outage. Rotating again ends a secret still in its grace at once."""
-    rotated = rotate_secret(store_of().clients, client_id, grace=grace)
+    store = store_of()
+    rotated = rotate_secret(store.clients, client_id, grace=grace)
+    audit(store, Event.CLIENT_SECRET_ROTATED, client_id=client_id, detail={"grace": grace})
     until = rotated.previous_works_until
     if as_json:
         out: dict[str, object] = {"client_id": client_id, "client_secret": rotated.secret}

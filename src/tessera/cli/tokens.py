@@ -6,6 +6,7 @@ import click
 
 from tessera.cli.base import (
     announce_revoked,
+    audit,
     fail,
     handled,
     load_settings,
@@ -14,6 +15,7 @@ from tessera.cli.base import (
     store_of,
     username_of,
 )
+from tessera.server.audit import Event
 
 
 @main.group()
@@ -33,9 +35,12 @@ def tokens_revoke(username: str | None, client_id: str | None) -> None:
     store = store_of(settings)
     tokens = store.tokens
     if username is not None:
-        revoked = tokens.revoke_for_user(username_of(store, username))
+        name = username_of(store, username)
+        revoked = tokens.revoke_for_user(name)
+        audit(store, Event.TOKEN_REVOKED, settings=settings, user=name, detail={"revoked": len(revoked)})
     else:
         revoked = tokens.revoke_for_client(client_id or "")
+        audit(store, Event.TOKEN_REVOKED, settings=settings, client_id=client_id, detail={"revoked": len(revoked)})
     announce_revoked(settings, revoked)
     click.echo(revoked_pairs(revoked))
 

@@ -11,6 +11,7 @@ import click
 
 from tessera.cli.base import (
     announce_revoked,
+    audit,
     fail,
     handled,
     is_utf8,
@@ -24,6 +25,7 @@ from tessera.cli.base import (
 )
 from tessera.errors import AlreadyExists
 from tessera.server.accounts import PasswordPolicy, check_username, create_user, set_password
+from tessera.server.audit import Event
 
 
 def _read_password(password_stdin: bool, prompt: str) -> str:
@@ -60,6 +62,7 @@ def users_create(username: str, password_stdin: bool) -> None:
     policy = PasswordPolicy.from_file(settings.password_blocklist)
     password = _read_password(password_stdin, "Password")
     user = create_user(store.users, username, password, policy=policy)
+    audit(store, Event.USER_CREATED, settings=settings, user=user.username)
     normalised = f" (the normal form of {username!r})" if user.username != username else ""
     click.echo(f"Created user {user.username}{normalised}.")
 
@@ -86,6 +89,7 @@ def users_disable(username: str) -> None:
     store = store_of(settings)
     name = username_of(store, username)
     revoked = store.users.disable(name)
+    audit(store, Event.USER_DISABLED, settings=settings, user=name, detail={"revoked": len(revoked)})
     announce_revoked(settings, revoked)
     click.echo(f"Disabled {shown(name)} and signed them out. {revoked_pairs(revoked)}")
 
@@ -100,6 +104,7 @@ def users_enable(username: str) -> None:
     store = store_of()
     name = username_of(store, username)
     store.users.enable(name)
+    audit(store, Event.USER_ENABLED, user=name)
     click.echo(f"Enabled {shown(name)}; they can sign in again.")
 
 
@@ -126,6 +131,7 @@ def users_delete(username: str, yes: bool) -> None:
         if not confirmed:
             fail(f"not confirmed: {shown(name)} was not deleted")
     revoked = store.users.delete(name)
+    audit(store, Event.USER_DELETED, settings=settings, user=name, detail={"revoked": len(revoked)})
     announce_revoked(settings, revoked)
     click.echo(f"Deleted {shown(name)} and signed them out. {revoked_pairs(revoked)}")
 
@@ -147,6 +153,7 @@ def users_set_password(username: str, password_stdin: bool) -> None:
     policy = PasswordPolicy.from_file(settings.password_blocklist)
     password = _read_password(password_stdin, "New password")
     revoked = set_password(store.users, name, password, policy=policy)
+    audit(store, Event.USER_PASSWORD_CHANGED, settings=settings, user=name, detail={"revoked": len(revoked)})
     announce_revoked(settings, revoked)
     click.echo(f"Set the password of {shown(name)} and signed them out. {revoked_pairs(revoked)}")
 
@@ -161,4 +168,5 @@ def users_rename(username: str, new_username: str) -> None:
     store = store_of()
     name = username_of(store, username)
     store.users.rename(name, new)
+    audit(store, Event.USER_UPDATED, user=new, detail={"renamed_from": name})
     click.echo(f"Renamed {shown(name)} to {new}.")

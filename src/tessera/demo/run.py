@@ -6,9 +6,11 @@ exits with nothing left behind and no traceback.
 
 The demo keeps its own world. It starts from a fresh SQLite database, :data:`~tessera.demo.provision.DATABASE_FILE`
 in ``--data-dir`` (a temporary directory, deleted at the end, unless one is given), and derives its issuer from
-the auth port. Of the environment it reads only ``TESSERA_ACCESS_TOKEN_TTL`` and ``TESSERA_REFRESH_TOKEN_TTL``
-(short lifetimes show refreshing); ``TESSERA_DATABASE_URL``, ``TESSERA_ISSUER``, ``TESSERA_REDIS_URL`` and the
-rest are ignored, and the secret keys are random per run.
+the auth port. The authorization server's Prometheus metrics are served on ``--metrics-port`` (by default a
+free port the system picks), and the banner says where. Of the environment it reads only
+``TESSERA_ACCESS_TOKEN_TTL`` and ``TESSERA_REFRESH_TOKEN_TTL`` (short lifetimes show refreshing);
+``TESSERA_DATABASE_URL``, ``TESSERA_ISSUER``, ``TESSERA_REDIS_URL`` and the rest are ignored, and the secret
+keys are random per run.
 """
 
 import contextlib
@@ -20,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tessera.app import create_app
+from tessera.app import create_app, new_metrics
 from tessera.config import Settings
 from tessera.demo.api import create_api_app
 from tessera.demo.client_app import ClientAppConfig, create_client_app
@@ -40,10 +42,14 @@ class DemoPorts:
     auth: int = 8000
     api: int = 8001
     app: int = 8002
+    #: the authorization server's metrics; 0: a free port the system picks
+    metrics: int = 0
 
     def check(self) -> None:
         if len({self.auth, self.api, self.app}) != 3:
             raise ConfigError("the three ports must differ")
+        if self.metrics in (self.auth, self.api, self.app):
+            raise ConfigError("the metrics port must differ from the other three")
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class RunningDemo:
     auth_url: str
     api_url: str
     app_url: str
+    metrics_url: str = ""
 
 
 def demo_settings(database_url: str, auth_port: int, environ: Mapping[str, str]) -> Settings:
@@ -73,6 +80,9 @@ def running_demo(ports: DemoPorts, data_dir: Path, environ: Mapping[str, str] | 
     api_url = f"http://{HOST}:{ports.api}"
     redirect_uri = app_url + "/authorize"
     engine = make_engine(database_url)
+    from prometheus_client import CollectorRegistry, make_wsgi_app
+
+    registry = CollectorRegistry()
     try:
         upgrade(engine)
         store = Store(engine)
@@ -88,7 +98,12 @@ def running_demo(ports: DemoPorts, data_dir: Path, environ: Mapping[str, str] | 
             )
         )
         sites = [
-            Site("auth", ports.auth, create_app(settings, store=store), " (the authorization server: try --auth-port)"),
+            Site(
+                "auth",
+                ports.auth,
+                create_app(settings, store=store, metrics=new_metrics(registry)),
+                " (the authorization server: try --auth-port)",
+            ),
             Site(
                 "api",
                 ports.api,
@@ -96,9 +111,11 @@ def running_demo(ports: DemoPorts, data_dir: Path, environ: Mapping[str, str] | 
                 " (the API: try --api-port)",
             ),
             Site("app", ports.app, client_app, " (the demo app: try --app-port)"),
+            Site("metrics", ports.metrics, make_wsgi_app(registry), " (the metrics: try --metrics-port)"),
         ]
-        with Servers(sites, host=HOST):
-            yield RunningDemo(data_dir, database_url, settings.issuer, api_url, app_url)
+        with Servers(sites, host=HOST) as servers:
+            metrics_url = f"http://{HOST}:{servers.port('metrics')}/metrics"
+            yield RunningDemo(data_dir, database_url, settings.issuer, api_url, app_url, metrics_url)
     finally:
         engine.dispose()
 
@@ -123,6 +140,7 @@ def _banner(demo: RunningDemo, temporary: bool) -> str:
             f"  Demo app              {demo.app_url}/   <- start here",
             f"  Authorization server  {demo.auth_url}/",
             f"  Demo API              {demo.api_url}/api/data",
+            f"  Metrics               {demo.metrics_url}",
             "",
             f"  Sign in as user '{USERNAME}' with password '{PASSWORD}'.",
             f"  Database: {database} ({kept})",

@@ -103,6 +103,13 @@ class Servers:
         self._servers.append(server)
         self._threads.append(thread)
 
+    def port(self, name: str) -> int:
+        """The port the site ``name`` listens on (the one the OS chose, for a site given port 0)."""
+        for server in self._servers:
+            if getattr(server, "site_name", None) == name:
+                return int(server.socket.getsockname()[1])
+        raise KeyError(name)
+
     def stop(self) -> None:
         """Stop accepting, wait for each serving loop to end, close the sockets. Safe to call twice."""
         # all at once: each shutdown waits up to one poll interval for its loop to notice

@@ -2,7 +2,10 @@
 
     request method=POST path=/oauth/introspect status=200 duration_ms=0.42 client_id=Zx3...
 
-Never a token, a secret or a query string (a callback's query carries a code).
+Never a token, a secret or a query string (a callback's query carries a code). Each record also carries its
+fields (and the request id) as ``record.tessera``, which ``TESSERA_LOG_FORMAT=json`` writes as they are
+(:mod:`tessera.logs`). The same call counts the request's endpoint, status and duration in the metrics
+(:meth:`tessera.server.metrics.Metrics.request`), where those facts are known.
 
 :class:`AccessLog` writes it in one of two ways. At once, in the thread that answered the request: what the
 tests, the demo and any WSGI server get. Or queued (:meth:`AccessLog.start`, what ``tessera serve`` does): the
@@ -18,28 +21,44 @@ import logging
 import threading
 import time
 
+from tessera.server.metrics import Metrics
+
 __all__ = ["AccessLog"]
 
 _FORMAT = "request method=%s path=%s status=%d duration_ms=%.2f client_id=%s"
-_Entry = tuple[float, str, str, int, float, str]
+_Entry = tuple[float, str, str, int, float, str, str | None]
 
 
 class AccessLog:
     """Call it once per request with what the request was and how it ended."""
 
-    def __init__(self, logger: logging.Logger | None = None, *, interval: float = 0.1) -> None:
+    def __init__(
+        self, logger: logging.Logger | None = None, *, interval: float = 0.1, metrics: Metrics | None = None
+    ) -> None:
         self.logger = logger or logging.getLogger("tessera.access")
+        self.metrics = metrics or Metrics.off()
         self._interval = interval
         self._queue: collections.deque[_Entry] = collections.deque()
         self._writer: threading.Thread | None = None
         self._stop = threading.Event()
 
-    def __call__(self, method: str, path: str, status: int, started: float, client_id: str | None) -> None:
-        duration_ms = (time.perf_counter() - started) * 1000
+    def __call__(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        started: float,
+        client_id: str | None,
+        request_id: str | None = None,
+    ) -> None:
+        seconds = time.perf_counter() - started
+        self.metrics.request(path, status, seconds)
+        duration_ms = seconds * 1000
         if self._writer is not None:
-            self._queue.append((time.time(), method, path, status, duration_ms, client_id or "-"))
+            self._queue.append((time.time(), method, path, status, duration_ms, client_id or "-", request_id))
         elif self.logger.isEnabledFor(logging.INFO):
-            self.logger.info(_FORMAT, method, path, status, duration_ms, client_id or "-")
+            args = (method, path, status, duration_ms, client_id or "-")
+            self.logger.info(_FORMAT, *args, extra={"tessera": _fields(*args, request_id)})
 
     def start(self) -> None:
         """Queue lines from now on, for a writer thread to write."""
@@ -64,9 +83,23 @@ class AccessLog:
         logger, queue = self.logger, self._queue
         enabled = logger.isEnabledFor(logging.INFO)
         while queue:
-            at, method, path, status, duration_ms, client_id = queue.popleft()
+            at, method, path, status, duration_ms, client_id, request_id = queue.popleft()
             if enabled:
                 args = (method, path, status, duration_ms, client_id)
-                record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, _FORMAT, args, None)
+                extra = {"tessera": _fields(*args, request_id)}
+                record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, _FORMAT, args, None, extra=extra)
                 record.created, record.msecs = at, (at % 1) * 1000
                 logger.handle(record)
+
+
+def _fields(
+    method: str, path: str, status: int, duration_ms: float, client_id: str, request_id: str | None
+) -> dict[str, object]:
+    return {
+        "method": method,
+        "path": path,
+        "status": status,
+        "duration_ms": round(duration_ms, 2),
+        "client_id": None if client_id == "-" else client_id,
+        "request_id": request_id,
+    }

@@ -127,6 +127,7 @@ class TesseraServer(_FlaskAuthorizationServer):
         # counted once the client is known to be who it says, so nobody can spend another client's budget
         verdict = self.context.rate_limits.client_request(endpoint, client.client_id)
         if not verdict.allowed:
+            self.context.metrics.limited()
             raise SlowDownError(verdict.retry_after)
         return client
 

@@ -9,6 +9,8 @@ get it from :func:`current_server`. Nothing else is shared between requests.
     context.clients         registered clients, cached for a few seconds (tessera.server.clients)
     context.rate_limits     sign-in and per-client limits (tessera.ratelimit)
     context.revocations     revoke, and tell resource-server caches
+    context.metrics         Prometheus counters (tessera.server.metrics); off unless asked for
+    context.audit           the audit trail (tessera.server.audit)
     context.clock           seconds since the epoch; tests replace it to move time
 """
 
@@ -18,7 +20,9 @@ from collections.abc import Callable, Iterable
 
 from tessera.config import Settings
 from tessera.ratelimit import RateLimits
+from tessera.server.audit import AuditTrail
 from tessera.server.clients import ClientCache
+from tessera.server.metrics import Metrics
 from tessera.store import Storage, Tokens
 
 __all__ = ["Clock", "Revocations", "RevocationListener", "ServerContext"]
@@ -32,13 +36,22 @@ class Revocations:
     """Every revocation of the server goes through here, so that every listener (the Redis publisher that
     resource-server caches subscribe to) hears of it."""
 
-    def __init__(self, tokens: Tokens, listeners: Iterable[RevocationListener] = ()) -> None:
+    def __init__(
+        self, tokens: Tokens, listeners: Iterable[RevocationListener] = (), metrics: Metrics | None = None
+    ) -> None:
         self._tokens = tokens
         self.listeners = list(listeners)
+        self.metrics = metrics or Metrics.off()
 
     def revoke_grant(self, grant_id: str) -> list[str]:
         """Revoke every token of one authorization (the family); return the revoked access digests."""
-        return self.announce(self._tokens.revoke_grant(grant_id))
+        return self.revoked(self._tokens.revoke_grant(grant_id))
+
+    def revoked(self, digests: list[str]) -> list[str]:
+        """Count a revocation that ended live tokens (revoked by other means: the account page) and announce it."""
+        if digests:
+            self.metrics.revoked()
+        return self.announce(digests)
 
     def announce(self, digests: list[str]) -> list[str]:
         """Tell the listeners about tokens revoked by other means (a refresh token's rotation)."""
@@ -56,6 +69,8 @@ class ServerContext:
     rate_limits: RateLimits
     revocations: Revocations
     clock: Clock = time.time
+    metrics: Metrics = dataclasses.field(default_factory=Metrics.off)
+    audit: AuditTrail = dataclasses.field(default_factory=AuditTrail.off)
 
     def now(self) -> int:
         """The clock in whole seconds, as every stored time is."""

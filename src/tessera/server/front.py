@@ -11,7 +11,11 @@ kinds get the same access line (:attr:`Front.access`), and a machine route's fai
 
 Every JSON answer of a machine route carries ``Cache-Control: no-store`` unless its handler says otherwise.
 Every response at all, machine route or page, refused early or answered, carries :attr:`Front.headers` (HSTS in
-production): the WSGI and RSGI faces add them where they send the response.
+production) and ``X-Request-Id`` (:mod:`tessera.server.requestid`): the WSGI and RSGI faces add them where they
+send the response. While a handler or a page runs, its request is :func:`tessera.server.requestid.current`.
+
+What runs beside the requests in each process (the access log's writer, the metrics' flusher, the audit trail's
+writer) is in :attr:`Front.lifecycle`: the RSGI face starts it when the worker starts and closes it when it stops.
 """
 
 import dataclasses
@@ -19,16 +23,26 @@ import enum
 import json
 from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 from authlib.oauth2 import OAuth2Error
 
+from tessera.server import requestid
 from tessera.server.access import AccessLog
 from tessera.server.errors import JSON_NO_STORE, error_body, failure
 from tessera.server.handlers import Handler, Machine
 from tessera.server.request import HttpRequest, Refused
 
-__all__ = ["Answer", "Front", "MachineRoute", "Runs", "json_answer", "refused_answer", "status_line"]
+__all__ = [
+    "Answer",
+    "Background",
+    "Front",
+    "MachineRoute",
+    "Runs",
+    "json_answer",
+    "refused_answer",
+    "status_line",
+]
 
 _STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
 
@@ -71,6 +85,14 @@ class Answer:
     body: bytes
 
 
+class Background(Protocol):
+    """Something that runs beside the requests of a worker: started before the first, closed after the last."""
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class Front:
     """The machine routes of the request map, and the pages behind them."""
 
@@ -81,6 +103,7 @@ class Front:
         pages: Callable[..., Iterable[bytes]],
         access: AccessLog | None = None,
         headers: Sequence[tuple[str, str]] = (),
+        background: Sequence[Background] = (),
     ) -> None:
         self.machine = machine
         self.routes = {route.path: route for route in routes}
@@ -90,6 +113,26 @@ class Front:
         self.access = access or AccessLog()
         #: headers every response carries; the adapters add them
         self.headers = list(headers)
+        #: the access log and whatever else runs beside the requests (:class:`Background`)
+        self.lifecycle: list[Background] = [self.access, *background]
+
+    def start(self) -> None:
+        for part in self.lifecycle:
+            part.start()
+
+    def close(self) -> None:
+        for part in reversed(self.lifecycle):
+            part.close()
+
+    def page(
+        self, environ: dict[str, Any], start_response: Callable[..., Any], info: requestid.RequestInfo
+    ) -> Iterable[bytes]:
+        """Run the pages' WSGI application with ``info`` as the current request."""
+        entered = requestid.entered(info)
+        try:
+            return self.pages(environ, start_response)
+        finally:
+            requestid.left(entered)
 
     def route(self, path: str) -> MachineRoute | None:
         return self.routes.get(path)
@@ -103,6 +146,7 @@ class Front:
             return refused_answer(
                 Refused(405, "The method is not allowed for the requested URL.", [("Allow", route.allow)])
             )
+        entered = requestid.entered(requestid.RequestInfo(request.request_id, request.remote_addr))
         try:
             status, body, headers = route.handler(self.machine, request)
         except Refused as refused:
@@ -112,6 +156,8 @@ class Front:
         except Exception as exc:
             failed = failure(exc, request.method, request.path)
             status, body, headers = failed.status, error_body(failed.error, failed.description), list(failed.headers)
+        finally:
+            requestid.left(entered)
         answer = json_answer(status, body, headers)
         return Answer(answer.status, answer.headers, b"") if head else answer
 

@@ -11,7 +11,10 @@ Both are checked against the authenticated client first: only the client a code 
 can set off its revocation. Another client presenting it gets ``invalid_grant`` and revokes nothing, or any
 client holding someone else's used token could end that user's live session with the owning client.
 
-Every grant reaches the server's context as ``self.context`` (see :class:`_Grant`).
+Every grant reaches the server's context as ``self.context`` (see :class:`_Grant`). Each counts what it issued
+(``tessera_tokens_issued_total``) and writes the audit event (``token.issued``, ``token.refreshed``,
+``refresh.reuse_detected``, ``code.replay_detected``) where it happens: after the token is stored, or when the
+reuse is found.
 """
 
 import contextlib
@@ -25,6 +28,7 @@ from authlib.oauth2.rfc6749.grants import BaseGrant
 from authlib.oauth2.rfc7636 import CodeChallenge
 
 from tessera.errors import NotFound
+from tessera.server.audit import Event
 from tessera.server.authorization import TesseraServer
 from tessera.server.clients import ANY_METHOD, SECRET_METHODS, OAuthClient
 from tessera.server.context import ServerContext
@@ -119,6 +123,29 @@ class _Grant(BaseGrant):
     def context(self) -> ServerContext:
         return self.server.context
 
+    def _issued(self, event: Event, token: dict[str, Any], user: UserRecord | None) -> None:
+        """Count the issuance and audit it: the grant type and the scope, never the token."""
+        context, client_id, grant_type = self.context, self.request.client.client_id, self.GRANT_TYPE or ""
+        context.metrics.token_issued(grant_type)
+        detail = {"grant_type": grant_type, "scope": token.get("scope", "")}
+        context.audit.emit(event, client_id=client_id, user=None if user is None else user.username, detail=detail)
+
+    def _replayed(self, event: Event, client_id: str, grant_id: str, user_id: int | None, reason: str) -> None:
+        """A one-time credential presented again: revoke its family, count and audit it."""
+        context = self.context
+        revoked = context.revocations.revoke_grant(grant_id)
+        user = None if user_id is None else context.store.users.by_id(user_id)
+        if event is Event.REFRESH_REUSE_DETECTED:
+            context.metrics.refresh_reuse()
+        context.audit.emit(
+            event,
+            outcome="failure",
+            client_id=client_id,
+            user=None if user is None else user.username,
+            reason=reason,
+            detail={"revoked": len(revoked)},
+        )
+
     def _active_user(self, user_id: int | None) -> UserRecord | None:
         user = None if user_id is None else self.context.store.users.by_id(user_id)
         return None if user is None or user.disabled else user
@@ -179,8 +206,10 @@ class AuthorizationCodeGrant(_Grant, grants.AuthorizationCodeGrant):
         record = self.context.store.tokens.code(digest(code))
         if record is None or record.client_id != client.client_id:
             return None
-        if record.used_at is not None:
-            self.context.revocations.revoke_grant(record.grant_id)  # replay: RFC 6749 §4.1.2
+        if record.used_at is not None:  # replay: RFC 6749 §4.1.2
+            self._replayed(
+                Event.CODE_REPLAY_DETECTED, client.client_id, record.grant_id, record.user_id, "code already used"
+            )
             return None
         if record.expires_at <= self.context.clock():
             return None
@@ -204,8 +233,11 @@ class AuthorizationCodeGrant(_Grant, grants.AuthorizationCodeGrant):
                 code.record.digest, self._new_token(token, user.id, code.record.grant_id)
             )
         if not redeemed:
-            self.context.revocations.revoke_grant(code.record.grant_id)
+            self._replayed(
+                Event.CODE_REPLAY_DETECTED, client.client_id, code.record.grant_id, user.id, "code used concurrently"
+            )
             raise InvalidGrantError("The code has already been used.")
+        self._issued(Event.TOKEN_ISSUED, token, user)
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
@@ -224,8 +256,14 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
         # a grant it does not hold by presenting a used token it got hold of (as query_authorization_code does)
         if record is None or record.client_id != self.request.client.client_id:
             return None
-        if record.refresh_used_at is not None:
-            self.context.revocations.revoke_grant(record.grant_id)  # reuse: RFC 9700 §4.14.2
+        if record.refresh_used_at is not None:  # reuse: RFC 9700 §4.14.2
+            self._replayed(
+                Event.REFRESH_REUSE_DETECTED,
+                record.client_id,
+                record.grant_id,
+                record.user_id,
+                "refresh token already used",
+            )
             return None
         if record.revoked_at is not None or (record.refresh_expires_at or 0) <= self.context.clock():
             return None
@@ -246,9 +284,11 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
                 old.digest, self._new_token(token, user.id, old.record.grant_id)
             )
         if retired is None:
-            self.context.revocations.revoke_grant(old.record.grant_id)
+            reason = "refresh token used concurrently"
+            self._replayed(Event.REFRESH_REUSE_DETECTED, old.record.client_id, old.record.grant_id, user.id, reason)
             raise InvalidGrantError("The refresh token has already been used.")
         self.context.revocations.announce([retired])  # the old access token dies with its refresh token
+        self._issued(Event.TOKEN_REFRESHED, token, user)
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
@@ -264,6 +304,7 @@ class ClientCredentialsGrant(_Grant, grants.ClientCredentialsGrant):
         token = self.generate_token(scope=self.request.payload.scope, include_refresh_token=False)
         with self._client_must_exist():
             self.context.store.tokens.insert(self._new_token(token, None, random_id()))
+        self._issued(Event.TOKEN_ISSUED, token, None)
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 

@@ -50,6 +50,11 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         record = context.store.tokens.active(digest(token_string), context.now())
         return None if record is None else _Introspected(record)
 
+    def create_introspection_payload(self, token: _Introspected | None) -> dict[str, Any]:
+        payload = super().create_introspection_payload(token)
+        self.server.context.metrics.introspected(payload["active"] is True)
+        return payload
+
     def check_permission(self, token: _Introspected, client: OAuthClient, request: Any) -> bool:
         return client.record.may_introspect or token.record.client_id == client.client_id
 

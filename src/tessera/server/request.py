@@ -83,6 +83,8 @@ class HttpRequest:
     headers: Mapping[str, str]
     body: bytes
     remote_addr: str | None = None
+    #: this request's id (:mod:`tessera.server.requestid`), also in the response's ``X-Request-Id``
+    request_id: str = ""
     _oauth: MachineRequest | None = dataclasses.field(default=None, repr=False)
 
     def oauth(self, issuer: str) -> MachineRequest:

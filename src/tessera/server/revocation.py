@@ -10,6 +10,7 @@ from typing import Any
 
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 
+from tessera.server.audit import Event
 from tessera.server.authorization import TesseraServer
 from tessera.server.clients import ANY_METHOD, OAuthClient
 from tessera.server.errors import check_token_params
@@ -44,4 +45,8 @@ class RevocationEndpoint(_RevocationEndpoint):
         return token
 
     def revoke_token(self, token: TokenRef, request: Any) -> None:
-        self.server.context.revocations.revoke_grant(token.grant_id)
+        context = self.server.context
+        revoked = context.revocations.revoke_grant(token.grant_id)
+        if revoked:
+            detail = {"via": "revocation_endpoint", "revoked": len(revoked)}
+            context.audit.emit(Event.TOKEN_REVOKED, client_id=token.client_id, user=token.username, detail=detail)

@@ -36,6 +36,7 @@ from typing import Any
 # what granian.rsgi offers as ProtocolClosed (imported from where it is declared, for the type checker)
 from granian._granian import RSGIProtocolClosed as ProtocolClosed
 
+from tessera.server import requestid
 from tessera.server.errors import error_body
 from tessera.server.front import Answer, Front, Runs, json_answer, refused_answer
 from tessera.server.request import MAX_BODY, HttpRequest, Refused, declared_length
@@ -133,18 +134,19 @@ class RsgiFront:
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._workers = _Workers(self._threads)
         self._deadlines = _Deadlines(loop, self.body_timeout)
-        self.front.access.start()
+        self.front.start()
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._deadlines is not None:
             self._deadlines.stop()
         if self._workers is not None:
             self._workers.stop()
-        self.front.access.close()
+        self.front.close()
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         started = time.perf_counter()
         method, path = scope.method, scope.path
+        rid = requestid.request_id(scope.headers.get("x-request-id"))
         client_id: str | None = None
         try:
             body = await self._body(scope.headers, proto)
@@ -155,7 +157,7 @@ class RsgiFront:
         else:
             route = self.front.route(path)
             if route is None:
-                answer = await self._in_thread(lambda: _page(self.front, scope, body))
+                answer = await self._in_thread(lambda: _page(self.front, scope, body, rid))
             else:
                 request = HttpRequest(
                     method=method,
@@ -164,14 +166,16 @@ class RsgiFront:
                     headers=_headers(scope.headers),
                     body=body,
                     remote_addr=_address(scope.client),
+                    request_id=rid,
                 )
                 if route.runs is Runs.LOOP:
                     answer = self.front.answer(route, request)
                 else:
                     answer = await self._in_thread(lambda: self.front.answer(route, request))
                 client_id = request.client_id
-        self.front.access(method, path, answer.status, started, client_id)
-        proto.response_bytes(answer.status, [*answer.headers, *self.front.headers], answer.body)
+        self.front.access(method, path, answer.status, started, client_id, rid)
+        headers = [*answer.headers, *self.front.headers, (requestid.HEADER, rid)]
+        proto.response_bytes(answer.status, headers, answer.body)
 
     async def _body(self, headers: Any, proto: Any) -> bytes:
         length = declared_length(headers.get("content-length"))
@@ -250,7 +254,7 @@ def _address(client: str) -> str:
     return host.removeprefix("[").removesuffix("]")
 
 
-def _page(front: Front, scope: Any, body: bytes) -> Answer:
+def _page(front: Front, scope: Any, body: bytes, rid: str) -> Answer:
     """Run the pages' WSGI application on a complete request (in a worker thread)."""
     environ: dict[str, Any] = {
         "REQUEST_METHOD": scope.method,
@@ -285,7 +289,7 @@ def _page(front: Front, scope: Any, body: bytes) -> Answer:
         nonlocal status, headers
         status, headers = int(status_text.split(" ", 1)[0]), response_headers
 
-    result = front.pages(environ, start_response)
+    result = front.page(environ, start_response, requestid.RequestInfo(rid, environ["REMOTE_ADDR"]))
     try:
         data = b"".join(result)
     finally:

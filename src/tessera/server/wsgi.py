@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from tessera.server import requestid
 from tessera.server.front import Front, refused_answer, status_line
 from tessera.server.request import MAX_BODY, HttpRequest, Refused, declared_length
 
@@ -32,37 +33,46 @@ class WsgiFront:
         started = time.perf_counter()
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "")
+        rid = requestid.request_id(environ.get("HTTP_X_REQUEST_ID"))
         route = self.front.route(path)
         if route is None:
-            return self._page(environ, start_response, method, path, started)
+            return self._page(environ, start_response, method, path, started, rid)
         request: HttpRequest | None = None
         try:
-            request = _request(environ, method, path)
+            request = _request(environ, method, path, rid)
         except Refused as refused:
             answer = refused_answer(refused)
         else:
             answer = self.front.answer(route, request)
-        self.front.access(method, path, answer.status, started, None if request is None else request.client_id)
-        start_response(status_line(answer.status), [*answer.headers, *self.front.headers])
+        client_id = None if request is None else request.client_id
+        self.front.access(method, path, answer.status, started, client_id, rid)
+        start_response(status_line(answer.status), [*answer.headers, *self.front.headers, (requestid.HEADER, rid)])
         return [answer.body]
 
     def _page(
-        self, environ: dict[str, Any], start_response: StartResponse, method: str, path: str, started: float
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        method: str,
+        path: str,
+        started: float,
+        rid: str,
     ) -> Iterable[bytes]:
         status = 500
 
         def recording(status_text: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             nonlocal status
             status = int(status_text.split(" ", 1)[0])
-            return start_response(status_text, [*headers, *self.front.headers], exc_info)
+            return start_response(status_text, [*headers, *self.front.headers, (requestid.HEADER, rid)], exc_info)
 
+        info = requestid.RequestInfo(rid, environ.get("REMOTE_ADDR"))
         try:
-            return self.front.pages(environ, recording)
+            return self.front.page(environ, recording, info)
         finally:
-            self.front.access(method, path, status, started, None)
+            self.front.access(method, path, status, started, None, rid)
 
 
-def _request(environ: dict[str, Any], method: str, path: str) -> HttpRequest:
+def _request(environ: dict[str, Any], method: str, path: str, rid: str) -> HttpRequest:
     headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")}
     if "CONTENT_TYPE" in environ:
         headers["content-type"] = environ["CONTENT_TYPE"]
@@ -83,4 +93,5 @@ def _request(environ: dict[str, Any], method: str, path: str) -> HttpRequest:
         headers=headers,
         body=body,
         remote_addr=environ.get("REMOTE_ADDR"),
+        request_id=rid,
     )

@@ -2,9 +2,21 @@
 
 from tessera.store.db import make_engine
 from tessera.store.migrate import upgrade
-from tessera.store.protocols import Clients, Consents, Scopes, Sessions, Storage, TokenReader, Tokens, Users
+from tessera.store.protocols import (
+    AuditEvents,
+    Clients,
+    Consents,
+    Scopes,
+    Sessions,
+    Storage,
+    TokenReader,
+    Tokens,
+    Users,
+)
 from tessera.store.records import (
     ActiveToken,
+    AllowedApp,
+    AuditRecord,
     ClientRecord,
     CodeRecord,
     NewToken,
@@ -18,6 +30,9 @@ from tessera.store.repositories import Store
 
 __all__ = [
     "ActiveToken",
+    "AllowedApp",
+    "AuditEvents",
+    "AuditRecord",
     "ClientRecord",
     "Clients",
     "CodeRecord",

@@ -1,13 +1,19 @@
-"""What each person has allowed each client, so the consent page is asked once."""
+"""What each person has allowed each client, so the consent page is asked once; what the account page lists and
+takes back."""
 
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tessera.store.database import Database
+from tessera.store.models import authorization_codes as _codes
+from tessera.store.models import clients as _clients
 from tessera.store.models import consents as _consents
+from tessera.store.models import tokens as _tokens
+from tessera.store.records import AllowedApp
+from tessera.store.tokens import revoke_where
 
 __all__ = ["ConsentTable"]
 
@@ -47,3 +53,38 @@ class ConsentTable:
             except IntegrityError:
                 if attempt == 2:
                     raise
+
+    def allowed(self, user_id: int) -> list[AllowedApp]:
+        """Every client the user has allowed, with its name, the scope, when it was granted and when a token was
+        last issued to it for the user (``None`` when none is on record), by client name."""
+        last_used = (
+            select(_tokens.c.client_id, func.max(_tokens.c.issued_at).label("last_used"))
+            .where(_tokens.c.user_id == user_id)
+            .group_by(_tokens.c.client_id)
+            .subquery()
+        )
+        stmt = (
+            select(
+                _consents.c.client_id, _clients.c.name, _consents.c.scope, _consents.c.granted_at, last_used.c.last_used
+            )
+            .select_from(
+                _consents.join(_clients, _clients.c.client_id == _consents.c.client_id).outerjoin(
+                    last_used, last_used.c.client_id == _consents.c.client_id
+                )
+            )
+            .where(_consents.c.user_id == user_id)
+            .order_by(_clients.c.name, _consents.c.client_id)
+        )
+        with self._db.read() as conn:
+            return [AllowedApp(*row) for row in conn.execute(stmt)]
+
+    def withdraw(self, user_id: int, client_id: str) -> list[str] | None:
+        """Forget the user's consent to the client and revoke every token and code the client holds for the user,
+        in one transaction; the revoked access digests, or ``None`` if there was no consent to withdraw."""
+        mine = (_consents.c.user_id == user_id, _consents.c.client_id == client_id)
+        with self._db.write() as conn:
+            if conn.execute(delete(_consents).where(*mine)).rowcount == 0:
+                return None
+            # a code issued a moment ago would otherwise still buy tokens
+            conn.execute(delete(_codes).where(_codes.c.user_id == user_id, _codes.c.client_id == client_id))
+            return revoke_where(conn, (_tokens.c.user_id == user_id) & (_tokens.c.client_id == client_id))

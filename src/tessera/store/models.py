@@ -7,6 +7,9 @@ reused refresh token can revoke all of them in one statement.
 so a page finds its session in one indexed read) and a public ``sid`` that is not the secret (OpenID Connect
 sends it in ID tokens).
 
+``audit_events`` is the audit trail (:mod:`tessera.server.audit`): who did what, when, from where. It names
+clients and users by their id and name, not by foreign key: an event outlives the client or user it is about.
+
 ``scopes`` are the scopes the operator declared: a client may hold only these, the consent page describes them,
 the metadata lists them. A client's ``scope`` stays a space-separated string (what the grants read on every
 request), not a join table; :mod:`tessera.store.scopes` keeps the two in step when a scope is deleted. Names and
@@ -18,9 +21,19 @@ ORM out keeps it from being imported at all (about 6 MiB per server worker). The
 exactly this schema; a test compares them.
 """
 
-from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
-__all__ = ["authorization_codes", "clients", "consents", "metadata", "scopes", "sessions", "tokens", "users"]
+__all__ = [
+    "audit_events",
+    "authorization_codes",
+    "clients",
+    "consents",
+    "metadata",
+    "scopes",
+    "sessions",
+    "tokens",
+    "users",
+]
 
 _DIGEST = String(64)
 
@@ -116,4 +129,24 @@ scopes = Table(
     Column("description", Text, nullable=False),
     Column("is_default", Boolean, default=False, nullable=False),
     Column("created_at", Integer, nullable=False),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # Unix seconds with the fraction: events of one second keep their order
+    Column("at", Float, nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("client_id", Text, nullable=True),
+    Column("username", String(150), nullable=True),
+    Column("address", String(64), nullable=True),
+    Column("request_id", String(128), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("detail", JSON, nullable=True),
+    # what `tessera audit list` asks for: the newest first, all of them or one user's or one client's
+    Index("ix_audit_events_at", "at"),
+    Index("ix_audit_events_username_at", "username", "at"),
+    Index("ix_audit_events_client_id_at", "client_id", "at"),
 )

@@ -11,6 +11,7 @@ protocol           used by
 :class:`Consents`  the consent page
 :class:`Scopes`    the declared scopes: registration, the consent page, the metadata, the CLI
 :class:`Sessions`  the pages' sign-in sessions; ``tessera tokens purge``
+:class:`AuditEvents`  the audit trail's writer; ``tessera audit``
 =================  ===========================================================================================
 
 Every method takes and returns digests, never tokens. Methods that revoke return the access-token digests they
@@ -22,6 +23,8 @@ from typing import Protocol
 
 from tessera.store.records import (
     ActiveToken,
+    AllowedApp,
+    AuditRecord,
     ClientRecord,
     CodeRecord,
     NewToken,
@@ -32,7 +35,7 @@ from tessera.store.records import (
     UserRecord,
 )
 
-__all__ = ["Clients", "Consents", "Scopes", "Sessions", "Storage", "TokenReader", "Tokens", "Users"]
+__all__ = ["AuditEvents", "Clients", "Consents", "Scopes", "Sessions", "Storage", "TokenReader", "Tokens", "Users"]
 
 
 class TokenReader(Protocol):
@@ -124,6 +127,13 @@ class Consents(Protocol):
     def save(self, user_id: int, client_id: str, scopes: Sequence[str]) -> None:
         """Add ``scopes`` to what the user granted the client."""
 
+    def allowed(self, user_id: int) -> list[AllowedApp]:
+        """Every client the user has allowed (the account page)."""
+
+    def withdraw(self, user_id: int, client_id: str) -> list[str] | None:
+        """Forget the consent and revoke the client's tokens and codes for the user, in one transaction; the revoked
+        access digests, or ``None`` when there was no consent."""
+
 
 class Scopes(Protocol):
     def all(self) -> list[ScopeRecord]:
@@ -166,6 +176,19 @@ class Sessions(Protocol):
         """Delete ended sessions and those past either lifetime; how many."""
 
 
+class AuditEvents(Protocol):
+    def add(self, events: Sequence[AuditRecord]) -> None:
+        """Store ``events``, all or none, in one transaction."""
+
+    def list(
+        self, *, user: str | None = None, client_id: str | None = None, since: float | None = None, limit: int = 100
+    ) -> list[AuditRecord]:
+        """The newest ``limit`` events matching every filter given, newest first."""
+
+    def purge(self, before: float) -> int:
+        """Delete events older than ``before`` (Unix seconds); how many."""
+
+
 class Storage(Protocol):
     """All of it, as the server's context holds it."""
 
@@ -186,6 +209,9 @@ class Storage(Protocol):
 
     @property
     def scopes(self) -> Scopes: ...
+
+    @property
+    def audit(self) -> AuditEvents: ...
 
     def ping(self) -> None:
         """Raise :class:`~tessera.errors.StoreUnavailable` unless the database answers."""

@@ -4,6 +4,8 @@ import dataclasses
 
 __all__ = [
     "ActiveToken",
+    "AllowedApp",
+    "AuditRecord",
     "ClientRecord",
     "CodeRecord",
     "NewToken",
@@ -110,10 +112,11 @@ class RefreshRecord:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class TokenRef:
-    """Enough of a stored token to decide whether a client may revoke it."""
+    """Enough of a stored token to decide whether a client may revoke it, and whose it is (for the audit trail)."""
 
     client_id: str
     grant_id: str
+    username: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -136,3 +139,34 @@ class SessionRecord:
         """Not ended, seen less than ``idle_timeout`` seconds ago, signed in less than ``max_age`` seconds ago.
         :meth:`~tessera.store.sessions.SessionTable.purge` deletes exactly the sessions this refuses."""
         return self.ended_at is None and now < self.last_seen + idle_timeout and now < self.created_at + max_age
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One audit event, as the ``tessera.audit`` logger writes it and the ``audit_events`` table keeps it.
+
+    ``at``: Unix seconds; ``event``: a dotted name (``token.issued``); ``outcome``: ``success`` or ``failure``;
+    ``user``: a username; ``address``: the client's IP address; ``reason``: why it failed; ``detail``: a few
+    more facts (a grant type, a scope, how many tokens), never a token, secret or password."""
+
+    at: float
+    event: str
+    outcome: str
+    client_id: str | None = None
+    user: str | None = None
+    address: str | None = None
+    request_id: str | None = None
+    reason: str | None = None
+    detail: dict[str, object] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AllowedApp:
+    """A client a person has allowed, as their account page shows it. Times are Unix seconds."""
+
+    client_id: str
+    name: str
+    scope: str
+    granted_at: int
+    #: when a token was last issued to the client for the person (``None``: none on record)
+    last_used: int | None

@@ -10,10 +10,12 @@ Only the modules of this package issue SQL; everything else talks to the protoco
     store.consents.get(user_id, client_id) # tessera.store.consents
     store.sessions.find(digest)            # tessera.store.sessions
     store.scopes.described(["api"])        # tessera.store.scopes
+    store.audit.list(user="alice")         # tessera.store.audit
 """
 
 from sqlalchemy import Engine
 
+from tessera.store.audit import AuditTable
 from tessera.store.clients import ClientTable
 from tessera.store.consents import ConsentTable
 from tessera.store.database import Database
@@ -37,6 +39,7 @@ class Store:
         self.consents = ConsentTable(self._db)
         self.sessions = SessionTable(self._db)
         self.scopes = ScopeTable(self._db)
+        self.audit = AuditTable(self._db)
 
     def ping(self) -> None:
         """Raise :class:`~tessera.errors.StoreUnavailable` unless the database answers."""

@@ -144,10 +144,13 @@ class TokenTable:
 
     def ref(self, token_digest: str, *, refresh: bool) -> TokenRef | None:
         column = _tokens.c.refresh_digest if refresh else _tokens.c.access_digest
+        stmt = (
+            select(_tokens.c.client_id, _tokens.c.grant_id, _users.c.username)
+            .select_from(_tokens.outerjoin(_users, _users.c.id == _tokens.c.user_id))
+            .where(column == token_digest)
+        )
         with self._db.read() as conn:
-            row = conn.execute(
-                select(_tokens.c.client_id, _tokens.c.grant_id).where(column == token_digest)
-            ).one_or_none()
+            row = conn.execute(stmt).one_or_none()
         return None if row is None else TokenRef(*row)
 
     def revoke_grant(self, grant_id: str) -> list[str]:

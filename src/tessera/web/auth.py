@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from tessera.passwords import verify_password
 from tessera.server.accounts import normalise_username
+from tessera.server.audit import Event
 from tessera.web.context import current_server
 from tessera.web.security import allow_form_redirect, check_csrf, csrf_token, current_user, sign_in, sign_out
 
@@ -76,7 +77,13 @@ def login() -> ResponseReturnValue:
     context = current_server().context
     limits, address = context.rate_limits, request.remote_addr
     verdict = limits.login_attempt(account, address)  # counted as a failure until it turns out a success
+    metrics, audit = context.metrics, context.audit
+    # the audit trail names the account as typed (normalised, cut to the column's size), never the password
+    named = account[:150] or None
     if not verdict.allowed:
+        metrics.sign_in("rate_limited")
+        metrics.limited()
+        audit.emit(Event.SIGN_IN_FAILED, outcome="failure", user=named, reason="rate limited")
         # decided before the password is looked at: a right password waits too, and the answer is the same
         # whether or not the account exists
         message = f"Too many sign-in attempts. Please wait {_wait(verdict.retry_after)} and try again."
@@ -84,9 +91,14 @@ def login() -> ResponseReturnValue:
     user = context.store.users.by_name(account) if account else None
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or user.disabled:
+        metrics.sign_in("failure")
+        reason = "unknown user" if user is None else "wrong password" if not ok else "user disabled"
+        audit.emit(Event.SIGN_IN_FAILED, outcome="failure", user=named, reason=reason)
         return _form("That username and password do not match. Please try again.", username)
     limits.login_succeeded(verdict)
     sign_in(user)
+    metrics.sign_in("success")
+    audit.emit(Event.SIGN_IN_SUCCEEDED, user=user.username)
     return redirect(safe_next(request.form.get("next")), code=303)
 
 
@@ -98,7 +110,10 @@ def logout() -> ResponseReturnValue:
             return render_template("auth/logged_out.html")
         return render_template("auth/logout.html", csrf_token=csrf_token(), username=user.username)
     check_csrf()
+    user = current_user()
     sign_out()
+    if user is not None:
+        current_server().context.audit.emit(Event.SIGNED_OUT, user=user.username)
     return redirect(url_for("logged_out"), code=303)
 
 

@@ -11,6 +11,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import Response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from tessera.server.audit import Event
 from tessera.server.authorization import TesseraServer
 from tessera.server.grants import Approval
 from tessera.store import UserRecord
@@ -87,12 +88,17 @@ def authorize() -> ResponseReturnValue:
     consents = server.context.store.consents
     if request.method == "POST":
         check_csrf()
-        if request.form.get("decision") != "allow":
-            return server.create_authorization_response(grant=grant, grant_user=None)
+        audit = server.context.audit
         chosen = [s for s in requested if s in request.form.getlist("grant_scope")]
-        if not chosen:
+        if request.form.get("decision") != "allow" or not chosen:
+            reason = "denied" if request.form.get("decision") != "allow" else "no scope chosen"
+            audit.emit(Event.CONSENT_DENIED, outcome="failure", client_id=client.client_id, user=user.username,
+                       reason=reason)  # fmt: skip
             return server.create_authorization_response(grant=grant, grant_user=None)
         consents.save(user.id, client.client_id, chosen)
+        audit.emit(
+            Event.CONSENT_GRANTED, client_id=client.client_id, user=user.username, detail={"scope": " ".join(chosen)}
+        )
         return _issue(server, grant, user, chosen)
 
     remembered = set((consents.get(user.id, client.client_id) or "").split())
