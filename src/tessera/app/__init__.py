@@ -13,6 +13,7 @@ import datetime
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tessera.app.routes import MACHINE, PAGES, advertised
 from tessera.config import Settings
-from tessera.events import RevocationPublisher
+from tessera.events import PublishError, RevocationPublisher, changes_stream
 from tessera.ratelimit import RateLimits
 from tessera.server.authorization import TesseraServer
+from tessera.server.changes import Changes
 from tessera.server.clients import ClientCache
 from tessera.server.context import Clock, RevocationListener, Revocations, ServerContext
 from tessera.server.errors import JSON_NO_STORE, failure
@@ -93,14 +95,27 @@ def build(
     logging.getLogger("authlib").setLevel(logging.INFO)
 
     listeners = list(on_revoke or [])
+    publisher = None
     if settings.redis_url:
-        listeners.append(RevocationPublisher(settings.redis_url, channel=settings.revocation_channel))
+        publisher = RevocationPublisher(
+            settings.redis_url, channel=settings.revocation_channel, changes=changes_stream(settings.redis_prefix)
+        )
+        listeners.append(publisher)
+    clients = ClientCache(store.clients.get, ttl=settings.client_cache_ttl, clock=clock)
+    changes = Changes()
+    changes.on("client", clients.forget)
+    # a change made by this process: its own caches at once, the other processes through Redis
+    store.listen(changes)
+    if publisher is not None:
+        store.listen(_publish_changes(publisher))
+        changes.follow(settings)
     context = ServerContext(
         settings=settings,
         store=store,
-        clients=ClientCache(store.clients.get, ttl=settings.client_cache_ttl, clock=clock),
+        clients=clients,
         rate_limits=RateLimits(settings),
         revocations=Revocations(store.tokens, listeners),
+        changes=changes,
         clock=clock,
     )
     server = TesseraServer(context)
@@ -122,6 +137,18 @@ def build(
     front = Front(Machine(server, metadata), routes, pages, headers=_every_response(settings))
     flask.wsgi_app = WsgiFront(front)  # type: ignore[method-assign]
     return Built(flask, server, front, store, counter)
+
+
+def _publish_changes(publisher: RevocationPublisher) -> Callable[[str, str], None]:
+    def publish(kind: str, row_id: str) -> None:
+        try:
+            publisher.changed(kind, row_id)
+        except PublishError as exc:
+            logging.getLogger("tessera.events").warning(
+                "%s; other server processes see this %s change when their cached copy expires", exc, kind
+            )
+
+    return publish
 
 
 def _every_response(settings: Settings) -> tuple[tuple[str, str], ...]:

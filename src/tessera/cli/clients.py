@@ -122,7 +122,7 @@ def clients_delete(client_id: str) -> None:
     """Delete a client and revoke its tokens."""
     settings = load_settings()
     revoked = store_of(settings).clients.delete(client_id)
-    announce_revoked(settings, revoked)
+    announce_revoked(settings, revoked, client_id=client_id)
     click.echo(f"Deleted {client_id}. {revoked_pairs(revoked)}")
 
 

@@ -12,6 +12,7 @@ from tessera.cli.base import (
     main,
     revoked_pairs,
     store_of,
+    subject_of,
     username_of,
 )
 
@@ -33,10 +34,13 @@ def tokens_revoke(username: str | None, client_id: str | None) -> None:
     store = store_of(settings)
     tokens = store.tokens
     if username is not None:
-        revoked = tokens.revoke_for_user(username_of(store, username))
+        name = username_of(store, username)
+        subject = subject_of(store, name)
+        revoked = tokens.revoke_for_user(name)
+        announce_revoked(settings, revoked, subject=subject)
     else:
         revoked = tokens.revoke_for_client(client_id or "")
-    announce_revoked(settings, revoked)
+        announce_revoked(settings, revoked, client_id=client_id)
     click.echo(revoked_pairs(revoked))
 
 
