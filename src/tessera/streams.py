@@ -10,10 +10,13 @@ disconnect, a Redis restart or a slow consumer loses nothing: it reconnects by i
 needs every event (no consumer group, which would share them out), and a process that starts afresh has nothing
 cached to correct.
 
-What it cannot read, it does not pretend to have read. When entries after its position were trimmed away (it
-fell behind the stream's length or age bound: ``max-deleted-entry-id`` of ``XINFO STREAM`` is past its position),
-or the stream vanished (Redis lost its data), it calls ``reset`` (empty the caches) and goes on from the present.
-It checks on every connection and after every batch of entries, so nothing trimmed between two reads escapes it.
+What it cannot read, it does not pretend to have read. It counts the entries it has read; ``XINFO STREAM`` says
+how many were ever added and how many are left, so how many were trimmed away, always the oldest first. When more
+were trimmed than it had read, some it never saw are gone (it fell behind the stream's length or age bound); when
+the stream vanished or holds fewer entries than it read (Redis lost its data), the same: it calls ``reset`` (empty
+the caches) and goes on from the present. It checks on every connection and after every batch of entries, so
+nothing trimmed between two reads escapes it. (This needs Redis 7, which counts entries added; before it, the
+oldest entry still there is compared with the position, which errs on the side of emptying the cache.)
 When it starts, it calls ``reset`` once and begins at the stream's end: whatever happened before is unknown.
 
 For one release it may also listen on a pub/sub channel (``legacy_channel``, with ``legacy`` called for each
@@ -88,6 +91,7 @@ class StreamFollower:
         self._ping_interval = ping_interval
         self._timeout = timeout
         self._position: str | None = None
+        self._read = 0  # entries of the stream up to the position, as Redis counts them ("entries-added")
         self._stopping = threading.Event()
         self._connected = threading.Event()
         self._thread: threading.Thread | None = None
@@ -134,7 +138,7 @@ class StreamFollower:
                     if pubsub.get_message(timeout=self._timeout) is None:  # the subscription's confirmation
                         raise _Lost("no confirmation of the subscription")
                 self._catch_up(reconnected=self._position is not None, legacy=pubsub is not None)
-                while self._read(None):  # what was missed, before saying it is connected
+                while self._next(None):  # what was missed, before saying it is connected
                     pass
                 self._connected.set()
                 if reported:
@@ -171,29 +175,37 @@ class StreamFollower:
         """On each connection: where to read from, and whether what was missed can still be read."""
         info = self._info()
         if self._position is None:
-            self._position = "0-0" if info is None else _text(info["last-generated-id"])
+            self._present(info)
             self._reset_all("start")
             return
         if info is None:
-            if _id(self._position) > (0, 0):
+            if self._read > 0:
                 self._gap("the stream is gone")
-                self._position = "0-0"
+                self._present(None)
             elif reconnected and legacy:
                 self._reset_all("pub/sub messages may have been missed")
             return
         self._check(info)
 
-    def _check(self, info: dict[str, Any]) -> None:
+    def _present(self, info: dict[str, Any] | None) -> None:
+        """Go on from the stream's end."""
+        self._position = "0-0" if info is None else _text(info["last-generated-id"])
+        self._read = 0 if info is None else int(info.get("entries-added") or 0)
+
+    def _check(self, info: dict[str, Any]) -> bool:
+        """Whether every entry after the position can still be read; if not, reset and go on from the end."""
         assert self._position is not None
-        deleted = info.get("max-deleted-entry-id")
-        if deleted is None:  # Redis before 7: the oldest entry still there tells, more coarsely
+        added = info.get("entries-added")
+        if added is None:  # Redis before 7: the oldest entry still there tells, more coarsely
             first = info.get("first-entry")
-            lost = first is not None and _id(first[0]) > _id(self._position) and _id(self._position) > (0, 0)
+            lost = first is not None and _id(first[0]) > _id(self._position) and self._read > 0
         else:
-            lost = _id(deleted) > _id(self._position)
+            trimmed = int(added) - int(info["length"])  # always the oldest: trimming never leaves holes
+            lost = trimmed > self._read or int(added) < self._read
         if lost:
             self._gap("entries were trimmed before they were read")
-            self._position = _text(info["last-generated-id"])
+            self._present(info)
+        return not lost
 
     def _gap(self, why: str) -> None:
         self.gaps += 1
@@ -203,7 +215,7 @@ class StreamFollower:
     def _reset_all(self, why: str) -> None:
         self._reset(why)
 
-    def _read(self, block: int | None) -> bool:
+    def _next(self, block: int | None) -> bool:
         """One XREAD from the position (waiting up to ``block`` ms for news); apply it; whether anything came."""
         assert self._position is not None
         answer: Any = self._redis.xread({self.stream: self._position}, count=_BATCH, block=block)
@@ -213,17 +225,17 @@ class StreamFollower:
         info = self._info()
         if info is None:
             raise _Lost("the stream vanished while being read")
-        self._check(info)
-        self._apply(entries)
-        if _id(entries[-1][0]) > _id(self._position):
-            self._position = entries[-1][0]
+        self._read += len(entries)
+        self._position = entries[-1][0]
+        if self._check(info):
+            self._apply(entries)
         return True
 
     def _follow(self, pubsub: Any) -> None:
         heard = time.monotonic()
         ping_sent: float | None = None
         while not self._stopping.is_set():
-            self._read(_BLOCK_MS)
+            self._next(_BLOCK_MS)
             if pubsub is None:
                 continue
             now = time.monotonic()
