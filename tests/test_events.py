@@ -185,7 +185,7 @@ def _entries(redis_url: str, stream: str) -> list[Event]:
 
     conn = redis.Redis.from_url(redis_url)
     try:
-        return [decode_entry(fields) for _, fields in conn.xrange(stream)]
+        return [decode_entry(fields) for _, fields in conn.xrange(stream)]  # type: ignore[arg-type]
     finally:
         conn.close()
 
