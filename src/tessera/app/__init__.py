@@ -35,6 +35,7 @@ from tessera.server.front import Front, MachineRoute, Runs
 from tessera.server.grants import GRANTS
 from tessera.server.handlers import Machine
 from tessera.server.introspection import IntrospectionEndpoint
+from tessera.server.leaks import ReportKeys
 from tessera.server.metadata import Metadata
 from tessera.server.request import MAX_BODY, HttpRequest, Reply
 from tessera.server.revocation import RevocationEndpoint
@@ -116,6 +117,7 @@ def build(
         rate_limits=RateLimits(settings),
         revocations=Revocations(store.tokens, listeners),
         changes=changes,
+        leak_keys=ReportKeys.from_file(settings.leak_report_keys) if settings.leak_report_keys else None,
         clock=clock,
     )
     server = TesseraServer(context)
@@ -128,7 +130,10 @@ def build(
     routes = list(MACHINE)
     if counter is not None:
         routes.append(_statement_count_route(counter))
-    metadata = Metadata(server, advertised(), refresh=settings.client_cache_ttl)
+    endpoints = advertised()
+    if context.leak_keys is None:  # no keys, no reports: nothing to send scanners to
+        del endpoints["leak_report_endpoint"]
+    metadata = Metadata(server, endpoints, refresh=settings.client_cache_ttl)
     pages: Any = flask.wsgi_app
     if settings.trusted_proxies:
         # request.remote_addr (counted by the sign-in rate limit) becomes the address the proxies saw

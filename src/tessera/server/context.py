@@ -9,6 +9,7 @@ get it from :func:`current_server`. Nothing else is shared between requests.
     context.clients         registered clients, cached for a few seconds (tessera.server.clients)
     context.rate_limits     sign-in and per-client limits (tessera.ratelimit)
     context.revocations     revoke, and tell resource-server caches
+    context.leak_keys       the keys that sign leak reports, if configured (tessera.server.leaks)
     context.changes         drop cached copies of what another process changed (tessera.server.changes)
     context.clock           seconds since the epoch; tests replace it to move time
 """
@@ -23,6 +24,7 @@ from tessera.events import PublishError
 from tessera.ratelimit import RateLimits
 from tessera.server.changes import Changes
 from tessera.server.clients import ClientCache
+from tessera.server.leaks import ReportKeys
 from tessera.store import Storage, Tokens
 
 __all__ = ["Clock", "Revocations", "RevocationListener", "ServerContext"]
@@ -78,6 +80,7 @@ class ServerContext:
     rate_limits: RateLimits
     revocations: Revocations
     changes: Changes = dataclasses.field(default_factory=Changes)
+    leak_keys: ReportKeys | None = None
     clock: Clock = time.time
 
     def now(self) -> int:
