@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -98,7 +99,7 @@ def world(settings: Settings, store: Store, clock: MovableClock, keys_file: Path
     return World(app, app.test_client(), announced)
 
 
-def _report(client: FlaskClient, signer: Signer, *tokens: str, body: bytes | None = None) -> tuple[int, object]:
+def _report(client: FlaskClient, signer: Signer, *tokens: str, body: bytes | None = None) -> tuple[int, Any]:
     if body is None:
         entries = [
             {"token": t, "type": "tessera_access_token", "url": "https://github.com/o/r/blob/x/f", "source": "content"}
