@@ -8,6 +8,7 @@ Run it beside a Tessera server (``tessera demo`` registers nothing for it: creat
     export TESSERA_ISSUER=http://127.0.0.1:8000 API_CLIENT_ID=... API_CLIENT_SECRET=...
     export TESSERA_REDIS_URL=redis://127.0.0.1:6379/0   # optional: revocations reach the cache at once
     export API_RESOURCE=http://127.0.0.1:8001/          # optional: say where tokens come from (RFC 9728)
+    export API_INTROSPECTION_ENDPOINT=http://10.0.0.5:8000/oauth/introspect   # optional: one node, not the issuer
     flask --app 'examples.flask_api:from_environment()' run --port 8001
     curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8001/api/data
     curl http://127.0.0.1:8001/.well-known/oauth-protected-resource   # with API_RESOURCE
@@ -44,11 +45,17 @@ def create_app(validator: TokenValidator, metadata: ResourceMetadata | None = No
 
 def from_environment() -> Flask:
     """The app, configured from ``TESSERA_ISSUER``, ``API_CLIENT_ID``, ``API_CLIENT_SECRET`` and, optionally,
-    ``TESSERA_REDIS_URL`` and ``API_RESOURCE`` (this API's URL). Called once in each process that serves requests
-    (``flask run`` and granian call it in each worker), which is where a revocation subscriber must run: its thread
-    does not survive a fork."""
+    ``TESSERA_REDIS_URL``, ``API_RESOURCE`` (this API's URL) and ``API_INTROSPECTION_ENDPOINT`` (to introspect
+    at one server node, or through an internal address, rather than at the issuer's public URL). Called once in each
+    process that serves requests (``flask run`` and granian call it in each worker), which is where a revocation
+    subscriber must run: its thread does not survive a fork."""
     issuer = os.environ["TESSERA_ISSUER"]
-    source = IntrospectionSource(issuer, os.environ["API_CLIENT_ID"], os.environ["API_CLIENT_SECRET"])
+    source = IntrospectionSource(
+        issuer,
+        os.environ["API_CLIENT_ID"],
+        os.environ["API_CLIENT_SECRET"],
+        endpoint=os.environ.get("API_INTROSPECTION_ENDPOINT") or None,
+    )
     cache = TokenCache(source, ttl=60)  # without Redis, the most a revoked token outlives its revocation here
     if redis_url := os.environ.get("TESSERA_REDIS_URL"):
         # the channel the server publishes on (TESSERA_REVOCATION_CHANNEL there; the default is tessera:revoked)

@@ -348,9 +348,18 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def revocation_channel() -> str:
-    """A channel of this test's own, so parallel runs on one Redis never hear each other."""
-    return f"tessera:test:{uuid.uuid4().hex}"
+def revocation_channel() -> Iterator[str]:
+    """A channel (and stream) of this test's own, so parallel runs on one Redis never hear each other; the
+    stream is deleted afterwards."""
+    channel = f"tessera:test:{uuid.uuid4().hex}"
+    yield channel
+    url = os.environ.get("TESSERA_TEST_REDIS_URL")
+    if url:
+        import redis
+
+        conn = redis.Redis.from_url(url)
+        conn.delete(channel)
+        conn.close()
 
 
 class ChannelListener:

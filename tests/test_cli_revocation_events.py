@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from tessera.cli import main
-from tessera.events import decode_revoked
+from tessera.events import Changed, NotBefore, changes_stream, decode_entry, decode_revoked
 from tessera.passwords import hash_password
 from tessera.store import NewToken, Store
 from tessera.tokens import digest, random_id
@@ -110,3 +110,66 @@ def test_redis_down_is_a_warning_and_the_tokens_are_revoked(
     assert "Revoked 2 token pairs" in out
     assert err.startswith("Warning: could not publish on Redis") and err.count("\n") == 1
     assert all(store.tokens.active(d) is None for d in issued)
+
+
+def _stream(redis_url: str, stream: str) -> list[object]:
+    import redis
+
+    conn = redis.Redis.from_url(redis_url)
+    try:
+        return [decode_entry(fields) for _, fields in conn.xrange(stream)]  # type: ignore[arg-type]
+    finally:
+        conn.close()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("tokens", "revoke", "--user", "alice"),
+        ("users", "disable", "alice"),
+        ("users", "delete", "alice", "--yes"),
+        ("tokens", "revoke", "--client", ""),
+        ("clients", "delete", ""),
+    ],
+)
+def test_revoking_by_user_or_client_is_one_not_before_event(
+    sqlite_url: str,
+    redis_url: str,
+    revocation_channel: str,
+    store: Store,
+    world: tuple[RegisteredClient, list[str]],
+    command: tuple[str, ...],
+) -> None:
+    registered, _ = world
+    for _ in range(50):  # however many tokens: one event
+        _issue(store, registered.client_id, None)
+    alice = store.users.by_name("alice")
+    assert alice is not None
+    args = tuple(registered.client_id if a == "" else a for a in command)
+    code, _, err = _run(sqlite_url, redis_url, revocation_channel, *args)
+    assert code == 0, err
+    (event,) = _stream(redis_url, revocation_channel)
+    assert isinstance(event, NotBefore)
+    if "alice" in args:
+        assert (event.subject, event.client_id) == (str(alice.id), None)
+    else:
+        assert (event.subject, event.client_id) == (None, registered.client_id)
+    assert abs(event.at - time.time()) < 5
+
+
+@pytest.mark.redis
+def test_client_and_user_changes_go_on_the_changes_stream(
+    sqlite_url: str, redis_url: str, redis_prefix: str, world: tuple[RegisteredClient, list[str]], store: Store
+) -> None:
+    registered, _ = world
+    alice = store.users.by_name("alice")
+    assert alice is not None
+    env = {"TESSERA_DATABASE_URL": sqlite_url, "TESSERA_REDIS_URL": redis_url, "TESSERA_REDIS_PREFIX": redis_prefix}
+    for args in (["clients", "update", registered.client_id, "--name", "New"], ["users", "disable", "alice"]):
+        result = CliRunner().invoke(main, args, env=env)
+        assert result.exit_code == 0, result.output
+    assert _stream(redis_url, changes_stream(redis_prefix)) == [
+        Changed("client", registered.client_id),
+        Changed("user", str(alice.id)),
+    ]

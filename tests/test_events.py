@@ -4,18 +4,28 @@ import json
 import logging
 import subprocess
 import sys
+import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from tessera.config import Settings
 from tessera.events import (
+    CHANGE_KINDS,
     MAX_DIGESTS_PER_MESSAGE,
     REVOCATION_CHANNEL,
+    Changed,
+    Event,
     MalformedEvent,
+    NotBefore,
     PublishError,
     RevocationPublisher,
+    Revoked,
+    changes_stream,
+    decode_entry,
     decode_revoked,
+    encode_entry,
     encode_revoked,
 )
 from tessera.tokens import TokenKind, digest, mint
@@ -120,3 +130,128 @@ def test_a_server_without_redis_never_imports_it(tmp_path: Path) -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+# stream entries
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        Revoked(tuple(_digests(2))),
+        NotBefore("42", None, 1_700_000_000),
+        NotBefore(None, "billing", 1_700_000_000),
+        NotBefore("42", "billing", 1_700_000_000),
+        *(Changed(kind, "some-id") for kind in CHANGE_KINDS),
+    ],
+)
+def test_every_event_survives_the_stream(event: Event) -> None:
+    fields = encode_entry(event)
+    assert decode_entry({k.encode(): v.encode() for k, v in fields.items()}) == event
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"kind": "dropped"},
+        {"kind": "revoked", "digests": "[1]"},
+        {"kind": "revoked"},
+        {"kind": "not_before", "sub": "42"},
+        {"kind": "not_before", "at": "-1", "sub": "42"},
+        {"kind": "not_before", "at": "1700000000"},
+        {"kind": "not_before", "at": "1700000000", "sub": ""},
+        {"kind": "client"},
+        {"kind": "client", "id": "x" * 600},
+        {"kind": "user", "id": "a\x1bb"},
+    ],
+)
+def test_anything_else_in_a_stream_is_refused(fields: dict[str, str]) -> None:
+    with pytest.raises(MalformedEvent):
+        decode_entry(fields)
+    with pytest.raises(MalformedEvent):
+        decode_entry({b"kind": b"\xff"})
+
+
+def test_a_change_of_an_unknown_kind_is_not_written() -> None:
+    with pytest.raises(ValueError):
+        encode_entry(Changed("scope", "api"))
+    with pytest.raises(ValueError):
+        NotBefore(None, None, 0)
+
+
+def _entries(redis_url: str, stream: str) -> list[Event]:
+    import redis
+
+    conn = redis.Redis.from_url(redis_url)
+    try:
+        return [decode_entry(fields) for _, fields in conn.xrange(stream)]  # type: ignore[arg-type]
+    finally:
+        conn.close()
+
+
+@pytest.mark.redis
+def test_a_revocation_goes_on_the_stream_and_the_old_channel(
+    redis_url: str, revocation_channel: str, channel_listener: ChannelListener
+) -> None:
+    digests = _digests(MAX_DIGESTS_PER_MESSAGE + 1)
+    with closing(RevocationPublisher(redis_url, channel=revocation_channel)) as publisher:
+        publisher.publish(digests)
+    entries = _entries(redis_url, revocation_channel)
+    assert entries == [Revoked(tuple(digests[:MAX_DIGESTS_PER_MESSAGE])), Revoked((digests[-1],))]
+    first, second = channel_listener.next_payload(), channel_listener.next_payload()
+    assert first is not None and second is not None and decode_revoked(first) + decode_revoked(second) == digests
+
+
+@pytest.mark.redis
+def test_a_not_before_event_is_one_entry_however_many_tokens(
+    redis_url: str, revocation_channel: str, channel_listener: ChannelListener
+) -> None:
+    digests = _digests(2 * MAX_DIGESTS_PER_MESSAGE + 1)
+    with closing(RevocationPublisher(redis_url, channel=revocation_channel)) as publisher:
+        publisher.not_before(digests, subject="42", at=1_700_000_000)
+    assert _entries(redis_url, revocation_channel) == [NotBefore("42", None, 1_700_000_000)]
+    # the previous release's subscribers still get every digest on the old channel
+    heard = [decode_revoked(p) for p in iter(channel_listener.next_payload, None)]
+    assert sum(heard, []) == digests and len(heard) == 3
+
+
+@pytest.mark.redis
+def test_the_stream_is_bounded(redis_url: str, revocation_channel: str) -> None:
+    import redis
+
+    with closing(RevocationPublisher(redis_url, channel=revocation_channel, maxlen=10)) as publisher:
+        for _ in range(300):
+            publisher.publish(_digests(1))
+    conn = redis.Redis.from_url(redis_url)
+    try:
+        # approximate trimming removes whole nodes (100 entries): between the bound and a node above it
+        assert 10 <= conn.xlen(revocation_channel) < 300
+    finally:
+        conn.close()
+
+
+@pytest.mark.redis
+def test_old_entries_are_trimmed_by_age(redis_url: str, revocation_channel: str) -> None:
+    import redis
+
+    conn = redis.Redis.from_url(redis_url)
+    try:
+        for _ in range(250):  # more than a node of entries, an hour and more old
+            conn.xadd(
+                revocation_channel, {"kind": "revoked", "digests": "[]"}, id=f"{int(time.time() * 1000) - 7_200_000}-*"
+            )
+        with closing(RevocationPublisher(redis_url, channel=revocation_channel, max_age=3600)) as publisher:
+            publisher.publish(_digests(1))
+        assert conn.xlen(revocation_channel) < 251
+    finally:
+        conn.close()
+
+
+@pytest.mark.redis
+def test_a_change_goes_on_the_changes_stream(redis_url: str, redis_prefix: str) -> None:
+    stream = changes_stream(redis_prefix)
+    with closing(RevocationPublisher(redis_url, changes=stream)) as publisher:
+        publisher.changed("client", "billing")
+        publisher.changed("user", "42")
+    assert _entries(redis_url, stream) == [Changed("client", "billing"), Changed("user", "42")]

@@ -172,6 +172,10 @@ class Settings:
     #: the operator's own list of refused passwords, read by the commands that set a password
     #: (:class:`tessera.server.accounts.PasswordPolicy`), not by the server, which sets none
     password_blocklist: Path | None = None
+    #: GitHub's published list of the keys that sign leak reports (tessera.server.leaks); unset: no reports
+    leak_report_keys: Path | None = None
+    #: leak reports per client address
+    leak_report_limit: str = "60/minute"
     #: whether the production rules a server needs (secret key, issuer) were applied; a server refuses settings
     #: read without them (:meth:`check_for_server`)
     for_server: bool = True
@@ -236,6 +240,8 @@ class Settings:
             session_idle_timeout=_int(env, "TESSERA_SESSION_IDLE_TIMEOUT", cls.session_idle_timeout, 60, _YEAR),
             session_max_age=_int(env, "TESSERA_SESSION_MAX_AGE", cls.session_max_age, 60, _YEAR),
             password_blocklist=_path(env.get("TESSERA_PASSWORD_BLOCKLIST", "")),
+            leak_report_keys=_path(env.get("TESSERA_LEAK_REPORT_KEYS", "")),
+            leak_report_limit=_limits(env, "TESSERA_LEAK_REPORT_LIMIT", cls.leak_report_limit),
             for_server=for_server,
         )
 

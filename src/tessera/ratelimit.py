@@ -336,6 +336,7 @@ class RateLimits:
         self.per_client = {
             "token": parse_limits(settings.token_limit),
             "introspection": parse_limits(settings.introspection_limit),
+            "leak_report": parse_limits(settings.leak_report_limit),
         }
         # per-client limits may be high, so they use ``limits``' constant-size sliding-window counter; a sign-in
         # ladder is small, so its exact moving window is cheap and gives an exact Retry-After
@@ -390,7 +391,8 @@ class RateLimits:
     # machine endpoints
 
     def client_request(self, endpoint: str, client_id: str) -> Verdict:
-        """Count one request of an authenticated client at ``endpoint`` (``token`` or ``introspection``)."""
+        """Count one request of an authenticated client at ``endpoint`` (``token`` or ``introspection``), or of
+        a client address (:func:`address_key`) at ``leak_report``."""
         items = self.per_client.get(endpoint, ())
         if not items:
             return _ALLOWED

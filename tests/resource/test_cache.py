@@ -1,10 +1,12 @@
 """TokenCache: bounded, LRU, TTL = min(bound, remaining lifetime), brief negatives, drop on revocation."""
 
+import dataclasses
 import threading
 
 import pytest
 
 from tessera.resource import ServerUnavailable, TokenCache
+from tessera.resource.core import MISS
 from tessera.tokens import TokenKind, digest, mint
 from tests.resource.conftest import ScriptedSource
 
@@ -162,3 +164,74 @@ def test_many_threads_share_one_cache(source: ScriptedSource) -> None:
         thread.join()
     assert errors == []
     assert len(cache) <= 20
+
+
+# "not before" events: every cached token of a user, a client, or a user for a client
+
+
+def _with_client(source: ScriptedSource, client_id: str, subject: str | None) -> tuple[str, str]:
+    token, found = source.add(username=None if subject is None else f"user{subject}")
+    changed = dataclasses.replace(found, client_id=client_id, subject=subject or client_id)
+    source.answers[found.digest] = changed
+    return token, found.digest
+
+
+def test_drop_matching_drops_a_users_tokens_and_nothing_else(source: ScriptedSource) -> None:
+    cache = TokenCache(source, ttl=300)
+    mine = [_with_client(source, "app", "7"), _with_client(source, "other-app", "7")]
+    theirs = [_with_client(source, "app", "8"), _with_client(source, "7", None)]  # a client whose id is "7"
+    for token, token_digest in mine + theirs:
+        cache.lookup(token, token_digest)
+    assert cache.drop_matching(subject="7") == 2
+    assert all(cache.cached(d) is MISS for _, d in mine)
+    assert all(cache.cached(d) is not MISS for _, d in theirs)
+
+
+def test_drop_matching_drops_a_clients_tokens_or_one_users_for_that_client(source: ScriptedSource) -> None:
+    cache = TokenCache(source, ttl=300)
+    tokens = {
+        name: _with_client(source, client, subject)
+        for name, client, subject in [
+            ("alice-app", "app", "1"),
+            ("bob-app", "app", "2"),
+            ("alice-other", "other", "1"),
+            ("app-itself", "app", None),
+        ]
+    }
+    for token, token_digest in tokens.values():
+        cache.lookup(token, token_digest)
+    assert cache.drop_matching(subject="1", client_id="app") == 1
+    assert cache.cached(tokens["alice-app"][1]) is MISS and cache.cached(tokens["alice-other"][1]) is not MISS
+    assert cache.drop_matching(client_id="app") == 2
+    assert len(cache) == 1 and cache.cached(tokens["alice-other"][1]) is not MISS
+    assert cache.drop_matching(subject="nobody") == 0
+    with pytest.raises(ValueError):
+        cache.drop_matching()
+
+
+def test_the_indexes_follow_evictions_expiry_and_clears(source: ScriptedSource, clock: Clock) -> None:
+    cache = TokenCache(source, ttl=10, max_entries=3, clock=clock)
+    first = _with_client(source, "app", "1")
+    cache.lookup(*first)
+    for _ in range(3):
+        cache.lookup(*_with_client(source, "app", "2"))  # evicts the first
+    assert cache.drop_matching(subject="1") == 0
+    clock.now += 11  # every entry expires; reading one removes it
+    assert cache.cached(cache_digests(cache)[0]) is MISS
+    assert cache.drop_matching(client_id="app") == 2
+    cache.lookup(*_with_client(source, "app", "3"))
+    cache.clear()
+    assert cache.drop_matching(client_id="app") == 0 and len(cache) == 0
+
+
+def test_a_not_before_drop_stops_an_answer_in_flight_from_being_cached(source: ScriptedSource) -> None:
+    cache = TokenCache(source, ttl=300)
+    token, token_digest = _with_client(source, "app", "1")
+    source.before_answer = lambda: cache.drop_matching(subject="1")
+    cache.lookup(token, token_digest)
+    source.before_answer = None
+    assert cache.cached(token_digest) is MISS
+
+
+def cache_digests(cache: TokenCache) -> list[str]:
+    return list(cache._entries)

@@ -1,5 +1,6 @@
 """Revocation pushed to every cache through Redis, and what happens when Redis goes away and comes back."""
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -10,8 +11,16 @@ import httpx
 import pytest
 from flask import Flask
 
-from tessera.events import RevocationPublisher
-from tessera.resource import IntrospectionSource, InvalidToken, RevocationSubscriber, TokenCache, TokenValidator
+from tessera.events import RevocationPublisher, encode_revoked
+from tessera.resource import (
+    AccessToken,
+    IntrospectionSource,
+    InvalidToken,
+    RevocationSubscriber,
+    TokenCache,
+    TokenValidator,
+)
+from tessera.resource.core import MISS
 from tessera.resource.fastapi import ResourceProtector as FastAPIProtector
 from tessera.resource.flask import ResourceProtector as FlaskProtector
 from tessera.store import Store
@@ -181,7 +190,7 @@ def test_without_redis_it_starts_and_the_api_keeps_serving(
 
 
 @pytest.mark.redis
-def test_redis_going_away_falls_back_to_the_ttl_and_reconnects_by_itself(
+def test_redis_going_away_falls_back_to_the_ttl_and_catches_up_when_back(
     redis_url: str,
     revocation_channel: str,
     redis_proxy: tuple[TcpProxy, str],
@@ -210,10 +219,13 @@ def test_redis_going_away_falls_back_to_the_ttl_and_reconnects_by_itself(
 
     proxy.restore()
     assert subscriber.wait_subscribed(5)
-    # back: the cache was cleared on resubscribing, so what was missed is caught up at once
+    # back: what was missed is read from the stream and applied, and nothing else is forgotten
     with pytest.raises(InvalidToken):
         validator.validate(f"Bearer {revoked}")
+    calls = source.calls
     assert validator.validate(f"Bearer {kept}") == kept_found
+    assert source.calls == calls, "the kept token's entry was not cleared"
+    assert subscriber.gaps == 0
     # and events flow again
     _publish(redis_url, revocation_channel, [kept_found.digest])
     eventually(lambda: cache.cached(kept_found.digest) is not kept_found, within=1)
@@ -283,3 +295,125 @@ def test_an_unexpected_error_does_not_end_the_subscriber(
     cache.lookup(token, found.digest)
     _publish(redis_url, revocation_channel, [found.digest])
     eventually(lambda: len(cache) == 0, within=1)
+
+
+# the stream: not-before events, catching up, falling behind, the old channel
+
+
+def _as_user(source: ScriptedSource, subject: str, client_id: str = "svc") -> tuple[str, AccessToken]:
+    token, found = source.add(username=f"user{subject}")
+    found = dataclasses.replace(found, subject=subject, client_id=client_id)
+    source.answers[found.digest] = found
+    return token, found
+
+
+@pytest.mark.redis
+def test_a_not_before_event_drops_every_token_of_the_user_and_nothing_else(
+    redis_url: str, revocation_channel: str, source: ScriptedSource, subscribers: list[RevocationSubscriber]
+) -> None:
+    cache = TokenCache(source, ttl=300)
+    assert _subscribe(subscribers, redis_url, cache, channel=revocation_channel).wait_subscribed(5)
+    mine = [_as_user(source, "7") for _ in range(3)]
+    other = _as_user(source, "8")
+    for token, found in [*mine, other]:
+        cache.lookup(token, found.digest)
+    with closing(RevocationPublisher(redis_url, channel=revocation_channel)) as publisher:
+        publisher.not_before([found.digest for _, found in mine], subject="7")
+    eventually(lambda: len(cache) == 1, within=1)
+    assert cache.cached(other[1].digest) == other[1]
+
+
+@pytest.mark.redis
+def test_a_subscriber_stopped_and_started_again_applies_what_it_missed(
+    redis_url: str, revocation_channel: str, source: ScriptedSource, subscribers: list[RevocationSubscriber]
+) -> None:
+    (kept, kept_found), (revoked, revoked_found), (user_token, user_found) = (
+        source.add(),
+        source.add(),
+        _as_user(source, "9"),
+    )
+    cache = TokenCache(source, ttl=300)
+    subscriber = _subscribe(subscribers, redis_url, cache, channel=revocation_channel)
+    assert subscriber.wait_subscribed(5)
+    for token, found in [(kept, kept_found), (revoked, revoked_found), (user_token, user_found)]:
+        cache.lookup(token, found.digest)
+    subscriber.stop()
+    with closing(RevocationPublisher(redis_url, channel=revocation_channel)) as publisher:
+        publisher.publish([revoked_found.digest])
+        publisher.not_before([user_found.digest], subject="9")
+    assert len(cache) == 3  # nobody listening
+    subscriber.start()
+    assert subscriber.wait_subscribed(5)
+    # caught up before it says it is subscribed, and only what was revoked is gone
+    assert cache.cached(revoked_found.digest) is MISS and cache.cached(user_found.digest) is MISS
+    assert cache.cached(kept_found.digest) == kept_found
+    assert subscriber.gaps == 0
+
+
+@pytest.mark.redis
+def test_a_subscriber_that_fell_behind_the_retention_empties_its_cache(
+    redis_url: str,
+    revocation_channel: str,
+    source: ScriptedSource,
+    subscribers: list[RevocationSubscriber],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tokens = [source.add() for _ in range(3)]
+    cache = TokenCache(source, ttl=300)
+    subscriber = _subscribe(subscribers, redis_url, cache, channel=revocation_channel)
+    assert subscriber.wait_subscribed(5)
+    for token, found in tokens:
+        cache.lookup(token, found.digest)
+    subscriber.stop()
+    # a stream kept to 10 entries: 300 revocations later, what it did not read is gone
+    with closing(RevocationPublisher(redis_url, channel=revocation_channel, maxlen=10)) as publisher:
+        publisher.publish([tokens[0][1].digest])
+        for _ in range(300):
+            publisher.publish(["0" * 64])
+    with caplog.at_level(logging.WARNING, logger="tessera.resource"):
+        subscriber.start()
+        assert subscriber.wait_subscribed(5)
+    assert len(cache) == 0 and subscriber.gaps == 1
+    assert "fell behind" in caplog.text
+    # and it goes on from the present
+    token, found = source.add()
+    cache.lookup(token, found.digest)
+    _publish(redis_url, revocation_channel, [found.digest])
+    eventually(lambda: len(cache) == 0, within=1)
+
+
+@pytest.mark.redis
+def test_a_server_of_the_previous_release_is_still_heard_on_the_old_channel(
+    redis_url: str, revocation_channel: str, source: ScriptedSource, subscribers: list[RevocationSubscriber]
+) -> None:
+    import redis
+
+    token, found = source.add()
+    cache = TokenCache(source, ttl=300)
+    assert _subscribe(subscribers, redis_url, cache, channel=revocation_channel).wait_subscribed(5)
+    cache.lookup(token, found.digest)
+    conn = redis.Redis.from_url(redis_url)
+    try:
+        conn.publish(revocation_channel, encode_revoked([found.digest]))  # what the previous release sends
+    finally:
+        conn.close()
+    eventually(lambda: len(cache) == 0, within=1)
+
+
+@pytest.mark.redis
+def test_without_the_old_channel_only_the_stream_is_heard(
+    redis_url: str, revocation_channel: str, source: ScriptedSource, subscribers: list[RevocationSubscriber]
+) -> None:
+    import redis
+
+    token, found = source.add()
+    cache = TokenCache(source, ttl=300)
+    assert _subscribe(subscribers, redis_url, cache, channel=revocation_channel, legacy=False).wait_subscribed(5)
+    cache.lookup(token, found.digest)
+    conn = redis.Redis.from_url(redis_url)
+    try:
+        conn.publish(revocation_channel, encode_revoked([found.digest]))
+    finally:
+        conn.close()
+    time.sleep(0.5)
+    assert len(cache) == 1

@@ -13,6 +13,7 @@ import datetime
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tessera.app.routes import MACHINE, PAGES, advertised, endpoint_paths
 from tessera.config import Settings
-from tessera.events import RevocationPublisher
+from tessera.events import PublishError, RevocationPublisher, changes_stream
 from tessera.ratelimit import RateLimits
 from tessera.server.access import AccessLog
 from tessera.server.audit import AuditTrail
 from tessera.server.authorization import TesseraServer
+from tessera.server.changes import Changes
 from tessera.server.clients import ClientCache
 from tessera.server.context import Clock, RevocationListener, Revocations, ServerContext
 from tessera.server.errors import JSON_NO_STORE, failure
@@ -35,6 +37,7 @@ from tessera.server.front import Front, MachineRoute, Runs
 from tessera.server.grants import GRANT_TYPES, GRANTS
 from tessera.server.handlers import Machine
 from tessera.server.introspection import IntrospectionEndpoint
+from tessera.server.leaks import ReportKeys
 from tessera.server.metadata import Metadata
 from tessera.server.metrics import Metrics
 from tessera.server.request import MAX_BODY, HttpRequest, Reply
@@ -105,16 +108,30 @@ def build(
     logging.getLogger("authlib").setLevel(logging.INFO)
 
     listeners = list(on_revoke or [])
+    publisher = None
     if settings.redis_url:
-        listeners.append(RevocationPublisher(settings.redis_url, channel=settings.revocation_channel))
+        publisher = RevocationPublisher(
+            settings.redis_url, channel=settings.revocation_channel, changes=changes_stream(settings.redis_prefix)
+        )
+        listeners.append(publisher)
+    clients = ClientCache(store.clients.get, ttl=settings.client_cache_ttl, clock=clock)
+    changes = Changes()
+    changes.on("client", clients.forget)
+    # a change made by this process: its own caches at once, the other processes through Redis
+    store.listen(changes)
+    if publisher is not None:
+        store.listen(_publish_changes(publisher))
+        changes.follow(settings)
     metrics = metrics or Metrics.off()
     audit = AuditTrail(store.audit if settings.audit == "on" else None, enabled=settings.audit != "off")
     context = ServerContext(
         settings=settings,
         store=store,
-        clients=ClientCache(store.clients.get, ttl=settings.client_cache_ttl, clock=clock),
+        clients=clients,
         rate_limits=RateLimits(settings),
         revocations=Revocations(store.tokens, listeners, metrics),
+        changes=changes,
+        leak_keys=ReportKeys.from_file(settings.leak_report_keys) if settings.leak_report_keys else None,
         clock=clock,
         metrics=metrics,
         audit=audit,
@@ -129,7 +146,10 @@ def build(
     routes = list(MACHINE)
     if counter is not None:
         routes.append(_statement_count_route(counter))
-    metadata = Metadata(server, advertised(), refresh=settings.client_cache_ttl)
+    endpoints = advertised()
+    if context.leak_keys is None:  # no keys, no reports: nothing to send scanners to
+        del endpoints["leak_report_endpoint"]
+    metadata = Metadata(server, endpoints, refresh=settings.client_cache_ttl)
     pages: Any = flask.wsgi_app
     if settings.trusted_proxies:
         # request.remote_addr (counted by the sign-in rate limit) becomes the address the proxies saw
@@ -145,6 +165,18 @@ def build(
     )
     flask.wsgi_app = WsgiFront(front)  # type: ignore[method-assign]
     return Built(flask, server, front, store, counter)
+
+
+def _publish_changes(publisher: RevocationPublisher) -> Callable[[str, str], None]:
+    def publish(kind: str, row_id: str) -> None:
+        try:
+            publisher.changed(kind, row_id)
+        except PublishError as exc:
+            logging.getLogger("tessera.events").warning(
+                "%s; other server processes see this %s change when their cached copy expires", exc, kind
+            )
+
+    return publish
 
 
 def _every_response(settings: Settings) -> tuple[tuple[str, str], ...]:

@@ -40,6 +40,7 @@ MACHINE = (
     MachineRoute("/oauth/token",                   POST,    handlers.token,      THREAD, "token_endpoint"),
     MachineRoute("/oauth/introspect",              POST,    handlers.introspect, LOOP,   "introspection_endpoint"),
     MachineRoute("/oauth/revoke",                  POST,    handlers.revoke,     THREAD, "revocation_endpoint"),
+    MachineRoute("/oauth/leak-report",             POST,    handlers.leak_report, THREAD, "leak_report_endpoint"),
     MachineRoute("/.well-known/oauth-authorization-server", GET, handlers.metadata, LOOP),
     MachineRoute("/openapi.json",                  GET,     handlers.openapi,    LOOP),
     MachineRoute("/healthz",                       GET,     handlers.healthz,    LOOP),

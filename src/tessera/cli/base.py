@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 import click
 
 from tessera.config import Settings, read_dotenv
-from tessera.errors import TesseraError
+from tessera.errors import NotFound, TesseraError
 from tessera.server.accounts import normalise_username
 from tessera.store import Store, make_engine
 
@@ -43,6 +43,7 @@ __all__ = [
     "revoked_pairs",
     "shown",
     "store_of",
+    "subject_of",
     "username_of",
 ]
 
@@ -77,7 +78,32 @@ def load_settings(*, for_server: bool = False) -> Settings:
 
 
 def store_of(settings: Settings | None = None) -> Store:
-    return Store(make_engine((settings or load_settings()).database_url))
+    """The store; with ``TESSERA_REDIS_URL``, every client or user it changes is announced to the server
+    processes (which then drop their cached copy at once, instead of within 5 s)."""
+    settings = settings or load_settings()
+    store = Store(make_engine(settings.database_url))
+    if settings.redis_url:
+        store.listen(_ChangeAnnouncer(settings))
+    return store
+
+
+class _ChangeAnnouncer:
+    """Publishes each change on the changes stream; a Redis outage is a warning, since the change is made."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def __call__(self, kind: str, row_id: str) -> None:
+        from tessera.events import PublishError, RevocationPublisher, changes_stream
+
+        assert self._settings.redis_url is not None
+        publisher = RevocationPublisher(self._settings.redis_url, changes=changes_stream(self._settings.redis_prefix))
+        try:
+            publisher.changed(kind, row_id)
+        except PublishError as exc:
+            _warn_once(f"Warning: {exc}; server processes see this change within 5 s.")
+        finally:
+            publisher.close()
 
 
 #: what a command says on stderr when it revoked tokens without Redis to tell the resource servers' caches
@@ -87,9 +113,14 @@ NO_REDIS_WARNING = (
 )
 
 
-def announce_revoked(settings: Settings, revoked: list[str]) -> None:
+def announce_revoked(
+    settings: Settings, revoked: list[str], *, subject: str | None = None, client_id: str | None = None
+) -> None:
     """Tell resource-server caches through Redis (when configured). The tokens are revoked either way, so a
-    Redis outage, or no Redis at all, is a warning, not a failure: caches then drop them within their TTL bound."""
+    Redis outage, or no Redis at all, is a warning, not a failure: caches then drop them within their TTL bound.
+
+    With ``subject`` (a user's, as introspection's ``sub``) and/or ``client_id``, every token of that user, that
+    client, or that user for that client was revoked: one "not before" event says so, however many tokens."""
     if not revoked:
         return
     if not settings.redis_url:
@@ -100,9 +131,12 @@ def announce_revoked(settings: Settings, revoked: list[str]) -> None:
 
     publisher = RevocationPublisher(settings.redis_url, channel=settings.revocation_channel)
     try:
-        publisher.publish(revoked)
+        if subject is None and client_id is None:
+            publisher.publish(revoked)
+        else:
+            publisher.not_before(revoked, subject=subject, client_id=client_id)
     except PublishError as exc:
-        click.echo(f"Warning: {exc}; resource-server caches drop these tokens within their TTL.", err=True)
+        _warn_once(f"Warning: {exc}; resource-server caches drop these tokens within their TTL.")
     finally:
         publisher.close()
 
@@ -124,6 +158,14 @@ def audit(
     trail.emit(event, client_id=client_id, user=user, detail={"via": "cli", **(detail or {})})
 
 
+def _warn_once(line: str) -> None:
+    """One warning per command about Redis being away, however many things it could not announce."""
+    meta = click.get_current_context().meta
+    if not meta.get("tessera.redis_warned"):
+        meta["tessera.redis_warned"] = True
+        click.echo(line, err=True)
+
+
 def revoked_pairs(revoked: list[str]) -> str:
     """``Revoked 3 token pairs (access and refresh tokens).``, or ``Nothing to revoke.``"""
     if not revoked:
@@ -143,6 +185,14 @@ def shown(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)
+
+
+def subject_of(store: Store, username: str) -> str:
+    """The user's ``sub``, as introspection and the resource toolkit know them; NotFound for an unknown user."""
+    user = store.users.by_name(username)
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return str(user.id)
 
 
 def username_of(store: Store, typed: str) -> str:

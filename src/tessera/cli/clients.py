@@ -128,7 +128,7 @@ def clients_delete(client_id: str) -> None:
     store = store_of(settings)
     revoked = store.clients.delete(client_id)
     audit(store, Event.CLIENT_DELETED, settings=settings, client_id=client_id, detail={"revoked": len(revoked)})
-    announce_revoked(settings, revoked)
+    announce_revoked(settings, revoked, client_id=client_id)
     click.echo(f"Deleted {client_id}. {revoked_pairs(revoked)}")
 
 

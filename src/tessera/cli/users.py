@@ -21,6 +21,7 @@ from tessera.cli.base import (
     revoked_pairs,
     shown,
     store_of,
+    subject_of,
     username_of,
 )
 from tessera.errors import AlreadyExists
@@ -88,9 +89,10 @@ def users_disable(username: str) -> None:
     settings = load_settings()
     store = store_of(settings)
     name = username_of(store, username)
+    subject = subject_of(store, name)
     revoked = store.users.disable(name)
     audit(store, Event.USER_DISABLED, settings=settings, user=name, detail={"revoked": len(revoked)})
-    announce_revoked(settings, revoked)
+    announce_revoked(settings, revoked, subject=subject)
     click.echo(f"Disabled {shown(name)} and signed them out. {revoked_pairs(revoked)}")
 
 
@@ -130,9 +132,10 @@ def users_delete(username: str, yes: bool) -> None:
             confirmed = False
         if not confirmed:
             fail(f"not confirmed: {shown(name)} was not deleted")
+    subject = subject_of(store, name)
     revoked = store.users.delete(name)
     audit(store, Event.USER_DELETED, settings=settings, user=name, detail={"revoked": len(revoked)})
-    announce_revoked(settings, revoked)
+    announce_revoked(settings, revoked, subject=subject)
     click.echo(f"Deleted {shown(name)} and signed them out. {revoked_pairs(revoked)}")
 
 
@@ -152,9 +155,10 @@ def users_set_password(username: str, password_stdin: bool) -> None:
         fail(f"no user {username!r}")
     policy = PasswordPolicy.from_file(settings.password_blocklist)
     password = _read_password(password_stdin, "New password")
+    subject = subject_of(store, name)
     revoked = set_password(store.users, name, password, policy=policy)
     audit(store, Event.USER_PASSWORD_CHANGED, settings=settings, user=name, detail={"revoked": len(revoked)})
-    announce_revoked(settings, revoked)
+    announce_revoked(settings, revoked, subject=subject)
     click.echo(f"Set the password of {shown(name)} and signed them out. {revoked_pairs(revoked)}")
 
 

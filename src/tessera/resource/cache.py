@@ -14,6 +14,10 @@
 * ``ttl=0`` turns the cache off: every lookup goes to the source.
 * An entry is the source's :class:`~tessera.resource.core.AccessToken`, audience included, and the validator
   checks audience, expiry and scopes on every hit: validators with different audiences can share one cache.
+* Active entries are indexed by user (``subject`` of a token with a ``username``) and by client, so that a
+  "not before" event (every token of a user, a client, or one user's tokens for one client) drops exactly the
+  matching entries (:meth:`TokenCache.drop_matching`), in time proportional to how many there are, however many
+  tokens that user or client holds elsewhere.
 
 Thread-safe: one lock around dictionary operations, never held during I/O. A revocation that arrives while a
 lookup is in flight wins: the answer is returned to that one request but not cached.
@@ -54,6 +58,9 @@ class TokenCache:
         self._clock = clock
         self._wall_clock = wall_clock
         self._entries: OrderedDict[str, tuple[float, AccessToken | None]] = OrderedDict()
+        # digests of the cached active tokens of each user (by subject) and each client
+        self._by_user: dict[str, set[str]] = {}
+        self._by_client: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         # bumped by every drop and clear; an answer fetched across a bump is not cached (see lookup)
         self._generation = 0
@@ -78,21 +85,50 @@ class TokenCache:
                 return MISS
             if entry[0] <= now:
                 del self._entries[token_digest]
+                self._unindex(token_digest, entry[1])
                 return MISS
             self._entries.move_to_end(token_digest)
             return entry[1]
 
     def drop(self, token_digests: Iterable[str]) -> int:
         """Forget these tokens (they were revoked); return how many were cached."""
+        dropped = 0
         with self._lock:
             self._generation += 1
-            return sum(self._entries.pop(d, None) is not None for d in token_digests)
+            for token_digest in token_digests:
+                entry = self._entries.pop(token_digest, None)
+                if entry is not None:
+                    self._unindex(token_digest, entry[1])
+                    dropped += 1
+        return dropped
+
+    def drop_matching(self, *, subject: str | None = None, client_id: str | None = None) -> int:
+        """Forget every cached token of the user ``subject``, of ``client_id``, or, given both, of that user for
+        that client (a "not before" event); return how many. Costs what the matching entries cost, no more."""
+        if subject is None and client_id is None:
+            raise ValueError("name a subject, a client or both")
+        with self._lock:
+            self._generation += 1
+            by_user = self._by_user.get(subject, set()) if subject is not None else None
+            by_client = self._by_client.get(client_id, set()) if client_id is not None else None
+            if by_user is not None and by_client is not None:
+                small, large = sorted((by_user, by_client), key=len)
+                matching = [d for d in small if d in large]
+            else:
+                matching = list(by_user if by_user is not None else by_client or ())
+            for token_digest in matching:
+                entry = self._entries.pop(token_digest, None)
+                if entry is not None:
+                    self._unindex(token_digest, entry[1])
+            return len(matching)
 
     def clear(self) -> None:
         """Forget everything (revocation events may have been missed)."""
         with self._lock:
             self._generation += 1
             self._entries.clear()
+            self._by_user.clear()
+            self._by_client.clear()
 
     def __len__(self) -> int:
         with self._lock:
@@ -109,7 +145,31 @@ class TokenCache:
         with self._lock:
             if found is not None and generation != self._generation:
                 return  # a drop or clear happened while the source answered: that answer may be stale already
+            old = self._entries.get(token_digest)
+            if old is not None:
+                self._unindex(token_digest, old[1])
             self._entries[token_digest] = (deadline, found)
             self._entries.move_to_end(token_digest)
+            if found is not None:
+                if found.username is not None:
+                    self._by_user.setdefault(found.subject, set()).add(token_digest)
+                self._by_client.setdefault(found.client_id, set()).add(token_digest)
             while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+                evicted, (_, token) = self._entries.popitem(last=False)
+                self._unindex(evicted, token)
+
+    def _unindex(self, token_digest: str, token: AccessToken | None) -> None:
+        """Take a removed entry out of the indexes; the caller holds the lock."""
+        if token is None:
+            return
+        if token.username is not None:
+            _discard(self._by_user, token.subject, token_digest)
+        _discard(self._by_client, token.client_id, token_digest)
+
+
+def _discard(index: dict[str, set[str]], key: str, token_digest: str) -> None:
+    digests = index.get(key)
+    if digests is not None:
+        digests.discard(token_digest)
+        if not digests:
+            del index[key]

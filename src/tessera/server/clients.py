@@ -117,8 +117,9 @@ class OAuthClient(ClientMixin):
 class ClientCache:
     """Clients by id for a few seconds, so the token and introspection endpoints query no client row.
 
-    A change made in this process (:meth:`forget`) takes effect at once; one made by another process (the CLI)
-    within ``ttl`` seconds. Unknown ids are not cached, so a new client works at once.
+    A change made in this process takes effect at once (storage tells :meth:`forget`), and so does one made by
+    another process when Redis carries the change events (:mod:`tessera.server.changes`); without them, within
+    ``ttl`` seconds. Unknown ids are not cached, so a new client works at once.
     """
 
     def __init__(
@@ -159,6 +160,10 @@ class ClientCache:
         client = self.get(client_id)
         return None if client is None else client.record
 
-    def forget(self, client_id: str) -> None:
+    def forget(self, client_id: str | None) -> None:
+        """Drop the cached copy of ``client_id`` (it changed), or of every client (``None``)."""
         with self._lock:
-            self._entries.pop(client_id, None)
+            if client_id is None:
+                self._entries.clear()
+            else:
+                self._entries.pop(client_id, None)

@@ -11,17 +11,23 @@ get it from :func:`current_server`. Nothing else is shared between requests.
     context.revocations     revoke, and tell resource-server caches
     context.metrics         Prometheus counters (tessera.server.metrics); off unless asked for
     context.audit           the audit trail (tessera.server.audit)
+    context.leak_keys       the keys that sign leak reports, if configured (tessera.server.leaks)
+    context.changes         drop cached copies of what another process changed (tessera.server.changes)
     context.clock           seconds since the epoch; tests replace it to move time
 """
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable, Iterable
 
 from tessera.config import Settings
+from tessera.events import PublishError
 from tessera.ratelimit import RateLimits
 from tessera.server.audit import AuditTrail
+from tessera.server.changes import Changes
 from tessera.server.clients import ClientCache
+from tessera.server.leaks import ReportKeys
 from tessera.server.metrics import Metrics
 from tessera.store import Storage, Tokens
 
@@ -30,6 +36,8 @@ __all__ = ["Clock", "Revocations", "RevocationListener", "ServerContext"]
 #: called with the access-token digests that were just revoked
 RevocationListener = Callable[[list[str]], None]
 Clock = Callable[[], float]
+
+log = logging.getLogger("tessera.events")
 
 
 class Revocations:
@@ -60,6 +68,22 @@ class Revocations:
                 listener(digests)
         return digests
 
+    def not_before(self, digests: list[str], *, subject: str | None = None, client_id: str | None = None) -> list[str]:
+        """Tell the listeners that every token of a user (``subject``, introspection's ``sub``), of a client, or of
+        that user for that client, was revoked: ``digests``. A listener with a ``not_before`` method (the Redis
+        publisher) sends one event for all of them, however many; any other is called with the digests."""
+        if digests:
+            for listener in self.listeners:
+                hook = getattr(listener, "not_before", None)
+                if hook is None:
+                    listener(digests)
+                    continue
+                try:
+                    hook(digests, subject=subject, client_id=client_id)
+                except PublishError as exc:
+                    log.warning("%s; %d revoked token(s) stay in caches until their TTL ends", exc, len(digests))
+        return digests
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ServerContext:
@@ -68,6 +92,8 @@ class ServerContext:
     clients: ClientCache
     rate_limits: RateLimits
     revocations: Revocations
+    changes: Changes = dataclasses.field(default_factory=Changes)
+    leak_keys: ReportKeys | None = None
     clock: Clock = time.time
     metrics: Metrics = dataclasses.field(default_factory=Metrics.off)
     audit: AuditTrail = dataclasses.field(default_factory=AuditTrail.off)

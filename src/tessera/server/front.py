@@ -168,9 +168,9 @@ def refused_answer(refused: Refused) -> Answer:
 
 
 def json_answer(status: int, body: Any, headers: Sequence[tuple[str, str]]) -> Answer:
-    """``body`` (a dict, as JSON; or bytes as they are) with its length, and ``no-store`` unless ``headers`` say
-    otherwise."""
-    data: bytes = json.dumps(body, separators=(",", ":")).encode() if isinstance(body, dict) else (body or b"")
+    """``body`` (a dict or a list, as JSON; or bytes as they are) with its length, and ``no-store`` unless
+    ``headers`` say otherwise."""
+    data: bytes = json.dumps(body, separators=(",", ":")).encode() if isinstance(body, dict | list) else (body or b"")
     names = {name.lower() for name, _ in headers}
     extra = [h for h in JSON_NO_STORE if h[0].lower() not in names] if data else []
     return Answer(status, [*headers, *extra, ("Content-Length", str(len(data)))], data)

@@ -15,11 +15,24 @@ from importlib import resources
 from typing import Any
 
 from tessera.errors import StoreError
+from tessera.ratelimit import address_key
 from tessera.server.authorization import TesseraServer
+from tessera.server.leaks import LeakJudge, parse_report
 from tessera.server.metadata import Metadata
-from tessera.server.request import HttpRequest, Reply
+from tessera.server.request import MAX_BODY, HttpRequest, Reply
 
-__all__ = ["Handler", "Machine", "healthz", "introspect", "metadata", "openapi", "readyz", "revoke", "token"]
+__all__ = [
+    "Handler",
+    "Machine",
+    "healthz",
+    "introspect",
+    "leak_report",
+    "metadata",
+    "openapi",
+    "readyz",
+    "revoke",
+    "token",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +71,38 @@ def revoke(machine: Machine, request: HttpRequest) -> Reply:
 def _endpoint(machine: Machine, name: str, request: HttpRequest) -> Reply:
     server = machine.server
     return server.endpoints[name](request.oauth(server.context.settings.issuer))
+
+
+_NO_STORE = ("Cache-Control", "no-store")
+
+
+def _error(status: int, error: str, description: str, *extra: tuple[str, str]) -> Reply:
+    return status, {"error": error, "error_description": description}, [_JSON, _NO_STORE, *extra]
+
+
+def leak_report(machine: Machine, request: HttpRequest) -> Reply:
+    """A report of leaked tokens in GitHub's secret scanning partner format (:mod:`tessera.server.leaks`):
+    rate limited per address, then the signature over the raw body, then the JSON; nothing is revoked unless all
+    three pass."""
+    context = machine.server.context
+    if request.method != "POST":
+        return _error(405, "invalid_request", "Use POST.", ("Allow", "OPTIONS, POST"))
+    verdict = context.rate_limits.client_request("leak_report", address_key(request.remote_addr))
+    if not verdict.allowed:
+        return _error(429, "slow_down", "Too many reports; try again later.", ("Retry-After", str(verdict.retry_after)))
+    if len(request.body) > MAX_BODY:
+        return _error(413, "invalid_request", f"A report is at most {MAX_BODY} bytes.")
+    keys = context.leak_keys
+    identifier = request.headers.get("github-public-key-identifier")
+    signature = request.headers.get("github-public-key-signature")
+    if keys is None or not keys.verify(identifier, signature, request.body):
+        return _error(401, "invalid_client", "The report's signature is missing or does not verify.")
+    try:
+        reported = parse_report(request.body)
+    except ValueError as exc:
+        return _error(400, "invalid_request", str(exc))
+    judge = LeakJudge(context.store.tokens, context.revocations.revoke_grant, now=context.now)
+    return 200, [v.as_json() for v in judge.judge(reported, via="leak_report_endpoint")], [_JSON, _NO_STORE]
 
 
 def metadata(machine: Machine, request: HttpRequest) -> Reply:

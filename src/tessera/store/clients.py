@@ -48,6 +48,7 @@ class ClientTable:
             result = conn.execute(update(_clients).where(_clients.c.client_id == client.client_id).values(values))
             if result.rowcount != 1:
                 raise NotFound(f"no client {client.client_id!r}")
+        self._db.changed("client", client.client_id)
 
     def set_secret(self, client_id: str, secret_digest: str, *, keep_previous_until: int | None = None) -> None:
         if keep_previous_until is None:
@@ -67,6 +68,7 @@ class ClientTable:
             )
             if result.rowcount != 1:
                 raise NotFound(f"no client {client_id!r}")
+        self._db.changed("client", client_id)
 
     def delete(self, client_id: str) -> list[str]:
         with self._db.write() as conn:
@@ -75,6 +77,7 @@ class ClientTable:
                 conn.execute(delete(table).where(table.c.client_id == client_id))
             if conn.execute(delete(_clients).where(_clients.c.client_id == client_id)).rowcount != 1:
                 raise NotFound(f"no client {client_id!r}")
+        self._db.changed("client", client_id)
         return revoked
 
 

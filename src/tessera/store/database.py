@@ -7,10 +7,14 @@
   (:mod:`tessera.store.raw`), where ``Connection.execute`` cost several times the query itself.
 
 Both raise the same exceptions (:func:`~tessera.store.failures.translated`).
+
+It also tells whoever listens (:meth:`Database.changed`) that a client or a user changed, once the change is
+committed: the server's own client cache, and the Redis publisher that tells every other process.
 """
 
 import contextlib
-from collections.abc import Iterable, Iterator
+import logging
+from collections.abc import Callable, Iterable, Iterator
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.sql import ClauseElement
@@ -19,7 +23,12 @@ from tessera.store.db import WRITE, reader
 from tessera.store.failures import translated
 from tessera.store.raw import Hot, Run
 
-__all__ = ["Database"]
+__all__ = ["ChangeListener", "Database"]
+
+#: called with a kind (``client``, ``user``) and an id once a change to that row is committed
+ChangeListener = Callable[[str, str], None]
+
+log = logging.getLogger("tessera.store")
 
 
 class Database:
@@ -29,6 +38,17 @@ class Database:
         self.engine = engine
         self._reader = reader(engine)
         self._hot = Hot(engine, hot_statements)
+        self.listeners: list[ChangeListener] = []
+
+    def changed(self, kind: str, *ids: str) -> None:
+        """Tell the listeners that these rows changed (after the commit). A listener that fails is logged: the
+        change is made, and caches elsewhere drop their copy within their TTL."""
+        for listener in self.listeners:
+            for row_id in ids:
+                try:
+                    listener(kind, row_id)
+                except Exception:
+                    log.exception("a change listener failed for a %s", kind)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine
 
 from tessera.store.db import create_database_file
 
-__all__ = ["Upgraded", "upgrade"]
+__all__ = ["Upgraded", "head", "upgrade"]
 
 _HERE = Path(__file__).parent / "migrations"
 
@@ -51,6 +51,18 @@ def upgrade(engine: Engine, revision: str = "head") -> Upgraded:
         command.upgrade(config, revision)
         after = _current(conn)
     return Upgraded(before, after)
+
+
+def head() -> str:
+    """The newest revision this package's migrations know: the one :func:`upgrade` brings a schema to."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(_HERE))
+    newest = ScriptDirectory.from_config(config).get_current_head()
+    assert newest is not None, "the package has no migrations"
+    return newest
 
 
 def _current(conn: Connection) -> str | None:

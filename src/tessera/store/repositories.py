@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from tessera.store.audit import AuditTable
 from tessera.store.clients import ClientTable
 from tessera.store.consents import ConsentTable
-from tessera.store.database import Database
+from tessera.store.database import ChangeListener, Database
 from tessera.store.scopes import ScopeTable
 from tessera.store.sessions import SessionTable
 from tessera.store.tokens import HOT_STATEMENTS, TokenTable
@@ -40,6 +40,11 @@ class Store:
         self.sessions = SessionTable(self._db)
         self.scopes = ScopeTable(self._db)
         self.audit = AuditTable(self._db)
+
+    def listen(self, listener: ChangeListener) -> None:
+        """Call ``listener(kind, id)`` after every committed change to a client (``"client"``, its id) or a user
+        (``"user"``, the user's id as a string): a deletion, new metadata or secret, disabling, a new password."""
+        self._db.listeners.append(listener)
 
     def ping(self) -> None:
         """Raise :class:`~tessera.errors.StoreUnavailable` unless the database answers."""

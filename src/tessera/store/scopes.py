@@ -96,6 +96,7 @@ class ScopeTable:
                 conn.execute(update(_clients).where(_clients.c.client_id == client_id).values(scope=remaining))
             _forget_consents(conn, name)
             conn.execute(delete(_scopes).where(_scopes.c.name == name))
+        self._db.changed("client", *holders)
         return list(holders)
 
 

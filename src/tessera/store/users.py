@@ -66,7 +66,9 @@ class UserTable:
 
     def change_password(self, username: str, password_hash: str) -> list[str]:
         with self._db.write() as conn:
-            return _sign_out_everywhere(conn, username, password_hash=password_hash)
+            uid, revoked = _sign_out_everywhere(conn, username, password_hash=password_hash)
+        self._db.changed("user", str(uid))
+        return revoked
 
     def rename(self, username: str, new_username: str) -> None:
         try:
@@ -81,16 +83,22 @@ class UserTable:
                     raise NotFound(f"no user {username!r}")
         except IntegrityError:
             raise AlreadyExists(f"user {new_username!r} already exists") from None
+        self._db.changed("user", str(uid))
 
     def disable(self, username: str) -> list[str]:
         with self._db.write() as conn:
-            return _sign_out_everywhere(conn, username, disabled=True)
+            uid, revoked = _sign_out_everywhere(conn, username, disabled=True)
+        self._db.changed("user", str(uid))
+        return revoked
 
     def enable(self, username: str) -> None:
         with self._db.write() as conn:
-            result = conn.execute(update(_users).where(_users.c.username == username).values(disabled=False))
-            if result.rowcount != 1:
+            uid = conn.execute(
+                update(_users).where(_users.c.username == username).values(disabled=False).returning(_users.c.id)
+            ).scalar_one_or_none()
+            if uid is None:
                 raise NotFound(f"no user {username!r}")
+        self._db.changed("user", str(uid))
 
     def delete(self, username: str) -> list[str]:
         with self._db.write() as conn:
@@ -101,15 +109,17 @@ class UserTable:
             for table in (_tokens, _codes, _consents, _sessions):
                 conn.execute(delete(table).where(table.c.user_id == uid))
             conn.execute(delete(_users).where(_users.c.id == uid))
+        self._db.changed("user", str(uid))
         return revoked
 
 
-def _sign_out_everywhere(conn: Connection, username: str, **changes: object) -> list[str]:
-    """Apply ``changes`` to the user, end their sessions and revoke their tokens; the revoked access digests."""
+def _sign_out_everywhere(conn: Connection, username: str, **changes: object) -> tuple[int, list[str]]:
+    """Apply ``changes`` to the user, end their sessions and revoke their tokens; the user's id and the revoked
+    access digests."""
     uid = conn.execute(
         update(_users).where(_users.c.username == username).values(**changes).returning(_users.c.id)
     ).scalar_one_or_none()
     if uid is None:
         raise NotFound(f"no user {username!r}")
     end_sessions(conn, uid, int(time.time()))
-    return revoke_where(conn, _tokens.c.user_id == uid)
+    return uid, revoke_where(conn, _tokens.c.user_id == uid)
