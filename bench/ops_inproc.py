@@ -7,6 +7,10 @@ flusher, the audit writer, the log lines) through the app's WSGI face with no se
 settings alternating round after round; each round ends with the queued metrics and audit events applied and
 written, so their whole cost is inside the figure. The audit log lines are formatted and written to a file, as a
 server's stderr would be. The cost ratio is CPU on / CPU off, best of the rounds; throughput scales as its inverse.
+
+Then the parts, each alone, best of many short rounds (steadier on a busy machine than the whole requests): the
+metrics per request (the facts queued, then the flush into multiprocess files), and per audit event the emit in
+the request, its log line and its row.
 """
 
 import argparse
@@ -95,6 +99,58 @@ def measure(n: int = 2000, rounds: int = 7, database_url: str | None = None) -> 
         return best
 
 
+def parts(rounds: int = 25, n: int = 300) -> dict[str, float]:
+    """Microseconds of CPU per request or event for each part, best of ``rounds``."""
+    import os
+
+    from tessera.server.audit import AuditTrail, Event
+
+    out: dict[str, float] = {}
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        raise SystemExit("run the parts in a process of their own, with PROMETHEUS_MULTIPROC_DIR set (main does)")
+    with tempfile.TemporaryDirectory() as tmp:
+        metrics = new_metrics()  # multiprocess mode, as in a worker of tessera serve
+        queued = best_write = float("inf")
+        for _ in range(rounds):
+            metrics.start(interval=3600)
+            t0 = time.process_time()
+            for _ in range(n):
+                metrics.request("/oauth/introspect", 200, 0.0003)
+                metrics.introspected(True)
+            t1 = time.process_time()
+            metrics.close()
+            queued = min(queued, (t1 - t0) / n * 1e6)
+            best_write = min(best_write, (time.process_time() - t1) / n * 1e6)
+        out["metrics: facts queued in the request"] = queued
+        out["metrics: flushed to the multiprocess files"] = best_write
+
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'parts.db'}")
+        upgrade(engine)
+        store = Store(engine)
+        audit_log = logging.getLogger("tessera.audit")
+        for label, trail, level in (
+            ("audit: the log line", AuditTrail(None), logging.INFO),
+            ("audit: the row (SQLite)", AuditTrail(store.audit), logging.WARNING),
+        ):
+            audit_log.setLevel(level)
+            emit = write = float("inf")
+            for _ in range(rounds):
+                trail.start()
+                t0 = time.process_time()
+                for _ in range(n):
+                    trail.emit(Event.TOKEN_ISSUED, client_id="0" * 32, detail={"grant_type": "client_credentials",
+                                                                              "scope": "api"})  # fmt: skip
+                t1 = time.process_time()
+                trail.close()
+                emit = min(emit, (t1 - t0) / n * 1e6)
+                write = min(write, (time.process_time() - t1) / n * 1e6)
+            out["audit: emit in the request"] = emit
+            out[label] = write
+        audit_log.setLevel(logging.NOTSET)
+        engine.dispose()
+    return out
+
+
 def _run(app: Any, call: Callable[[Any, str, str], bytes], path: str, body: str, n: int) -> None:
     for _ in range(n):
         call(app, path, body)
@@ -105,12 +161,27 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000, help="requests per round and case")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--pg-url", help="a PostgreSQL database (its tables are created; use one of its own)")
+    parser.add_argument("--parts-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.parts_only:
+        for name, value in parts().items():
+            print(f"| {name} | {value:.1f} |")
+        return
     results = measure(args.n, args.rounds, args.pg_url)
     print("| scenario | off: CPU µs/request | on: CPU µs/request | cost (on / off - 1) |")
     print("|---|---|---|---|")
     for name, r in results.items():
         print(f"| {name} | {r['off']:.1f} | {r['on']:.1f} | {r['on'] / r['off'] - 1:+.1%} |")
+    print()
+    print("| part | CPU µs |")
+    print("|---|---|", flush=True)
+    import os
+    import subprocess
+    import sys
+
+    with tempfile.TemporaryDirectory() as multiproc:
+        env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=multiproc)
+        subprocess.run([sys.executable, "-m", "bench.ops_inproc", "--parts-only"], env=env, check=True)
 
 
 if __name__ == "__main__":
