@@ -139,7 +139,7 @@ def _commands(group: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, .
 
 def test_every_command_that_lists_has_json() -> None:
     listing = [path for path, _ in _commands(main) if path[-1] == "list"]
-    assert sorted(listing) == [("clients", "list"), ("scopes", "list"), ("users", "list")]
+    assert sorted(listing) == [("audit", "list"), ("clients", "list"), ("scopes", "list"), ("users", "list")]
     for path, command in _commands(main):
         if path[-1] == "list":
             assert "as_json" in {p.name for p in command.params}, path
