@@ -5,6 +5,7 @@ the request id of each response in its access line; the audit rows written by th
 import json
 import os
 import secrets
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -177,3 +178,31 @@ def test_json_logs_with_request_ids_and_the_audit_rows_of_the_workers(served: tu
     rows = [r for r in json.loads(_tessera(["audit", "list", "--json"], settings)) if r["event"] == "token.issued"]
     assert sorted(r["request_id"] for r in rows) == sorted(ids)
     assert all(r["address"] == "127.0.0.1" for r in rows)
+
+
+def test_counts_survive_the_workers_being_replaced(served: tuple[Server, str]) -> None:
+    """granian replaces every worker on SIGHUP; what the old ones counted stays in the sums."""
+    server, metrics_url = served
+    client_id, secret = server.service["client_id"], server.service["client_secret"]
+
+    def issue() -> None:
+        response = httpx.post(
+            f"{server.base_url}/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+        )
+        assert response.status_code == 200
+
+    issued = _key("tessera_tokens_issued_total", grant_type="client_credentials")
+    for _ in range(5):
+        issue()
+    _eventually(metrics_url, {issued: 5})
+    before = set(_children(server.process.pid))
+    server.process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while True:
+        now = set(_children(server.process.pid))
+        if len(now) == 2 and not now & before and _answers(f"{server.base_url}/healthz"):
+            break
+        assert time.monotonic() < deadline, f"the workers were not replaced: {before} -> {now}"
+        time.sleep(0.2)
+    issue()
+    _eventually(metrics_url, {issued: 6})
