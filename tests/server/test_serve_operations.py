@@ -206,3 +206,22 @@ def test_counts_survive_the_workers_being_replaced(served: tuple[Server, str]) -
         time.sleep(0.2)
     issue()
     _eventually(metrics_url, {issued: 6})
+
+
+def test_a_metrics_port_in_use_or_the_public_one_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TESSERA_", "PROMETHEUS_"))}
+    env["TESSERA_DATABASE_URL"] = f"sqlite:///{tmp_path / 'serve.db'}"
+    port = _free_port()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        argv = [str(TESSERA), "serve", "--port", str(port), "--metrics-port", str(taken)]
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == f"Error: cannot serve metrics on 127.0.0.1:{taken}: Address already in use"
+    same = [str(TESSERA), "serve", "--port", str(port), "--metrics-port", str(port)]
+    done = subprocess.run(same, env=env, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (1, "Error: --metrics-port must differ from --port\n")
