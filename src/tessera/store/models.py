@@ -144,9 +144,7 @@ audit_events = Table(
     Column("address", String(64), nullable=True),
     Column("request_id", String(128), nullable=True),
     Column("reason", Text, nullable=True),
-    Column(
-        "detail", Text, nullable=True
-    ),  # a JSON object, serialised by the writer (cheaper than JSON's type processing)
+    Column("detail", JSON, nullable=True),
     # what `tessera audit list` asks for: the newest first, all of them or one user's or one client's
     Index("ix_audit_events_at", "at"),
     Index("ix_audit_events_username_at", "username", "at"),

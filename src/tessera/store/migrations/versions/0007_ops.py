@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("address", sa.String(64), nullable=True),
         sa.Column("request_id", sa.String(128), nullable=True),
         sa.Column("reason", sa.Text, nullable=True),
-        sa.Column("detail", sa.Text, nullable=True),  # a JSON object, as text
+        sa.Column("detail", sa.JSON, nullable=True),
     )
     op.create_index("ix_audit_events_at", "audit_events", ["at"])
     op.create_index("ix_audit_events_username_at", "audit_events", ["username", "at"])
