@@ -5,6 +5,7 @@ the request id of each response in its access line; the audit rows written by th
 import json
 import os
 import secrets
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -177,3 +178,50 @@ def test_json_logs_with_request_ids_and_the_audit_rows_of_the_workers(served: tu
     rows = [r for r in json.loads(_tessera(["audit", "list", "--json"], settings)) if r["event"] == "token.issued"]
     assert sorted(r["request_id"] for r in rows) == sorted(ids)
     assert all(r["address"] == "127.0.0.1" for r in rows)
+
+
+def test_counts_survive_the_workers_being_replaced(served: tuple[Server, str]) -> None:
+    """granian replaces every worker on SIGHUP; what the old ones counted stays in the sums."""
+    server, metrics_url = served
+    client_id, secret = server.service["client_id"], server.service["client_secret"]
+
+    def issue() -> None:
+        response = httpx.post(
+            f"{server.base_url}/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+        )
+        assert response.status_code == 200
+
+    issued = _key("tessera_tokens_issued_total", grant_type="client_credentials")
+    for _ in range(5):
+        issue()
+    _eventually(metrics_url, {issued: 5})
+    before = set(_children(server.process.pid))
+    server.process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while True:
+        now = set(_children(server.process.pid))
+        if len(now) == 2 and not now & before and _answers(f"{server.base_url}/healthz"):
+            break
+        assert time.monotonic() < deadline, f"the workers were not replaced: {before} -> {now}"
+        time.sleep(0.2)
+    issue()
+    _eventually(metrics_url, {issued: 6})
+
+
+def test_a_metrics_port_in_use_or_the_public_one_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TESSERA_", "PROMETHEUS_"))}
+    env["TESSERA_DATABASE_URL"] = f"sqlite:///{tmp_path / 'serve.db'}"
+    port = _free_port()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        argv = [str(TESSERA), "serve", "--port", str(port), "--metrics-port", str(taken)]
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == f"Error: cannot serve metrics on 127.0.0.1:{taken}: Address already in use"
+    same = [str(TESSERA), "serve", "--port", str(port), "--metrics-port", str(port)]
+    done = subprocess.run(same, env=env, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (1, "Error: --metrics-port must differ from --port\n")

@@ -86,12 +86,12 @@ def run(settings: Settings, *, host: str, port: int, workers: int, metrics_port:
     log.info("%s", describe(settings, host=host, port=port, workers=workers))
     metrics_dir = None
     metrics_server = None
-    if metrics_port is not None:
-        metrics_dir = tempfile.mkdtemp(prefix="tessera-metrics-")
-        os.environ[MULTIPROC_VARIABLE] = metrics_dir  # before prometheus_client is imported, here or in a worker
-        metrics_server = _serve_metrics(metrics_port, metrics_dir)
-        log.info("Prometheus metrics on http://127.0.0.1:%d/metrics", metrics_port)
     try:
+        if metrics_port is not None:
+            metrics_dir = tempfile.mkdtemp(prefix="tessera-metrics-")
+            os.environ[MULTIPROC_VARIABLE] = metrics_dir  # before prometheus_client is imported, here or in a worker
+            metrics_server = _serve_metrics(metrics_port, metrics_dir)
+            log.info("Prometheus metrics on http://127.0.0.1:%d/metrics", metrics_port)
         _serve(settings, host=host, port=port, workers=workers, metrics=metrics_port is not None)
     finally:
         if metrics_server is not None:

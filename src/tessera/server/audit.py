@@ -31,7 +31,6 @@ swallowed there too.
 """
 
 import collections
-import datetime
 import enum
 import json
 import logging
@@ -81,7 +80,7 @@ class Event(enum.StrEnum):
 
 
 def _iso(at: float) -> str:
-    return datetime.datetime.fromtimestamp(at, datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1000):03d}Z"
 
 
 def as_json(event: AuditRecord) -> dict[str, object]:
@@ -181,7 +180,13 @@ class AuditTrail:
         if log.isEnabledFor(logging.INFO):
             for record in batch:
                 fields = as_json(record)
-                log.info("%s", json.dumps(fields, separators=(",", ":")), extra={"tessera": fields})
+                line = json.dumps(fields, separators=(",", ":"))
+                # made and handled directly: Logger.info would look up its caller's frame, and makeRecord check
+                # every key of ``extra`` against the record's attributes
+                entry = logging.LogRecord(log.name, logging.INFO, __file__, 0, "%s", (line,), None)
+                entry.tessera = fields
+                entry.created, entry.msecs = record.at, (record.at % 1) * 1000
+                log.handle(entry)
         if self._store is None:
             return
         try:
