@@ -58,7 +58,7 @@ def from_environment() -> Flask:
     )
     cache = TokenCache(source, ttl=60)  # without Redis, the most a revoked token outlives its revocation here
     if redis_url := os.environ.get("TESSERA_REDIS_URL"):
-        # the channel the server publishes on (TESSERA_REVOCATION_CHANNEL there; the default is tessera:revoked)
+        # the stream the server writes revocations to (TESSERA_REVOCATION_CHANNEL there; default tessera:revoked)
         channel = os.environ.get("TESSERA_REVOCATION_CHANNEL", "tessera:revoked")
         RevocationSubscriber(redis_url, cache, channel=channel).start()
     metadata = None

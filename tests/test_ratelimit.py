@@ -190,7 +190,11 @@ def test_addresses_are_counted_per_ipv4_host_and_per_ipv6_64() -> None:
 
 
 def test_per_client_limits_are_off_by_default_and_count_each_client_apart(clock: Clock) -> None:
-    assert RateLimits(Settings()).per_client == {"token": (), "introspection": ()}
+    defaults = RateLimits(Settings()).per_client
+    assert defaults["token"] == () and defaults["introspection"] == ()
+    # leak reports are counted per client address, not per client, and are limited unless turned off
+    assert [str(item) for item in defaults["leak_report"]] == ["60 per 1 minute"]
+    assert RateLimits(Settings(leak_report_limit="off")).per_client["leak_report"] == ()
     limits = RateLimits(Settings(token_limit="3/minute"))
     assert [limits.client_request("token", "a").allowed for _ in range(4)] == [True, True, True, False]
     assert limits.client_request("token", "b").allowed

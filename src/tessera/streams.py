@@ -201,7 +201,13 @@ class StreamFollower:
             lost = first is not None and _id(first[0]) > _id(self._position) and self._read > 0
         else:
             trimmed = int(added) - int(info["length"])  # always the oldest: trimming never leaves holes
-            lost = trimmed > self._read or int(added) < self._read
+            first = info.get("first-entry")
+            # a stream made anew (Redis lost its data) counts from 0 again: it has fewer entries than were read,
+            # or none up to the position although fewer than were read were trimmed
+            recreated = int(added) < self._read or (
+                first is not None and _id(first[0]) > _id(self._position) and trimmed < self._read
+            )
+            lost = trimmed > self._read or recreated
         if lost:
             self._gap("entries were trimmed before they were read")
             self._present(info)

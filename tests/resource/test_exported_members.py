@@ -25,14 +25,25 @@ PUBLIC = {
     "tessera.resource.flask": ["ResourceProtector", "current_token"],
     "tessera.resource.fastapi": ["ResourceProtector"],
     "tessera.events": [
+        "CHANGE_KINDS",
         "MAX_DIGESTS_PER_MESSAGE",
         "REVOCATION_CHANNEL",
+        "STREAM_MAXLEN",
+        "STREAM_MAX_AGE",
+        "Changed",
+        "Event",
         "MalformedEvent",
+        "NotBefore",
         "PublishError",
         "RevocationPublisher",
+        "Revoked",
+        "changes_stream",
+        "decode_entry",
         "decode_revoked",
+        "encode_entry",
         "encode_revoked",
     ],
+    "tessera.streams": ["StreamFollower"],
 }
 
 

@@ -417,3 +417,30 @@ def test_without_the_old_channel_only_the_stream_is_heard(
         conn.close()
     time.sleep(0.5)
     assert len(cache) == 1
+
+
+@pytest.mark.redis
+def test_a_stream_lost_by_redis_and_made_anew_empties_the_cache(
+    redis_url: str, revocation_channel: str, source: ScriptedSource, subscribers: list[RevocationSubscriber]
+) -> None:
+    import redis
+
+    cache = TokenCache(source, ttl=300)
+    subscriber = _subscribe(subscribers, redis_url, cache, channel=revocation_channel)
+    assert subscriber.wait_subscribed(5)
+    for _ in range(3):
+        _publish(redis_url, revocation_channel, ["0" * 64])
+    eventually(lambda: subscriber._follower.position != "0-0", within=1)
+    token, found = source.add()
+    cache.lookup(token, found.digest)
+    subscriber.stop()
+    conn = redis.Redis.from_url(redis_url)
+    try:
+        conn.delete(revocation_channel)  # as a Redis restarted without its data: what was written meanwhile is gone
+    finally:
+        conn.close()
+    for _ in range(5):
+        _publish(redis_url, revocation_channel, ["0" * 64])
+    subscriber.start()
+    assert subscriber.wait_subscribed(5)
+    assert len(cache) == 0 and subscriber.gaps == 1

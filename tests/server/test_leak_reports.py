@@ -247,6 +247,27 @@ def test_reports_are_rate_limited_per_address(
     assert statuses == [200, 200, 429]
 
 
+def test_behind_a_trusted_proxy_reports_are_counted_per_forwarded_address(
+    store: Store, sqlite_url: str, keys_file: Path, signers: tuple[Signer, Signer]
+) -> None:
+    settings = settings_for(
+        sqlite_url,
+        TESSERA_LEAK_REPORT_KEYS=str(keys_file),
+        TESSERA_LEAK_REPORT_LIMIT="1/minute",
+        TESSERA_TRUSTED_PROXIES="1",
+    )
+    client = create_app(settings, store=store).test_client()
+    body = b"[]"
+
+    def post(forwarded: str) -> int:
+        headers = {**signers[0].headers(body), "X-Forwarded-For": forwarded}
+        return client.post(REPORT, data=body, headers=headers).status_code
+
+    # the proxy's own address is the same for all; the address it saw is what counts
+    assert [post("198.51.100.7"), post("203.0.113.9"), post("203.0.113.9")] == [200, 200, 429]
+    assert post("10.0.0.1, 198.51.100.7") == 429  # only the entry the trusted proxy wrote counts
+
+
 @pytest.mark.parametrize(
     ("content", "says"),
     [

@@ -7,7 +7,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tessera.events import decode_revoked
+from tessera.events import NotBefore, decode_entry, decode_revoked
 from tessera.store import Store
 from tessera.tokens import digest
 from tessera.web.context import server_of
@@ -103,3 +103,26 @@ def test_revocation_works_when_redis_is_down(
 
 def test_without_redis_url_no_publisher_is_added(app: Flask) -> None:
     assert server_of(app).context.revocations.listeners == []
+
+
+@pytest.mark.redis
+def test_a_server_revoking_by_user_sends_one_not_before_event(
+    sqlite_url: str, store: Store, redis_url: str, revocation_channel: str, channel_listener: ChannelListener
+) -> None:
+    import redis
+
+    heard: list[list[str]] = []
+    app = _app(sqlite_url, store, redis_url, revocation_channel)
+    revocations = server_of(app).context.revocations
+    revocations.listeners.insert(0, heard.append)  # a plain listener is told the digests
+    digests = [digest(f"token {n}") for n in range(1500)]
+    assert revocations.not_before(digests, subject="7", client_id="app") == digests
+    conn = redis.Redis.from_url(redis_url)
+    try:
+        entries = [decode_entry(fields) for _, fields in conn.xrange(revocation_channel)]  # type: ignore[arg-type]
+    finally:
+        conn.close()
+    assert len(entries) == 1 and isinstance(entries[0], NotBefore)
+    assert (entries[0].subject, entries[0].client_id) == ("7", "app")
+    assert heard == [digests]
+    assert _published(channel_listener) + _published(channel_listener) == digests  # the old channel: every digest

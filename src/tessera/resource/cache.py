@@ -58,9 +58,10 @@ class TokenCache:
         self._clock = clock
         self._wall_clock = wall_clock
         self._entries: OrderedDict[str, tuple[float, AccessToken | None]] = OrderedDict()
-        # digests of the cached active tokens of each user (by subject) and each client
-        self._by_user: dict[str, set[str]] = {}
-        self._by_client: dict[str, set[str]] = {}
+        # the digests of the cached active tokens of each user (by subject) and of each client: one digest as
+        # itself, a set only from the second on (most users have one token cached; a set costs 216 bytes)
+        self._by_user: dict[str, str | set[str]] = {}
+        self._by_client: dict[str, str | set[str]] = {}
         self._lock = threading.Lock()
         # bumped by every drop and clear; an answer fetched across a bump is not cached (see lookup)
         self._generation = 0
@@ -109,8 +110,8 @@ class TokenCache:
             raise ValueError("name a subject, a client or both")
         with self._lock:
             self._generation += 1
-            by_user = self._by_user.get(subject, set()) if subject is not None else None
-            by_client = self._by_client.get(client_id, set()) if client_id is not None else None
+            by_user = _members(self._by_user, subject) if subject is not None else None
+            by_client = _members(self._by_client, client_id) if client_id is not None else None
             if by_user is not None and by_client is not None:
                 small, large = sorted((by_user, by_client), key=len)
                 matching = [d for d in small if d in large]
@@ -152,8 +153,8 @@ class TokenCache:
             self._entries.move_to_end(token_digest)
             if found is not None:
                 if found.username is not None:
-                    self._by_user.setdefault(found.subject, set()).add(token_digest)
-                self._by_client.setdefault(found.client_id, set()).add(token_digest)
+                    _add(self._by_user, found.subject, token_digest)
+                _add(self._by_client, found.client_id, token_digest)
             while len(self._entries) > self.max_entries:
                 evicted, (_, token) = self._entries.popitem(last=False)
                 self._unindex(evicted, token)
@@ -167,9 +168,34 @@ class TokenCache:
         _discard(self._by_client, token.client_id, token_digest)
 
 
-def _discard(index: dict[str, set[str]], key: str, token_digest: str) -> None:
+def _members(index: dict[str, str | set[str]], key: str) -> set[str]:
     digests = index.get(key)
-    if digests is not None:
-        digests.discard(token_digest)
-        if not digests:
+    if digests is None:
+        return set()
+    return {digests} if isinstance(digests, str) else digests
+
+
+def _add(index: dict[str, str | set[str]], key: str, token_digest: str) -> None:
+    digests = index.get(key)
+    if digests is None:
+        index[key] = token_digest
+    elif isinstance(digests, str):
+        if digests != token_digest:
+            index[key] = {digests, token_digest}
+    else:
+        digests.add(token_digest)
+
+
+def _discard(index: dict[str, str | set[str]], key: str, token_digest: str) -> None:
+    digests = index.get(key)
+    if digests is None:
+        return
+    if isinstance(digests, str):
+        if digests == token_digest:
             del index[key]
+        return
+    digests.discard(token_digest)
+    if len(digests) == 1:
+        index[key] = digests.pop()
+    elif not digests:
+        del index[key]

@@ -25,16 +25,14 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from typing import TYPE_CHECKING, Any
 
 from tessera.errors import ConfigError
 from tessera.store import Tokens
 from tessera.tokens import MalformedToken, TokenKind, digest, parse
+
+if TYPE_CHECKING:  # cryptography is imported when keys are read: a server without them never loads it
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
 __all__ = [
     "FALSE_POSITIVE",
@@ -59,12 +57,15 @@ _MAX_FIELD = 4096
 class ReportKeys:
     """The public keys reports are signed with, by identifier."""
 
-    def __init__(self, keys: dict[str, ec.EllipticCurvePublicKey]) -> None:
+    def __init__(self, keys: "dict[str, EllipticCurvePublicKey]") -> None:
         self.keys = keys
 
     @classmethod
     def from_file(cls, path: Path) -> "ReportKeys":
         """Read GitHub's published list as saved; :class:`ConfigError` (one line) if it cannot be used."""
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
         name = "TESSERA_LEAK_REPORT_KEYS"
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
@@ -75,7 +76,7 @@ class ReportKeys:
         entries = document.get("public_keys") if isinstance(document, dict) else None
         if not isinstance(entries, list) or not entries:
             raise ConfigError(f'{name}: {path} must hold {{"public_keys": [...]}} with at least one key')
-        keys: dict[str, ec.EllipticCurvePublicKey] = {}
+        keys: dict[str, EllipticCurvePublicKey] = {}
         for entry in entries:
             identifier = entry.get("key_identifier") if isinstance(entry, dict) else None
             pem = entry.get("key") if isinstance(entry, dict) else None
@@ -92,6 +93,10 @@ class ReportKeys:
 
     def verify(self, identifier: str | None, signature: str | None, body: bytes) -> bool:
         """Whether ``signature`` (base64 DER) by the key ``identifier`` is good for ``body``."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         key = self.keys.get(identifier or "")
         if key is None or not signature:
             return False
