@@ -146,10 +146,10 @@ def test_a_live_access_token_is_a_true_positive_and_its_family_is_revoked(
     refresh = {"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]}
     assert world.client.post(TOKEN, data=refresh, headers=web_client.basic).json["error"] == "invalid_grant"
     assert world.announced == [[digest(issued["access_token"])]]  # pushed to the caches
-    (record,) = [r for r in caplog.records if r.name == "tessera.audit"]
+    (record,) = [r for r in caplog.records if r.name == "tessera.audit" and "token.leak_reported" in r.getMessage()]
     event = json.loads(record.getMessage())
-    assert event["event"] == "token.leak_reported" and event["outcome"] == "revoked"
-    assert event["client_id"] == web_client.client_id and event["url"].startswith("https://github.com/")
+    assert (event["event"], event["outcome"], event["reason"]) == ("token.leak_reported", "success", "revoked")
+    assert event["client_id"] == web_client.client_id and event["detail"]["url"].startswith("https://github.com/")
     assert issued["access_token"] not in caplog.text and issued["refresh_token"] not in caplog.text
 
 

@@ -70,7 +70,7 @@ def tokens_report_leak(as_json: bool) -> None:
     """Revoke leaked tokens read from standard input, one a line, as a leak report would.
 
     Each live access or refresh token is revoked with its whole family (every token of that authorization), the
-    revocation is announced to resource-server caches, and an event is written on the tessera.audit logger.
+    revocation is announced to resource-server caches, and the audit trail records it.
     Anything else (another issuer's string, a token already revoked or expired) is a false positive."""
     from tessera.server.leaks import TRUE_POSITIVE, LeakJudge, Reported
 
@@ -87,7 +87,11 @@ def tokens_report_leak(as_json: bool) -> None:
         announce_revoked(settings, revoked)
         return revoked
 
-    verdicts = LeakJudge(store.tokens, revoke_grant, now=lambda: int(time.time())).judge(reported, via="cli")
+    from tessera.server.audit import AuditTrail
+
+    trail = AuditTrail(store.audit if settings.audit == "on" else None, enabled=settings.audit != "off")
+    judge = LeakJudge(store.tokens, revoke_grant, now=lambda: int(time.time()), audit=trail)
+    verdicts = judge.judge(reported, via="cli")
     if as_json:
         print_json([{"token": n, "label": v.label} for n, v in enumerate(verdicts, 1)])
         return

@@ -67,6 +67,7 @@ class Event(enum.StrEnum):
     TOKEN_REVOKED = "token.revoked"
     REFRESH_REUSE_DETECTED = "refresh.reuse_detected"
     CODE_REPLAY_DETECTED = "code.replay_detected"
+    TOKEN_LEAK_REPORTED = "token.leak_reported"
     CLIENT_CREATED = "client.created"
     CLIENT_UPDATED = "client.updated"
     CLIENT_DELETED = "client.deleted"

@@ -55,11 +55,14 @@ class Revocations:
         """Revoke every token of one authorization (the family); return the revoked access digests."""
         return self.revoked(self._tokens.revoke_grant(grant_id))
 
-    def revoked(self, digests: list[str]) -> list[str]:
-        """Count a revocation that ended live tokens (revoked by other means: the account page) and announce it."""
+    def revoked(self, digests: list[str], *, subject: str | None = None, client_id: str | None = None) -> list[str]:
+        """Count a revocation that ended live tokens (revoked by other means: the account page) and announce it:
+        as one "not before" event when it was every token of ``subject`` and/or ``client_id``."""
         if digests:
             self.metrics.revoked()
-        return self.announce(digests)
+        if subject is None and client_id is None:
+            return self.announce(digests)
+        return self.not_before(digests, subject=subject, client_id=client_id)
 
     def announce(self, digests: list[str]) -> list[str]:
         """Tell the listeners about tokens revoked by other means (a refresh token's rotation)."""

@@ -112,7 +112,7 @@ def leak_report(machine: Machine, request: HttpRequest) -> Reply:
         reported = parse_report(request.body)
     except ValueError as exc:
         return _error(400, "invalid_request", str(exc))
-    judge = LeakJudge(context.store.tokens, context.revocations.revoke_grant, now=context.now)
+    judge = LeakJudge(context.store.tokens, context.revocations.revoke_grant, now=context.now, audit=context.audit)
     return 200, [v.as_json() for v in judge.judge(reported, via="leak_report_endpoint")], [_JSON, _NO_STORE]
 
 

@@ -22,12 +22,12 @@ import base64
 import binascii
 import dataclasses
 import json
-import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tessera.errors import ConfigError
+from tessera.server.audit import AuditTrail, Event
 from tessera.store import Tokens
 from tessera.tokens import MalformedToken, TokenKind, digest, parse
 
@@ -45,7 +45,6 @@ __all__ = [
     "parse_report",
 ]
 
-audit = logging.getLogger("tessera.audit")
 
 TRUE_POSITIVE = "true_positive"
 FALSE_POSITIVE = "false_positive"
@@ -155,10 +154,18 @@ class LeakJudge:
     ``revoke_grant`` revokes a family and tells the caches (the server's
     :meth:`~tessera.server.context.Revocations.revoke_grant`, or the CLI's store and publisher)."""
 
-    def __init__(self, tokens: Tokens, revoke_grant: Callable[[str], list[str]], *, now: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        tokens: Tokens,
+        revoke_grant: Callable[[str], list[str]],
+        *,
+        now: Callable[[], int],
+        audit: "AuditTrail",
+    ) -> None:
         self._tokens = tokens
         self._revoke_grant = revoke_grant
         self._now = now
+        self._audit = audit
 
     def judge(self, reported: Iterable[Reported], *, via: str) -> list[Verdict]:
         return [self._one(entry, via) for entry in reported]
@@ -169,19 +176,20 @@ class LeakJudge:
             return Verdict(entry.token, entry.type, FALSE_POSITIVE)
         grant_id, client_id, user_id, token_digest = live
         revoked = self._revoke_grant(grant_id)
-        event: dict[str, Any] = {
-            "event": "token.leak_reported",
-            "outcome": "revoked",
-            "via": via,
-            "client_id": client_id,
-            "user": user_id,
-            "token": token_digest[:8],  # never the token: the first characters of its digest
-            "revoked": len(revoked),
-            "type": entry.type[:100],
-            "url": entry.url[:500],
-            "source": entry.source[:100],
-        }
-        audit.warning("%s", json.dumps(event, separators=(",", ":")))
+        self._audit.emit(
+            Event.TOKEN_LEAK_REPORTED,
+            client_id=client_id,
+            user=user_id,
+            reason="revoked",
+            detail={
+                "via": via,
+                "token": token_digest[:8],  # never the token: the first characters of its digest
+                "revoked": len(revoked),
+                "type": entry.type[:100],
+                "url": entry.url[:500],
+                "source": entry.source[:100],
+            },
+        )
         return Verdict(entry.token, entry.type, TRUE_POSITIVE)
 
     def _live(self, token: str) -> tuple[str, str, str | None, str] | None:
