@@ -4,8 +4,8 @@ Each application the person consented to is listed with the scopes they allowed,
 token for them. ``Revoke`` (a form with the CSRF token) does, in one transaction, what signing out of that
 application everywhere means: the consent is forgotten (the next sign-in through it asks again), every token the
 application holds for the person is revoked, and so is any authorization code not yet redeemed. The revocation
-is announced as one "not before" event for that person and application (what resource-server caches listen to) and audited
-(``consent.revoked``). Other people's consents are out of reach: the form names a client, and the person is
+is announced as one "not before" event for that person and application (resource-server caches listen for it)
+and audited (``consent.revoked``). Other people's consents are out of reach: the form names a client, and the person is
 always the one signed in.
 """
 
