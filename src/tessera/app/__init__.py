@@ -21,13 +21,14 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from tessera.app.routes import MACHINE, PAGES, advertised
+from tessera.app.routes import MACHINE, PAGES, advertised, page_path
 from tessera.config import Settings
 from tessera.events import RevocationPublisher
 from tessera.ratelimit import RateLimits
 from tessera.server.authorization import TesseraServer
 from tessera.server.clients import ClientCache
 from tessera.server.context import Clock, RevocationListener, Revocations, ServerContext
+from tessera.server.device import DeviceAuthorizationEndpoint
 from tessera.server.errors import JSON_NO_STORE, failure
 from tessera.server.front import Front, MachineRoute, Runs
 from tessera.server.grants import GRANTS
@@ -108,6 +109,9 @@ def build(
         server.register_grant(grant, extensions)
     server.register_endpoint(IntrospectionEndpoint(server))
     server.register_endpoint(RevocationEndpoint(server))
+    server.register_endpoint(
+        DeviceAuthorizationEndpoint(server, verification_uri=settings.issuer + page_path("device"))
+    )
 
     flask = _pages(settings, server)
     routes = list(MACHINE)

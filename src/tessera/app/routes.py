@@ -16,9 +16,9 @@ from flask.typing import ResponseReturnValue
 
 from tessera.server import handlers
 from tessera.server.front import MachineRoute, Runs
-from tessera.web import auth, consent
+from tessera.web import auth, consent, device
 
-__all__ = ["MACHINE", "PAGES", "Page"]
+__all__ = ["MACHINE", "PAGES", "Page", "page_path"]
 
 GET, POST, GET_POST = ("GET",), ("POST",), ("GET", "POST")
 LOOP, THREAD = Runs.LOOP, Runs.THREAD
@@ -40,6 +40,8 @@ MACHINE = (
     MachineRoute("/oauth/token",                   POST,    handlers.token,      THREAD, "token_endpoint"),
     MachineRoute("/oauth/introspect",              POST,    handlers.introspect, LOOP,   "introspection_endpoint"),
     MachineRoute("/oauth/revoke",                  POST,    handlers.revoke,     THREAD, "revocation_endpoint"),
+    MachineRoute("/oauth/device_authorization",    POST,    handlers.device_authorization, THREAD,
+                 "device_authorization_endpoint"),
     MachineRoute("/.well-known/oauth-authorization-server", GET, handlers.metadata, LOOP),
     MachineRoute("/openapi.json",                  GET,     handlers.openapi,    LOOP),
     MachineRoute("/healthz",                       GET,     handlers.healthz,    LOOP),
@@ -53,8 +55,17 @@ PAGES = (
     Page("/logout",     GET_POST, auth.logout,         "logout"),
     Page("/logged-out", GET,      auth.logged_out,     "logged_out"),
     Page("/",           GET,      auth.home,           "home"),
+    # the device grant's verification URI (RFC 8628 §3.3), in the device authorization response, not the metadata
+    Page("/device",         GET_POST, device.enter,    "device"),
+    Page("/device/consent", GET_POST, device.consent,  "device_consent"),
+    Page("/device/done",    GET,      device.done,     "device_done"),
     # and /static/<path:filename>: Flask's own static view, for the pages' stylesheet
 )  # fmt: skip
+
+
+def page_path(name: str) -> str:
+    """The path of the page ``url_for`` calls ``name``."""
+    return next(page.path for page in PAGES if page.name == name)
 
 
 def advertised() -> dict[str, str]:

@@ -3,7 +3,7 @@
 framework: :class:`~tessera.server.front.Front` calls them, and the request map (:mod:`tessera.app.routes`)
 says which path each one serves.
 
-The OAuth endpoints are Authlib's (grants, RFC 7662, RFC 7009), given Authlib's framework-neutral request; the
+The OAuth endpoints are Authlib's (grants, RFC 7662, RFC 7009, RFC 8628), given Authlib's framework-neutral request; the
 documents (metadata, OpenAPI) are built once and served as bytes.
 """
 
@@ -19,7 +19,18 @@ from tessera.server.authorization import TesseraServer
 from tessera.server.metadata import Metadata
 from tessera.server.request import HttpRequest, Reply
 
-__all__ = ["Handler", "Machine", "healthz", "introspect", "metadata", "openapi", "readyz", "revoke", "token"]
+__all__ = [
+    "Handler",
+    "Machine",
+    "device_authorization",
+    "healthz",
+    "introspect",
+    "metadata",
+    "openapi",
+    "readyz",
+    "revoke",
+    "token",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +69,11 @@ def revoke(machine: Machine, request: HttpRequest) -> Reply:
 def _endpoint(machine: Machine, name: str, request: HttpRequest) -> Reply:
     server = machine.server
     return server.endpoints[name](request.oauth(server.context.settings.issuer))
+
+
+def device_authorization(machine: Machine, request: HttpRequest) -> Reply:
+    """RFC 8628 §3.1 (:mod:`tessera.server.device`)."""
+    return _endpoint(machine, "device_authorization", request)
 
 
 def metadata(machine: Machine, request: HttpRequest) -> Reply:

@@ -2,11 +2,22 @@
 
 from tessera.store.db import make_engine
 from tessera.store.migrate import upgrade
-from tessera.store.protocols import Clients, Consents, Scopes, Sessions, Storage, TokenReader, Tokens, Users
+from tessera.store.protocols import (
+    Clients,
+    Consents,
+    DeviceAuthorizations,
+    Scopes,
+    Sessions,
+    Storage,
+    TokenReader,
+    Tokens,
+    Users,
+)
 from tessera.store.records import (
     ActiveToken,
     ClientRecord,
     CodeRecord,
+    DeviceRecord,
     NewToken,
     RefreshRecord,
     ScopeRecord,
@@ -22,6 +33,8 @@ __all__ = [
     "Clients",
     "CodeRecord",
     "Consents",
+    "DeviceAuthorizations",
+    "DeviceRecord",
     "NewToken",
     "RefreshRecord",
     "ScopeRecord",

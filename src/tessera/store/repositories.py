@@ -10,6 +10,7 @@ Only the modules of this package issue SQL; everything else talks to the protoco
     store.consents.get(user_id, client_id) # tessera.store.consents
     store.sessions.find(digest)            # tessera.store.sessions
     store.scopes.described(["api"])        # tessera.store.scopes
+    store.devices.get(digest)              # tessera.store.devices
 """
 
 from sqlalchemy import Engine
@@ -17,6 +18,7 @@ from sqlalchemy import Engine
 from tessera.store.clients import ClientTable
 from tessera.store.consents import ConsentTable
 from tessera.store.database import Database
+from tessera.store.devices import DEVICE_STATEMENTS, DeviceTable
 from tessera.store.scopes import ScopeTable
 from tessera.store.sessions import SessionTable
 from tessera.store.tokens import HOT_STATEMENTS, TokenTable
@@ -30,13 +32,14 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._db = Database(engine, HOT_STATEMENTS)
+        self._db = Database(engine, (*HOT_STATEMENTS, *DEVICE_STATEMENTS))
         self.tokens = TokenTable(self._db)
         self.clients = ClientTable(self._db)
         self.users = UserTable(self._db)
         self.consents = ConsentTable(self._db)
         self.sessions = SessionTable(self._db)
         self.scopes = ScopeTable(self._db)
+        self.devices = DeviceTable(self._db)
 
     def ping(self) -> None:
         """Raise :class:`~tessera.errors.StoreUnavailable` unless the database answers."""
