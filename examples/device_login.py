@@ -43,11 +43,12 @@ def device_login(
     client_id: str,
     *,
     scope: str = "api",
-    say: Callable[[str], None] = print,
+    say: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
-    """Sign in with the device grant; the token response. ``say`` shows the person what to do; ``sleep`` waits
-    between polls (``time.sleep``)."""
+    """Sign in with the device grant; the token response. ``say`` shows the person what to do (printed at once,
+    even into a pipe); ``sleep`` waits between polls (``time.sleep``)."""
+    say = say or _say
     sleep = sleep or time.sleep
     metadata = http.get(f"{issuer}/.well-known/oauth-authorization-server").raise_for_status().json()
     started = http.post(metadata["device_authorization_endpoint"], data={"client_id": client_id, "scope": scope})
@@ -77,6 +78,10 @@ def device_login(
         if error == "expired_token":
             raise DeviceLoginFailed("The code expired before anyone entered it: run this again for a new one.")
         raise DeviceLoginFailed(_described(answer))
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 def call_api(http: httpx.Client, url: str, access_token: str) -> httpx.Response:
