@@ -228,3 +228,13 @@ def test_the_whole_code_space_has_a_budget_across_addresses(
     for i in range(3):
         assert enter_code(client, "BBBB-BBBB", REMOTE_ADDR=f"198.51.100.{i}").status_code == 400
     assert enter_code(client, "BBBB-BBBB", REMOTE_ADDR="203.0.113.9").status_code == 429
+
+
+def test_the_consent_page_asks_every_time_even_after_an_earlier_allow(
+    client: FlaskClient, tv: RegisteredClient, user: Any
+) -> None:
+    browser = client.application.test_client()
+    answer(browser, start(client, tv)["user_code"])  # allowed once, and remembered for other flows
+    consent_url = enter_code(browser, start(client, tv)["user_code"]).headers["Location"]
+    again = browser.get(consent_url)
+    assert again.status_code == 200 and "Authorize Living-room TV" in again.get_data(as_text=True)
