@@ -4,15 +4,15 @@ and allows or denies it, as on the consent page.
     GET  /device[?user_code=...]   the form: a field labelled Code (filled in from verification_uri_complete,
                                    which still waits for Continue: RFC 8628 §5.4), a button Continue
     POST /device                   look the code up (rate limited); on to /device/consent
-    GET  /device/consent           sign in first if needed, then the usual consent page
+    GET  /device/consent           sign in first if needed, then the consent page, every time (a consent
+                                   remembered for the client does not skip it: the code may be someone else's)
     POST /device/consent           Allow or Deny, once; on to /device/done: "Device connected" or "Device denied"
 
 Entering a code is where guessing would happen, so each lookup is counted before it is made, per address and over
 the whole code space, and given back only when the code matched
-(:meth:`tessera.ratelimit.RateLimits.user_code_attempt`).
-From there on the device authorization is named by a reference signed with the server's secret key (its digest
-and when it was signed), never by the user code: the consent page is no place to guess codes, and signing in
-(which starts a fresh session) does not lose it.
+(:meth:`tessera.ratelimit.RateLimits.user_code_attempt`). From there on the device authorization is named by a
+reference signed with the server's secret key (its digest and when it was signed), never by the user code: the
+consent page is no place to guess codes, and signing in (which starts a fresh session) does not lose it.
 """
 
 from flask import current_app, redirect, render_template, request, session, url_for
