@@ -118,8 +118,10 @@ def test_the_device_migration_adds_the_table_and_can_be_undone(database_url: str
             for fk in inspect(engine).get_foreign_keys("device_authorizations")
         }
         assert foreign_keys == {"clients": "CASCADE", "users": "CASCADE"}
-        unique = [c["column_names"] for c in inspect(engine).get_unique_constraints("device_authorizations")]
-        unique += [i["column_names"] for i in inspect(engine).get_indexes("device_authorizations") if i["unique"]]
+        unique: list[list[str | None]] = [
+            list(c["column_names"]) for c in inspect(engine).get_unique_constraints("device_authorizations")
+        ]
+        unique += [list(i["column_names"]) for i in inspect(engine).get_indexes("device_authorizations") if i["unique"]]
         assert ["user_code_digest"] in unique
         _migrate(engine, "downgrade", "0006_previous_secret")
         assert "device_authorizations" not in inspect(engine).get_table_names()
