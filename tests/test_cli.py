@@ -835,3 +835,29 @@ def test_installed_command_takes_a_data_dir_that_is_not_utf8(tmp_path: Path) -> 
         [b"demo", b"--data-dir", os.fsencode(tmp_path) + b"/" + NOT_UTF8, b"--help"], {}, tmp_path
     )
     assert status == 0 and "Usage:" in stdout, stderr
+
+
+def test_clients_create_and_update_take_the_device_grant_by_its_short_name(cli: Cli, store: Store) -> None:
+    created = cli.json("clients", "create", "--name", "TV", "--grant-type", "device_code", "--public")
+    assert created["grant_types"] == ["urn:ietf:params:oauth:grant-type:device_code"]
+    assert created["public"] is True and "client_secret" not in created
+    updated = cli.json(
+        "clients", "update", created["client_id"], "--grant-type", "device_code", "--grant-type", "refresh_token"
+    )
+    assert updated["grant_types"] == ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"]
+    listed = cli.ok("clients", "list").stdout
+    assert "urn:ietf:params:oauth:grant-type:device_code" in listed
+    assert "device_code" in cli.fails("clients", "create", "--name", "X", "--grant-type", "device", usage=True)
+
+
+def test_tokens_purge_deletes_device_authorizations_a_day_after_they_expire(cli: Cli, store: Store) -> None:
+    from tessera.store import DeviceRecord
+
+    created = cli.json("clients", "create", "--name", "TV", "--grant-type", "device_code", "--public")
+    now = int(time.time())
+    for name, expires_at in (("old", now - 86_401), ("recent", now - 60)):
+        store.devices.create(
+            DeviceRecord(digest(name), digest(name + "-user"), created["client_id"], "api", random_id(), 0, expires_at)
+        )
+    assert cli.ok("tokens", "purge").stdout == "Purged 1 row(s).\n"
+    assert store.devices.get(digest("old")) is None and store.devices.get(digest("recent")) is not None

@@ -110,3 +110,64 @@ def test_the_examples_with_metadata_still_let_a_good_token_through(
     assert short.status_code == 403 and "resource_metadata=" in short.headers["WWW-Authenticate"]
     flask = flask_api.create_app(validator, metadata).test_client()
     assert flask.get("/api/data", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+class _Hosts(httpx.BaseTransport):
+    """The authorization server and the example API, each a WSGI app, by host name."""
+
+    def __init__(self, **apps: Any) -> None:
+        self._transports = {host: httpx.WSGITransport(app=app) for host, app in apps.items()}
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._transports[request.url.host].handle_request(request)
+
+
+@pytest.fixture
+def device_world(app: Flask, store: Store, validator: TokenValidator) -> Any:
+    from tests.device import device_client
+
+    tv = device_client(store, scope="api")
+    api = flask_api.create_app(validator)
+    return tv, httpx.Client(transport=_Hosts(**{"127.0.0.1": app, "api.example": api}))
+
+
+def test_the_device_login_example_signs_in_and_calls_the_api(
+    app: Flask, device_world: Any, user: Any, clock: Any
+) -> None:
+    from examples import device_login
+    from tests.device import answer
+
+    tv, http = device_world
+    said: list[str] = []
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the person enters the code while the device waits the first time
+        waits.append(seconds)
+        clock.advance(seconds)
+        if len(waits) == 2:
+            user_code = said[0].rsplit(" ", 1)[1]
+            answer(app.test_client(), user_code)
+
+    token = device_login.device_login(http, ISSUER, tv.client_id, say=said.append, sleep=sleep)
+    assert said[0].startswith(f"Open {ISSUER}/device and enter the code ")
+    assert waits == [5, 5] and token["scope"] == "api"
+    response = device_login.call_api(http, "http://api.example/api/data", token["access_token"])
+    assert response.status_code == 200 and response.json()["message"] == "Protected API data."
+
+
+def test_the_device_login_example_says_in_one_line_when_it_is_denied(
+    app: Flask, device_world: Any, user: Any, clock: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    from examples import device_login
+    from tests.device import answer
+
+    tv, http = device_world
+
+    def sleep(seconds: float) -> None:
+        clock.advance(seconds)
+        user_code = capsys.readouterr().out.splitlines()[0].rsplit(" ", 1)[1]
+        answer(app.test_client(), user_code, decision="deny")
+
+    monkeypatch.setattr("time.sleep", sleep)
+    assert device_login.main(["--client-id", tv.client_id, "--issuer", ISSUER], http=http) == 1
+    assert capsys.readouterr().err == "The sign-in was denied.\n"

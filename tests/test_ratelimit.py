@@ -328,3 +328,59 @@ def test_a_success_gives_its_slot_back_where_it_was_taken(
         assert not _allowed(other, "frank", "198.51.100.7")
         limits.close()
         other.close()
+
+
+# the device grant: user codes entered, and devices polling
+
+
+def test_wrong_user_codes_are_limited_per_address_and_a_match_gives_its_slot_back(make_limits: Make) -> None:
+    limits = make_limits(user_code_limit_address="3/minute", user_code_limit="off")
+    for _ in range(2):
+        assert limits.user_code_attempt("192.0.2.1").allowed  # two misses
+    for _ in range(5):
+        matched = limits.user_code_attempt("192.0.2.1")
+        assert matched.allowed
+        limits.user_code_matched(matched)
+    assert limits.user_code_attempt("192.0.2.1").allowed  # the third miss
+    refused = limits.user_code_attempt("192.0.2.1")
+    assert not refused.allowed and 1 <= refused.retry_after <= 60
+    assert limits.user_code_attempt("192.0.2.2").allowed
+
+
+def test_the_code_space_budget_is_shared_by_every_address(make_limits: Make) -> None:
+    limits = make_limits(user_code_limit_address="off", user_code_limit="4/minute")
+    for i in range(4):
+        assert limits.user_code_attempt(f"198.51.100.{i}").allowed
+    assert not limits.user_code_attempt("203.0.113.1").allowed
+
+
+def test_sign_in_and_user_code_budgets_are_apart(make_limits: Make) -> None:
+    limits = make_limits(user_code_limit_address="1/minute", login_limit_address="1/minute")
+    assert limits.user_code_attempt("192.0.2.1").allowed
+    assert limits.login_attempt("alice", "192.0.2.1").allowed
+    assert not limits.user_code_attempt("192.0.2.1").allowed
+
+
+def test_a_device_polling_too_soon_is_slowed_down_for_good(make_limits: Make) -> None:
+    limits = make_limits()
+
+    def poll(at: float) -> int:
+        return limits.device_poll("device-1", 5, 1_800_000_000.0 + at, 600)
+
+    assert poll(0) == 0
+    assert poll(4.9) == 10  # slow_down: 5 seconds more, from this poll on
+    assert poll(13.9) == 15  # 9 s after the last poll is now too soon, and it grows again
+    assert poll(28.9) == 0
+    assert poll(43.9) == 0  # the grown interval stays: RFC 8628 §3.5
+    assert poll(53.9) == 20
+    assert limits.device_poll("device-2", 5, 1_800_000_045.0, 600) == 0  # every device has its own pace
+
+
+def test_processes_sharing_redis_share_the_pace_of_a_device(redis_url: str, redis_prefix: str) -> None:
+    one, other = (RateLimits(_redis_settings(redis_url, redis_prefix)) for _ in range(2))
+    try:
+        assert one.device_poll("device-1", 5, 1_800_000_000.0, 600) == 0
+        assert other.device_poll("device-1", 5, 1_800_000_001.0, 600) == 10
+    finally:
+        one.close()
+        other.close()

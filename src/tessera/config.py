@@ -146,6 +146,11 @@ class Settings:
     #: failed sign-ins per account and per client address: a ladder of windows (see tessera.ratelimit)
     login_limit_account: str = "5/minute;10/10minutes;20/hour;100/day"
     login_limit_address: str = "20/minute;100/hour;1000/day"
+    #: device authorizations (RFC 8628): how long a device code and its user code live, in seconds
+    device_code_ttl: int = 600
+    #: user codes entered that match no pending sign-in, per client address and over the whole code space
+    user_code_limit_address: str = "10/minute;50/hour;200/day"
+    user_code_limit: str = "1000/hour;10000/day"
     #: requests per authenticated client; off by default (see docs/security.md for why)
     token_limit: str = "off"
     introspection_limit: str = "off"
@@ -226,6 +231,9 @@ class Settings:
             count_sql=env.get("TESSERA_BENCH_COUNT_SQL", "") == "1",
             login_limit_account=_limits(env, "TESSERA_LOGIN_LIMIT_ACCOUNT", cls.login_limit_account),
             login_limit_address=_limits(env, "TESSERA_LOGIN_LIMIT_ADDRESS", cls.login_limit_address),
+            device_code_ttl=_int(env, "TESSERA_DEVICE_CODE_TTL", cls.device_code_ttl, 60, 3600),
+            user_code_limit_address=_limits(env, "TESSERA_USER_CODE_LIMIT_ADDRESS", cls.user_code_limit_address),
+            user_code_limit=_limits(env, "TESSERA_USER_CODE_LIMIT", cls.user_code_limit),
             token_limit=_limits(env, "TESSERA_TOKEN_LIMIT", cls.token_limit),
             introspection_limit=_limits(env, "TESSERA_INTROSPECTION_LIMIT", cls.introspection_limit),
             redis_prefix=_prefix(env.get("TESSERA_REDIS_PREFIX", "").strip() or cls.redis_prefix),

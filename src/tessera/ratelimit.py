@@ -7,6 +7,11 @@
   waits at most a minute. Only failures count, and a success clears the account's count (not the address's,
   or signing in to one's own account would reset the budget for guessing others'). Usernames are counted
   whether or not the account exists, so the answer never tells which accounts exist.
+* **User codes entered on the device verification page** (RFC 8628 §5.1) that match no pending sign-in, per
+  client address and over the whole code space (every address together), each a ladder as above, counted and
+  given back exactly as sign-ins are. The arithmetic behind the defaults is in ``docs/security.md``.
+* **Device polls** (RFC 8628 §3.5): a device that polls the token endpoint sooner than its interval is told
+  ``slow_down``, and its interval grows by 5 seconds for this and every later poll (:meth:`RateLimits.device_poll`).
 * **Token and introspection requests, per authenticated client** (off unless configured). Counted after the
   client has authenticated, so nobody can use up another client's budget by sending its client_id.
 
@@ -242,6 +247,74 @@ class _RedisWindows:
             raise StorageError(exc) from exc
 
 
+class _Pacing(Protocol):
+    """When each device last polled, and how many seconds its interval has grown (RFC 8628 §3.5)."""
+
+    def poll(self, key: str, interval: int, now: float, ttl: int) -> int:
+        """Record a poll at ``now``. 0 if it came at least the device's interval (``interval`` plus what it has
+        grown) after the last one; else the interval grows by :data:`SLOW_DOWN_STEP` and the new one is
+        returned. ``ttl``: how long to remember the device."""
+
+
+#: seconds a device's polling interval grows by at each ``slow_down`` (RFC 8628 §3.5)
+SLOW_DOWN_STEP = 5
+
+
+class _MemoryPacing:
+    """The devices' polls in this process: key -> (last poll, seconds grown, forget after)."""
+
+    def __init__(self) -> None:
+        self._devices: dict[str, tuple[float, int, float]] = {}
+        self._lock = threading.Lock()
+        self._swept = 0.0
+
+    def poll(self, key: str, interval: int, now: float, ttl: int) -> int:
+        with self._lock:
+            if now - self._swept >= _MemoryWindows.SWEEP_EVERY:
+                self._swept = now
+                self._devices = {k: v for k, v in self._devices.items() if v[2] > now}
+            last, grown, _ = self._devices.get(key, (None, 0, 0.0))
+            slow = last is not None and now - last < interval + grown
+            if slow:
+                grown += SLOW_DOWN_STEP
+            self._devices[key] = (now, grown, now + ttl)
+            return interval + grown if slow else 0
+
+
+# KEYS: the device's hash; ARGV: the poll's time, the base interval, the interval's step, seconds to keep it
+_POLL = b"""
+local now, interval, step = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local state = redis.call('hmget', KEYS[1], 'last', 'grown')
+local last, grown = tonumber(state[1]), tonumber(state[2]) or 0
+local slow = 0
+if last and now - last < interval + grown then
+    grown = grown + step
+    slow = interval + grown
+end
+redis.call('hset', KEYS[1], 'last', ARGV[1], 'grown', grown)
+redis.call('expire', KEYS[1], ARGV[4])
+return slow
+"""
+
+
+class _RedisPacing:
+    """The devices' polls in Redis, one small hash per device, read and written by one script."""
+
+    def __init__(self, storage: RedisStorage) -> None:
+        self._storage = storage
+        self._poll = storage.get_connection().register_script(_POLL)
+
+    def poll(self, key: str, interval: int, now: float, ttl: int) -> int:
+        try:
+            return int(
+                self._poll(
+                    [self._storage.prefixed_key(f"device-poll/{key}")], [repr(now), interval, SLOW_DOWN_STEP, ttl]
+                )
+            )
+        except self._storage.base_exceptions as exc:
+            raise StorageError(exc) from exc
+
+
 _B = TypeVar("_B")
 _R = TypeVar("_R")
 
@@ -316,12 +389,13 @@ def _hit(limiter: RateLimiter, items: Sequence[RateLimitItem], key: Sequence[str
 
 @dataclasses.dataclass(frozen=True)
 class LoginAttempt:
-    """A sign-in attempt, already counted as a failure under both ladders if ``allowed``; else nothing was
-    counted, and it may be tried again in ``retry_after`` seconds."""
+    """A sign-in attempt (or a user code entered), already counted as a failure under both ladders if
+    ``allowed``; else nothing was counted, and it may be tried again in ``retry_after`` seconds."""
 
     allowed: bool
     retry_after: int = 0
-    account: tuple[str, ...] = dataclasses.field(default=(), repr=False)  # the account ladder's keys
+    # the account ladder's keys (for a user code: the code space's)
+    account: tuple[str, ...] = dataclasses.field(default=(), repr=False)
     address: tuple[str, ...] = dataclasses.field(default=(), repr=False)  # the address ladder's keys
     stamp: float = dataclasses.field(default=0.0, repr=False)  # the entry it holds in each window
     windows: _Windows | None = dataclasses.field(default=None, repr=False)  # where (Redis or this process)
@@ -333,6 +407,8 @@ class RateLimits:
     def __init__(self, settings: Settings) -> None:
         self.account = parse_limits(settings.login_limit_account)
         self.address = parse_limits(settings.login_limit_address)
+        self.user_code_address = parse_limits(settings.user_code_limit_address)
+        self.user_code_space = parse_limits(settings.user_code_limit)
         self.per_client = {
             "token": parse_limits(settings.token_limit),
             "introspection": parse_limits(settings.introspection_limit),
@@ -346,6 +422,7 @@ class RateLimits:
         self._logins: _Failover[_Windows] = _Failover(
             _MemoryWindows(), _RedisWindows(logins) if logins else None, logins
         )
+        self._pacing: _Failover[_Pacing] = _Failover(_MemoryPacing(), _RedisPacing(logins) if logins else None)
         self._clients: _Failover[RateLimiter] = _Failover(
             SlidingWindowCounterRateLimiter(MemoryStorage()),
             SlidingWindowCounterRateLimiter(clients) if clients else None,
@@ -368,13 +445,17 @@ class RateLimits:
         spelling of one account (``Alice``, ``ALICE``) counts against the same budget."""
         account = _rungs(self.account, "login-account", _account_key(username))
         by_address = _rungs(self.address, "login-address", address_key(address))
-        if not account and not by_address:
+        return self._reserve(account, by_address)
+
+    def _reserve(self, first: tuple[_Rung, ...], by_address: tuple[_Rung, ...]) -> LoginAttempt:
+        """A slot under every rung of both ladders, or under none."""
+        if not first and not by_address:
             return LoginAttempt(True)
         stamp = time.time()
-        wait, windows = self._logins.run(lambda windows: (windows.reserve(account + by_address, stamp), windows))
+        wait, windows = self._logins.run(lambda windows: (windows.reserve(first + by_address, stamp), windows))
         if wait:
             return LoginAttempt(False, wait)
-        keys = (tuple(rung.key for rung in account), tuple(rung.key for rung in by_address))
+        keys = (tuple(rung.key for rung in first), tuple(rung.key for rung in by_address))
         return LoginAttempt(True, 0, *keys, stamp, windows)
 
     def login_succeeded(self, attempt: LoginAttempt) -> None:
@@ -387,6 +468,29 @@ class RateLimits:
             self._logins.run_on(attempt.windows, lambda windows: windows.release(attempt.address, attempt.stamp))
         if attempt.account:
             self._logins.run_everywhere(lambda windows: windows.clear(attempt.account))
+
+    # the device grant (RFC 8628)
+
+    def user_code_attempt(self, address: str | None) -> LoginAttempt:
+        """May a user code be looked up for this address? If so, it is counted as a failure at once, under the
+        address's ladder and the code space's (every address together), until :meth:`user_code_matched` gives
+        it back: as for sign-ins, simultaneous attempts never look up more codes than the limits."""
+        space = _rungs(self.user_code_space, "user-code-space", "all")
+        by_address = _rungs(self.user_code_address, "user-code-address", address_key(address))
+        return self._reserve(space, by_address)
+
+    def user_code_matched(self, attempt: LoginAttempt) -> None:
+        """The code was a pending one: the attempt gives its slot back to both ladders. Guesses that miss keep
+        theirs."""
+        if attempt.windows is not None:
+            keys = attempt.account + attempt.address
+            self._logins.run_on(attempt.windows, lambda windows: windows.release(keys, attempt.stamp))
+
+    def device_poll(self, key: str, interval: int, now: float, ttl: int) -> int:
+        """A device polled the token endpoint at ``now`` (RFC 8628 §3.5): 0 if on time, else its new, longer
+        interval (``slow_down``). ``key`` names the device authorization (a prefix of its digest); it is
+        remembered for ``ttl`` seconds. Shared through Redis when configured, else per process."""
+        return self._pacing.run(lambda pacing: pacing.poll(key, interval, now, ttl))
 
     # machine endpoints
 

@@ -117,7 +117,7 @@ def test_malformed_form_is_refused(client: FlaskClient, service: RegisteredClien
 
 
 @pytest.mark.parametrize(
-    "grant_type", ["password", "implicit", "urn:ietf:params:oauth:grant-type:device_code", "CLIENT_CREDENTIALS", "x"]
+    "grant_type", ["password", "implicit", "urn:ietf:params:oauth:grant-type:saml2-bearer", "CLIENT_CREDENTIALS", "x"]
 )
 def test_unknown_grant_type_is_unsupported(client: FlaskClient, service: RegisteredClient, grant_type: str) -> None:
     response = client.post(TOKEN, data={"grant_type": grant_type}, headers=service.basic)

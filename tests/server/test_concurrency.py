@@ -1,5 +1,5 @@
-"""One-time use holds under concurrency: 16 threads race on one code and on one refresh token, on SQLite and
-on PostgreSQL. Exactly one wins; the others get invalid_grant, never a 500."""
+"""One-time use holds under concurrency: 16 threads race on one code, on one refresh token and on one approved
+device code, on SQLite and on PostgreSQL. Exactly one wins; the others get invalid_grant, never a 500."""
 
 import threading
 from collections import Counter
@@ -21,6 +21,7 @@ from tests.conftest import (
     register_client,
     settings_for,
 )
+from tests.device import DEVICE_GRANT, answer, device_client, start
 
 RACERS = 16
 
@@ -85,3 +86,21 @@ def test_sixteen_threads_rotate_one_refresh_token(race_app: Any) -> None:
         TOKEN, data={"grant_type": "refresh_token", "refresh_token": winner["refresh_token"]}, headers=web.basic
     )
     assert again.json["error"] == "invalid_grant"
+
+
+def test_sixteen_pollers_on_one_approved_device_code_get_one_token(race_app: Any) -> None:
+    """RFC 8628 §3.5: once approved, one token response; every other poll, however close, is invalid_grant."""
+    app, store = race_app
+    tv = device_client(store)
+    client = app.test_client()
+    body = start(client, tv)
+    answer(app.test_client(), body["user_code"])
+    data = {"grant_type": DEVICE_GRANT, "device_code": body["device_code"], "client_id": tv.client_id}
+    results = _race(app, data, {})
+    assert _outcomes(results) == Counter({(200, "ok"): 1, (400, "invalid_grant"): RACERS - 1})
+    winner = next(r for r in results if r.status_code == 200).json
+    service = register_client(
+        store, name="RS", redirect_uris=(), grant_types=("client_credentials",), scope="api", introspect=True
+    )
+    assert client.post(INTROSPECT, data={"token": winner["access_token"]}, headers=service.basic).json["active"]
+    assert len(store.tokens.revoke_for_client(tv.client_id)) == 1  # exactly one token was stored

@@ -20,7 +20,9 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tessera.app.routes import advertised
+from tessera.store import Store
 from tests.conftest import INTROSPECT, REVOKE, TOKEN, RegisteredClient
+from tests.device import DEVICE_GRANT, device_client, start
 
 EXAMPLES = int(os.environ.get("TESSERA_FUZZ_EXAMPLES", "40"))
 
@@ -36,6 +38,7 @@ def test_the_document_is_served_and_names_the_real_endpoints(client: FlaskClient
         endpoints["token_endpoint"],
         endpoints["introspection_endpoint"],
         endpoints["revocation_endpoint"],
+        endpoints["device_authorization_endpoint"],
         "/.well-known/oauth-authorization-server",
     }
     schemathesis.openapi.from_dict(document)  # a valid OpenAPI document, or this raises
@@ -89,16 +92,27 @@ def tokens(client: FlaskClient, service: RegisteredClient) -> dict[str, str]:
     return {"access": issued["access_token"]}
 
 
-@pytest.mark.parametrize("operation_id", ["token", "introspect", "revoke", "metadata"])
+@pytest.mark.parametrize("operation_id", ["token", "introspect", "revoke", "device_authorization", "metadata"])
 @pytest.mark.parametrize("authenticated", [True, False], ids=["client", "anonymous"])
 def test_fuzz(
-    app: Flask, service: RegisteredClient, tokens: dict[str, str], operation_id: str, authenticated: bool
+    app: Flask,
+    service: RegisteredClient,
+    tokens: dict[str, str],
+    operation_id: str,
+    authenticated: bool,
+    client: FlaskClient,
+    store: Store,
 ) -> None:
     extra: list[dict[str, str]] = []
+    tv = device_client(store)
     if operation_id in ("introspect", "revoke"):
         extra = [{"token": tokens["access"]}, {"token": tokens["access"], "token_type_hint": "access_token"}]
     elif operation_id == "token":
         extra = [{"grant_type": "client_credentials"}, {"grant_type": "client_credentials", "scope": "api"}]
+        polled = {"grant_type": DEVICE_GRANT, "device_code": start(client, tv)["device_code"]}
+        extra += [polled, {**polled, "client_id": tv.client_id}]
+    elif operation_id == "device_authorization":
+        extra = [{"client_id": tv.client_id}, {"client_id": tv.client_id, "scope": "api"}]
     headers = service.basic if authenticated and operation_id != "metadata" else None
     assert _fuzz(app, operation_id, headers, extra) > 0
 

@@ -24,11 +24,19 @@ def test_metadata_lists_what_the_contract_promises(client: FlaskClient, web_clie
         ("token_endpoint", "/oauth/token"),
         ("introspection_endpoint", "/oauth/introspect"),
         ("revocation_endpoint", "/oauth/revoke"),
+        ("device_authorization_endpoint", "/oauth/device_authorization"),
     ]:
         assert meta[name] == ISSUER + path
     assert meta["response_types_supported"] == ["code"]
     assert meta["code_challenge_methods_supported"] == ["S256"]
-    assert set(meta["grant_types_supported"]) == {"authorization_code", "refresh_token", "client_credentials"}
+    assert set(meta["grant_types_supported"]) == {
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code",
+    }
+    # RFC 8414 defines no auth-methods member for the device authorization endpoint (RFC 8628 §4)
+    assert "device_authorization_endpoint_auth_methods_supported" not in meta
     assert set(meta["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post", "none"}
     assert "client_secret_basic" in meta["introspection_endpoint_auth_methods_supported"]
     assert "client_secret_basic" in meta["revocation_endpoint_auth_methods_supported"]

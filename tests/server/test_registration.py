@@ -84,7 +84,12 @@ def test_production_allows_plain_http_only_on_loopback(store: Store) -> None:
 
 
 def test_every_grant_the_server_offers_may_be_registered() -> None:
-    assert GRANT_TYPES == ("authorization_code", "refresh_token", "client_credentials")
+    assert GRANT_TYPES == (
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code",
+    )
 
 
 def test_an_update_is_checked_like_a_registration_and_keeps_identity(store: Store) -> None:

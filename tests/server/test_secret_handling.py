@@ -5,12 +5,15 @@ authorization-code flow, including the failing ones."""
 import hmac
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask.testing import FlaskClient
 
+from tessera.store import Store
 from tessera.tokens import digest
 from tests.conftest import INTROSPECT, REVOKE, TOKEN, RegisteredClient, csrf_from, exchange, get_code, pkce_pair
+from tests.device import answer, device_client, poll, start
 
 
 class CompareSpy:
@@ -56,7 +59,7 @@ def test_csrf_tokens_are_compared_in_constant_time(client: FlaskClient, user: An
 
 
 def test_nothing_secret_reaches_the_logs(
-    client: FlaskClient, web_client: RegisteredClient, service: RegisteredClient, user: Any, caplog: Any
+    client: FlaskClient, web_client: RegisteredClient, service: RegisteredClient, user: Any, caplog: Any, store: Store
 ) -> None:
     caplog.set_level(logging.DEBUG)
     verifier, challenge = pkce_pair()
@@ -80,6 +83,14 @@ def test_nothing_secret_reaches_the_logs(
     csrf = csrf_from(client.get("/login").get_data(as_text=True))
     client.post("/login", data={"username": "alice", "password": "not correct horse", "csrf_token": csrf})
     session = client.get_cookie("tessera_session")
+    # the device grant: its codes, the page that takes the user code (also from verification_uri_complete), polls
+    tv = device_client(store)
+    device = start(client, tv)
+    complete = urlsplit(device["verification_uri_complete"])
+    client.get(f"{complete.path}?{complete.query}")
+    answer(client.application.test_client(), device["user_code"])
+    for _ in range(2):  # a token, then invalid_grant
+        poll(client, tv, device["device_code"])
 
     logged = "\n".join(f"{record.name} {record.getMessage()} {record.exc_text or ''}" for record in caplog.records)
     assert "tessera.access" in logged  # the records were captured
@@ -97,6 +108,9 @@ def test_nothing_secret_reaches_the_logs(
         "wrong password": "not correct horse",
         "CSRF token": csrf,
         "session cookie": session.value if session else "no session cookie",
+        "device code": device["device_code"],
+        "user code": device["user_code"],
+        "user code as typed": device["user_code"].replace("-", ""),
     }
     for name, value in secrets_.items():
         assert value not in logged, f"the {name} was logged"

@@ -90,3 +90,43 @@ def test_the_scopes_migration_adds_the_table_and_can_be_undone(database_url: str
             assert conn.execute(text("SELECT name FROM scopes")).scalars().all() == ["api"]
     finally:
         engine.dispose()
+
+
+def test_the_device_migration_adds_the_table_and_can_be_undone(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0007_ops")
+        assert "device_authorizations" not in inspect(engine).get_table_names()
+        upgrade(engine, "0008_device")
+        columns = {c["name"]: c["nullable"] for c in inspect(engine).get_columns("device_authorizations")}
+        assert columns == {
+            "digest": False,
+            "user_code_digest": False,
+            "client_id": False,
+            "scope": False,
+            "grant_id": False,
+            "created_at": False,
+            "expires_at": False,
+            "user_id": True,
+            "approved_at": True,
+            "denied_at": True,
+            "used_at": True,
+        }
+        assert inspect(engine).get_pk_constraint("device_authorizations")["constrained_columns"] == ["digest"]
+        foreign_keys = {
+            fk["referred_table"]: fk["options"].get("ondelete")
+            for fk in inspect(engine).get_foreign_keys("device_authorizations")
+        }
+        assert foreign_keys == {"clients": "CASCADE", "users": "CASCADE"}
+        unique: list[list[str | None]] = [
+            list(c["column_names"]) for c in inspect(engine).get_unique_constraints("device_authorizations")
+        ]
+        unique += [list(i["column_names"]) for i in inspect(engine).get_indexes("device_authorizations") if i["unique"]]
+        assert ["user_code_digest"] in unique
+        _migrate(engine, "downgrade", "0007_ops")
+        assert "device_authorizations" not in inspect(engine).get_table_names()
+        assert "clients" in inspect(engine).get_table_names()
+        upgrade(engine)  # and up again
+        assert "device_authorizations" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()

@@ -32,6 +32,7 @@ from tests.conftest import (
     reset_postgres,
     settings_for,
 )
+from tests.device import device_client, start
 from tests.session_cookie import session_secret
 
 PASSWORD = "correct horse"
@@ -44,6 +45,8 @@ class Issued:
     values: dict[str, str] = field(default_factory=dict)
     #: the secret in the sign-in session's cookie (not a token: checked apart)
     session: str = ""
+    #: a device grant's user code, as shown (``BCDF-GHJK``)
+    user_code: str = ""
 
     def add(self, label: str, value: str | None) -> None:
         assert value, label
@@ -51,7 +54,8 @@ class Issued:
 
 
 def _issue_everything(client: FlaskClient, store: Store) -> Issued:
-    """Client secrets, client_credentials tokens, codes (redeemed and not), access and refresh tokens, a rotation."""
+    """Client secrets, client_credentials tokens, codes (redeemed and not), access and refresh tokens, a rotation,
+    a device code and its user code."""
     issued = Issued()
     service = register_client(
         store, name="Service", redirect_uris=(), grant_types=("client_credentials",), scope="api", introspect=True
@@ -81,6 +85,10 @@ def _issue_everything(client: FlaskClient, store: Store) -> Issued:
 
     _, challenge = pkce_pair()
     issued.add("unredeemed code", get_code(client, web, challenge, scope="api"))
+
+    device = start(client, device_client(store))
+    issued.add("device code", device["device_code"])
+    issued.user_code = device["user_code"]
     for label, value in issued.values.items():
         parse(value)  # all real tokens: the test would prove nothing about made-up strings
         assert len(value) > 40, label
@@ -102,6 +110,8 @@ def _assert_only_digests(haystack: bytes, issued: Issued) -> None:
     assert PASSWORD.encode() not in haystack
     assert issued.session.encode() not in haystack, "the raw session secret is stored"
     assert digest(issued.session).encode() in haystack, "the digest of the session secret is not stored"
+    for shown in (issued.user_code, issued.user_code.replace("-", "")):
+        assert shown.encode() not in haystack, "the raw user code is stored"
 
 
 # SQLite

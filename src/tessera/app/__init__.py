@@ -22,7 +22,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from tessera.app.routes import MACHINE, PAGES, advertised, endpoint_paths
+from tessera.app.routes import MACHINE, PAGES, advertised, endpoint_paths, page_path
 from tessera.config import Settings
 from tessera.events import PublishError, RevocationPublisher, changes_stream
 from tessera.ratelimit import RateLimits
@@ -32,6 +32,7 @@ from tessera.server.authorization import TesseraServer
 from tessera.server.changes import Changes
 from tessera.server.clients import ClientCache
 from tessera.server.context import Clock, RevocationListener, Revocations, ServerContext
+from tessera.server.device import DeviceAuthorizationEndpoint
 from tessera.server.errors import JSON_NO_STORE, failure
 from tessera.server.front import Front, MachineRoute, Runs
 from tessera.server.grants import GRANT_TYPES, GRANTS
@@ -141,6 +142,9 @@ def build(
         server.register_grant(grant, extensions)
     server.register_endpoint(IntrospectionEndpoint(server))
     server.register_endpoint(RevocationEndpoint(server))
+    server.register_endpoint(
+        DeviceAuthorizationEndpoint(server, verification_uri=settings.issuer + page_path("device"))
+    )
 
     flask = _pages(settings, server)
     routes = list(MACHINE)

@@ -16,9 +16,9 @@ from flask.typing import ResponseReturnValue
 
 from tessera.server import handlers
 from tessera.server.front import MachineRoute, Runs
-from tessera.web import account, auth, consent
+from tessera.web import account, auth, consent, device
 
-__all__ = ["MACHINE", "PAGES", "Page", "advertised", "endpoint_paths"]
+__all__ = ["MACHINE", "PAGES", "Page", "advertised", "endpoint_paths", "page_path"]
 
 GET, POST, GET_POST = ("GET",), ("POST",), ("GET", "POST")
 LOOP, THREAD = Runs.LOOP, Runs.THREAD
@@ -41,6 +41,8 @@ MACHINE = (
     MachineRoute("/oauth/introspect",              POST,    handlers.introspect, LOOP,   "introspection_endpoint"),
     MachineRoute("/oauth/revoke",                  POST,    handlers.revoke,     THREAD, "revocation_endpoint"),
     MachineRoute("/oauth/leak-report",             POST,    handlers.leak_report, THREAD, "leak_report_endpoint"),
+    MachineRoute("/oauth/device_authorization",    POST,    handlers.device_authorization, THREAD,
+                 "device_authorization_endpoint"),
     MachineRoute("/.well-known/oauth-authorization-server", GET, handlers.metadata, LOOP),
     MachineRoute("/openapi.json",                  GET,     handlers.openapi,    LOOP),
     MachineRoute("/healthz",                       GET,     handlers.healthz,    LOOP),
@@ -55,8 +57,17 @@ PAGES = (
     Page("/logged-out", GET,      auth.logged_out,     "logged_out"),
     Page("/",           GET,      auth.home,           "home"),
     Page("/account",    GET_POST, account.account,     "account"),
+    # the device grant's verification URI (RFC 8628 §3.3), in the device authorization response, not the metadata
+    Page("/device",         GET_POST, device.enter,    "device"),
+    Page("/device/consent", GET_POST, device.consent,  "device_consent"),
+    Page("/device/done",    GET,      device.done,     "device_done"),
     # and /static/<path:filename>: Flask's own static view, for the pages' stylesheet
 )  # fmt: skip
+
+
+def page_path(name: str) -> str:
+    """The path of the page ``url_for`` calls ``name``."""
+    return next(page.path for page in PAGES if page.name == name)
 
 
 def advertised() -> dict[str, str]:

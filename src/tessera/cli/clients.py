@@ -3,6 +3,7 @@
 import datetime
 
 import click
+from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
 
 from tessera.cli.base import announce_revoked, audit, handled, load_settings, main, print_json, revoked_pairs, store_of
 from tessera.server.audit import Event
@@ -24,7 +25,13 @@ def clients() -> None:
     """Applications that ask for tokens."""
 
 
-_GRANT_TYPES = click.Choice(GRANT_TYPES)
+#: short names the command line takes for grant types whose registered name is a URN
+_SHORT = {"device_code": DEVICE_CODE_GRANT_TYPE}
+_GRANT_TYPES = click.Choice([*(g for g in GRANT_TYPES if g not in _SHORT.values()), *_SHORT])
+
+
+def _grant_types(given: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_SHORT.get(g, g) for g in given)
 
 
 @clients.command("create")
@@ -35,7 +42,8 @@ _GRANT_TYPES = click.Choice(GRANT_TYPES)
     "grant_types",
     multiple=True,
     type=_GRANT_TYPES,
-    help="Repeatable. Default: authorization_code and refresh_token with a --redirect-uri, else client_credentials.",
+    help="Repeatable. Default: authorization_code and refresh_token with a --redirect-uri, else client_credentials. "
+    "device_code: sign in devices and command-line tools (RFC 8628; usually with --public).",
 )
 @click.option("--scope", help="Declared scopes: the most this client may ever get.  [default: those marked default]")
 @click.option("--public", is_flag=True, help="No secret; authenticates with 'none'; PKCE required.")
@@ -52,7 +60,7 @@ def clients_create(
     as_json: bool,
 ) -> None:
     """Register a client; its secret is shown once."""
-    metadata = ClientMetadata(name, redirect_uris, grant_types, scope, public, introspect)
+    metadata = ClientMetadata(name, redirect_uris, _grant_types(grant_types), scope, public, introspect)
     settings = load_settings()
     store = store_of(settings)
     registered = register_client(
@@ -91,7 +99,7 @@ def clients_update(
     as_json: bool,
 ) -> None:
     """Change a client's metadata (options not given stay as they are); its id and secret stay."""
-    changes = ClientChanges(name, redirect_uris or None, grant_types or None, scope, introspect)
+    changes = ClientChanges(name, redirect_uris or None, _grant_types(grant_types) or None, scope, introspect)
     settings = load_settings()
     store = store_of(settings)
     record = update_client(

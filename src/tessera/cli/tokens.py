@@ -53,10 +53,12 @@ def tokens_revoke(username: str | None, client_id: str | None) -> None:
 @tokens.command("purge")
 @handled
 def tokens_purge() -> None:
-    """Delete expired and revoked rows that are no longer needed, and ended or expired sign-in sessions."""
+    """Delete expired and revoked rows that are no longer needed, ended or expired sign-in sessions, and device
+    authorizations that expired a day ago."""
     settings = load_settings()
     store = store_of(settings)
     removed = store.tokens.purge()
+    removed += store.devices.purge()
     removed += store.sessions.purge(
         int(time.time()), idle_timeout=settings.session_idle_timeout, max_age=settings.session_max_age
     )

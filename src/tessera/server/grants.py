@@ -6,6 +6,10 @@ one-time steps atomic.
   §4.1.2): a second redemption, or the loser of a race, gets ``invalid_grant`` and revokes what the code
   produced.
 * A refresh token rotates on every use (RFC 9700 §4.14.2); presenting a used one revokes the whole family.
+* A device code (RFC 8628 §3.4) answers ``authorization_pending``, ``slow_down``, ``expired_token`` or
+  ``access_denied`` until it has been approved, then one token response, atomically as a code is redeemed: of
+  any number of polls racing on it, one gets the token and the others ``invalid_grant``. A poll costs one
+  indexed read (and, while pending, a look at when the device last polled, kept beside the rate limits).
 
 Both are checked against the authenticated client first: only the client a code or refresh token was issued to
 can set off its revocation. Another client presenting it gets ``invalid_grant`` and revokes nothing, or any
@@ -20,19 +24,20 @@ reuse is found.
 import contextlib
 import dataclasses
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc6749.grants import BaseGrant
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc8628 import DeviceCodeGrant as _DeviceCodeGrant
 
 from tessera.errors import NotFound
 from tessera.server.audit import Event
 from tessera.server.authorization import TesseraServer
 from tessera.server.clients import ANY_METHOD, SECRET_METHODS, OAuthClient
 from tessera.server.context import ServerContext
-from tessera.store import CodeRecord, NewToken, RefreshRecord, UserRecord
+from tessera.store import CodeRecord, DeviceRecord, NewToken, RefreshRecord, UserRecord
 from tessera.tokens import MalformedToken, TokenKind, digest, mint, parse, random_id
 
 __all__ = [
@@ -41,6 +46,8 @@ __all__ = [
     "Approval",
     "AuthorizationCodeGrant",
     "ClientCredentialsGrant",
+    "DEVICE_POLL_INTERVAL",
+    "DeviceCodeGrant",
     "RefreshTokenGrant",
     "S256CodeChallenge",
 ]
@@ -308,11 +315,105 @@ class ClientCredentialsGrant(_Grant, grants.ClientCredentialsGrant):
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
+#: seconds a device waits between polls (RFC 8628 §3.2's default), until told ``slow_down``
+DEVICE_POLL_INTERVAL = 5
+
+
+class _Device:
+    """A stored device authorization as Authlib's DeviceCredentialMixin expects it."""
+
+    __slots__ = ("now", "record")
+
+    def __init__(self, record: DeviceRecord, now: int) -> None:
+        self.record = record
+        self.now = now
+
+    def get_client_id(self) -> str:
+        return self.record.client_id
+
+    def get_scope(self) -> str:
+        return self.record.scope
+
+    def get_user_code(self) -> str:
+        # Authlib hands this to query_user_grant, which reads the decision from the record already in hand
+        return self.record.user_code_digest
+
+    def is_expired(self) -> bool:
+        return self.record.expires_at <= self.now
+
+
+class DeviceCodeGrant(_Grant, _DeviceCodeGrant):
+    """RFC 8628 §3.4, §3.5: the device polls with its device code. The code is bound to its client: another
+    client's, an unknown, malformed or used one is ``invalid_grant`` (and revokes nothing: a device that polls
+    once more after its token is no thief)."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = list(ANY_METHOD)
+    #: the device authorization this poll is about (Authlib asks for its decision by user code)
+    _polled: _Device
+
+    def authenticate_token_endpoint_client(self) -> OAuthClient:
+        # the server's query_client only ever returns an OAuthClient
+        client = cast(OAuthClient, super().authenticate_token_endpoint_client())
+        self.request.client = client  # query_device_credential checks the code against it
+        return client
+
+    def query_device_credential(self, device_code: str) -> _Device:
+        try:
+            parse(device_code, TokenKind.DEVICE)
+        except MalformedToken:
+            raise InvalidGrantError("The device code is not valid.") from None
+        record = self.context.store.devices.get(digest(device_code))
+        if record is None or record.client_id != self.request.client.client_id:
+            raise InvalidGrantError("The device code is not valid.")
+        if record.used_at is not None:
+            raise InvalidGrantError("The device code has already been used.")
+        return _Device(record, self.context.now())
+
+    def query_user_grant(self, user_code: str) -> tuple[UserRecord | None, bool] | None:
+        record = self._polled.record
+        if record.denied_at is not None:
+            return None, False
+        if record.approved_at is None:
+            return None
+        user = self._active_user(record.user_id)
+        if user is None:
+            raise InvalidGrantError("The user who approved this device is no longer active.")
+        return user, True
+
+    def should_slow_down(self, credential: _Device) -> bool:
+        record = credential.record
+        # remembered while the code lives, and an interval's worth beyond: a late poll still has its pace
+        ttl = max(1, record.expires_at - credential.now) + DEVICE_POLL_INTERVAL
+        return bool(
+            self.context.rate_limits.device_poll(record.digest[:32], DEVICE_POLL_INTERVAL, self.context.clock(), ttl)
+        )
+
+    def validate_device_credential(self, credential: _Device) -> Any:
+        self._polled = credential
+        return super().validate_device_credential(credential)
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        device: _Device = self.request.credential
+        user: UserRecord = self.request.user
+        client: OAuthClient = self.request.client
+        token = self.generate_token(
+            user=user, scope=device.record.scope, include_refresh_token=client.check_grant_type("refresh_token")
+        )
+        with self._client_must_exist():
+            redeemed = self.context.store.devices.redeem(
+                device.record.digest, self._new_token(token, user.id, device.record.grant_id)
+            )
+        if not redeemed:
+            raise InvalidGrantError("The device code has already been used.")
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
 #: every grant the server offers, with its extensions, in the order they are registered
 GRANTS: tuple[tuple[type[BaseGrant], list[Any]], ...] = (
     (AuthorizationCodeGrant, [S256CodeChallenge(required=True)]),
     (RefreshTokenGrant, []),
     (ClientCredentialsGrant, []),
+    (DeviceCodeGrant, []),
 )
 #: the grant types a client may be registered for
 GRANT_TYPES = tuple(grant.GRANT_TYPE for grant, _ in GRANTS if grant.GRANT_TYPE)

@@ -3,7 +3,7 @@
 framework: :class:`~tessera.server.front.Front` calls them, and the request map (:mod:`tessera.app.routes`)
 says which path each one serves.
 
-The OAuth endpoints are Authlib's (grants, RFC 7662, RFC 7009), given Authlib's framework-neutral request; the
+The OAuth endpoints are Authlib's (grants, RFC 7662, RFC 7009, RFC 8628), given Authlib's framework-neutral request; the
 documents (metadata, OpenAPI) are built once and served as bytes.
 """
 
@@ -24,6 +24,7 @@ from tessera.server.request import MAX_BODY, HttpRequest, Reply
 __all__ = [
     "Handler",
     "Machine",
+    "device_authorization",
     "healthz",
     "introspect",
     "leak_report",
@@ -114,6 +115,11 @@ def leak_report(machine: Machine, request: HttpRequest) -> Reply:
         return _error(400, "invalid_request", str(exc))
     judge = LeakJudge(context.store.tokens, context.revocations.revoke_grant, now=context.now, audit=context.audit)
     return 200, [v.as_json() for v in judge.judge(reported, via="leak_report_endpoint")], [_JSON, _NO_STORE]
+
+
+def device_authorization(machine: Machine, request: HttpRequest) -> Reply:
+    """RFC 8628 §3.1 (:mod:`tessera.server.device`)."""
+    return _endpoint(machine, "device_authorization", request)
 
 
 def metadata(machine: Machine, request: HttpRequest) -> Reply:

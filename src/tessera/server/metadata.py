@@ -58,7 +58,9 @@ def derived_metadata(server: TesseraServer, endpoints: Mapping[str, str], scopes
         }
     )
     for name, endpoint in server.endpoints.items():
-        document[f"{name}_endpoint_auth_methods_supported"] = list(endpoint.CLIENT_AUTH_METHODS)
+        # RFC 8414 §2 names these for introspection and revocation; an endpoint may say it has no such member
+        if getattr(endpoint, "AUTH_METHODS_IN_METADATA", True):
+            document[f"{name}_endpoint_auth_methods_supported"] = list(endpoint.CLIENT_AUTH_METHODS)
     return document
 
 

@@ -16,6 +16,10 @@ request), not a join table; :mod:`tessera.store.scopes` keeps the two in step wh
 descriptions are ``Text``: the rules for new ones (:mod:`tessera.server.scopes`) are the application's, and the
 migration declares whatever clients held before them.
 
+``device_authorizations`` are RFC 8628's pending sign-ins from devices: the device code's digest is the key (a
+poll is one indexed read), the user code's digest is unique (the verification page finds it in one), and
+``approved_at``/``denied_at``/``used_at`` are the one-way steps, each set once by a conditional ``UPDATE``.
+
 Plain SQLAlchemy Core tables: :mod:`tessera.store.repositories` only ever runs Core statements, and leaving the
 ORM out keeps it from being imported at all (about 6 MiB per server worker). The Alembic migrations create
 exactly this schema; a test compares them.
@@ -28,6 +32,7 @@ __all__ = [
     "authorization_codes",
     "clients",
     "consents",
+    "device_authorizations",
     "metadata",
     "scopes",
     "sessions",
@@ -149,4 +154,22 @@ audit_events = Table(
     Index("ix_audit_events_at", "at"),
     Index("ix_audit_events_username_at", "username", "at"),
     Index("ix_audit_events_client_id_at", "client_id", "at"),
+)
+
+
+device_authorizations = Table(
+    "device_authorizations",
+    metadata,
+    Column("digest", _DIGEST, primary_key=True),
+    Column("user_code_digest", _DIGEST, unique=True, nullable=False),
+    Column("client_id", ForeignKey("clients.client_id", ondelete="CASCADE"), index=True, nullable=False),
+    # what the device asked for, narrowed to the client's scope; once approved, what the person granted
+    Column("scope", Text, nullable=False),
+    Column("grant_id", String(64), nullable=False),
+    Column("created_at", Integer, nullable=False),
+    Column("expires_at", Integer, nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=True),
+    Column("approved_at", Integer, nullable=True),
+    Column("denied_at", Integer, nullable=True),
+    Column("used_at", Integer, nullable=True),
 )

@@ -12,6 +12,7 @@ protocol           used by
 :class:`Scopes`    the declared scopes: registration, the consent page, the metadata, the CLI
 :class:`Sessions`  the pages' sign-in sessions; ``tessera tokens purge``
 :class:`AuditEvents`  the audit trail's writer; ``tessera audit``
+:class:`DeviceAuthorizations`  the device grant (RFC 8628): its endpoint, grant and verification page
 =================  ===========================================================================================
 
 Every method takes and returns digests, never tokens. Methods that revoke return the access-token digests they
@@ -27,6 +28,7 @@ from tessera.store.records import (
     AuditRecord,
     ClientRecord,
     CodeRecord,
+    DeviceRecord,
     NewToken,
     RefreshRecord,
     ScopeRecord,
@@ -35,7 +37,18 @@ from tessera.store.records import (
     UserRecord,
 )
 
-__all__ = ["AuditEvents", "Clients", "Consents", "Scopes", "Sessions", "Storage", "TokenReader", "Tokens", "Users"]
+__all__ = [
+    "AuditEvents",
+    "Clients",
+    "Consents",
+    "DeviceAuthorizations",
+    "Scopes",
+    "Sessions",
+    "Storage",
+    "TokenReader",
+    "Tokens",
+    "Users",
+]
 
 
 class TokenReader(Protocol):
@@ -189,6 +202,24 @@ class AuditEvents(Protocol):
         """Delete events older than ``before`` (Unix seconds); how many."""
 
 
+class DeviceAuthorizations(Protocol):
+    def create(self, device: DeviceRecord) -> None:
+        """Raises :class:`~tessera.errors.AlreadyExists` if the user code is taken, NotFound if the client is gone."""
+
+    def get(self, device_digest: str) -> DeviceRecord | None:
+        """By the device code's digest, whatever its state: one indexed read."""
+
+    def by_user_code(self, user_code_digest: str) -> DeviceRecord | None: ...
+
+    def decide(self, device_digest: str, user_id: int, *, scope: str | None, now: int) -> bool:
+        """Approve with ``scope``, or deny with ``None``, a pending and unexpired one; False if it is not."""
+
+    def redeem(self, device_digest: str, token: NewToken) -> bool:
+        """Mark the approved device code used and store ``token`` atomically; False if it was used already."""
+
+    def purge(self, now: int | None = None) -> int: ...
+
+
 class Storage(Protocol):
     """All of it, as the server's context holds it."""
 
@@ -212,6 +243,9 @@ class Storage(Protocol):
 
     @property
     def audit(self) -> AuditEvents: ...
+
+    @property
+    def devices(self) -> DeviceAuthorizations: ...
 
     def ping(self) -> None:
         """Raise :class:`~tessera.errors.StoreUnavailable` unless the database answers."""

@@ -8,6 +8,7 @@ __all__ = [
     "AuditRecord",
     "ClientRecord",
     "CodeRecord",
+    "DeviceRecord",
     "NewToken",
     "RefreshRecord",
     "ScopeRecord",
@@ -65,6 +66,31 @@ class CodeRecord:
     grant_id: str
     expires_at: int
     used_at: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    """A device authorization (RFC 8628 §3.2): ``digest`` is the SHA-256 of the device code, ``user_code_digest``
+    that of the user code in its normal form (eight letters, no dash). ``scope`` is what the device asked for,
+    narrowed to the client's scope, and once approved what the person granted. Each of ``approved_at``,
+    ``denied_at`` and ``used_at`` is set at most once; ``user_id`` is who approved or denied."""
+
+    digest: str
+    user_code_digest: str
+    client_id: str
+    scope: str
+    grant_id: str
+    created_at: int
+    expires_at: int
+    user_id: int | None = None
+    approved_at: int | None = None
+    denied_at: int | None = None
+    used_at: int | None = None
+
+    @property
+    def pending(self) -> bool:
+        """Nobody has approved or denied it yet."""
+        return self.approved_at is None and self.denied_at is None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

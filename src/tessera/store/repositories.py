@@ -11,6 +11,7 @@ Only the modules of this package issue SQL; everything else talks to the protoco
     store.sessions.find(digest)            # tessera.store.sessions
     store.scopes.described(["api"])        # tessera.store.scopes
     store.audit.list(user="alice")         # tessera.store.audit
+    store.devices.get(digest)              # tessera.store.devices
 """
 
 from sqlalchemy import Engine
@@ -19,6 +20,7 @@ from tessera.store.audit import AuditTable
 from tessera.store.clients import ClientTable
 from tessera.store.consents import ConsentTable
 from tessera.store.database import ChangeListener, Database
+from tessera.store.devices import DEVICE_STATEMENTS, DeviceTable
 from tessera.store.scopes import ScopeTable
 from tessera.store.sessions import SessionTable
 from tessera.store.tokens import HOT_STATEMENTS, TokenTable
@@ -32,7 +34,7 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._db = Database(engine, HOT_STATEMENTS)
+        self._db = Database(engine, (*HOT_STATEMENTS, *DEVICE_STATEMENTS))
         self.tokens = TokenTable(self._db)
         self.clients = ClientTable(self._db)
         self.users = UserTable(self._db)
@@ -40,6 +42,7 @@ class Store:
         self.sessions = SessionTable(self._db)
         self.scopes = ScopeTable(self._db)
         self.audit = AuditTable(self._db)
+        self.devices = DeviceTable(self._db)
 
     def listen(self, listener: ChangeListener) -> None:
         """Call ``listener(kind, id)`` after every committed change to a client (``"client"``, its id) or a user

@@ -22,7 +22,7 @@ from tessera.store.models import tokens as _tokens
 from tessera.store.models import users as _users
 from tessera.store.records import ActiveToken, CodeRecord, NewToken, RefreshRecord, TokenRef
 
-__all__ = ["HOT_STATEMENTS", "TokenTable", "revoke_where"]
+__all__ = ["HOT_STATEMENTS", "INSERT_TOKEN", "TokenTable", "revoke_where", "token_values"]
 
 
 def _now() -> int:
@@ -75,6 +75,8 @@ _CLAIM_CODE = (
 _TOKEN_FIELDS = tuple(f.name for f in dataclasses.fields(NewToken))
 # every column NewToken holds, bound by name; inline(): no RETURNING of the new row's id, which nothing reads
 _INSERT_TOKEN = insert(_tokens).values({name: bindparam(name) for name in _TOKEN_FIELDS}).inline()
+#: the token's ``INSERT``, for another table's one-time step that issues a token in its own transaction
+INSERT_TOKEN = _INSERT_TOKEN
 #: what :class:`~tessera.store.database.Database` compiles once and runs on the driver's cursor
 HOT_STATEMENTS = (_ACTIVE_TOKEN, _REFRESH_TOKEN, _RETIRE_REFRESH, _CLAIM_CODE, _INSERT_TOKEN)
 
@@ -213,3 +215,7 @@ def _values(token: NewToken) -> dict[str, object]:
         "expires_at": token.expires_at,
         "refresh_expires_at": token.refresh_expires_at,
     }
+
+
+#: the bound values of :data:`INSERT_TOKEN` for ``token``
+token_values = _values

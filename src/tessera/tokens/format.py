@@ -1,7 +1,7 @@
 """The opaque token format: ``tsr_<kind>_<body><check>``.
 
 * ``kind`` routes a lookup to the right table and keeps kinds apart: ``at`` access, ``rt`` refresh,
-  ``ac`` authorization code, ``cs`` client secret.
+  ``ac`` authorization code, ``dc`` device code (RFC 8628), ``cs`` client secret.
 * ``body`` is 32 bytes from :mod:`secrets` in base62, always 43 characters (256 bits; RFC 6749 §10.10 asks
   for far less).
 * ``check`` is the CRC32 of everything before it in base62, always 6 characters, as GitHub's tokens do.
@@ -28,6 +28,7 @@ class TokenKind(enum.StrEnum):
     ACCESS = "at"
     REFRESH = "rt"
     CODE = "ac"
+    DEVICE = "dc"
     CLIENT_SECRET = "cs"
 
 

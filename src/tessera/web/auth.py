@@ -13,7 +13,7 @@ from tessera.server.audit import Event
 from tessera.web.context import current_server
 from tessera.web.security import allow_form_redirect, check_csrf, csrf_token, current_user, sign_in, sign_out
 
-__all__ = ["home", "logged_out", "login", "logout", "safe_next"]
+__all__ = ["home", "logged_out", "login", "logout", "safe_next", "wait_words"]
 
 _MAX_FIELD = 1024
 
@@ -28,7 +28,8 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _wait(seconds: int) -> str:
+def wait_words(seconds: int) -> str:
+    """How long to wait, in words: "a minute", "7 minutes", "2 hours"."""
     if seconds <= 60:
         return "a minute"
     if seconds < 3600:
@@ -86,7 +87,7 @@ def login() -> ResponseReturnValue:
         audit.emit(Event.SIGN_IN_FAILED, outcome="failure", user=named, reason="rate limited")
         # decided before the password is looked at: a right password waits too, and the answer is the same
         # whether or not the account exists
-        message = f"Too many sign-in attempts. Please wait {_wait(verdict.retry_after)} and try again."
+        message = f"Too many sign-in attempts. Please wait {wait_words(verdict.retry_after)} and try again."
         return _form(message, username), 429, {"Retry-After": str(verdict.retry_after)}
     user = context.store.users.by_name(account) if account else None
     ok = verify_password(user.password_hash if user else None, password)

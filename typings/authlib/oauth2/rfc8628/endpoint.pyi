@@ -9,7 +9,8 @@ class DeviceAuthorizationEndpoint:
     CLIENT_AUTH_METHODS: ClassVar[list[str]]
     # "string" (BCDF-GHJK) or "digital" (123-456-789)
     USER_CODE_TYPE: ClassVar[str]
-    EXPIRES_IN: ClassVar[int]
+    # read as self.EXPIRES_IN, so an instance may set its own
+    EXPIRES_IN: int
     INTERVAL: ClassVar[int]
     server: AuthorizationServer
     def __init__(self, server: AuthorizationServer) -> None: ...
