@@ -407,6 +407,18 @@ def test_clients_create_without_a_redirect_uri_defaults_to_client_credentials(cl
     assert record is not None and record.grant_types == ("client_credentials",)
 
 
+def test_clients_create_and_update_require_dpop(cli: Cli, store: Store) -> None:
+    created = cli.json("clients", "create", "--name", "Service", "--require-dpop")
+    assert created["dpop_bound_access_tokens"] is True
+    record = store.clients.get(created["client_id"])
+    assert record is not None and record.require_dpop
+    assert "DPoP required" in cli.ok("clients", "list").stdout
+    updated = cli.json("clients", "update", created["client_id"], "--no-require-dpop")
+    assert updated["dpop_bound_access_tokens"] is False
+    plain = cli.json("clients", "create", "--name", "Other")
+    assert plain["dpop_bound_access_tokens"] is False
+
+
 def test_clients_create_prints_the_secret_once_without_json(cli: Cli, store: Store) -> None:
     output = cli.ok("clients", "create", "--name", "Service").stdout
     (record,) = store.clients.all()

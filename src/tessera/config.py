@@ -114,6 +114,16 @@ def _prefix(value: str) -> str:
 _YEAR = 31_536_000
 
 
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    """``on`` or ``off`` (also ``true``/``false``, ``1``/``0``, ``yes``/``no``); unset is off."""
+    value = env.get(name, "").strip().lower()
+    if value in ("", "off", "false", "0", "no"):
+        return False
+    if value in ("on", "true", "1", "yes"):
+        return True
+    raise ConfigError(f"{name} must be 'on' or 'off', not {value!r}")
+
+
 def _path(value: str) -> Path | None:
     """A file named by a setting; whoever reads it says so if it cannot be read."""
     return Path(value.strip()) if value.strip() else None
@@ -160,6 +170,8 @@ class Settings:
     #: the operator's own list of refused passwords, read by the commands that set a password
     #: (:class:`tessera.server.accounts.PasswordPolicy`), not by the server, which sets none
     password_blocklist: Path | None = None
+    #: the token endpoint demands a server nonce in every DPoP proof (RFC 9449 §8)
+    dpop_nonce: bool = False
     #: whether the production rules a server needs (secret key, issuer) were applied; a server refuses settings
     #: read without them (:meth:`check_for_server`)
     for_server: bool = True
@@ -222,6 +234,7 @@ class Settings:
             session_idle_timeout=_int(env, "TESSERA_SESSION_IDLE_TIMEOUT", cls.session_idle_timeout, 60, _YEAR),
             session_max_age=_int(env, "TESSERA_SESSION_MAX_AGE", cls.session_max_age, 60, _YEAR),
             password_blocklist=_path(env.get("TESSERA_PASSWORD_BLOCKLIST", "")),
+            dpop_nonce=_switch(env, "TESSERA_DPOP_NONCE"),
             for_server=for_server,
         )
 

@@ -28,6 +28,7 @@ from tessera.ratelimit import RateLimits
 from tessera.server.authorization import TesseraServer
 from tessera.server.clients import ClientCache
 from tessera.server.context import Clock, RevocationListener, Revocations, ServerContext
+from tessera.server.dpop import DPoP
 from tessera.server.errors import JSON_NO_STORE, failure
 from tessera.server.front import Front, MachineRoute, Runs
 from tessera.server.grants import GRANTS
@@ -101,6 +102,7 @@ def build(
         clients=ClientCache(store.clients.get, ttl=settings.client_cache_ttl, clock=clock),
         rate_limits=RateLimits(settings),
         revocations=Revocations(store.tokens, listeners),
+        dpop=DPoP.from_settings(settings),
         clock=clock,
     )
     server = TesseraServer(context)

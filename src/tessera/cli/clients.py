@@ -39,6 +39,7 @@ _GRANT_TYPES = click.Choice(GRANT_TYPES)
 @click.option("--scope", help="Declared scopes: the most this client may ever get.  [default: those marked default]")
 @click.option("--public", is_flag=True, help="No secret; authenticates with 'none'; PKCE required.")
 @click.option("--introspect", is_flag=True, help="May introspect tokens of any client (a resource server).")
+@click.option("--require-dpop", is_flag=True, help="Every token request must carry a DPoP proof (RFC 9449).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handled
 def clients_create(
@@ -48,10 +49,11 @@ def clients_create(
     scope: str | None,
     public: bool,
     introspect: bool,
+    require_dpop: bool,
     as_json: bool,
 ) -> None:
     """Register a client; its secret is shown once."""
-    metadata = ClientMetadata(name, redirect_uris, grant_types, scope, public, introspect)
+    metadata = ClientMetadata(name, redirect_uris, grant_types, scope, public, introspect, require_dpop)
     settings = load_settings()
     store = store_of(settings)
     registered = register_client(
@@ -76,6 +78,7 @@ def clients_create(
 @click.option("--grant-type", "grant_types", multiple=True, type=_GRANT_TYPES, help="Replaces the grant types.")
 @click.option("--scope", help="Declared scopes: the most this client may ever get.")
 @click.option("--introspect/--no-introspect", default=None, help="May introspect tokens of any client.")
+@click.option("--require-dpop/--no-require-dpop", default=None, help="Every token request must carry a DPoP proof.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handled
 def clients_update(
@@ -85,10 +88,11 @@ def clients_update(
     grant_types: tuple[str, ...],
     scope: str | None,
     introspect: bool | None,
+    require_dpop: bool | None,
     as_json: bool,
 ) -> None:
     """Change a client's metadata (options not given stay as they are); its id and secret stay."""
-    changes = ClientChanges(name, redirect_uris or None, grant_types or None, scope, introspect)
+    changes = ClientChanges(name, redirect_uris or None, grant_types or None, scope, introspect, require_dpop)
     settings = load_settings()
     store = store_of(settings)
     record = update_client(
@@ -112,7 +116,8 @@ def clients_list(as_json: bool) -> None:
     for c in rows:
         kind = "public" if c.public else "confidential"
         introspect = "; may introspect" if c.may_introspect else ""
-        click.echo(f"{c.client_id}  {c.name}  [{kind}; {' '.join(c.grant_types)}; scope: {c.scope}{introspect}]")
+        dpop = "; DPoP required" if c.require_dpop else ""
+        click.echo(f"{c.client_id}  {c.name}  [{kind}; {' '.join(c.grant_types)}; scope: {c.scope}{introspect}{dpop}]")
 
 
 @clients.command("delete")

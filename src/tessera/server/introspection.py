@@ -59,7 +59,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
             "active": True,
             "scope": r.scope,
             "client_id": r.client_id,
-            "token_type": "Bearer",
+            "token_type": "Bearer" if r.jkt is None else "DPoP",
             "exp": r.expires_at,
             "iat": r.issued_at,
             "sub": r.subject,
@@ -67,4 +67,6 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         }
         if r.username is not None:
             body["username"] = r.username
+        if r.jkt is not None:
+            body["cnf"] = {"jkt": r.jkt}  # RFC 9449 §6.2: the key the token is bound to
         return body

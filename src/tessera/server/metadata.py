@@ -55,6 +55,8 @@ def derived_metadata(server: TesseraServer, endpoints: Mapping[str, str], scopes
                 m for g in grants for m in getattr(g, "TOKEN_ENDPOINT_AUTH_METHODS", ())
             ),
             "authorization_response_iss_parameter_supported": server.issuer_parameter is not None,
+            # RFC 9449 §5.1: the token endpoint takes DPoP proofs signed with these
+            "dpop_signing_alg_values_supported": list(server.context.dpop.ALGORITHMS),
         }
     )
     for name, endpoint in server.endpoints.items():

@@ -21,7 +21,9 @@ The rules:
   storage but the clients' and a test can hand them any catalogue. An update checks the scope only when it
   changes it: a client keeps what it holds while its name or redirect URIs change;
 - a public client has no secret, authenticates with ``none`` and must use PKCE: it cannot use client
-  credentials or introspect, both of which need a secret.
+  credentials or introspect, both of which need a secret;
+- ``require_dpop`` (RFC 9449 §5.2 ``dpop_bound_access_tokens``): every token request of the client must carry a
+  DPoP proof, so none of its access tokens is a bearer token.
 
 A confidential client's secret is replaced by :func:`rotate_secret`, with a grace period of at most
 :data:`MAX_GRACE` seconds (30 days) during which the previous secret works too: long enough to roll the new one
@@ -85,6 +87,7 @@ class ClientMetadata:
     scope: str | None = None
     public: bool = False
     introspect: bool = False
+    require_dpop: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +99,7 @@ class ClientChanges:
     grant_types: tuple[str, ...] | None = None
     scope: str | None = None
     introspect: bool | None = None
+    require_dpop: bool | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +132,7 @@ def register_client(
         public=checked.public,
         may_introspect=checked.introspect,
         created_at=int(clock()),
+        require_dpop=checked.require_dpop,
     )
     clients.create(record)
     return Registered(record, secret)
@@ -149,6 +154,7 @@ def update_client(
         scope=current.scope if changes.scope is None else changes.scope,
         public=current.public,
         introspect=current.may_introspect if changes.introspect is None else changes.introspect,
+        require_dpop=current.require_dpop if changes.require_dpop is None else changes.require_dpop,
     )
     checked, scope = _checked(merged, production=production, scopes=None if changes.scope is None else scopes)
     record = dataclasses.replace(
@@ -158,6 +164,7 @@ def update_client(
         grant_types=checked.grant_types,
         scope=scope,
         may_introspect=checked.introspect,
+        require_dpop=checked.require_dpop,
     )
     clients.update(record)
     return record
@@ -202,6 +209,7 @@ def describe(record: ClientRecord) -> dict[str, Any]:
         "public": record.public,
         "introspect": record.may_introspect,
         "token_endpoint_auth_method": NONE if record.public else SECRET_METHODS[0],
+        "dpop_bound_access_tokens": record.require_dpop,
     }
 
 

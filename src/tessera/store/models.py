@@ -7,6 +7,9 @@ reused refresh token can revoke all of them in one statement.
 so a page finds its session in one indexed read) and a public ``sid`` that is not the secret (OpenID Connect
 sends it in ID tokens).
 
+``dpop_jkt`` is the RFC 7638 thumbprint of the key a token is bound to (RFC 9449), beside the token so that
+introspection stays one indexed read; a code's is the key ``dpop_jkt`` named at the authorization endpoint.
+
 ``scopes`` are the scopes the operator declared: a client may hold only these, the consent page describes them,
 the metadata lists them. A client's ``scope`` stays a space-separated string (what the grants read on every
 request), not a join table; :mod:`tessera.store.scopes` keeps the two in step when a scope is deleted. Names and
@@ -18,7 +21,7 @@ ORM out keeps it from being imported at all (about 6 MiB per server worker). The
 exactly this schema; a test compares them.
 """
 
-from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text, false
 
 __all__ = ["authorization_codes", "clients", "consents", "metadata", "scopes", "sessions", "tokens", "users"]
 
@@ -52,6 +55,8 @@ clients = Table(
     # the secret a rotation with a grace period replaced, and when it stops working
     Column("previous_secret_digest", _DIGEST, nullable=True),
     Column("previous_secret_expires_at", Integer, nullable=True),
+    # every token request of the client must carry a DPoP proof (RFC 9449)
+    Column("require_dpop", Boolean, nullable=False, server_default=false()),
 )
 
 authorization_codes = Table(
@@ -67,6 +72,8 @@ authorization_codes = Table(
     Column("grant_id", String(64), nullable=False),
     Column("expires_at", Integer, nullable=False),
     Column("used_at", Integer, nullable=True),
+    # the thumbprint of the key the code was bound to with dpop_jkt (RFC 9449 §10)
+    Column("dpop_jkt", String(43), nullable=True),
 )
 
 tokens = Table(
@@ -84,6 +91,8 @@ tokens = Table(
     Column("refresh_expires_at", Integer, nullable=True),
     Column("refresh_used_at", Integer, nullable=True),
     Column("revoked_at", Integer, nullable=True),
+    # the thumbprint of the DPoP key the access token (and a public client's refresh token) is bound to
+    Column("dpop_jkt", String(43), nullable=True),
     Index("ix_tokens_grant_id", "grant_id"),
     Index("ix_tokens_refresh_expires_at", "refresh_expires_at"),
 )

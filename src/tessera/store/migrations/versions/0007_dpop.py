@@ -1,0 +1,32 @@
+"""DPoP (RFC 9449): the thumbprint of the key a token pair or an authorization code is bound to, and clients that
+must always send a proof. Every existing token and code is a bearer one (no thumbprint), and no client requires
+DPoP.
+
+Revision ID: 0007_dpop
+Revises: 0006_previous_secret
+Create Date: 2026-12-02
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007_dpop"
+down_revision = "0006_previous_secret"
+branch_labels = None
+depends_on = None
+
+
+# Plain ALTER TABLE, never Alembic's batch mode (see 0006): on SQLite that would copy and drop ``clients``.
+
+
+def upgrade() -> None:
+    op.add_column("tokens", sa.Column("dpop_jkt", sa.String(43), nullable=True))
+    op.add_column("authorization_codes", sa.Column("dpop_jkt", sa.String(43), nullable=True))
+    op.add_column("clients", sa.Column("require_dpop", sa.Boolean, nullable=False, server_default=sa.false()))
+
+
+def downgrade() -> None:
+    """Forgets every binding: DPoP-bound tokens become bearer tokens. (SQLite drops a column from 3.35 on.)"""
+    op.drop_column("clients", "require_dpop")
+    op.drop_column("authorization_codes", "dpop_jkt")
+    op.drop_column("tokens", "dpop_jkt")
