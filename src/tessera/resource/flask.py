@@ -11,8 +11,10 @@
 
 It reads as Authlib's ``ResourceProtector`` does (``@require_oauth("api")``). With an application factory,
 create the protector without a validator and attach one per app: ``require_token.init_app(app, validator)``.
-This module only translates: the ``Authorization`` header in, a :class:`~tessera.resource.errors.TokenError`
-out as a JSON response (``error``, ``error_description``) with its status and ``WWW-Authenticate``.
+This module only translates: the ``Authorization`` header in (with, for DPoP, the ``DPoP`` header, the method and
+the URL without its query: ``request.base_url``, which is what the client called once the app is behind
+werkzeug's ``ProxyFix`` if a proxy is in front), a :class:`~tessera.resource.errors.TokenError` out as a JSON
+response (``error``, ``error_description``) with its status and ``WWW-Authenticate``.
 
 With :class:`~tessera.resource.metadata.ResourceMetadata` (``ResourceProtector(validator, metadata=...)``, or
 ``init_app(app, validator, metadata=...)``), ``init_app`` also registers ``GET`` routes that serve the document
@@ -111,8 +113,18 @@ class ResourceProtector:
             @functools.wraps(view)
             def protected(*args: P.args, **kwargs: P.kwargs) -> R | Response:
                 validator = self._validator()
+                authorization = _authorization()
                 try:
-                    g.tessera_access_token = validator.validate(_authorization(), required)
+                    if _is_dpop(authorization):
+                        g.tessera_access_token = validator.validate(
+                            authorization,
+                            required,
+                            dpop=request.environ.get("HTTP_DPOP"),
+                            method=request.method,
+                            url=request.base_url,
+                        )
+                    else:
+                        g.tessera_access_token = validator.validate(authorization, required)
                 except TokenError as exc:
                     return self._refuse(exc, validator.realm, required)
                 if is_async:
@@ -130,6 +142,11 @@ def _authorization() -> str | None:
     # tokens. Reading the environ directly skips getlist's scan of every header of the request.
     value = request.environ.get("HTTP_AUTHORIZATION")
     return cast(str | None, value)
+
+
+def _is_dpop(authorization: str | None) -> bool:
+    # the URL is worked out only for a DPoP request: a bearer token's validation does not pay for it
+    return authorization is not None and authorization.lstrip()[:5].lower() == "dpop "
 
 
 def _serve(app: Flask, metadata: ResourceMetadata) -> None:
