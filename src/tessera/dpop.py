@@ -19,6 +19,7 @@ Shared by :mod:`tessera.server` and :mod:`tessera.resource`, and imports neither
 
 import base64
 import collections
+import functools
 import hashlib
 import json
 import logging
@@ -31,7 +32,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from joserfc import jws
 from joserfc.errors import JoseError
+from joserfc.jwa import JWSAlgModel
 from joserfc.jwk import ECKey, RSAKey
+from joserfc.util import urlsafe_b64decode
 
 __all__ = [
     "ALGORITHMS",
@@ -73,6 +76,7 @@ _REGISTRY = _ProofRegistry(algorithms=list(ALGORITHMS))
 _KEY_TYPES: dict[str, type[ECKey] | type[RSAKey]] = {"EC": ECKey, "RSA": RSAKey}
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _KEYS: dict[str, tuple[ECKey | RSAKey, str]] = {}
+_HEADERS: dict[str, "_Header"] = {}
 _KEYS_MAX = 1024
 #: base64url characters of a 2048-bit modulus (NIST SP 800-131A: shorter RSA keys are not to be used)
 _RSA_MIN_N = 342
@@ -115,6 +119,7 @@ def is_thumbprint(value: object) -> bool:
     return isinstance(value, str) and len(value) == 43 and set(value) <= _B64URL
 
 
+@functools.lru_cache(maxsize=4096)
 def normal_htu(url: str) -> str | None:
     """``url`` normalised as RFC 9449 §4.3 compares ``htu``: scheme and host in lower case, a default port left out,
     an empty path as ``/``, percent-escapes in upper case; no query or fragment. ``None`` if it is no http(s) URL."""
@@ -188,6 +193,39 @@ def check_proof(
         raise ProofError("The DPoP proof is too large.")
     if not value.isascii() or value.count(".") != 2:
         raise ProofError("The DPoP proof is not a compact JWS.")
+    header_segment, payload_segment, signature_segment = value.split(".")
+    header = _HEADERS.get(header_segment) or _header(value, header_segment)
+    if header.alg not in (ALGORITHMS if algorithms is None else algorithms):
+        raise ProofError("The DPoP proof's 'alg' is not supported: use ES256 or RS256.")
+    try:
+        # as joserfc's verify_compact: the algorithm's verify answers False for a signature that does not verify
+        signature = urlsafe_b64decode(signature_segment.encode("ascii"))
+        verified = header.algorithm.verify(f"{header_segment}.{payload_segment}".encode("ascii"), signature, header.key)
+    except (JoseError, ValueError, TypeError):
+        verified = False
+    if not verified:
+        raise ProofError("The DPoP proof's signature does not verify with its 'jwk'.")
+    try:
+        claims = json.loads(urlsafe_b64decode(payload_segment.encode("ascii")))
+    except ValueError:
+        raise ProofError("The DPoP proof's payload is not JSON.") from None
+    if not isinstance(claims, dict):
+        raise ProofError("The DPoP proof's payload is not a JSON object.")
+    return _claims(claims, header.jkt, method=method, url=url, now=now, access_token=access_token)
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    alg: str
+    algorithm: JWSAlgModel
+    key: ECKey | RSAKey
+    jkt: str
+
+
+def _header(value: str, segment: str) -> _Header:
+    """A proof's header, checked once per distinct header: a client sends the same one (its key) every time, so
+    what follows its first proof costs a dictionary look-up and the signature check alone. What is checked is
+    what ``jws.validate_compact`` checks besides the signature, and DPoP's own rules (RFC 9449 §4.3)."""
     try:
         compact = jws.extract_compact(value.encode("ascii"), registry=_REGISTRY)
         header = compact.headers()
@@ -196,23 +234,20 @@ def check_proof(
     if header.get("typ") != "dpop+jwt":
         raise ProofError("The DPoP proof's 'typ' must be 'dpop+jwt'.")
     alg = header.get("alg")
-    if alg not in (ALGORITHMS if algorithms is None else algorithms):
+    if alg not in ALGORITHMS:
         raise ProofError("The DPoP proof's 'alg' is not supported: use ES256 or RS256.")
     key, jkt = _key(header.get("jwk"))
     try:
-        # validate_compact answers False for a signature that does not verify, and raises for a malformed one
-        verified = jws.validate_compact(compact, key, registry=_REGISTRY)
-    except (JoseError, ValueError, TypeError):
-        verified = False
-    if not verified:
-        raise ProofError("The DPoP proof's signature does not verify with its 'jwk'.")
-    try:
-        claims = json.loads(compact.payload)
-    except ValueError:
-        raise ProofError("The DPoP proof's payload is not JSON.") from None
-    if not isinstance(claims, dict):
-        raise ProofError("The DPoP proof's payload is not a JSON object.")
-    return _claims(claims, jkt, method=method, url=url, now=now, access_token=access_token)
+        _REGISTRY.check_header(header)
+        algorithm = _REGISTRY.get_alg(alg)
+        algorithm.check_key(key)
+    except (JoseError, ValueError, TypeError) as exc:
+        raise ProofError("The DPoP proof's header is not acceptable.") from exc
+    checked = _Header(alg, algorithm, key, jkt)
+    if len(_HEADERS) >= _KEYS_MAX:
+        _HEADERS.clear()
+    _HEADERS[segment] = checked
+    return checked
 
 
 def _claims(claims: dict[str, Any], jkt: str, *, method: str, url: str, now: float, access_token: str | None) -> Proof:

@@ -225,6 +225,21 @@ def test_flask_checks_the_proof_against_its_own_method_and_url(
     assert 'algs="' in wrong_url.headers["WWW-Authenticate"]
 
 
+def test_flask_compares_htu_with_the_path_as_the_client_encoded_it(source: ScriptedSource, prover: Prover) -> None:
+    token, _ = source.add(jkt=prover.jkt)
+    api = Flask("api")
+
+    @api.get("/café/a b")
+    @ResourceProtector(_validator(source))("api")
+    def data() -> str:
+        return "ok"
+
+    url = "http://localhost/caf%C3%A9/a%20b"
+    headers = {"Authorization": f"DPoP {token}", "DPoP": prover.proof("GET", url, access_token=token)}
+    response = api.test_client().get("/caf%C3%A9/a%20b?q=1", headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
 def test_fastapi_checks_the_proof_against_its_own_method_and_url(
     client: FlaskClient, service: RegisteredClient, introspection: IntrospectionSource, prover: Prover
 ) -> None:
