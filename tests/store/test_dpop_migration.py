@@ -1,4 +1,4 @@
-"""The DPoP migration: three columns, empty (or false) for what was there, and a way back."""
+"""The DPoP and client-keys migration: new columns, empty (or false) for what was there, and a way back."""
 
 from sqlalchemy import inspect, text
 
@@ -30,12 +30,14 @@ def test_the_dpop_migration_leaves_every_token_a_bearer_token_and_can_be_undone(
         store = Store(engine)
         client = store.clients.get("c")
         assert client is not None and client.require_dpop is False
+        assert (client.auth_method, client.jwks, client.jwks_uri) == (None, None, None)  # keeps its secret
         token = store.tokens.active("b" * 64, 1)
         assert token is not None and token.jkt is None
         _migrate(engine, "downgrade", "0006_previous_secret")
         assert "dpop_jkt" not in {c["name"] for c in inspect(engine).get_columns("tokens")}
         assert "dpop_jkt" not in {c["name"] for c in inspect(engine).get_columns("authorization_codes")}
-        assert "require_dpop" not in {c["name"] for c in inspect(engine).get_columns("clients")}
+        client_columns = {c["name"] for c in inspect(engine).get_columns("clients")}
+        assert not {"require_dpop", "auth_method", "jwks", "jwks_uri"} & client_columns
         with engine.connect() as conn:
             assert conn.execute(text("SELECT access_digest FROM tokens")).scalar_one() == "b" * 64
     finally:

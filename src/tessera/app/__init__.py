@@ -26,7 +26,8 @@ from tessera.config import Settings
 from tessera.events import RevocationPublisher
 from tessera.ratelimit import RateLimits
 from tessera.server.authorization import TesseraServer
-from tessera.server.clients import ClientCache
+from tessera.server.client_keys import JwksFetcher, PrivateKeyJWT
+from tessera.server.clients import PRIVATE_KEY_JWT, ClientCache
 from tessera.server.context import Clock, RevocationListener, Revocations, ServerContext
 from tessera.server.dpop import DPoP
 from tessera.server.errors import JSON_NO_STORE, failure
@@ -110,12 +111,19 @@ def build(
         server.register_grant(grant, extensions)
     server.register_endpoint(IntrospectionEndpoint(server))
     server.register_endpoint(RevocationEndpoint(server))
+    endpoints = advertised()
+    # aud of a client assertion: the issuer, or the token endpoint (RFC 7523 §3, OpenID Connect Core §9)
+    audiences = [settings.issuer, settings.issuer + endpoints["token_endpoint"]]
+    fetch = JwksFetcher(production=settings.production)
+    server.register_client_auth_method(
+        PRIVATE_KEY_JWT, PrivateKeyJWT(audiences, fetch=fetch, replay=context.dpop.replay, clock=clock)
+    )
 
     flask = _pages(settings, server)
     routes = list(MACHINE)
     if counter is not None:
         routes.append(_statement_count_route(counter))
-    metadata = Metadata(server, advertised(), refresh=settings.client_cache_ttl)
+    metadata = Metadata(server, endpoints, refresh=settings.client_cache_ttl)
     pages: Any = flask.wsgi_app
     if settings.trusted_proxies:
         # request.remote_addr (counted by the sign-in rate limit) becomes the address the proxies saw

@@ -1,10 +1,14 @@
 """``tessera clients``: applications that ask for tokens. The rules are :mod:`tessera.server.registration`'s."""
 
 import datetime
+import json
+from pathlib import Path
+from typing import Any
 
 import click
 
 from tessera.cli.base import announce_revoked, handled, load_settings, main, print_json, revoked_pairs, store_of
+from tessera.server.client_keys import MAX_JWKS
 from tessera.server.grants import GRANT_TYPES
 from tessera.server.registration import (
     MAX_GRACE,
@@ -40,6 +44,13 @@ _GRANT_TYPES = click.Choice(GRANT_TYPES)
 @click.option("--public", is_flag=True, help="No secret; authenticates with 'none'; PKCE required.")
 @click.option("--introspect", is_flag=True, help="May introspect tokens of any client (a resource server).")
 @click.option("--require-dpop", is_flag=True, help="Every token request must carry a DPoP proof (RFC 9449).")
+@click.option(
+    "--auth-method",
+    type=click.Choice(["client_secret_basic", "private_key_jwt"]),
+    help="private_key_jwt: no secret; the client signs a JWT with its key (needs --jwks-file or --jwks-uri).",
+)
+@click.option("--jwks-file", type=click.Path(dir_okay=False, path_type=Path), help="The client's public keys (JWKS).")
+@click.option("--jwks-uri", help="Where the client publishes its public keys (https://).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handled
 def clients_create(
@@ -50,10 +61,17 @@ def clients_create(
     public: bool,
     introspect: bool,
     require_dpop: bool,
+    auth_method: str | None,
+    jwks_file: Path | None,
+    jwks_uri: str | None,
     as_json: bool,
 ) -> None:
     """Register a client; its secret is shown once."""
-    metadata = ClientMetadata(name, redirect_uris, grant_types, scope, public, introspect, require_dpop)
+    jwks = None if jwks_file is None else _read_jwks(jwks_file)
+    method = None if auth_method == "client_secret_basic" else auth_method
+    metadata = ClientMetadata(
+        name, redirect_uris, grant_types, scope, public, introspect, require_dpop, method, jwks, jwks_uri
+    )
     settings = load_settings()
     store = store_of(settings)
     registered = register_client(
@@ -69,6 +87,22 @@ def clients_create(
     if registered.secret:
         click.echo(f"client_secret: {registered.secret}")
         click.echo("Store the secret now: it is not shown again.")
+
+
+def _read_jwks(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_bytes()[: MAX_JWKS + 1]
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
+    if len(text) > MAX_JWKS:
+        raise click.ClickException(f"{path} is larger than 64 KiB: a JWKS of public keys is a few KiB")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise click.ClickException(f"{path} is not JSON: give a JWKS (RFC 7517 §5)") from None
+    if not isinstance(value, dict):
+        raise click.ClickException(f'{path} is not a JWKS: a JSON object with a "keys" array')
+    return value
 
 
 @clients.command("update")

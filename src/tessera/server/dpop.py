@@ -21,7 +21,7 @@ import hmac
 from authlib.oauth2 import OAuth2Error
 
 from tessera.config import Settings
-from tessera.dpop import ALGORITHMS, LocalReplayCache, Proof, ProofError, RedisReplayCache, ReplayCache, check_proof
+from tessera.dpop import ALGORITHMS, LocalReplayCache, Proof, ProofError, RedisReplayCache, check_proof
 
 __all__ = ["NONCE_WINDOW", "DPoP", "InvalidDPoPProofError", "Nonces", "UseDPoPNonceError"]
 
@@ -85,13 +85,14 @@ class DPoP:
     #: what the metadata lists as ``dpop_signing_alg_values_supported``
     ALGORITHMS = ALGORITHMS
 
-    def __init__(self, replay: ReplayCache, nonces: Nonces | None = None) -> None:
+    def __init__(self, replay: LocalReplayCache | RedisReplayCache, nonces: Nonces | None = None) -> None:
+        #: the proofs seen; client assertions' ``jti`` values are remembered here too (tessera.server.client_keys)
         self.replay = replay
         self.nonces = nonces
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "DPoP":
-        replay: ReplayCache
+        replay: LocalReplayCache | RedisReplayCache
         if settings.redis_url:
             replay = RedisReplayCache(settings.redis_url, prefix=settings.redis_prefix)
         else:

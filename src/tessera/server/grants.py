@@ -34,7 +34,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from tessera.dpop import Proof, is_thumbprint
 from tessera.errors import NotFound
 from tessera.server.authorization import TesseraServer
-from tessera.server.clients import ANY_METHOD, SECRET_METHODS, OAuthClient
+from tessera.server.clients import ANY_METHOD, CONFIDENTIAL_METHODS, OAuthClient
 from tessera.server.context import ServerContext
 from tessera.server.dpop import InvalidDPoPProofError
 from tessera.store import CodeRecord, NewToken, RefreshRecord, UserRecord
@@ -313,7 +313,7 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
 
 
 class ClientCredentialsGrant(_Grant, grants.ClientCredentialsGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = list(SECRET_METHODS)
+    TOKEN_ENDPOINT_AUTH_METHODS = list(CONFIDENTIAL_METHODS)
 
     def validate_token_request(self) -> None:
         super().validate_token_request()

@@ -57,6 +57,10 @@ clients = Table(
     Column("previous_secret_expires_at", Integer, nullable=True),
     # every token request of the client must carry a DPoP proof (RFC 9449)
     Column("require_dpop", Boolean, nullable=False, server_default=false()),
+    # private_key_jwt (RFC 7523): the method, and the public keys or where to fetch them
+    Column("auth_method", String(32), nullable=True),
+    Column("jwks", JSON, nullable=True),
+    Column("jwks_uri", Text, nullable=True),
 )
 
 authorization_codes = Table(

@@ -1,6 +1,7 @@
 """Values that storage hands out and takes in: frozen, typed, and holding digests, never tokens."""
 
 import dataclasses
+from typing import Any
 
 __all__ = [
     "ActiveToken",
@@ -40,6 +41,11 @@ class ClientRecord:
     previous_secret_expires_at: int | None = None
     #: every token request must carry a DPoP proof (RFC 9449)
     require_dpop: bool = False
+    #: ``private_key_jwt`` for a client that authenticates with its key (None: a secret, or none if public)
+    auth_method: str | None = None
+    #: the client's public keys (a JWKS), or where to fetch them, for ``private_key_jwt``
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

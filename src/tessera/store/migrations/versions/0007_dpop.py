@@ -1,6 +1,7 @@
 """DPoP (RFC 9449): the thumbprint of the key a token pair or an authorization code is bound to, and clients that
-must always send a proof. Every existing token and code is a bearer one (no thumbprint), and no client requires
-DPoP.
+must always send a proof; and clients that authenticate with their own keys (``private_key_jwt``, RFC 7523): the
+method and their public keys (a JWKS) or where to fetch them. Every existing token and code is a bearer one (no
+thumbprint), no client requires DPoP, and every client keeps the method it had.
 
 Revision ID: 0007_dpop
 Revises: 0006_previous_secret
@@ -23,10 +24,16 @@ def upgrade() -> None:
     op.add_column("tokens", sa.Column("dpop_jkt", sa.String(43), nullable=True))
     op.add_column("authorization_codes", sa.Column("dpop_jkt", sa.String(43), nullable=True))
     op.add_column("clients", sa.Column("require_dpop", sa.Boolean, nullable=False, server_default=sa.false()))
+    op.add_column("clients", sa.Column("auth_method", sa.String(32), nullable=True))
+    op.add_column("clients", sa.Column("jwks", sa.JSON, nullable=True))
+    op.add_column("clients", sa.Column("jwks_uri", sa.Text, nullable=True))
 
 
 def downgrade() -> None:
     """Forgets every binding: DPoP-bound tokens become bearer tokens. (SQLite drops a column from 3.35 on.)"""
+    op.drop_column("clients", "jwks_uri")
+    op.drop_column("clients", "jwks")
+    op.drop_column("clients", "auth_method")
     op.drop_column("clients", "require_dpop")
     op.drop_column("authorization_codes", "dpop_jkt")
     op.drop_column("tokens", "dpop_jkt")
