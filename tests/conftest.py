@@ -212,6 +212,7 @@ def register_client(
     scope: str = "api restricted",
     public: bool = False,
     introspect: bool = False,
+    require_dpop: bool = False,
 ) -> RegisteredClient:
     secret = None if public else mint(TokenKind.CLIENT_SECRET)
     record = ClientRecord(
@@ -224,6 +225,7 @@ def register_client(
         public=public,
         may_introspect=introspect,
         created_at=int(time.time()),
+        require_dpop=require_dpop,
     )
     store.clients.create(record)
     return RegisteredClient(record.client_id, secret, record)

@@ -407,6 +407,46 @@ def test_clients_create_without_a_redirect_uri_defaults_to_client_credentials(cl
     assert record is not None and record.grant_types == ("client_credentials",)
 
 
+def test_clients_create_with_private_key_jwt(cli: Cli, store: Store, tmp_path: Path) -> None:
+    from joserfc.jwk import ECKey
+
+    key = ECKey.generate_key("P-256")
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
+    created = cli.json(
+        "clients", "create", "--name", "Keyed", "--auth-method", "private_key_jwt", "--jwks-file", str(jwks)
+    )
+    assert "client_secret" not in created and created["token_endpoint_auth_method"] == "private_key_jwt"
+    record = store.clients.get(created["client_id"])
+    assert record is not None and record.secret_digest is None and record.jwks == json.loads(jwks.read_text())
+    by_uri = cli.json(
+        "clients", "create", "--name", "Remote", "--auth-method", "private_key_jwt", "--jwks-uri", "https://k.example/j"
+    )
+    assert by_uri["jwks_uri"] == "https://k.example/j"
+    private = tmp_path / "private.json"
+    private.write_text(json.dumps({"keys": [key.as_dict(private=True)]}))
+    for args, says in (
+        (["--jwks-file", str(private)], "private key"),
+        (["--jwks-file", str(tmp_path / "missing.json")], "missing.json"),
+        ([], "jwks"),
+        (["--jwks-uri", "ftp://k.example/j"], "https://"),
+    ):
+        assert says in cli.fails("clients", "create", "--name", "Bad", "--auth-method", "private_key_jwt", *args)
+    assert len(store.clients.all()) == 2
+
+
+def test_clients_create_and_update_require_dpop(cli: Cli, store: Store) -> None:
+    created = cli.json("clients", "create", "--name", "Service", "--require-dpop")
+    assert created["dpop_bound_access_tokens"] is True
+    record = store.clients.get(created["client_id"])
+    assert record is not None and record.require_dpop
+    assert "DPoP required" in cli.ok("clients", "list").stdout
+    updated = cli.json("clients", "update", created["client_id"], "--no-require-dpop")
+    assert updated["dpop_bound_access_tokens"] is False
+    plain = cli.json("clients", "create", "--name", "Other")
+    assert plain["dpop_bound_access_tokens"] is False
+
+
 def test_clients_create_prints_the_secret_once_without_json(cli: Cli, store: Store) -> None:
     output = cli.ok("clients", "create", "--name", "Service").stdout
     (record,) = store.clients.all()

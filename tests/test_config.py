@@ -303,3 +303,11 @@ def test_password_blocklist_is_a_path_read_only_by_the_commands_that_set_passwor
     missing = tmp_path / "missing.txt"
     # a server sets no password, so a list it cannot read does not stop it
     assert Settings.from_env({"TESSERA_PASSWORD_BLOCKLIST": f" {missing} "}).password_blocklist == missing
+
+
+def test_dpop_nonces_are_off_by_default_and_on_or_off_is_all_that_is_read() -> None:
+    assert Settings.from_env({}).dpop_nonce is False
+    assert Settings.from_env({"TESSERA_DPOP_NONCE": "on"}).dpop_nonce is True
+    assert Settings.from_env({"TESSERA_DPOP_NONCE": "OFF"}).dpop_nonce is False
+    message = _refused({"TESSERA_DPOP_NONCE": "maybe"})
+    assert "TESSERA_DPOP_NONCE" in message and "\n" not in message

@@ -122,6 +122,16 @@ def _prefix(value: str) -> str:
 _YEAR = 31_536_000
 
 
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    """``on`` or ``off`` (also ``true``/``false``, ``1``/``0``, ``yes``/``no``); unset is off."""
+    value = env.get(name, "").strip().lower()
+    if value in ("", "off", "false", "0", "no"):
+        return False
+    if value in ("on", "true", "1", "yes"):
+        return True
+    raise ConfigError(f"{name} must be 'on' or 'off', not {value!r}")
+
+
 def _path(value: str) -> Path | None:
     """A file named by a setting; whoever reads it says so if it cannot be read."""
     return Path(value.strip()) if value.strip() else None
@@ -181,6 +191,8 @@ class Settings:
     leak_report_keys: Path | None = None
     #: leak reports per client address
     leak_report_limit: str = "60/minute"
+    #: the token endpoint demands a server nonce in every DPoP proof (RFC 9449 §8)
+    dpop_nonce: bool = False
     #: whether the production rules a server needs (secret key, issuer) were applied; a server refuses settings
     #: read without them (:meth:`check_for_server`)
     for_server: bool = True
@@ -250,6 +262,7 @@ class Settings:
             password_blocklist=_path(env.get("TESSERA_PASSWORD_BLOCKLIST", "")),
             leak_report_keys=_path(env.get("TESSERA_LEAK_REPORT_KEYS", "")),
             leak_report_limit=_limits(env, "TESSERA_LEAK_REPORT_LIMIT", cls.leak_report_limit),
+            dpop_nonce=_switch(env, "TESSERA_DPOP_NONCE"),
             for_server=for_server,
         )
 

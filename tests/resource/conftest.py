@@ -26,6 +26,7 @@ def access_token(
     expires_in: int = 3600,
     username: str | None = "alice",
     audience: tuple[str, ...] = (),
+    jkt: str | None = None,
 ) -> AccessToken:
     return AccessToken(
         subject="1" if username else "svc",
@@ -35,6 +36,7 @@ def access_token(
         expires_at=int(time.time()) + expires_in,
         digest=digest(token),
         audience=audience,
+        jkt=jkt,
     )
 
 

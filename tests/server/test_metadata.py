@@ -37,9 +37,16 @@ def test_metadata_lists_what_the_contract_promises(client: FlaskClient, web_clie
     }
     # RFC 8414 defines no auth-methods member for the device authorization endpoint (RFC 8628 §4)
     assert "device_authorization_endpoint_auth_methods_supported" not in meta
-    assert set(meta["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post", "none"}
-    assert "client_secret_basic" in meta["introspection_endpoint_auth_methods_supported"]
-    assert "client_secret_basic" in meta["revocation_endpoint_auth_methods_supported"]
+    assert set(meta["token_endpoint_auth_methods_supported"]) == {
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+        "none",
+    }
+    for endpoint in ("token", "introspection", "revocation"):
+        assert {"client_secret_basic", "private_key_jwt"} <= set(meta[f"{endpoint}_endpoint_auth_methods_supported"])
+        algorithms = set(meta[f"{endpoint}_endpoint_auth_signing_alg_values_supported"])
+        assert {"ES256", "RS256"} <= algorithms and not {"none", "HS256"} & algorithms
     assert meta["authorization_response_iss_parameter_supported"] is True
     assert meta["scopes_supported"] == ["api"]  # declared on a new database; web_client's "restricted" is not
 

@@ -30,9 +30,11 @@ from tessera.server.access import AccessLog
 from tessera.server.audit import AuditTrail
 from tessera.server.authorization import TesseraServer
 from tessera.server.changes import Changes
-from tessera.server.clients import ClientCache
+from tessera.server.client_keys import JwksFetcher, PrivateKeyJWT
+from tessera.server.clients import PRIVATE_KEY_JWT, ClientCache
 from tessera.server.context import Clock, RevocationListener, Revocations, ServerContext
 from tessera.server.device import DeviceAuthorizationEndpoint
+from tessera.server.dpop import DPoP
 from tessera.server.errors import JSON_NO_STORE, failure
 from tessera.server.front import Front, MachineRoute, Runs
 from tessera.server.grants import GRANT_TYPES, GRANTS
@@ -133,6 +135,7 @@ def build(
         revocations=Revocations(store.tokens, listeners, metrics),
         changes=changes,
         leak_keys=ReportKeys.from_file(settings.leak_report_keys) if settings.leak_report_keys else None,
+        dpop=DPoP.from_settings(settings),
         clock=clock,
         metrics=metrics,
         audit=audit,
@@ -145,12 +148,18 @@ def build(
     server.register_endpoint(
         DeviceAuthorizationEndpoint(server, verification_uri=settings.issuer + page_path("device"))
     )
+    endpoints = advertised()
+    # aud of a client assertion: the issuer, or the token endpoint (RFC 7523 §3, OpenID Connect Core §9)
+    audiences = [settings.issuer, settings.issuer + endpoints["token_endpoint"]]
+    fetch = JwksFetcher(production=settings.production)
+    server.register_client_auth_method(
+        PRIVATE_KEY_JWT, PrivateKeyJWT(audiences, fetch=fetch, replay=context.dpop.replay, clock=clock)
+    )
 
     flask = _pages(settings, server)
     routes = list(MACHINE)
     if counter is not None:
         routes.append(_statement_count_route(counter))
-    endpoints = advertised()
     if context.leak_keys is None:  # no keys, no reports: nothing to send scanners to
         del endpoints["leak_report_endpoint"]
     metadata = Metadata(server, endpoints, refresh=settings.client_cache_ttl)

@@ -1,12 +1,16 @@
 """``tessera clients``: applications that ask for tokens. The rules are :mod:`tessera.server.registration`'s."""
 
 import datetime
+import json
+from pathlib import Path
+from typing import Any
 
 import click
 from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
 
 from tessera.cli.base import announce_revoked, audit, handled, load_settings, main, print_json, revoked_pairs, store_of
 from tessera.server.audit import Event
+from tessera.server.client_keys import MAX_JWKS
 from tessera.server.grants import GRANT_TYPES
 from tessera.server.registration import (
     MAX_GRACE,
@@ -48,6 +52,14 @@ def _grant_types(given: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--scope", help="Declared scopes: the most this client may ever get.  [default: those marked default]")
 @click.option("--public", is_flag=True, help="No secret; authenticates with 'none'; PKCE required.")
 @click.option("--introspect", is_flag=True, help="May introspect tokens of any client (a resource server).")
+@click.option("--require-dpop", is_flag=True, help="Every token request must carry a DPoP proof (RFC 9449).")
+@click.option(
+    "--auth-method",
+    type=click.Choice(["client_secret_basic", "private_key_jwt"]),
+    help="private_key_jwt: no secret; the client signs a JWT with its key (needs --jwks-file or --jwks-uri).",
+)
+@click.option("--jwks-file", type=click.Path(dir_okay=False, path_type=Path), help="The client's public keys (JWKS).")
+@click.option("--jwks-uri", help="Where the client publishes its public keys (https://).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handled
 def clients_create(
@@ -57,10 +69,18 @@ def clients_create(
     scope: str | None,
     public: bool,
     introspect: bool,
+    require_dpop: bool,
+    auth_method: str | None,
+    jwks_file: Path | None,
+    jwks_uri: str | None,
     as_json: bool,
 ) -> None:
     """Register a client; its secret is shown once."""
-    metadata = ClientMetadata(name, redirect_uris, _grant_types(grant_types), scope, public, introspect)
+    jwks = None if jwks_file is None else _read_jwks(jwks_file)
+    method = None if auth_method == "client_secret_basic" else auth_method
+    metadata = ClientMetadata(
+        name, redirect_uris, _grant_types(grant_types), scope, public, introspect, require_dpop, method, jwks, jwks_uri
+    )
     settings = load_settings()
     store = store_of(settings)
     registered = register_client(
@@ -80,6 +100,22 @@ def clients_create(
         click.echo("Store the secret now: it is not shown again.")
 
 
+def _read_jwks(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_bytes()[: MAX_JWKS + 1]
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
+    if len(text) > MAX_JWKS:
+        raise click.ClickException(f"{path} is larger than 64 KiB: a JWKS of public keys is a few KiB")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise click.ClickException(f"{path} is not JSON: give a JWKS (RFC 7517 §5)") from None
+    if not isinstance(value, dict):
+        raise click.ClickException(f'{path} is not a JWKS: a JSON object with a "keys" array')
+    return value
+
+
 @clients.command("update")
 @click.argument("client_id")
 @click.option("--name", help="Shown to people on the consent page.")
@@ -87,6 +123,7 @@ def clients_create(
 @click.option("--grant-type", "grant_types", multiple=True, type=_GRANT_TYPES, help="Replaces the grant types.")
 @click.option("--scope", help="Declared scopes: the most this client may ever get.")
 @click.option("--introspect/--no-introspect", default=None, help="May introspect tokens of any client.")
+@click.option("--require-dpop/--no-require-dpop", default=None, help="Every token request must carry a DPoP proof.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handled
 def clients_update(
@@ -96,10 +133,13 @@ def clients_update(
     grant_types: tuple[str, ...],
     scope: str | None,
     introspect: bool | None,
+    require_dpop: bool | None,
     as_json: bool,
 ) -> None:
     """Change a client's metadata (options not given stay as they are); its id and secret stay."""
-    changes = ClientChanges(name, redirect_uris or None, _grant_types(grant_types) or None, scope, introspect)
+    changes = ClientChanges(
+        name, redirect_uris or None, _grant_types(grant_types) or None, scope, introspect, require_dpop
+    )
     settings = load_settings()
     store = store_of(settings)
     record = update_client(
@@ -124,7 +164,8 @@ def clients_list(as_json: bool) -> None:
     for c in rows:
         kind = "public" if c.public else "confidential"
         introspect = "; may introspect" if c.may_introspect else ""
-        click.echo(f"{c.client_id}  {c.name}  [{kind}; {' '.join(c.grant_types)}; scope: {c.scope}{introspect}]")
+        dpop = "; DPoP required" if c.require_dpop else ""
+        click.echo(f"{c.client_id}  {c.name}  [{kind}; {' '.join(c.grant_types)}; scope: {c.scope}{introspect}{dpop}]")
 
 
 @clients.command("delete")

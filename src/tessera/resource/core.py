@@ -16,6 +16,16 @@ whose ``aud`` does not contain it, or that has none, is refused with 401 ``inval
 another API cannot be replayed here (audience confusion). Audiences are compared exactly, as strings, but for an
 empty path (:mod:`tessera.resource.uris`). The check is a lookup in the token's audience tuple, which a cached
 entry keeps; it is made on every validation, cached or not, so validators of different audiences may share a cache.
+
+DPoP (RFC 9449 §7): ``Authorization: DPoP <token>`` with a ``DPoP`` proof header is accepted when the proof is
+good for this request (the adapters pass its method and URL; :func:`tessera.dpop.check_proof` checks ``htm``,
+``htu``, ``iat``, the signature and ``ath``, the hash of this token) and its key is the one the token is bound to
+(``cnf.jkt``), and its ``jti`` was not seen before (``replay``: this process's memory by default, a
+:class:`~tessera.dpop.RedisReplayCache` to share it between every process of an API). A token bound to a key is
+refused as a bearer token (a stolen DPoP token is worth nothing without the key), and so is a token that is not
+bound when sent as DPoP. With ``require_dpop=True`` bearer tokens are refused altogether. The proof is checked
+before the token is looked up, with no I/O, and its ``jti`` recorded last, once everything else passed. Refusals
+that concern DPoP carry a ``DPoP`` challenge with the accepted algorithms.
 """
 
 import dataclasses
@@ -24,7 +34,15 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Final, Literal, Protocol, runtime_checkable
 
-from tessera.resource.errors import InsufficientScope, InvalidToken, MissingToken, check_realm
+from tessera.dpop import ALGORITHMS, LocalReplayCache, Proof, ProofError, ReplayCache, check_proof
+from tessera.resource.errors import (
+    InsufficientScope,
+    InvalidDPoPProof,
+    InvalidToken,
+    MissingToken,
+    TokenError,
+    check_realm,
+)
 from tessera.resource.uris import check_audience, normal_resource
 from tessera.tokens import MalformedToken, TokenKind, digest, parse
 
@@ -33,6 +51,9 @@ __all__ = ["MISS", "AccessToken", "TokenSource", "TokenValidator"]
 _UNUSABLE = "The access token is invalid, expired or revoked."
 # told apart from the above (see InvalidToken): the token is good, only not for this API
 _ELSEWHERE = "The access token was not issued for this resource."
+_BOUND = "The access token is bound to a DPoP key: send it with the DPoP scheme and a proof."
+_NOT_BOUND = "The access token is not bound to this DPoP proof's key."
+_BEARER_REFUSED = "This resource requires DPoP: send the token with the DPoP scheme and a proof."
 _SCOPES: dict[str, tuple[str, frozenset[str]]] = {}
 _CLIENT_IDS: dict[str, str] = {}
 _AUDIENCES: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -47,6 +68,7 @@ class AccessToken:
     ``sub`` of introspection); ``username`` is ``None`` for the latter. ``scope`` is the granted scope string;
     ``scopes`` the same as a set. ``audience`` holds the resources the token was issued for (``aud``, RFC 8707),
     each with ``/`` for an empty path (:func:`~tessera.resource.uris.normal_resource`); empty when it has none.
+    ``jkt`` is the thumbprint of the DPoP key the token is bound to (``cnf.jkt``, RFC 9449 §6), or ``None``.
     """
 
     subject: str
@@ -56,6 +78,7 @@ class AccessToken:
     expires_at: int
     digest: str = dataclasses.field(repr=False)
     audience: tuple[str, ...] = ()
+    jkt: str | None = None
     scopes: frozenset[str] = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -111,7 +134,8 @@ class TokenValidator:
     """Validates bearer tokens against a :class:`TokenSource`. Thread-safe; build one per process.
 
     ``realm`` goes into every ``WWW-Authenticate`` challenge; ``audience``, the URI of this API, makes it accept
-    only tokens issued for it (see the module's docstring); ``clock`` (seconds since the epoch) is for tests.
+    only tokens issued for it (see the module's docstring); ``require_dpop`` refuses bearer tokens; ``replay``
+    remembers DPoP proofs (this process's memory unless given); ``clock`` (seconds since the epoch) is for tests.
     """
 
     def __init__(
@@ -120,46 +144,107 @@ class TokenValidator:
         *,
         realm: str | None = None,
         audience: str | None = None,
+        require_dpop: bool = False,
+        replay: ReplayCache | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.source = source
         self.realm = check_realm(realm)
         self.audience = None if audience is None else check_audience(audience)
         self._audience = None if audience is None else normal_resource(audience)
+        self.require_dpop = require_dpop
+        self.replay: ReplayCache = LocalReplayCache() if replay is None else replay
+        #: what a DPoP challenge lists as ``algs``
+        self.dpop_algs = " ".join(ALGORITHMS)
+        # a proof's jti is checked on the event loop only where that costs no I/O
+        self._replay_in_memory = isinstance(self.replay, LocalReplayCache)
         self._clock = clock
         self._cached = source if isinstance(source, _Cached) else None
 
-    def validate(self, authorization: str | None, scopes: Iterable[str] = ()) -> AccessToken:
+    def validate(
+        self,
+        authorization: str | None,
+        scopes: Iterable[str] = (),
+        *,
+        dpop: str | None = None,
+        method: str = "GET",
+        url: str | None = None,
+    ) -> AccessToken:
         """The token in ``authorization`` (the header's value) if it is active and grants every scope in ``scopes``.
+
+        ``dpop`` is the request's ``DPoP`` header, ``method`` and ``url`` the request's, which a DPoP proof must
+        name (the adapters pass all three).
 
         Raises :class:`~tessera.resource.errors.InvalidToken` (401, also for a token of another audience), its subclass
         :class:`~tessera.resource.errors.MissingToken` when there is no token at all,
+        :class:`~tessera.resource.errors.InvalidDPoPProof` (401) for a DPoP proof that does not hold,
         :class:`~tessera.resource.errors.InsufficientScope` (403), or
         :class:`~tessera.resource.errors.ServerUnavailable` (503) when the source cannot answer.
         """
-        token, token_digest = self._read(authorization)
-        return self._check(self.source.lookup(token, token_digest), scopes)
+        scheme_is_dpop = False
+        try:
+            scheme_is_dpop, token, token_digest = self._read(authorization)
+            proof = self._proof(scheme_is_dpop, token, dpop, method, url)
+            return self._check(self.source.lookup(token, token_digest), scopes, proof)
+        except TokenError as exc:
+            raise self._challenged(exc, scheme_is_dpop) from None
 
-    def validate_cached(self, authorization: str | None, scopes: Iterable[str] = ()) -> AccessToken | None:
-        """Like :meth:`validate` but never does I/O: ``None`` means the answer needs the source.
+    def validate_cached(
+        self,
+        authorization: str | None,
+        scopes: Iterable[str] = (),
+        *,
+        dpop: str | None = None,
+        method: str = "GET",
+        url: str | None = None,
+    ) -> AccessToken | None:
+        """Like :meth:`validate` but never does I/O: ``None`` means the answer needs the source (or, for a DPoP
+        proof, a replay cache that is not in memory).
 
         For async adapters: a cache hit is answered on the event loop, and only a miss goes to a thread.
         """
-        token_digest = self._read(authorization)[1]
-        if self._cached is None:
-            return None
-        hit = self._cached.cached(token_digest)
-        if hit is MISS:
-            return None
-        return self._check(hit, scopes)
+        scheme_is_dpop = False
+        try:
+            scheme_is_dpop, token, token_digest = self._read(authorization)
+            if self._cached is None or (scheme_is_dpop and not self._replay_in_memory):
+                return None
+            hit = self._cached.cached(token_digest)
+            if hit is MISS:
+                return None
+            return self._check(hit, scopes, self._proof(scheme_is_dpop, token, dpop, method, url))
+        except TokenError as exc:
+            raise self._challenged(exc, scheme_is_dpop) from None
 
-    def _read(self, authorization: str | None) -> tuple[str, str]:
-        """The token and its digest, from the header's value; RFC 6750 §2.1 ``Bearer 1*SP b64token``."""
+    def _challenged(self, exc: TokenError, scheme_is_dpop: bool) -> TokenError:
+        """``exc`` with a DPoP challenge when the refusal concerns DPoP."""
+        if scheme_is_dpop or self.require_dpop or isinstance(exc, InvalidDPoPProof) or exc.description == _BOUND:
+            exc.dpop_algs = self.dpop_algs
+        return exc
+
+    def _proof(self, scheme_is_dpop: bool, token: str, dpop: str | None, method: str, url: str | None) -> Proof | None:
+        """The request's DPoP proof, checked for this request and this token, or ``None`` for a bearer token."""
+        if not scheme_is_dpop:
+            if self.require_dpop:
+                raise InvalidToken(_BEARER_REFUSED)
+            return None
+        if dpop is not None and "," in dpop:
+            raise InvalidDPoPProof("Send exactly one DPoP proof.")
+        if url is None:
+            raise InvalidDPoPProof("This API cannot check DPoP proofs: its adapter gives no request URL.")
+        try:
+            return check_proof(dpop, method=method, url=url, now=self._clock(), access_token=token)
+        except ProofError as exc:
+            raise InvalidDPoPProof(str(exc)) from None
+
+    def _read(self, authorization: str | None) -> tuple[bool, str, str]:
+        """Whether the scheme is DPoP, the token and its digest, from the header's value; RFC 6750 §2.1
+        ``Bearer 1*SP b64token``, or RFC 9449 §7.1 ``DPoP 1*SP b64token``."""
         if not authorization:
             raise MissingToken()
         scheme, _, credentials = authorization.strip().partition(" ")
-        if scheme.lower() != "bearer":
-            raise InvalidToken("The Authorization header must use the Bearer scheme.")
+        lowered = scheme.lower()
+        if lowered not in ("bearer", "dpop"):
+            raise InvalidToken("The Authorization header must use the Bearer scheme or DPoP.")
         token = credentials.strip()
         if not token:
             raise InvalidToken("The Authorization header has no token.")
@@ -170,14 +255,21 @@ class TokenValidator:
             parse(token, TokenKind.ACCESS)
         except MalformedToken:
             raise InvalidToken(_UNUSABLE, "token failed the format or checksum check") from None
-        return token, digest(token)
+        return lowered == "dpop", token, digest(token)
 
-    def _check(self, found: AccessToken | None, scopes: Iterable[str]) -> AccessToken:
+    def _check(self, found: AccessToken | None, scopes: Iterable[str], proof: Proof | None = None) -> AccessToken:
         if found is None or found.expires_at <= self._clock():
             raise InvalidToken(_UNUSABLE)
+        if proof is None:
+            if found.jkt is not None:  # RFC 9449 §7.2: a bound token is never a bearer token
+                raise InvalidToken(_BOUND)
+        elif found.jkt != proof.jkt:
+            raise InvalidToken(_NOT_BOUND, "the proof's key is not the token's cnf.jkt")
         if self._audience is not None and self._audience not in found.audience:
             raise InvalidToken(_ELSEWHERE, f"the token's audience does not include {self._audience}")
         required = scopes if isinstance(scopes, frozenset) else frozenset(scopes)
         if not required <= found.scopes:
             raise InsufficientScope(required)
+        if proof is not None and not self.replay.first_use(proof):
+            raise InvalidDPoPProof("This DPoP proof was already used.")
         return found

@@ -2,7 +2,8 @@
 
     TokenError                    base: an HTTP status, an error code, a description safe for the client
     ├── InvalidToken              401 invalid_token: malformed, unknown, expired or revoked (§3.1)
-    │   └── MissingToken          401, no error code: the request carried no token at all (§3.1)
+    │   ├── MissingToken          401, no error code: the request carried no token at all (§3.1)
+    │   └── InvalidDPoPProof      401 invalid_dpop_proof: the DPoP proof is missing, bad or used (RFC 9449 §7.1)
     ├── InsufficientScope         403 insufficient_scope, with the scope the resource needs (§3.1)
     └── ServerUnavailable         503: the token source cannot answer now; never a pass, never a 500
 
@@ -12,6 +13,15 @@ the token: at most the first 8 characters of its digest.
 
     >>> InvalidToken("The access token expired.").www_authenticate(realm="billing")
     'Bearer realm="billing", error="invalid_token", error_description="The access token expired."'
+
+A refusal that concerns DPoP (the request used the ``DPoP`` scheme, presented a DPoP-bound token as a bearer
+token, or the validator requires DPoP) is challenged with the ``DPoP`` scheme and the proof algorithms the API
+accepts (RFC 9449 §7.1): the validator sets :attr:`TokenError.dpop_algs`.
+
+    >>> error = InvalidDPoPProof("The DPoP proof is too old.")
+    >>> error.dpop_algs = "ES256 RS256"
+    >>> error.www_authenticate()
+    'DPoP error="invalid_dpop_proof", error_description="The DPoP proof is too old.", algs="ES256 RS256"'
 
 An API that publishes protected-resource metadata (RFC 9728) says where in every 401 and 403, and which scopes
 the resource needs (RFC 6750 §3), so that a client that has no token, or the wrong one, knows where to get one
@@ -23,7 +33,7 @@ and what to ask for. The adapters pass both when they have the metadata:
 
 from collections.abc import Iterable
 
-__all__ = ["InsufficientScope", "InvalidToken", "MissingToken", "ServerUnavailable", "TokenError"]
+__all__ = ["InsufficientScope", "InvalidDPoPProof", "InvalidToken", "MissingToken", "ServerUnavailable", "TokenError"]
 
 
 def _quoted(name: str, value: str) -> str:
@@ -57,6 +67,8 @@ class TokenError(Exception):
     status_code: int = 401
     #: the RFC 6750 error code, or ``None`` when the response carries none
     error: str | None = None
+    #: set for a refusal that concerns DPoP: the challenge is then ``DPoP ..., algs="<these>"`` (RFC 9449 §7.1)
+    dpop_algs: str | None = None
 
     def __init__(self, description: str, detail: str = "") -> None:
         super().__init__(description)
@@ -77,7 +89,11 @@ class TokenError(Exception):
             params.append(_quoted("scope", scope))
         if resource_metadata is not None:
             params.append(_quoted("resource_metadata", resource_metadata))
-        return "Bearer " + ", ".join(params) if params else "Bearer"
+        scheme = "Bearer"
+        if self.dpop_algs is not None:
+            scheme = "DPoP"
+            params.append(_quoted("algs", self.dpop_algs))
+        return f"{scheme} " + ", ".join(params) if params else scheme
 
     def _scope(self, scopes: Iterable[str]) -> str | None:
         return " ".join(sorted(scopes)) or None
@@ -115,6 +131,13 @@ class MissingToken(InvalidToken):
 
     def __init__(self) -> None:
         super().__init__("An access token is required.")
+
+
+class InvalidDPoPProof(InvalidToken):
+    """RFC 9449 §7.1 ``invalid_dpop_proof`` (HTTP 401): the request's ``DPoP`` proof is missing, malformed, badly
+    signed, for another method or URL, stale, not for this access token (``ath``), or already used."""
+
+    error = "invalid_dpop_proof"
 
 
 class InsufficientScope(TokenError):

@@ -13,7 +13,9 @@
 Needs the ``fastapi`` extra (``pip install 'tessera[fastapi]'``). A cached answer is given on the event loop
 with no I/O; only a cache miss runs the (blocking) token source in a worker thread. Errors become FastAPI's
 ``HTTPException`` (body ``{"detail": ...}``) with the status and ``WWW-Authenticate`` RFC 6750 asks for, so an
-app's own exception handlers see them as usual. The routes show up as bearer-protected in the OpenAPI schema.
+app's own exception handlers see them as usual. A DPoP request (RFC 9449) also passes the ``DPoP`` header, the
+method and the URL without its query (``request.url``: run uvicorn with ``--proxy-headers`` behind a proxy, so that
+it is the URL the client called). The routes show up as bearer-protected in the OpenAPI schema.
 
 With :class:`~tessera.resource.metadata.ResourceMetadata` (``ResourceProtector(validator, metadata=...)``),
 ``app.include_router(require_token.metadata_router())`` serves the document (RFC 9728; left out of the OpenAPI
@@ -21,8 +23,9 @@ schema, which describes the API's own operations), and every 401 and 403 names i
 the ``scope`` the route needs.
 """
 
+import functools
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -75,10 +78,21 @@ class ResourceProtector:
             request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
         ) -> AccessToken:
             authorization = _authorization(request)
+            dpop: dict[str, Any] = {}
+            if authorization is not None and authorization.lstrip()[:5].lower() == "dpop ":
+                # RFC 9449 §4.3: htu is the URL without query or fragment; the method as sent
+                proofs = request.headers.getlist("dpop")
+                dpop = {
+                    "dpop": ", ".join(proofs) or None,
+                    "method": request.method,
+                    "url": str(request.url.replace(query="", fragment="")),
+                }
             try:
-                token = validator.validate_cached(authorization, required)
+                token = validator.validate_cached(authorization, required, **dpop)
                 if token is None:
-                    token = await run_in_threadpool(validator.validate, authorization, required)
+                    token = await run_in_threadpool(
+                        functools.partial(validator.validate, **dpop), authorization, required
+                    )
             except TokenError as exc:
                 raise HTTPException(
                     exc.status_code,

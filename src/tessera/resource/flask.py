@@ -11,8 +11,11 @@
 
 It reads as Authlib's ``ResourceProtector`` does (``@require_oauth("api")``). With an application factory,
 create the protector without a validator and attach one per app: ``require_token.init_app(app, validator)``.
-This module only translates: the ``Authorization`` header in, a :class:`~tessera.resource.errors.TokenError`
-out as a JSON response (``error``, ``error_description``) with its status and ``WWW-Authenticate``.
+This module only translates: the ``Authorization`` header in (with, for DPoP, the ``DPoP`` header, the method and
+the URL without its query, as the client wrote it: percent-encoded, from the WSGI environ, which is what the client
+called once the app is behind werkzeug's ``ProxyFix`` if a proxy is in front), a
+:class:`~tessera.resource.errors.TokenError` out as a JSON response (``error``, ``error_description``) with its
+status and ``WWW-Authenticate``.
 
 With :class:`~tessera.resource.metadata.ResourceMetadata` (``ResourceProtector(validator, metadata=...)``, or
 ``init_app(app, validator, metadata=...)``), ``init_app`` also registers ``GET`` routes that serve the document
@@ -23,7 +26,8 @@ With :class:`~tessera.resource.metadata.ResourceMetadata` (``ResourceProtector(v
 import functools
 import inspect
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar, cast
+from urllib.parse import quote
 
 from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.local import LocalProxy
@@ -111,8 +115,18 @@ class ResourceProtector:
             @functools.wraps(view)
             def protected(*args: P.args, **kwargs: P.kwargs) -> R | Response:
                 validator = self._validator()
+                authorization = _authorization()
                 try:
-                    g.tessera_access_token = validator.validate(_authorization(), required)
+                    if _is_dpop(authorization):
+                        g.tessera_access_token = validator.validate(
+                            authorization,
+                            required,
+                            dpop=request.environ.get("HTTP_DPOP"),
+                            method=request.method,
+                            url=_url(request.environ),
+                        )
+                    else:
+                        g.tessera_access_token = validator.validate(authorization, required)
                 except TokenError as exc:
                     return self._refuse(exc, validator.realm, required)
                 if is_async:
@@ -130,6 +144,23 @@ def _authorization() -> str | None:
     # tokens. Reading the environ directly skips getlist's scan of every header of the request.
     value = request.environ.get("HTTP_AUTHORIZATION")
     return cast(str | None, value)
+
+
+def _is_dpop(authorization: str | None) -> bool:
+    # the URL is worked out only for a DPoP request: a bearer token's validation does not pay for it
+    return authorization is not None and authorization.lstrip()[:5].lower() == "dpop "
+
+
+def _url(environ: dict[str, Any]) -> str:
+    """The request's URL without its query, percent-encoded as the client sent it (RFC 9449 §4.3 compares ``htu``
+    with it). Werkzeug's ``request.base_url`` is an IRI, with escapes such as ``%C3%A9`` decoded."""
+    host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+    # PEP 3333: the path is the raw bytes read as latin-1; quoted back as they came, reserved characters kept
+    path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")
+    return f"{environ['wsgi.url_scheme']}://{host}{quote(path, safe=_PATH_SAFE)}"
+
+
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
 def _serve(app: Flask, metadata: ResourceMetadata) -> None:

@@ -18,6 +18,9 @@ The token's audience is read from ``aud``, which RFC 7662 §2.2 allows as a stri
 answer without it is a token with no audience, and any other value (a number, ``null``, an array holding anything
 but strings) makes the answer malformed, and so a 503: guessing what it meant could let a token through to an API
 it was not issued for.
+
+The key a DPoP-bound token is bound to is read from ``cnf.jkt`` (RFC 9449 §6.2); a ``cnf`` that is not an object,
+or whose ``jkt`` is not a string, makes the answer malformed (503) for the same reason.
 """
 
 import base64
@@ -45,6 +48,15 @@ def _basic(client_id: str, client_secret: str) -> str:
 
 def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _thumbprint(body: dict[str, Any]) -> tuple[bool, str | None]:
+    """Whether ``cnf`` is well formed, and ``cnf.jkt`` (``None`` when the token is not bound)."""
+    if "cnf" not in body:
+        return True, None
+    cnf = body["cnf"]
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    return isinstance(jkt, str), jkt if isinstance(jkt, str) else None
 
 
 def _audience(body: dict[str, Any]) -> tuple[str, ...] | None:
@@ -155,7 +167,10 @@ class IntrospectionSource:
         audience = _audience(body)
         if audience is None:
             raise self._unavailable("introspection answer has an 'aud' that is neither a string nor strings")
-        return AccessToken(sub, username, client_id, scope, exp, token_digest, audience)
+        well_formed, jkt = _thumbprint(body)
+        if not well_formed:
+            raise self._unavailable("introspection answer has a 'cnf' without a string 'jkt'")
+        return AccessToken(sub, username, client_id, scope, exp, token_digest, audience, jkt)
 
     def _unavailable(self, detail: str) -> ServerUnavailable:
         # warn once per outage, not once per request

@@ -75,6 +75,7 @@ class LocalSource:
             expires_at=record.expires_at,
             digest=token_digest,
             audience=(),  # not stored yet: see the module's docstring
+            jkt=record.jkt,
         )
 
     def close(self) -> None:

@@ -142,7 +142,11 @@ def _sends_credentials(request: Any) -> bool:
     by what it sent and never falls back to ``none`` (RFC 6749 §2.3: one method per request). An empty
     ``client_secret`` is no secret: RFC 6749 §2.3.1 lets a client omit the parameter when its secret is the empty
     string, so sending it empty says the same as not sending it."""
-    return bool(request.headers.get("Authorization", "").strip() or request.form.get("client_secret"))
+    return bool(
+        request.headers.get("Authorization", "").strip()
+        or request.form.get("client_secret")
+        or request.form.get("client_assertion")
+    )
 
 
 def _check_credentials_shape(request: Any) -> None:
@@ -155,6 +159,10 @@ def _check_credentials_shape(request: Any) -> None:
     * so are Basic credentials holding a control character, as sent or once form-decoded as Authlib decodes
       them (:mod:`tessera.server.characters`).
     """
+    if "client_assertion" in request.form and (
+        "client_secret" in request.form or request.headers.get("Authorization", "").strip()
+    ):
+        raise InvalidRequestError("Use one client authentication method per request.")
     parts = request.headers.get("Authorization", "").split(None, 1)
     if not parts or parts[0].lower() != "basic":
         return

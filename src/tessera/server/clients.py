@@ -23,13 +23,25 @@ from tessera.server.loopback import without_port
 from tessera.store import ClientRecord
 from tessera.tokens import digest, digests_equal
 
-__all__ = ["ANY_METHOD", "NONE", "SECRET_METHODS", "ClientCache", "OAuthClient"]
+__all__ = [
+    "ANY_METHOD",
+    "CONFIDENTIAL_METHODS",
+    "NONE",
+    "PRIVATE_KEY_JWT",
+    "SECRET_METHODS",
+    "ClientCache",
+    "OAuthClient",
+]
 
-#: how confidential clients authenticate (RFC 6749 §2.3.1); the first is what registration reports
+#: how confidential clients authenticate with a secret (RFC 6749 §2.3.1); the first is what registration reports
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+#: how a client authenticates with its own key (RFC 7523 §2.2; tessera.server.client_keys)
+PRIVATE_KEY_JWT = "private_key_jwt"
+#: how confidential clients authenticate, one method per client: a secret, or a key
+CONFIDENTIAL_METHODS = (*SECRET_METHODS, PRIVATE_KEY_JWT)
 #: how public clients "authenticate": they send their client_id and nothing else (RFC 7591 §2)
 NONE = "none"
-ANY_METHOD = (*SECRET_METHODS, NONE)
+ANY_METHOD = (*CONFIDENTIAL_METHODS, NONE)
 
 
 #: the digest compared when a client has no previous secret, so that every check compares twice
@@ -105,6 +117,8 @@ class OAuthClient(ClientMixin):
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.record.public:
             return method == NONE
+        if self.record.auth_method == PRIVATE_KEY_JWT:  # a key, never a secret (it has none)
+            return method == PRIVATE_KEY_JWT
         return method in SECRET_METHODS
 
     def check_response_type(self, response_type: str) -> bool:

@@ -13,6 +13,7 @@ get it from :func:`current_server`. Nothing else is shared between requests.
     context.audit           the audit trail (tessera.server.audit)
     context.leak_keys       the keys that sign leak reports, if configured (tessera.server.leaks)
     context.changes         drop cached copies of what another process changed (tessera.server.changes)
+    context.dpop            DPoP proofs at the token endpoint: replay cache, server nonces (tessera.server.dpop)
     context.clock           seconds since the epoch; tests replace it to move time
 """
 
@@ -27,6 +28,7 @@ from tessera.ratelimit import RateLimits
 from tessera.server.audit import AuditTrail
 from tessera.server.changes import Changes
 from tessera.server.clients import ClientCache
+from tessera.server.dpop import DPoP
 from tessera.server.leaks import ReportKeys
 from tessera.server.metrics import Metrics
 from tessera.store import Storage, Tokens
@@ -95,6 +97,7 @@ class ServerContext:
     clients: ClientCache
     rate_limits: RateLimits
     revocations: Revocations
+    dpop: DPoP
     changes: Changes = dataclasses.field(default_factory=Changes)
     leak_keys: ReportKeys | None = None
     clock: Clock = time.time

@@ -15,6 +15,13 @@ Both are checked against the authenticated client first: only the client a code 
 can set off its revocation. Another client presenting it gets ``invalid_grant`` and revokes nothing, or any
 client holding someone else's used token could end that user's live session with the owning client.
 
+Every grant takes a DPoP proof (RFC 9449 §5) when the request carries one (:mod:`tessera.server.dpop` checks it):
+the access token is then bound to the proof's key (``token_type: DPoP``, the key's thumbprint stored with it),
+and so is a public client's refresh token, which then refreshes only with a proof by the same key (§5, a
+confidential client's refresh token is bound to its authentication instead). A client registered with
+``--require-dpop`` gets nothing without a proof; a code bound with ``dpop_jkt`` (§10) is redeemed only with a
+proof by that key.
+
 Every grant reaches the server's context as ``self.context`` (see :class:`_Grant`). Each counts what it issued
 (``tessera_tokens_issued_total``) and writes the audit event (``token.issued``, ``token.refreshed``,
 ``refresh.reuse_detected``, ``code.replay_detected``) where it happens: after the token is stored, or when the
@@ -28,15 +35,17 @@ from typing import Any, cast
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError, InvalidRequestError, InvalidScopeError
-from authlib.oauth2.rfc6749.grants import BaseGrant
+from authlib.oauth2.rfc6749.grants import BaseGrant, TokenEndpointMixin
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc8628 import DeviceCodeGrant as _DeviceCodeGrant
 
+from tessera.dpop import Proof, is_thumbprint
 from tessera.errors import NotFound
 from tessera.server.audit import Event
 from tessera.server.authorization import TesseraServer
-from tessera.server.clients import ANY_METHOD, SECRET_METHODS, OAuthClient
+from tessera.server.clients import ANY_METHOD, CONFIDENTIAL_METHODS, OAuthClient
 from tessera.server.context import ServerContext
+from tessera.server.dpop import InvalidDPoPProofError
 from tessera.store import CodeRecord, DeviceRecord, NewToken, RefreshRecord, UserRecord
 from tessera.tokens import MalformedToken, TokenKind, digest, mint, parse, random_id
 
@@ -47,6 +56,7 @@ __all__ = [
     "AuthorizationCodeGrant",
     "ClientCredentialsGrant",
     "DEVICE_POLL_INTERVAL",
+    "DPoPCodeBinding",
     "DeviceCodeGrant",
     "RefreshTokenGrant",
     "S256CodeChallenge",
@@ -79,6 +89,19 @@ class S256CodeChallenge(CodeChallenge):
         if challenge and method != "S256":
             raise InvalidRequestError("'code_challenge_method' must be 'S256'.")
         super().validate_code_challenge(grant, redirect_uri)
+
+
+class DPoPCodeBinding:
+    """``dpop_jkt`` at the authorization endpoint (RFC 9449 §10): the code is bound to the key with that
+    thumbprint. A value that cannot be a SHA-256 thumbprint is ``invalid_request``, sent to the redirect URI."""
+
+    def __call__(self, grant: Any) -> None:
+        grant.register_hook("after_validate_authorization_request_payload", self.validate_dpop_jkt)
+
+    def validate_dpop_jkt(self, grant: Any, redirect_uri: object) -> None:
+        jkt = grant.request.payload.data.get("dpop_jkt")
+        if jkt is not None and not is_thumbprint(jkt):
+            raise InvalidRequestError("'dpop_jkt' must be the base64url SHA-256 thumbprint of a key (RFC 7638).")
 
 
 class _Code:
@@ -120,11 +143,13 @@ class _Refresh:
         return self.record.scope
 
 
-class _Grant(BaseGrant):
+class _Grant(BaseGrant, TokenEndpointMixin):
     """What every Tessera grant shares: the typed way to its server's context, and how tokens are stored."""
 
     server: TesseraServer
     request: Any
+    #: the request's DPoP proof, once :meth:`validate_token_request` has checked it
+    proof: Proof | None = None
 
     @property
     def context(self) -> ServerContext:
@@ -153,6 +178,28 @@ class _Grant(BaseGrant):
             detail={"revoked": len(revoked)},
         )
 
+    def validate_token_request(self) -> None:
+        """Authlib's checks (the client first), then the DPoP proof, if any, then what it must bind to."""
+        super().validate_token_request()
+        request = self.request
+        self.proof = self.context.dpop.proof(
+            request.headers.get("DPoP"), method=request.method, url=request.uri, now=self.context.clock()
+        )
+        if self.proof is None and request.client.record.require_dpop:
+            raise InvalidDPoPProofError("This client must send a DPoP proof with every token request.")
+        self.validate_binding(self.proof)
+
+    def validate_binding(self, proof: Proof | None) -> None:
+        """Refuse a proof (or its absence) that the code or refresh token presented is bound against."""
+
+    def _bound_to(self, jkt: str | None, proof: Proof | None, what: str) -> None:
+        if jkt is None:
+            return
+        if proof is None:
+            raise InvalidDPoPProofError(f"This {what} is bound to a DPoP key: send a proof made with it.")
+        if proof.jkt != jkt:
+            raise InvalidGrantError(f"This {what} is bound to another DPoP key.")
+
     def _active_user(self, user_id: int | None) -> UserRecord | None:
         user = None if user_id is None else self.context.store.users.by_id(user_id)
         return None if user is None or user.disabled else user
@@ -160,6 +207,8 @@ class _Grant(BaseGrant):
     def _new_token(self, token: dict[str, Any], user_id: int | None, grant_id: str) -> NewToken:
         now = self.context.now()
         refresh = token.get("refresh_token")
+        if self.proof is not None:
+            token["token_type"] = "DPoP"  # RFC 9449 §5: the access token is bound to the proof's key
         return NewToken(
             access_digest=digest(token["access_token"]),
             refresh_digest=digest(refresh) if refresh else None,
@@ -170,6 +219,7 @@ class _Grant(BaseGrant):
             issued_at=now,
             expires_at=now + int(token["expires_in"]),
             refresh_expires_at=now + self.context.settings.refresh_token_ttl if refresh else None,
+            dpop_jkt=None if self.proof is None else self.proof.jkt,
         )
 
     @contextlib.contextmanager
@@ -202,6 +252,7 @@ class AuthorizationCodeGrant(_Grant, grants.AuthorizationCodeGrant):
                 code_challenge_method=data.get("code_challenge_method"),
                 grant_id=random_id(),
                 expires_at=self.context.now() + self.context.settings.code_ttl,
+                dpop_jkt=data.get("dpop_jkt"),
             )
         )
 
@@ -221,6 +272,9 @@ class AuthorizationCodeGrant(_Grant, grants.AuthorizationCodeGrant):
         if record.expires_at <= self.context.clock():
             return None
         return _Code(record)
+
+    def validate_binding(self, proof: Proof | None) -> None:
+        self._bound_to(self.request.authorization_code.record.dpop_jkt, proof, "code")
 
     def authenticate_user(self, authorization_code: _Code) -> UserRecord | None:
         return self._active_user(authorization_code.record.user_id)
@@ -276,6 +330,12 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
             return None
         return _Refresh(token_digest, record)
 
+    def validate_binding(self, proof: Proof | None) -> None:
+        # a public client's refresh token is bound to the key (RFC 9449 §5); a confidential client's to its
+        # authentication, so it may refresh with another key or none and get a token bound to what it sent
+        if self.request.client.record.public:
+            self._bound_to(self.request.refresh_token.record.dpop_jkt, proof, "refresh token")
+
     def authenticate_user(self, refresh_token: _Refresh) -> UserRecord | None:
         return self._active_user(refresh_token.record.user_id)
 
@@ -300,7 +360,7 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
 
 
 class ClientCredentialsGrant(_Grant, grants.ClientCredentialsGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = list(SECRET_METHODS)
+    TOKEN_ENDPOINT_AUTH_METHODS = list(CONFIDENTIAL_METHODS)
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
@@ -410,7 +470,7 @@ class DeviceCodeGrant(_Grant, _DeviceCodeGrant):
 
 #: every grant the server offers, with its extensions, in the order they are registered
 GRANTS: tuple[tuple[type[BaseGrant], list[Any]], ...] = (
-    (AuthorizationCodeGrant, [S256CodeChallenge(required=True)]),
+    (AuthorizationCodeGrant, [S256CodeChallenge(required=True), DPoPCodeBinding()]),
     (RefreshTokenGrant, []),
     (ClientCredentialsGrant, []),
     (DeviceCodeGrant, []),

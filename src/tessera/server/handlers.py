@@ -56,7 +56,11 @@ def token(machine: Machine, request: HttpRequest) -> Reply:
     server = machine.server
     grant = server.get_token_grant(request.oauth(server.context.settings.issuer))
     grant.validate_token_request()
-    return grant.create_token_response()
+    status, body, headers = grant.create_token_response()
+    nonce = server.context.dpop.nonce(server.context.clock())
+    if nonce is not None:  # RFC 9449 §8.2: the nonce to use next
+        return status, body, [*headers, ("DPoP-Nonce", nonce)]
+    return status, body, headers
 
 
 def introspect(machine: Machine, request: HttpRequest) -> Reply:

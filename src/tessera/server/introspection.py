@@ -11,7 +11,7 @@ from typing import Any
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 
 from tessera.server.authorization import TesseraServer
-from tessera.server.clients import SECRET_METHODS, OAuthClient
+from tessera.server.clients import CONFIDENTIAL_METHODS, OAuthClient
 from tessera.server.errors import check_token_params
 from tessera.store import ActiveToken
 from tessera.tokens import MalformedToken, TokenKind, digest, parse
@@ -33,8 +33,8 @@ class _Introspected:
 
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):
-    # confidential clients only: introspection always needs a client secret
-    CLIENT_AUTH_METHODS = list(SECRET_METHODS)
+    # confidential clients only: introspection always needs a client secret or key
+    CLIENT_AUTH_METHODS = list(CONFIDENTIAL_METHODS)
 
     server: TesseraServer
 
@@ -64,7 +64,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
             "active": True,
             "scope": r.scope,
             "client_id": r.client_id,
-            "token_type": "Bearer",
+            "token_type": "Bearer" if r.jkt is None else "DPoP",
             "exp": r.expires_at,
             "iat": r.issued_at,
             "sub": r.subject,
@@ -72,4 +72,6 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         }
         if r.username is not None:
             body["username"] = r.username
+        if r.jkt is not None:
+            body["cnf"] = {"jkt": r.jkt}  # RFC 9449 §6.2: the key the token is bound to
         return body

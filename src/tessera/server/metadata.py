@@ -20,6 +20,8 @@ from typing import Any
 from authlib.oauth2.rfc6749.grants import AuthorizationEndpointMixin, TokenEndpointMixin
 
 from tessera.server.authorization import TesseraServer
+from tessera.server.client_keys import ALGORITHMS as ASSERTION_ALGORITHMS
+from tessera.server.clients import PRIVATE_KEY_JWT
 
 __all__ = ["Metadata", "derived_metadata"]
 
@@ -55,12 +57,18 @@ def derived_metadata(server: TesseraServer, endpoints: Mapping[str, str], scopes
                 m for g in grants for m in getattr(g, "TOKEN_ENDPOINT_AUTH_METHODS", ())
             ),
             "authorization_response_iss_parameter_supported": server.issuer_parameter is not None,
+            # RFC 9449 §5.1: the token endpoint takes DPoP proofs signed with these
+            "dpop_signing_alg_values_supported": list(server.context.dpop.ALGORITHMS),
         }
     )
     for name, endpoint in server.endpoints.items():
         # RFC 8414 §2 names these for introspection and revocation; an endpoint may say it has no such member
         if getattr(endpoint, "AUTH_METHODS_IN_METADATA", True):
             document[f"{name}_endpoint_auth_methods_supported"] = list(endpoint.CLIENT_AUTH_METHODS)
+    # RFC 8414 §2: the algorithms of private_key_jwt assertions, for each endpoint that takes them
+    for name in ("token", *server.endpoints):
+        if PRIVATE_KEY_JWT in document.get(f"{name}_endpoint_auth_methods_supported", ()):
+            document[f"{name}_endpoint_auth_signing_alg_values_supported"] = list(ASSERTION_ALGORITHMS)
     return document
 
 

@@ -21,7 +21,13 @@ The rules:
   storage but the clients' and a test can hand them any catalogue. An update checks the scope only when it
   changes it: a client keeps what it holds while its name or redirect URIs change;
 - a public client has no secret, authenticates with ``none`` and must use PKCE: it cannot use client
-  credentials or introspect, both of which need a secret.
+  credentials or introspect, both of which need a secret;
+- ``require_dpop`` (RFC 9449 §5.2 ``dpop_bound_access_tokens``): every token request of the client must carry a
+  DPoP proof, so none of its access tokens is a bearer token;
+- ``auth_method="private_key_jwt"`` (RFC 7523 §2.2): a confidential client with no secret, which authenticates with
+  a JWT signed by its own key; it registers its public keys, either as a JWKS (``jwks``: 1 to 20 public EC or RSA
+  keys, never a private one) or as a ``jwks_uri`` (``https://``; ``http://`` on loopback outside production),
+  exactly one of the two (:mod:`tessera.server.client_keys`).
 
 A confidential client's secret is replaced by :func:`rotate_secret`, with a grace period of at most
 :data:`MAX_GRACE` seconds (30 days) during which the previous secret works too: long enough to roll the new one
@@ -42,7 +48,8 @@ from urllib.parse import urlsplit
 
 from tessera.config import is_loopback
 from tessera.errors import InvalidClientMetadata, InvalidRedirectUri, NotFound
-from tessera.server.clients import NONE, SECRET_METHODS
+from tessera.server.client_keys import JwksError, check_jwks, check_jwks_uri
+from tessera.server.clients import NONE, PRIVATE_KEY_JWT, SECRET_METHODS
 from tessera.server.grants import GRANT_TYPES
 from tessera.server.scopes import Catalogue, is_scope_token
 from tessera.store import ClientRecord, Clients
@@ -85,6 +92,11 @@ class ClientMetadata:
     scope: str | None = None
     public: bool = False
     introspect: bool = False
+    require_dpop: bool = False
+    #: ``None`` (a secret, or ``none`` if public) or ``private_key_jwt`` with ``jwks`` or ``jwks_uri``
+    auth_method: str | None = None
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +108,7 @@ class ClientChanges:
     grant_types: tuple[str, ...] | None = None
     scope: str | None = None
     introspect: bool | None = None
+    require_dpop: bool | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +130,8 @@ def register_client(
     """Check ``metadata`` against every rule, ``scopes`` being the declared ones, and store the client with a new
     id (and secret, if confidential)."""
     checked, scope = _checked(metadata, production=production, scopes=scopes)
-    secret = None if checked.public else mint(TokenKind.CLIENT_SECRET)
+    with_key = checked.auth_method == PRIVATE_KEY_JWT
+    secret = None if checked.public or with_key else mint(TokenKind.CLIENT_SECRET)
     record = ClientRecord(
         client_id=random_id(),
         secret_digest=None if secret is None else digest(secret),
@@ -128,6 +142,10 @@ def register_client(
         public=checked.public,
         may_introspect=checked.introspect,
         created_at=int(clock()),
+        require_dpop=checked.require_dpop,
+        auth_method=checked.auth_method,
+        jwks=checked.jwks,
+        jwks_uri=checked.jwks_uri,
     )
     clients.create(record)
     return Registered(record, secret)
@@ -149,6 +167,10 @@ def update_client(
         scope=current.scope if changes.scope is None else changes.scope,
         public=current.public,
         introspect=current.may_introspect if changes.introspect is None else changes.introspect,
+        require_dpop=current.require_dpop if changes.require_dpop is None else changes.require_dpop,
+        auth_method=current.auth_method,
+        jwks=current.jwks,
+        jwks_uri=current.jwks_uri,
     )
     checked, scope = _checked(merged, production=production, scopes=None if changes.scope is None else scopes)
     record = dataclasses.replace(
@@ -158,6 +180,7 @@ def update_client(
         grant_types=checked.grant_types,
         scope=scope,
         may_introspect=checked.introspect,
+        require_dpop=checked.require_dpop,
     )
     clients.update(record)
     return record
@@ -201,7 +224,10 @@ def describe(record: ClientRecord) -> dict[str, Any]:
         "scope": record.scope,
         "public": record.public,
         "introspect": record.may_introspect,
-        "token_endpoint_auth_method": NONE if record.public else SECRET_METHODS[0],
+        "token_endpoint_auth_method": NONE if record.public else (record.auth_method or SECRET_METHODS[0]),
+        "dpop_bound_access_tokens": record.require_dpop,
+        **({"jwks": record.jwks} if record.jwks is not None else {}),
+        **({"jwks_uri": record.jwks_uri} if record.jwks_uri is not None else {}),
     }
 
 
@@ -227,8 +253,30 @@ def _checked(metadata: ClientMetadata, *, production: bool, scopes: Catalogue | 
         raise InvalidClientMetadata("a public client cannot use client_credentials: it has no secret")
     if metadata.public and metadata.introspect:
         raise InvalidClientMetadata("a public client cannot introspect: introspection needs a client secret")
+    _check_keys(metadata, production=production)
     tidied = dataclasses.replace(metadata, name=name, redirect_uris=redirect_uris, grant_types=grant_types)
     return tidied, scope
+
+
+def _check_keys(metadata: ClientMetadata, *, production: bool) -> None:
+    """The rules for ``private_key_jwt`` (see the module)."""
+    if metadata.auth_method is None:
+        if metadata.jwks is not None or metadata.jwks_uri is not None:
+            raise InvalidClientMetadata("keys (jwks, jwks_uri) are for private_key_jwt: give that method too")
+        return
+    if metadata.auth_method != PRIVATE_KEY_JWT:
+        raise InvalidClientMetadata(f"unknown authentication method {metadata.auth_method!r}: use private_key_jwt")
+    if metadata.public:
+        raise InvalidClientMetadata("a public client has no key to authenticate with: private_key_jwt is not for it")
+    if (metadata.jwks is None) == (metadata.jwks_uri is None):
+        raise InvalidClientMetadata("private_key_jwt needs the client's public keys: a jwks or a jwks_uri, one of them")
+    try:
+        if metadata.jwks is not None:
+            check_jwks(metadata.jwks)
+        else:
+            check_jwks_uri(str(metadata.jwks_uri), production=production)
+    except JwksError as exc:
+        raise InvalidClientMetadata(str(exc)) from None
 
 
 def _scope(scope: str | None, catalogue: Catalogue | None) -> str:

@@ -100,6 +100,9 @@ class HttpRequest:
             authorization = self.headers.get("authorization")
             if authorization is not None:
                 headers["Authorization"] = authorization
+            proof = self.headers.get("dpop")
+            if proof is not None:  # RFC 9449: checked by the grants (tessera.server.dpop)
+                headers["DPoP"] = proof
             # the endpoint's URL as the issuer names it, never as a Host header claims it
             self._oauth = MachineRequest(self.method, issuer + self.path, headers, _form(self.body))
         return self._oauth

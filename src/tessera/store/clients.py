@@ -93,6 +93,10 @@ def _metadata(client: ClientRecord) -> dict[str, object]:
         "created_at": client.created_at,
         "previous_secret_digest": client.previous_secret_digest,
         "previous_secret_expires_at": client.previous_secret_expires_at,
+        "require_dpop": client.require_dpop,
+        "auth_method": client.auth_method,
+        "jwks": client.jwks,
+        "jwks_uri": client.jwks_uri,
     }
 
 
@@ -110,4 +114,8 @@ def _record(row: Row[tuple[object, ...]]) -> ClientRecord:
         created_at=m["created_at"],
         previous_secret_digest=m["previous_secret_digest"],
         previous_secret_expires_at=m["previous_secret_expires_at"],
+        require_dpop=bool(m["require_dpop"]),
+        auth_method=m["auth_method"],
+        jwks=m["jwks"],
+        jwks_uri=m["jwks_uri"],
     )

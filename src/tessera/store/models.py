@@ -10,6 +10,9 @@ sends it in ID tokens).
 ``audit_events`` is the audit trail (:mod:`tessera.server.audit`): who did what, when, from where. It names
 clients and users by their id and name, not by foreign key: an event outlives the client or user it is about.
 
+``dpop_jkt`` is the RFC 7638 thumbprint of the key a token is bound to (RFC 9449), beside the token so that
+introspection stays one indexed read; a code's is the key ``dpop_jkt`` named at the authorization endpoint.
+
 ``scopes`` are the scopes the operator declared: a client may hold only these, the consent page describes them,
 the metadata lists them. A client's ``scope`` stays a space-separated string (what the grants read on every
 request), not a join table; :mod:`tessera.store.scopes` keeps the two in step when a scope is deleted. Names and
@@ -25,7 +28,7 @@ ORM out keeps it from being imported at all (about 6 MiB per server worker). The
 exactly this schema; a test compares them.
 """
 
-from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, false
 
 __all__ = [
     "audit_events",
@@ -70,6 +73,12 @@ clients = Table(
     # the secret a rotation with a grace period replaced, and when it stops working
     Column("previous_secret_digest", _DIGEST, nullable=True),
     Column("previous_secret_expires_at", Integer, nullable=True),
+    # every token request of the client must carry a DPoP proof (RFC 9449)
+    Column("require_dpop", Boolean, nullable=False, server_default=false()),
+    # private_key_jwt (RFC 7523): the method, and the public keys or where to fetch them
+    Column("auth_method", String(32), nullable=True),
+    Column("jwks", JSON, nullable=True),
+    Column("jwks_uri", Text, nullable=True),
 )
 
 authorization_codes = Table(
@@ -85,6 +94,8 @@ authorization_codes = Table(
     Column("grant_id", String(64), nullable=False),
     Column("expires_at", Integer, nullable=False),
     Column("used_at", Integer, nullable=True),
+    # the thumbprint of the key the code was bound to with dpop_jkt (RFC 9449 §10)
+    Column("dpop_jkt", String(43), nullable=True),
 )
 
 tokens = Table(
@@ -102,6 +113,8 @@ tokens = Table(
     Column("refresh_expires_at", Integer, nullable=True),
     Column("refresh_used_at", Integer, nullable=True),
     Column("revoked_at", Integer, nullable=True),
+    # the thumbprint of the DPoP key the access token (and a public client's refresh token) is bound to
+    Column("dpop_jkt", String(43), nullable=True),
     Index("ix_tokens_grant_id", "grant_id"),
     Index("ix_tokens_refresh_expires_at", "refresh_expires_at"),
 )

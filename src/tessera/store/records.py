@@ -1,6 +1,7 @@
 """Values that storage hands out and takes in: frozen, typed, and holding digests, never tokens."""
 
 import dataclasses
+from typing import Any
 
 __all__ = [
     "ActiveToken",
@@ -41,6 +42,13 @@ class ClientRecord:
     #: the secret before the last rotation with a grace period, and until when (Unix seconds) it still works
     previous_secret_digest: str | None = None
     previous_secret_expires_at: int | None = None
+    #: every token request must carry a DPoP proof (RFC 9449)
+    require_dpop: bool = False
+    #: ``private_key_jwt`` for a client that authenticates with its key (None: a secret, or none if public)
+    auth_method: str | None = None
+    #: the client's public keys (a JWKS), or where to fetch them, for ``private_key_jwt``
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -66,6 +74,8 @@ class CodeRecord:
     grant_id: str
     expires_at: int
     used_at: int | None = None
+    #: the DPoP key thumbprint the code is bound to (``dpop_jkt`` at the authorization endpoint)
+    dpop_jkt: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -106,6 +116,8 @@ class NewToken:
     issued_at: int
     expires_at: int
     refresh_expires_at: int | None
+    #: the thumbprint of the DPoP key the pair is bound to (RFC 9449), or None for a bearer token
+    dpop_jkt: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -118,6 +130,8 @@ class ActiveToken:
     scope: str
     issued_at: int
     expires_at: int
+    #: the thumbprint of the DPoP key the token is bound to (introspection's ``cnf.jkt``), or None
+    jkt: str | None = None
 
     @property
     def subject(self) -> str:
@@ -134,6 +148,8 @@ class RefreshRecord:
     refresh_expires_at: int
     refresh_used_at: int | None
     revoked_at: int | None
+    #: the thumbprint of the DPoP key the pair was bound to, or None
+    dpop_jkt: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -1,0 +1,356 @@
+"""DPoP proofs (RFC 9449 §4): what the token endpoint and the resource toolkit both check, on joserfc.
+
+    >>> proof = check_proof(header_value, method="POST", url="https://auth.example/oauth/token", now=time.time())
+    ... # doctest: +SKIP
+    >>> proof.jkt, proof.jti                                                                      # doctest: +SKIP
+
+:func:`check_proof` verifies one ``DPoP`` header value and returns the :class:`Proof` (the key's RFC 7638
+thumbprint, ``jti``, ``iat``, ``nonce``), or raises :class:`ProofError` saying why not, in one line safe for the
+client. What it checks, in order (RFC 9449 §4.3): at most :data:`MAX_PROOF` bytes; a compact JWS with
+``typ: dpop+jwt``, an ``alg`` from :data:`ALGORITHMS` (never ``none`` or a MAC), a ``jwk`` that is a public EC or
+RSA key; the signature with that key; ``htm`` the request's method; ``htu`` the request's URL, both compared
+after the normalisation of RFC 3986 §6.2.2 and §6.2.3 with query and fragment left out; ``iat`` within
+:data:`MAX_AGE` seconds in the past and :data:`LEEWAY` in the future; a ``jti``; ``ath`` when an access token is
+presented with the proof. Whether a ``jti`` was seen before is the caller's :class:`ReplayCache`, asked once the
+proof is otherwise good, so that a proof refused for another reason does not use its ``jti`` up.
+
+Shared by :mod:`tessera.server` and :mod:`tessera.resource`, and imports neither (an import-linter contract).
+"""
+
+import base64
+import collections
+import functools
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwa import JWSAlgModel
+from joserfc.jwk import ECKey, RSAKey
+from joserfc.util import urlsafe_b64decode
+
+__all__ = [
+    "ALGORITHMS",
+    "LEEWAY",
+    "MAX_AGE",
+    "MAX_PROOF",
+    "LocalReplayCache",
+    "Proof",
+    "ProofError",
+    "RedisReplayCache",
+    "ReplayCache",
+    "access_token_hash",
+    "check_proof",
+    "is_thumbprint",
+    "normal_htu",
+]
+
+log = logging.getLogger("tessera.dpop")
+
+#: the signature algorithms a proof may use: asymmetric only, so that only the key's holder can sign
+ALGORITHMS = ("ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512")
+#: the longest ``DPoP`` header accepted, in bytes: a proof with an RSA-4096 key is under 2 KiB
+MAX_PROOF = 4096
+#: how old a proof's ``iat`` may be, in seconds; its ``jti`` is remembered this long plus :data:`LEEWAY`
+MAX_AGE = 300
+#: how far in the future a proof's ``iat`` may be (the client's clock may be ahead), in seconds
+LEEWAY = 60
+
+
+class _ProofRegistry(jws.JWSRegistry):
+    # joserfc's default of 512 bytes for the header is too little for an RSA key's jwk; the whole proof is
+    # bounded by MAX_PROOF before joserfc sees it
+    max_header_length = MAX_PROOF
+    max_payload_length = MAX_PROOF
+    max_signature_length = 1024
+
+
+_REGISTRY = _ProofRegistry(algorithms=list(ALGORITHMS))
+_KEY_TYPES: dict[str, type[ECKey] | type[RSAKey]] = {"EC": ECKey, "RSA": RSAKey}
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_KEYS: dict[str, tuple[ECKey | RSAKey, str]] = {}
+_HEADERS: dict[str, "_Header"] = {}
+_KEYS_MAX = 1024
+#: base64url characters of a 2048-bit modulus (NIST SP 800-131A: shorter RSA keys are not to be used)
+_RSA_MIN_N = 342
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+class ProofError(ValueError):
+    """A ``DPoP`` proof that is refused: the token endpoint answers 400 ``invalid_dpop_proof``, a resource 401
+    (RFC 9449 §5, §7.1). The message is one line, safe for the client; it never holds the proof."""
+
+
+@dataclass(frozen=True, slots=True)
+class Proof:
+    """A verified proof: the RFC 7638 SHA-256 thumbprint of its key (``jkt``), its ``jti`` and ``iat``, and the
+    ``nonce`` it carried, if any."""
+
+    jkt: str
+    jti: str
+    iat: float
+    nonce: str | None
+
+    @property
+    def replay_key(self) -> str:
+        """What a replay cache remembers: the ``jti`` is unique per key (RFC 9449 §11.1)."""
+        return hashlib.sha256(f"{self.jkt}.{self.jti}".encode()).hexdigest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def access_token_hash(access_token: str) -> str:
+    """``ath``: base64url of the SHA-256 of the access token's ASCII (RFC 9449 §4.2)."""
+    return _b64(hashlib.sha256(access_token.encode("ascii")).digest())
+
+
+def is_thumbprint(value: object) -> bool:
+    """Whether ``value`` can be a base64url SHA-256 JWK thumbprint (43 characters), as ``dpop_jkt`` must be."""
+    return isinstance(value, str) and len(value) == 43 and set(value) <= _B64URL
+
+
+@functools.lru_cache(maxsize=4096)
+def normal_htu(url: str) -> str | None:
+    """``url`` normalised as RFC 9449 §4.3 compares ``htu``: scheme and host in lower case, a default port left out,
+    an empty path as ``/``, percent-escapes in upper case; no query or fragment. ``None`` if it is no http(s) URL."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username is not None:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    path = _upper_escapes(parts.path) or "/"
+    return urlunsplit((scheme, host, path, "", ""))
+
+
+def _upper_escapes(path: str) -> str:
+    if "%" not in path:
+        return path
+    pieces = path.split("%")
+    return pieces[0] + "".join("%" + p[:2].upper() + p[2:] for p in pieces[1:])
+
+
+def _key(jwk: object) -> tuple[ECKey | RSAKey, str]:
+    """The public key in a proof's header, imported, and its thumbprint; cached, as a client keeps its key."""
+    if not isinstance(jwk, dict):
+        raise ProofError("The DPoP proof has no 'jwk' header.")
+    canonical = json.dumps(jwk, sort_keys=True, separators=(",", ":"))
+    known = _KEYS.get(canonical)
+    if known is not None:
+        return known
+    if _PRIVATE_MEMBERS & jwk.keys():
+        raise ProofError("The DPoP proof's 'jwk' holds a private key.")
+    key_type = _KEY_TYPES.get(str(jwk.get("kty")))
+    if key_type is None:
+        raise ProofError("The DPoP proof's 'jwk' must be an EC or RSA public key.")
+    if key_type is RSAKey and len(str(jwk.get("n", ""))) < _RSA_MIN_N:
+        raise ProofError("The DPoP proof's RSA key is shorter than 2048 bits.")
+    try:
+        key = key_type.import_key(jwk)
+        thumbprint = key.thumbprint()
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        raise ProofError("The DPoP proof's 'jwk' is not a valid public key.") from exc
+    if key.is_private:
+        raise ProofError("The DPoP proof's 'jwk' holds a private key.")
+    if len(_KEYS) >= _KEYS_MAX:
+        _KEYS.clear()
+    _KEYS[canonical] = (key, thumbprint)
+    return key, thumbprint
+
+
+def check_proof(
+    value: str | None,
+    *,
+    method: str,
+    url: str,
+    now: float,
+    access_token: str | None = None,
+    algorithms: frozenset[str] | None = None,
+) -> Proof:
+    """The proof in ``value`` (a ``DPoP`` header) for a ``method`` request to ``url``; :class:`ProofError` if it
+    is not one. With ``access_token``, the proof must carry its hash (``ath``). ``algorithms`` narrows
+    :data:`ALGORITHMS`. Nonces are the caller's: it compares :attr:`Proof.nonce` with its own."""
+    if not value:
+        raise ProofError("A DPoP proof is required.")
+    if len(value) > MAX_PROOF:
+        raise ProofError("The DPoP proof is too large.")
+    if not value.isascii() or value.count(".") != 2:
+        raise ProofError("The DPoP proof is not a compact JWS.")
+    header_segment, payload_segment, signature_segment = value.split(".")
+    header = _HEADERS.get(header_segment) or _header(value, header_segment)
+    if header.alg not in (ALGORITHMS if algorithms is None else algorithms):
+        raise ProofError("The DPoP proof's 'alg' is not supported: use ES256 or RS256.")
+    try:
+        # as joserfc's verify_compact: the algorithm's verify answers False for a signature that does not verify
+        signature = urlsafe_b64decode(signature_segment.encode("ascii"))
+        verified = header.algorithm.verify(f"{header_segment}.{payload_segment}".encode("ascii"), signature, header.key)
+    except (JoseError, ValueError, TypeError):
+        verified = False
+    if not verified:
+        raise ProofError("The DPoP proof's signature does not verify with its 'jwk'.")
+    try:
+        claims = json.loads(urlsafe_b64decode(payload_segment.encode("ascii")))
+    except ValueError:
+        raise ProofError("The DPoP proof's payload is not JSON.") from None
+    if not isinstance(claims, dict):
+        raise ProofError("The DPoP proof's payload is not a JSON object.")
+    return _claims(claims, header.jkt, method=method, url=url, now=now, access_token=access_token)
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    alg: str
+    algorithm: JWSAlgModel
+    key: ECKey | RSAKey
+    jkt: str
+
+
+def _header(value: str, segment: str) -> _Header:
+    """A proof's header, checked once per distinct header: a client sends the same one (its key) every time, so
+    what follows its first proof costs a dictionary look-up and the signature check alone. What is checked is
+    what ``jws.validate_compact`` checks besides the signature, and DPoP's own rules (RFC 9449 §4.3)."""
+    try:
+        compact = jws.extract_compact(value.encode("ascii"), registry=_REGISTRY)
+        header = compact.headers()
+    except (JoseError, ValueError, TypeError) as exc:
+        raise ProofError("The DPoP proof is not a compact JWS.") from exc
+    if header.get("typ") != "dpop+jwt":
+        raise ProofError("The DPoP proof's 'typ' must be 'dpop+jwt'.")
+    alg = header.get("alg")
+    if alg not in ALGORITHMS:
+        raise ProofError("The DPoP proof's 'alg' is not supported: use ES256 or RS256.")
+    key, jkt = _key(header.get("jwk"))
+    try:
+        _REGISTRY.check_header(header)
+        algorithm = _REGISTRY.get_alg(alg)
+        algorithm.check_key(key)
+    except (JoseError, ValueError, TypeError) as exc:
+        raise ProofError("The DPoP proof's header is not acceptable.") from exc
+    checked = _Header(alg, algorithm, key, jkt)
+    if len(_HEADERS) >= _KEYS_MAX:
+        _HEADERS.clear()
+    _HEADERS[segment] = checked
+    return checked
+
+
+def _claims(claims: dict[str, Any], jkt: str, *, method: str, url: str, now: float, access_token: str | None) -> Proof:
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti or len(jti) > 256:
+        raise ProofError("The DPoP proof has no 'jti'.")
+    if claims.get("htm") != method:
+        raise ProofError("The DPoP proof's 'htm' is not this request's method.")
+    htu = claims.get("htu")
+    if not isinstance(htu, str) or normal_htu(htu) != normal_htu(url):
+        raise ProofError("The DPoP proof's 'htu' is not this request's URL.")
+    iat = claims.get("iat")
+    if not isinstance(iat, int | float) or isinstance(iat, bool):
+        raise ProofError("The DPoP proof has no 'iat'.")
+    if iat < now - MAX_AGE or iat > now + LEEWAY:
+        raise ProofError("The DPoP proof's 'iat' is too far from the server's time.")
+    if access_token is not None and claims.get("ath") != access_token_hash(access_token):
+        raise ProofError("The DPoP proof's 'ath' is not the hash of the access token.")
+    nonce = claims.get("nonce")
+    if nonce is not None and (not isinstance(nonce, str) or not nonce.isascii()):
+        raise ProofError("The DPoP proof's 'nonce' is not a string.")
+    return Proof(jkt=jkt, jti=jti, iat=float(iat), nonce=nonce)
+
+
+class ReplayCache(Protocol):
+    """Remembers the proofs it was shown for :data:`MAX_AGE` + :data:`LEEWAY` seconds."""
+
+    def first_use(self, proof: Proof) -> bool:
+        """True the first time ``proof``'s key and ``jti`` are seen, False ever after (within the window)."""
+
+
+class LocalReplayCache:
+    """This process's memory: enough for one process, and the fallback while Redis is away.
+
+    Bounded: at ``max_entries`` the oldest entry is forgotten first (and a warning logged once), which at the
+    default million is more than three thousand proofs a second for the whole window.
+    """
+
+    def __init__(self, max_entries: int = 1_000_000, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._seen: collections.OrderedDict[str, float] = collections.OrderedDict()
+        self._max = max_entries
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._warned = False
+
+    def first_use(self, proof: Proof) -> bool:
+        return self.first_use_of(proof.replay_key)
+
+    def first_use_of(self, key: str, ttl: float = MAX_AGE + LEEWAY) -> bool:
+        now = self._clock()
+        with self._lock:
+            seen = self._seen
+            while seen:  # every entry lives as long, so the oldest is first: drop the expired ones off the front
+                oldest, until = next(iter(seen.items()))
+                if until > now:
+                    break
+                del seen[oldest]
+            if key in seen:
+                return False
+            if len(seen) >= self._max:
+                seen.popitem(last=False)
+                if not self._warned:
+                    log.warning("the DPoP replay cache is full: proofs are forgotten before their window ends")
+                    self._warned = True
+            seen[key] = now + ttl
+            return True
+
+
+class RedisReplayCache:
+    """Shared by every process that uses the same Redis (``SET key NX EX``), so a proof replayed against another
+    process is refused too. While Redis does not answer, this process's :class:`LocalReplayCache` stands in (said
+    once in the log), and Redis is tried again :data:`RETRY` seconds later."""
+
+    RETRY = 5.0
+
+    def __init__(self, redis_url: str, *, prefix: str = "tessera", timeout: float = 0.25) -> None:
+        import redis  # the toolkit's dependency too; imported here so that the module costs nothing without it
+
+        self._redis = redis.Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
+        self._prefix = f"{prefix}:dpop:"
+        self.local = LocalReplayCache()
+        self._away_until = 0.0
+
+    def first_use(self, proof: Proof) -> bool:
+        return self.first_use_of(proof.replay_key)
+
+    def first_use_of(self, key: str, ttl: int = MAX_AGE + LEEWAY) -> bool:
+        now = time.monotonic()
+        if now >= self._away_until:
+            try:
+                first = bool(self._redis.set(self._prefix + key, b"1", nx=True, ex=ttl))
+            except self._errors as exc:
+                if self._away_until == 0.0:
+                    log.warning("DPoP replay cache: Redis does not answer (%s); using this process's memory", exc)
+                self._away_until = now + self.RETRY
+            else:
+                if self._away_until:
+                    log.info("DPoP replay cache: Redis answers again")
+                    self._away_until = 0.0
+                # a proof this process saw while Redis was away is refused even if Redis never heard of it
+                return first and self.local.first_use_of(key, ttl)
+        return self.local.first_use_of(key, ttl)
+
+    def close(self) -> None:
+        self._redis.close()

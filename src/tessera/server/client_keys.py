@@ -1,0 +1,256 @@
+"""Clients that authenticate with their own keys: ``private_key_jwt`` (RFC 7523 §2.2, OpenID Connect Core §9), on
+Authlib's :class:`~authlib.oauth2.rfc7523.JWTBearerClientAssertion`.
+
+The client signs a short JWT (the assertion) with a private key only it holds; the server checks it against the
+public keys the client registered, as a JWKS (``tessera clients create --jwks-file``) or at a URL
+(``--jwks-uri``). What Tessera adds to Authlib's checks:
+
+* ``alg`` is one of :data:`ALGORITHMS` (never ``none``, never an HMAC: a public key is no shared secret);
+* ``exp`` is at most an hour ahead (:data:`MAX_LIFETIME`), so that a remembered ``jti`` can be forgotten after it;
+* a ``jti`` is required and accepted once per client: in Redis when ``TESSERA_REDIS_URL`` is set (every process
+  refuses an assertion another one took), in the process otherwise or while Redis is away;
+* ``aud`` is the issuer, or the token endpoint's URL (RFC 7523 §3 asks for the authorization server; OpenID
+  Connect Core §9 for the token endpoint);
+* every refusal is 401 ``invalid_client`` with one line saying why;
+* a ``jwks_uri`` is fetched with bounds (:class:`JwksFetcher`), kept for :data:`JWKS_TTL` seconds, and fetched again
+  when an assertion names a ``kid`` it does not hold, at most once a minute per client (:data:`REFETCH_AFTER`).
+"""
+
+import dataclasses
+import ipaddress
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from authlib.oauth2.rfc6749.errors import InvalidClientError
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from joserfc.jwt import Claims
+
+from tessera.config import is_loopback
+from tessera.dpop import ALGORITHMS, LocalReplayCache, RedisReplayCache
+
+__all__ = [
+    "ALGORITHMS",
+    "JWKS_TTL",
+    "MAX_JWKS",
+    "MAX_LIFETIME",
+    "PRIVATE_KEY_JWT",
+    "REFETCH_AFTER",
+    "JwksError",
+    "JwksFetcher",
+    "PrivateKeyJWT",
+    "check_jwks",
+    "check_jwks_uri",
+]
+
+#: the name of the method, in registrations and the metadata
+PRIVATE_KEY_JWT = "private_key_jwt"
+#: the longest an assertion may be valid for, in seconds
+MAX_LIFETIME = 3600
+#: how long a fetched key set is used before it is fetched again, in seconds
+JWKS_TTL = 300
+#: an unknown ``kid`` fetches the set again, but not sooner than this after the last fetch, in seconds
+REFETCH_AFTER = 60
+#: the largest key set accepted, in bytes, from a file or a URL
+MAX_JWKS = 64 * 1024
+_MAX_KEYS = 20
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+
+class JwksError(ValueError):
+    """A key set that cannot be used: one line saying why."""
+
+
+def check_jwks(value: object) -> dict[str, Any]:
+    """``value`` if it is a JWKS of 1 to 20 public EC or RSA keys (RFC 7517 §5); :class:`JwksError` if not."""
+    if not isinstance(value, dict) or not isinstance(value.get("keys"), list) or not value["keys"]:
+        raise JwksError('a JWKS is a JSON object with a non-empty "keys" array')
+    if len(value["keys"]) > _MAX_KEYS:
+        raise JwksError(f"a JWKS may hold at most {_MAX_KEYS} keys")
+    for key in value["keys"]:
+        if not isinstance(key, dict) or key.get("kty") not in ("EC", "RSA"):
+            raise JwksError("every key must be an EC or RSA public key")
+        if _PRIVATE_MEMBERS & key.keys():
+            raise JwksError("the JWKS holds a private key: register the public keys only")
+    try:
+        KeySet.import_key_set(value)  # type: ignore[arg-type]
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        raise JwksError(f"the JWKS holds a key that cannot be read ({type(exc).__name__})") from None
+    return value
+
+
+def check_jwks_uri(uri: str, *, production: bool) -> str:
+    """``uri`` if the server may fetch it: ``https://``, or ``http://`` on a loopback address outside production."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - a bad port raises here
+    except ValueError:
+        raise JwksError("the jwks_uri is not a URL") from None
+    if parts.fragment or parts.username is not None or not parts.hostname:
+        raise JwksError("the jwks_uri must be an absolute URL without a user or fragment")
+    if parts.scheme == "https":
+        return uri
+    if parts.scheme == "http" and not production and is_loopback(parts.hostname):
+        return uri
+    raise JwksError("the jwks_uri must be https:// (http:// only on loopback, in development)")
+
+
+class JwksFetcher:
+    """Fetches a client's key set: at most :data:`MAX_JWKS` bytes, within ``timeout`` seconds, no redirect; in
+    production, never from a private, loopback or link-local address (the server must not be a way into its own
+    network). ``transport`` replaces the network in tests."""
+
+    def __init__(self, *, production: bool, timeout: float = 2.0, transport: httpx.BaseTransport | None = None) -> None:
+        self._production = production
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            transport=transport,
+            headers={"Accept": "application/json"},
+        )
+
+    def __call__(self, uri: str) -> dict[str, Any]:
+        check_jwks_uri(uri, production=self._production)
+        if self._production:
+            _refuse_private_address(urlsplit(uri).hostname or "")
+        try:
+            with self._http.stream("GET", uri) as response:
+                if response.status_code != 200:
+                    raise JwksError(f"the jwks_uri answered HTTP {response.status_code}")
+                body = b""
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_JWKS:
+                        raise JwksError("the jwks_uri answered more than 64 KiB")
+        except httpx.HTTPError as exc:
+            raise JwksError(f"the jwks_uri could not be fetched ({type(exc).__name__})") from None
+        try:
+            return check_jwks(json.loads(body))
+        except ValueError as exc:
+            raise JwksError(f"the jwks_uri did not answer a usable JWKS: {exc}") from None
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _refuse_private_address(host: str) -> None:
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        raise JwksError("the jwks_uri's host does not resolve") from None
+    for address in addresses:
+        ip = ipaddress.ip_address(str(address).split("%", 1)[0])
+        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
+            raise JwksError("the jwks_uri's host is a private address")
+
+
+@dataclasses.dataclass
+class _Fetched:
+    keys: KeySet
+    fetched_at: float
+
+
+class _ClientKeys(KeySet):
+    """A client's keys, and which client they are (so that an unknown ``kid`` can fetch them again)."""
+
+    client_id: str = ""
+    jwks_uri: str | None = None
+
+
+class PrivateKeyJWT(JWTBearerClientAssertion):
+    """Authlib's assertion checks, with Tessera's rules (see the module). ``audiences`` are the accepted ``aud``
+    values; ``fetch`` fetches a ``jwks_uri``; ``replay`` remembers the assertions' ``jti`` values."""
+
+    CLIENT_AUTH_METHOD = PRIVATE_KEY_JWT
+
+    def __init__(
+        self,
+        audiences: list[str],
+        *,
+        fetch: Callable[[str], dict[str, Any]],
+        replay: LocalReplayCache | RedisReplayCache,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(validate_jti=True, leeway=30)
+        self._audiences = audiences
+        self._fetch = fetch
+        self._replay = replay
+        self._clock = clock
+        self._fetched: dict[str, _Fetched] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, query_client: Callable[[str], Any], request: Any) -> Any:
+        try:
+            return super().__call__(query_client, request)
+        except InvalidClientError as exc:  # RFC 6749 §5.2: a client that failed to authenticate gets a 401
+            raise InvalidClientError(status_code=401, description=exc.description) from None
+
+    def get_audiences(self) -> list[str]:
+        return self._audiences
+
+    def verify_claims(self, claims: Claims) -> None:
+        exp = claims.get("exp")
+        if isinstance(exp, int | float) and not isinstance(exp, bool) and exp > self._clock() + MAX_LIFETIME + 30:
+            raise InvalidClientError(description="The assertion's 'exp' is more than an hour ahead.")
+        if not isinstance(claims.get("jti"), str) or not claims["jti"]:
+            raise InvalidClientError(description="The assertion has no 'jti'.")
+        super().verify_claims(claims)
+
+    def validate_jti(self, claims: Claims, jti: str) -> bool:
+        key = f"pkj:{claims['sub']}:{jti}"
+        return self._replay.first_use_of(key, MAX_LIFETIME + 60)
+
+    def resolve_client_public_key(self, client: Any) -> KeySet:
+        record = client.record
+        if record.jwks is not None:
+            keys = _ClientKeys.import_key_set(record.jwks)
+        else:
+            keys = self._from_uri(record.client_id, record.jwks_uri, refetch=False)
+        keys.client_id, keys.jwks_uri = record.client_id, record.jwks_uri
+        return keys
+
+    def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Claims:
+        header = self.extract_assertion(assertion)[0]
+        if header.get("alg") not in ALGORITHMS:
+            raise InvalidClientError(
+                description="The assertion's 'alg' must be ES256 or RS256 (or another of its kin)."
+            )
+        keys = resolve_key
+        kid = header.get("kid")
+        if isinstance(keys, _ClientKeys) and keys.jwks_uri and kid and not any(k.kid == kid for k in keys.keys):
+            keys = self._from_uri(keys.client_id, keys.jwks_uri, refetch=True)  # the client may have rotated
+        try:
+            token = jwt.decode(assertion, keys, algorithms=list(ALGORITHMS))
+        except (JoseError, ValueError) as exc:
+            raise InvalidClientError(
+                description="The assertion's signature does not verify with the client's keys."
+            ) from exc
+        self.verify_claims(token.claims)
+        return token.claims
+
+    def _from_uri(self, client_id: str, uri: str | None, *, refetch: bool) -> _ClientKeys:
+        if uri is None:
+            raise InvalidClientError(description="The client has no keys registered.")
+        now = self._clock()
+        with self._lock:
+            known = self._fetched.get(client_id)
+        fresh = known is not None and now - known.fetched_at < JWKS_TTL
+        if known is not None and (fresh and not refetch or refetch and now - known.fetched_at < REFETCH_AFTER):
+            return _ClientKeys(list(known.keys.keys))
+        try:
+            keys = _ClientKeys.import_key_set(self._fetch(uri))  # type: ignore[arg-type]
+        except JwksError as exc:
+            if known is not None:  # keep using what was fetched last rather than lock the client out
+                return _ClientKeys(list(known.keys.keys))
+            raise InvalidClientError(description=f"The client's keys cannot be fetched: {exc}.") from None
+        with self._lock:
+            self._fetched[client_id] = _Fetched(keys, now)
+        return keys
