@@ -11,7 +11,7 @@ from tessera.store import Store, make_engine, upgrade
 from tests.conftest import RegisteredClient, unused_port
 from tests.test_cli import Cli, _insert_token
 
-HEAD = "0006_previous_secret"
+HEAD = "0007_openid"
 
 
 # db upgrade

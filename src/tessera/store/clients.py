@@ -90,6 +90,7 @@ def _metadata(client: ClientRecord) -> dict[str, object]:
         "created_at": client.created_at,
         "previous_secret_digest": client.previous_secret_digest,
         "previous_secret_expires_at": client.previous_secret_expires_at,
+        "id_token_alg": client.id_token_alg,
     }
 
 
@@ -107,4 +108,5 @@ def _record(row: Row[tuple[object, ...]]) -> ClientRecord:
         created_at=m["created_at"],
         previous_secret_digest=m["previous_secret_digest"],
         previous_secret_expires_at=m["previous_secret_expires_at"],
+        id_token_alg=m["id_token_alg"],
     )

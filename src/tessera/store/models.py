@@ -7,6 +7,8 @@ reused refresh token can revoke all of them in one statement.
 so a page finds its session in one indexed read) and a public ``sid`` that is not the secret (OpenID Connect
 sends it in ID tokens).
 
+``signing_keys`` sign ID tokens (OpenID Connect): the public JWK in clear, the private one only encrypted.
+
 ``scopes`` are the scopes the operator declared: a client may hold only these, the consent page describes them,
 the metadata lists them. A client's ``scope`` stays a space-separated string (what the grants read on every
 request), not a join table; :mod:`tessera.store.scopes` keeps the two in step when a scope is deleted. Names and
@@ -20,7 +22,17 @@ exactly this schema; a test compares them.
 
 from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
-__all__ = ["authorization_codes", "clients", "consents", "metadata", "scopes", "sessions", "tokens", "users"]
+__all__ = [
+    "authorization_codes",
+    "clients",
+    "consents",
+    "metadata",
+    "scopes",
+    "sessions",
+    "signing_keys",
+    "tokens",
+    "users",
+]
 
 _DIGEST = String(64)
 
@@ -35,6 +47,11 @@ users = Table(
     Column("password_hash", String(255), nullable=False),
     Column("disabled", Boolean, default=False, nullable=False),
     Column("created_at", Integer, nullable=False),
+    # OpenID Connect's ``sub``: random, unique, never reassigned (nullable only as a column added to a table)
+    Column("subject", String(32), nullable=True),
+    Column("email", String(254), nullable=True),
+    Column("name", String(200), nullable=True),
+    Index("ix_users_subject", "subject", unique=True),
 )
 
 clients = Table(
@@ -52,6 +69,8 @@ clients = Table(
     # the secret a rotation with a grace period replaced, and when it stops working
     Column("previous_secret_digest", _DIGEST, nullable=True),
     Column("previous_secret_expires_at", Integer, nullable=True),
+    # the ID token's signing algorithm when not RS256
+    Column("id_token_alg", String(8), nullable=True),
 )
 
 authorization_codes = Table(
@@ -67,6 +86,8 @@ authorization_codes = Table(
     Column("grant_id", String(64), nullable=False),
     Column("expires_at", Integer, nullable=False),
     Column("used_at", Integer, nullable=True),
+    Column("nonce", Text, nullable=True),
+    Column("auth_time", Integer, nullable=True),
 )
 
 tokens = Table(
@@ -86,6 +107,8 @@ tokens = Table(
     Column("revoked_at", Integer, nullable=True),
     Index("ix_tokens_grant_id", "grant_id"),
     Index("ix_tokens_refresh_expires_at", "refresh_expires_at"),
+    # when the person signed in, for the ID token of a refresh
+    Column("auth_time", Integer, nullable=True),
 )
 
 consents = Table(
@@ -116,4 +139,17 @@ scopes = Table(
     Column("description", Text, nullable=False),
     Column("is_default", Boolean, default=False, nullable=False),
     Column("created_at", Integer, nullable=False),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("alg", String(8), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", Integer, nullable=False),
+    Column("retired_at", Integer, nullable=True),
+    Column("public_jwk", JSON, nullable=False),
+    # AES-GCM of the private JWK (tessera.server.keys); never the key in clear
+    Column("encrypted_private_key", Text, nullable=False),
 )

@@ -87,7 +87,13 @@ class Clients(Protocol):
 
 
 class Users(Protocol):
-    def create(self, username: str, password_hash: str) -> UserRecord: ...
+    def create(
+        self, username: str, password_hash: str, *, email: str | None = None, name: str | None = None
+    ) -> UserRecord:
+        """A new user, with a new random ``subject``. Raises :class:`~tessera.errors.AlreadyExists`."""
+
+    def update_profile(self, username: str, **changes: str | None) -> UserRecord:
+        """Set ``email`` and/or ``name``; the user as they now are. Raises :class:`~tessera.errors.NotFound`."""
 
     def by_name(self, username: str) -> UserRecord | None: ...
 

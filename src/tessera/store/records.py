@@ -22,6 +22,10 @@ class UserRecord:
     password_hash: str
     disabled: bool
     created_at: int
+    #: OpenID Connect's ``sub``: random, unique, never reassigned; the same in introspection
+    subject: str = ""
+    email: str | None = None
+    name: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -38,6 +42,8 @@ class ClientRecord:
     #: the secret before the last rotation with a grace period, and until when (Unix seconds) it still works
     previous_secret_digest: str | None = None
     previous_secret_expires_at: int | None = None
+    #: the ID token's signing algorithm (``ES256``), or ``None`` for the default, ``RS256``
+    id_token_alg: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -63,6 +69,9 @@ class CodeRecord:
     grant_id: str
     expires_at: int
     used_at: int | None = None
+    #: the authorization request's ``nonce`` (OpenID Connect), and when the person signed in
+    nonce: str | None = None
+    auth_time: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -78,6 +87,8 @@ class NewToken:
     issued_at: int
     expires_at: int
     refresh_expires_at: int | None
+    #: when the person signed in (for the ID token of a refresh); ``None`` without a person
+    auth_time: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -90,11 +101,15 @@ class ActiveToken:
     scope: str
     issued_at: int
     expires_at: int
+    user_subject: str | None = None
 
     @property
     def subject(self) -> str:
-        """Introspection's ``sub``: the user's id, or the client's id for a client-credentials token."""
-        return self.client_id if self.user_id is None else str(self.user_id)
+        """Introspection's ``sub``: the user's subject (the ID token's ``sub``), or the client's id for a
+        client-credentials token."""
+        if self.user_id is None:
+            return self.client_id
+        return self.user_subject or ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -106,6 +121,7 @@ class RefreshRecord:
     refresh_expires_at: int
     refresh_used_at: int | None
     revoked_at: int | None
+    auth_time: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

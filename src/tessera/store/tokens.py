@@ -40,6 +40,7 @@ _ACTIVE_TOKEN = (
         _tokens.c.scope,
         _tokens.c.issued_at,
         _tokens.c.expires_at,
+        _users.c.subject,
     )
     .select_from(_tokens.outerjoin(_users, _users.c.id == _tokens.c.user_id))
     .where(
@@ -56,6 +57,7 @@ _REFRESH_TOKEN = select(
     _tokens.c.refresh_expires_at,
     _tokens.c.refresh_used_at,
     _tokens.c.revoked_at,
+    _tokens.c.auth_time,
 ).where(_tokens.c.refresh_digest == bindparam("digest"))
 _RETIRE_REFRESH = (
     update(_tokens)
@@ -209,4 +211,5 @@ def _values(token: NewToken) -> dict[str, object]:
         "issued_at": token.issued_at,
         "expires_at": token.expires_at,
         "refresh_expires_at": token.refresh_expires_at,
+        "auth_time": token.auth_time,
     }
