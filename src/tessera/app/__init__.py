@@ -23,6 +23,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tessera.app.routes import MACHINE, PAGES, advertised
 from tessera.config import Settings
+from tessera.errors import StoreError
 from tessera.events import RevocationPublisher
 from tessera.ratelimit import RateLimits
 from tessera.server.authorization import TesseraServer
@@ -33,6 +34,7 @@ from tessera.server.front import Front, MachineRoute, Runs
 from tessera.server.grants import GRANTS
 from tessera.server.handlers import Machine
 from tessera.server.introspection import IntrospectionEndpoint
+from tessera.server.keys import KeyEncryption, Keyring
 from tessera.server.metadata import Metadata
 from tessera.server.request import MAX_BODY, HttpRequest, Reply
 from tessera.server.revocation import RevocationEndpoint
@@ -101,8 +103,15 @@ def build(
         clients=ClientCache(store.clients.get, ttl=settings.client_cache_ttl, clock=clock),
         rate_limits=RateLimits(settings),
         revocations=Revocations(store.tokens, listeners),
+        keys=Keyring(
+            store.signing_keys, KeyEncryption.from_settings(settings), id_token_ttl=settings.id_token_ttl, clock=clock
+        ),
         clock=clock,
     )
+    try:
+        context.keys.load()  # a key that cannot be decrypted stops the server here, at start
+    except StoreError:
+        pass  # the database is away: the keys are read at their first use, as everything else is
     server = TesseraServer(context)
     for grant, extensions in GRANTS:
         server.register_grant(grant, extensions)

@@ -6,6 +6,7 @@ import click
 
 from tessera.cli.base import announce_revoked, handled, load_settings, main, print_json, revoked_pairs, store_of
 from tessera.server.grants import GRANT_TYPES
+from tessera.server.keys import ALGORITHMS
 from tessera.server.registration import (
     MAX_GRACE,
     ClientChanges,
@@ -39,6 +40,11 @@ _GRANT_TYPES = click.Choice(GRANT_TYPES)
 @click.option("--scope", help="Declared scopes: the most this client may ever get.  [default: those marked default]")
 @click.option("--public", is_flag=True, help="No secret; authenticates with 'none'; PKCE required.")
 @click.option("--introspect", is_flag=True, help="May introspect tokens of any client (a resource server).")
+@click.option(
+    "--id-token-alg",
+    type=click.Choice(ALGORITHMS),
+    help="How its OpenID Connect ID tokens are signed.  [default: RS256]",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handled
 def clients_create(
@@ -48,10 +54,11 @@ def clients_create(
     scope: str | None,
     public: bool,
     introspect: bool,
+    id_token_alg: str | None,
     as_json: bool,
 ) -> None:
     """Register a client; its secret is shown once."""
-    metadata = ClientMetadata(name, redirect_uris, grant_types, scope, public, introspect)
+    metadata = ClientMetadata(name, redirect_uris, grant_types, scope, public, introspect, id_token_alg)
     settings = load_settings()
     store = store_of(settings)
     registered = register_client(

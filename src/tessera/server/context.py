@@ -9,6 +9,7 @@ get it from :func:`current_server`. Nothing else is shared between requests.
     context.clients         registered clients, cached for a few seconds (tessera.server.clients)
     context.rate_limits     sign-in and per-client limits (tessera.ratelimit)
     context.revocations     revoke, and tell resource-server caches
+    context.keys            the ID-token signing keys and the JWKS (tessera.server.keys)
     context.clock           seconds since the epoch; tests replace it to move time
 """
 
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterable
 from tessera.config import Settings
 from tessera.ratelimit import RateLimits
 from tessera.server.clients import ClientCache
+from tessera.server.keys import Keyring
 from tessera.store import Storage, Tokens
 
 __all__ = ["Clock", "Revocations", "RevocationListener", "ServerContext"]
@@ -55,6 +57,7 @@ class ServerContext:
     clients: ClientCache
     rate_limits: RateLimits
     revocations: Revocations
+    keys: Keyring
     clock: Clock = time.time
 
     def now(self) -> int:

@@ -22,12 +22,14 @@ from typing import Any
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc6749.grants import BaseGrant
+from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc7636 import CodeChallenge
 
 from tessera.errors import NotFound
 from tessera.server.authorization import TesseraServer
 from tessera.server.clients import ANY_METHOD, SECRET_METHODS, OAuthClient
 from tessera.server.context import ServerContext
+from tessera.server.openid import OpenIDCodeExtension, OpenIDRefreshExtension
 from tessera.store import CodeRecord, NewToken, RefreshRecord, UserRecord
 from tessera.tokens import MalformedToken, TokenKind, digest, mint, parse, random_id
 
@@ -49,6 +51,8 @@ class Approval:
 
     user: UserRecord
     scope: str
+    #: when the person last signed in (their session's), for the ID token's ``auth_time``
+    auth_time: int | None = None
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -92,6 +96,20 @@ class _Code:
     def code_challenge_method(self) -> str | None:
         return self.record.code_challenge_method
 
+    # what Authlib's OpenID Connect extension reads (authlib.oidc.core.AuthorizationCodeMixin)
+
+    def get_nonce(self) -> str | None:
+        return self.record.nonce
+
+    def get_auth_time(self) -> int | None:
+        return self.record.auth_time
+
+    def get_acr(self) -> None:
+        return None
+
+    def get_amr(self) -> None:
+        return None
+
 
 class _Refresh:
     """A stored refresh token as Authlib's TokenMixin expects it."""
@@ -123,7 +141,9 @@ class _Grant(BaseGrant):
         user = None if user_id is None else self.context.store.users.by_id(user_id)
         return None if user is None or user.disabled else user
 
-    def _new_token(self, token: dict[str, Any], user_id: int | None, grant_id: str) -> NewToken:
+    def _new_token(
+        self, token: dict[str, Any], user_id: int | None, grant_id: str, auth_time: int | None = None
+    ) -> NewToken:
         now = self.context.now()
         refresh = token.get("refresh_token")
         return NewToken(
@@ -136,6 +156,7 @@ class _Grant(BaseGrant):
             issued_at=now,
             expires_at=now + int(token["expires_in"]),
             refresh_expires_at=now + self.context.settings.refresh_token_ttl if refresh else None,
+            auth_time=auth_time,
         )
 
     @contextlib.contextmanager
@@ -168,6 +189,8 @@ class AuthorizationCodeGrant(_Grant, grants.AuthorizationCodeGrant):
                 code_challenge_method=data.get("code_challenge_method"),
                 grant_id=random_id(),
                 expires_at=self.context.now() + self.context.settings.code_ttl,
+                nonce=data.get("nonce") or None,
+                auth_time=approval.auth_time,
             )
         )
 
@@ -189,6 +212,7 @@ class AuthorizationCodeGrant(_Grant, grants.AuthorizationCodeGrant):
     def authenticate_user(self, authorization_code: _Code) -> UserRecord | None:
         return self._active_user(authorization_code.record.user_id)
 
+    @hooked  # runs "after_create_token_response": the OpenID Connect extension adds the ID token there
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         code: _Code = self.request.authorization_code
         user = self.authenticate_user(code)
@@ -201,7 +225,7 @@ class AuthorizationCodeGrant(_Grant, grants.AuthorizationCodeGrant):
         )
         with self._client_must_exist():
             redeemed = self.context.store.tokens.redeem_code(
-                code.record.digest, self._new_token(token, user.id, code.record.grant_id)
+                code.record.digest, self._new_token(token, user.id, code.record.grant_id, code.record.auth_time)
             )
         if not redeemed:
             self.context.revocations.revoke_grant(code.record.grant_id)
@@ -234,6 +258,7 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
     def authenticate_user(self, refresh_token: _Refresh) -> UserRecord | None:
         return self._active_user(refresh_token.record.user_id)
 
+    @hooked
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         old: _Refresh = self.request.refresh_token
         user = self.authenticate_user(old)
@@ -243,7 +268,7 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
         token = self.issue_token(user, old)
         with self._client_must_exist():
             retired = self.context.store.tokens.rotate_refresh(
-                old.digest, self._new_token(token, user.id, old.record.grant_id)
+                old.digest, self._new_token(token, user.id, old.record.grant_id, old.record.auth_time)
             )
         if retired is None:
             self.context.revocations.revoke_grant(old.record.grant_id)
@@ -269,8 +294,8 @@ class ClientCredentialsGrant(_Grant, grants.ClientCredentialsGrant):
 
 #: every grant the server offers, with its extensions, in the order they are registered
 GRANTS: tuple[tuple[type[BaseGrant], list[Any]], ...] = (
-    (AuthorizationCodeGrant, [S256CodeChallenge(required=True)]),
-    (RefreshTokenGrant, []),
+    (AuthorizationCodeGrant, [S256CodeChallenge(required=True), OpenIDCodeExtension()]),
+    (RefreshTokenGrant, [OpenIDRefreshExtension()]),
     (ClientCredentialsGrant, []),
 )
 #: the grant types a client may be registered for

@@ -44,6 +44,7 @@ from tessera.config import is_loopback
 from tessera.errors import InvalidClientMetadata, InvalidRedirectUri, NotFound
 from tessera.server.clients import NONE, SECRET_METHODS
 from tessera.server.grants import GRANT_TYPES
+from tessera.server.keys import ALGORITHMS, DEFAULT_ALG
 from tessera.server.scopes import Catalogue, is_scope_token
 from tessera.store import ClientRecord, Clients
 from tessera.tokens import TokenKind, digest, mint, random_id
@@ -85,6 +86,8 @@ class ClientMetadata:
     scope: str | None = None
     public: bool = False
     introspect: bool = False
+    #: the ID token's signing algorithm (OpenID Connect Registration's ``id_token_signed_response_alg``)
+    id_token_alg: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,9 +131,19 @@ def register_client(
         public=checked.public,
         may_introspect=checked.introspect,
         created_at=int(clock()),
+        id_token_alg=_id_token_alg(metadata.id_token_alg),
     )
     clients.create(record)
     return Registered(record, secret)
+
+
+def _id_token_alg(alg: str | None) -> str | None:
+    """``None`` for the default (``RS256``), else an algorithm the server signs ID tokens with."""
+    if alg is None or alg == DEFAULT_ALG:
+        return None
+    if alg not in ALGORITHMS:
+        raise InvalidClientMetadata(f"the ID-token algorithm must be one of {', '.join(ALGORITHMS)}, not {alg!r}")
+    return alg
 
 
 def update_client(
@@ -202,6 +215,7 @@ def describe(record: ClientRecord) -> dict[str, Any]:
         "public": record.public,
         "introspect": record.may_introspect,
         "token_endpoint_auth_method": NONE if record.public else SECRET_METHODS[0],
+        "id_token_signed_response_alg": record.id_token_alg or DEFAULT_ALG,
     }
 
 

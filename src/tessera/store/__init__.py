@@ -2,7 +2,17 @@
 
 from tessera.store.db import make_engine
 from tessera.store.migrate import upgrade
-from tessera.store.protocols import Clients, Consents, Scopes, Sessions, Storage, TokenReader, Tokens, Users
+from tessera.store.protocols import (
+    Clients,
+    Consents,
+    Scopes,
+    Sessions,
+    SigningKeys,
+    Storage,
+    TokenReader,
+    Tokens,
+    Users,
+)
 from tessera.store.records import (
     ActiveToken,
     ClientRecord,
@@ -11,6 +21,7 @@ from tessera.store.records import (
     RefreshRecord,
     ScopeRecord,
     SessionRecord,
+    SigningKeyRecord,
     TokenRef,
     UserRecord,
 )
@@ -28,6 +39,8 @@ __all__ = [
     "Scopes",
     "SessionRecord",
     "Sessions",
+    "SigningKeyRecord",
+    "SigningKeys",
     "Storage",
     "Store",
     "TokenReader",

@@ -11,6 +11,7 @@ protocol           used by
 :class:`Consents`  the consent page
 :class:`Scopes`    the declared scopes: registration, the consent page, the metadata, the CLI
 :class:`Sessions`  the pages' sign-in sessions; ``tessera tokens purge``
+:class:`SigningKeys`  the ID-token signing keys (:mod:`tessera.server.keys`), ``tessera keys``
 =================  ===========================================================================================
 
 Every method takes and returns digests, never tokens. Methods that revoke return the access-token digests they
@@ -28,11 +29,12 @@ from tessera.store.records import (
     RefreshRecord,
     ScopeRecord,
     SessionRecord,
+    SigningKeyRecord,
     TokenRef,
     UserRecord,
 )
 
-__all__ = ["Clients", "Consents", "Scopes", "Sessions", "Storage", "TokenReader", "Tokens", "Users"]
+__all__ = ["Clients", "Consents", "Scopes", "Sessions", "SigningKeys", "Storage", "TokenReader", "Tokens", "Users"]
 
 
 class TokenReader(Protocol):
@@ -47,6 +49,9 @@ class Tokens(TokenReader, Protocol):
     def save_code(self, code: CodeRecord) -> None: ...
 
     def code(self, code_digest: str) -> CodeRecord | None: ...
+
+    def nonce_used(self, client_id: str, nonce: str) -> bool:
+        """Whether a stored code of the client was issued for a request with this ``nonce``."""
 
     def redeem_code(self, code_digest: str, token: NewToken) -> bool:
         """Mark the code used and store ``token`` atomically; False (nothing stored) if it was used already."""
@@ -172,6 +177,20 @@ class Sessions(Protocol):
         """Delete ended sessions and those past either lifetime; how many."""
 
 
+class SigningKeys(Protocol):
+    def all(self) -> list[SigningKeyRecord]:
+        """Every key, oldest first."""
+
+    def version(self) -> tuple[tuple[str, str], ...]:
+        """(kid, state) of every key: changes whenever a key is added, retired or dropped."""
+
+    def add(self, key: SigningKeyRecord, *, retire_others: bool) -> None:
+        """Store a key; with ``retire_others`` retire the other active keys of its algorithm, atomically."""
+
+    def purge_retired(self, before: int) -> int:
+        """Delete keys retired before ``before``; how many."""
+
+
 class Storage(Protocol):
     """All of it, as the server's context holds it."""
 
@@ -192,6 +211,9 @@ class Storage(Protocol):
 
     @property
     def scopes(self) -> Scopes: ...
+
+    @property
+    def signing_keys(self) -> SigningKeys: ...
 
     def ping(self) -> None:
         """Raise :class:`~tessera.errors.StoreUnavailable` unless the database answers."""

@@ -10,6 +10,7 @@ __all__ = [
     "RefreshRecord",
     "ScopeRecord",
     "SessionRecord",
+    "SigningKeyRecord",
     "TokenRef",
     "UserRecord",
 ]
@@ -152,3 +153,17 @@ class SessionRecord:
         """Not ended, seen less than ``idle_timeout`` seconds ago, signed in less than ``max_age`` seconds ago.
         :meth:`~tessera.store.sessions.SessionTable.purge` deletes exactly the sessions this refuses."""
         return self.ended_at is None and now < self.last_seen + idle_timeout and now < self.created_at + max_age
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SigningKeyRecord:
+    """An ID-token signing key as stored: ``public_jwk`` in clear, the private JWK only encrypted
+    (:mod:`tessera.server.keys`). ``state`` is ``active`` or ``retired``; times are Unix seconds."""
+
+    kid: str
+    alg: str
+    state: str
+    created_at: int
+    retired_at: int | None
+    public_jwk: dict[str, object]
+    encrypted_private_key: str = dataclasses.field(repr=False)

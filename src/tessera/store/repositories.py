@@ -19,6 +19,7 @@ from tessera.store.consents import ConsentTable
 from tessera.store.database import Database
 from tessera.store.scopes import ScopeTable
 from tessera.store.sessions import SessionTable
+from tessera.store.signing_keys import SigningKeyTable
 from tessera.store.tokens import HOT_STATEMENTS, TokenTable
 from tessera.store.users import UserTable
 
@@ -37,6 +38,7 @@ class Store:
         self.consents = ConsentTable(self._db)
         self.sessions = SessionTable(self._db)
         self.scopes = ScopeTable(self._db)
+        self.signing_keys = SigningKeyTable(self._db)
 
     def ping(self) -> None:
         """Raise :class:`~tessera.errors.StoreUnavailable` unless the database answers."""

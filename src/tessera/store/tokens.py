@@ -115,6 +115,15 @@ class TokenTable:
         with self._db.write() as conn:
             conn.execute(insert(_codes).values(dataclasses.asdict(code)))
 
+    def nonce_used(self, client_id: str, nonce: str) -> bool:
+        """Whether a code was issued to the client for a request with this ``nonce`` (one still stored: codes
+        are deleted by ``tokens purge``)."""
+        with self._db.read() as conn:
+            found = conn.execute(
+                select(_codes.c.digest).where(_codes.c.client_id == client_id, _codes.c.nonce == nonce).limit(1)
+            ).first()
+        return found is not None
+
     def code(self, code_digest: str) -> CodeRecord | None:
         with self._db.read() as conn:
             row = conn.execute(select(_codes).where(_codes.c.digest == code_digest)).one_or_none()
