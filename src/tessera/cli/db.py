@@ -26,7 +26,10 @@ def db_upgrade() -> None:
     except Exception as exc:  # any driver error: say what failed, in one line
         fail(f"could not upgrade the database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
     else:
-        made = ensure_keys(Store(engine).signing_keys, KeyEncryption.from_settings(settings))
+        # in production without a key to encrypt them with (an administrator's shell without the server's
+        # secrets), the server makes them when it first needs them
+        can_encrypt = settings.key_encryption_key is not None or not settings.production
+        made = ensure_keys(Store(engine).signing_keys, KeyEncryption.from_settings(settings)) if can_encrypt else []
     finally:
         engine.dispose()
     if upgraded.created:
