@@ -21,7 +21,9 @@ from tessera.tokens import TokenKind, digest, mint, random_id
 __all__ = ["measure"]
 
 
-def _client(store: Store, grant_types: tuple[str, ...], introspect: bool) -> tuple[str, str]:
+def _client(
+    store: Store, grant_types: tuple[str, ...], introspect: bool, scope: str = "api", id_token_alg: str | None = None
+) -> tuple[str, str]:
     secret = mint(TokenKind.CLIENT_SECRET)
     record = ClientRecord(
         client_id=random_id(),
@@ -29,10 +31,11 @@ def _client(store: Store, grant_types: tuple[str, ...], introspect: bool) -> tup
         name="inproc",
         redirect_uris=("http://127.0.0.1:9/cb",) if "authorization_code" in grant_types else (),
         grant_types=grant_types,
-        scope="api",
+        scope=scope,
         public=False,
         may_introspect=introspect,
         created_at=int(time.time()),
+        id_token_alg=id_token_alg,
     )
     store.clients.create(record)
     return record.client_id, "Basic " + base64.b64encode(f"{record.client_id}:{secret}".encode()).decode()
@@ -64,7 +67,8 @@ def _environ(path: str, body: str, auth: str) -> dict[str, Any]:
 
 
 def measure(database_url: str | None = None, n: int = 2000, rounds: int = 5) -> dict[str, float]:
-    """Best-of-``rounds`` microseconds per request for S0, S1, S2, S4 and S5."""
+    """Best-of-``rounds`` microseconds per request for S0, S1, S2, S4 and S5, and for OpenID Connect: S5r and S5e (a
+    refresh of an ``openid`` grant, which returns an ID token signed with RS256 or ES256) and S7 (userinfo)."""
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite:///{Path(tmp) / 'inproc.db'}"
         settings = Settings.from_env({"TESSERA_DATABASE_URL": url, "TESSERA_SECRET_KEY": "x" * 40})
@@ -74,7 +78,10 @@ def measure(database_url: str | None = None, n: int = 2000, rounds: int = 5) -> 
         app = create_app(settings, store=store)
         _, cc = _client(store, ("client_credentials",), True)
         web_id, web = _client(store, ("authorization_code", "refresh_token"), False)
-        user = store.users.create(f"inproc-{random_id(4)}", "not-a-hash")
+        user = store.users.create(f"inproc-{random_id(4)}", "not-a-hash", email="inproc@example.com", name="In Proc")
+        openid = "openid profile email api"
+        rs_id, rs = _client(store, ("authorization_code", "refresh_token"), False, openid)
+        es_id, es = _client(store, ("authorization_code", "refresh_token"), False, openid, "ES256")
 
         def call(path: str, body: str = "", auth: str = "") -> bytes:
             status: list[str] = []
@@ -89,22 +96,34 @@ def measure(database_url: str | None = None, n: int = 2000, rounds: int = 5) -> 
             return out
 
         token = call("/oauth/token", "grant_type=client_credentials", cc).split(b'"access_token":')[1].split(b'"')[1]
-        refresh = []
         now = int(time.time())
-        for _ in range(n * rounds):
-            rt = mint(TokenKind.REFRESH)
-            store.tokens.insert(
-                NewToken(digest(mint(TokenKind.ACCESS)), digest(rt), web_id, user.id, "api", random_id(), now,
-                         now + 3600, now + 86_400)
-            )  # fmt: skip
-            refresh.append(rt)
-        pool = iter(refresh)
+
+        def refresh_pool(client_id: str, scope: str) -> Any:
+            tokens = []
+            for _ in range(n * rounds):
+                rt = mint(TokenKind.REFRESH)
+                store.tokens.insert(
+                    NewToken(digest(mint(TokenKind.ACCESS)), digest(rt), client_id, user.id, scope, random_id(), now,
+                             now + 3600, now + 86_400, auth_time=now)
+                )  # fmt: skip
+                tokens.append(rt)
+            return iter(tokens)
+
+        pool, rs_pool, es_pool = refresh_pool(web_id, "api"), refresh_pool(rs_id, openid), refresh_pool(es_id, openid)
+        user_token = mint(TokenKind.ACCESS)
+        store.tokens.insert(
+            NewToken(digest(user_token), None, rs_id, user.id, openid, random_id(), now, now + 3600, None)
+        )
+        bearer = f"Bearer {user_token}"
         cases: dict[str, Callable[[], bytes]] = {
             "S0": lambda: call("/healthz"),
             "S1": lambda: call("/oauth/token", "grant_type=client_credentials", cc),
             "S2": lambda: call("/oauth/introspect", f"token={token.decode()}", cc),
             "S4": lambda: call("/oauth/introspect", "token=" + "x" * 43, cc),
             "S5": lambda: call("/oauth/token", f"grant_type=refresh_token&refresh_token={next(pool)}", web),
+            "S5r": lambda: call("/oauth/token", f"grant_type=refresh_token&refresh_token={next(rs_pool)}", rs),
+            "S5e": lambda: call("/oauth/token", f"grant_type=refresh_token&refresh_token={next(es_pool)}", es),
+            "S7": lambda: call("/oauth/userinfo", "", bearer),
         }
         out = {}
         for name, case in cases.items():

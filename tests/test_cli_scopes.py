@@ -22,6 +22,16 @@ def cli(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     return Cli({**unset, "TESSERA_DATABASE_URL": settings.database_url, "TESSERA_ISSUER": ISSUER})
 
 
+@pytest.fixture(autouse=True)
+def _only_api_declared(request: pytest.FixtureRequest) -> None:
+    """These tests are about the scopes an operator declares: they start from a database that declares ``api``
+    alone, without the OpenID Connect scopes (``openid``, ``profile``, ``email``) every new database has."""
+    if "store" in request.fixturenames:
+        store: Store = request.getfixturevalue("store")
+        for name in ("openid", "profile", "email"):
+            store.scopes.delete(name, lambda held: None)
+
+
 def test_create_then_list_and_json(cli: Cli, store: Store) -> None:
     assert cli.ok("scopes", "create", "billing:read", "--description", " Read your invoices ").stdout == (
         "Declared scope billing:read.\n"

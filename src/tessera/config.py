@@ -151,6 +151,11 @@ class Settings:
     refresh_token_ttl: int = 2_592_000
     env: Env = "development"
     code_ttl: int = 60
+    #: ID-token lifetime, seconds (OpenID Connect)
+    id_token_ttl: int = 600
+    #: what encrypts the ID-token signing keys at rest: TESSERA_KEY_ENCRYPTION_KEY, else TESSERA_SECRET_KEY as
+    #: set (never the random one a development process makes up), else None (tessera.server.keys says what then)
+    key_encryption_key: Secret | None = None
     client_cache_ttl: float = 5.0
     count_sql: bool = False
     #: failed sign-ins per account and per client address: a ladder of windows (see tessera.ratelimit)
@@ -228,6 +233,9 @@ class Settings:
         redis_url = env.get("TESSERA_REDIS_URL", "").strip() or None
         if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("TESSERA_REDIS_URL must start with redis://, rediss:// or unix://")
+        kek = env.get("TESSERA_KEY_ENCRYPTION_KEY", "")
+        if kek and len(kek) < 32:
+            raise ConfigError("TESSERA_KEY_ENCRYPTION_KEY must be at least 32 characters")
         channel = env.get("TESSERA_REVOCATION_CHANNEL", "").strip() or cls.revocation_channel
         if len(channel) > 200 or not channel.isprintable() or " " in channel:
             raise ConfigError("TESSERA_REVOCATION_CHANNEL must be at most 200 printable characters without spaces")
@@ -239,6 +247,8 @@ class Settings:
             revocation_channel=channel,
             access_token_ttl=_int(env, "TESSERA_ACCESS_TOKEN_TTL", cls.access_token_ttl, 1, 86_400 * 366),
             refresh_token_ttl=_int(env, "TESSERA_REFRESH_TOKEN_TTL", cls.refresh_token_ttl, 1, 86_400 * 3660),
+            id_token_ttl=_int(env, "TESSERA_ID_TOKEN_TTL", cls.id_token_ttl, 60, 86_400),
+            key_encryption_key=Secret(kek or key) if (kek or key) else None,
             env=mode,  # type: ignore[arg-type]
             count_sql=env.get("TESSERA_BENCH_COUNT_SQL", "") == "1",
             login_limit_account=_limits(env, "TESSERA_LOGIN_LIMIT_ACCOUNT", cls.login_limit_account),

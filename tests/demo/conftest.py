@@ -95,7 +95,7 @@ class Person:
             allow_redirects=follow,
         )
 
-    def log_in(self, grant: tuple[str, ...] = ("api", "restricted")) -> requests.Response:
+    def log_in(self, grant: tuple[str, ...] = ("openid", "profile", "api", "restricted")) -> requests.Response:
         return self.decide(self.start_login(), grant=grant)
 
     def log_out(self) -> requests.Response:

@@ -45,7 +45,7 @@ def test_login_starts_the_code_flow_with_pkce_and_state(person: Person) -> None:
     assert query["code_challenge_method"] == ["S256"]
     assert len(query["code_challenge"][0]) == 43
     assert len(query["state"][0]) >= 20
-    assert query["scope"] == ["api restricted"]
+    assert query["scope"] == ["openid profile api restricted"] and len(query["nonce"][0]) >= 20
 
 
 def test_the_whole_flow(person: Person) -> None:
@@ -53,7 +53,9 @@ def test_the_whole_flow(person: Person) -> None:
     assert page.url == person.demo.app_url + "/protected"
     assert "You are authenticated" in page.text
     assert '<strong class="username">demo</strong>' in page.text
-    assert "<code>api</code> <code>restricted</code>" in page.text
+    granted = re.search(r"<dd>((?:<code>[^<]+</code> )+)</dd>", page.text)
+    assert granted is not None, page.text
+    assert sorted(re.findall(r"<code>([^<]+)</code>", granted.group(1))) == ["api", "openid", "profile", "restricted"]
     assert re.search(r'class="lifetime">59 min \d+ s<', page.text)
     data, restricted = _call(page.text, "/api/data"), _call(page.text, "/api/restricted")
     assert "200 OK" in data and "Protected API data." in data

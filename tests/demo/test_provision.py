@@ -25,7 +25,7 @@ def test_provision_creates_the_user_and_the_two_clients(tmp_path: Path) -> None:
     assert app is not None and api is not None
     assert app.redirect_uris == ("http://127.0.0.1:8002/authorize",)
     assert set(app.grant_types) == {"authorization_code", "refresh_token"}
-    assert app.scope == "api restricted" and not app.may_introspect and not app.public
+    assert app.scope == "openid profile api restricted" and not app.may_introspect and not app.public
     assert app.secret_digest == digest(str(clients.app_secret))
     assert api.grant_types == ("client_credentials",) and api.may_introspect
     assert api.secret_digest == digest(str(clients.api_secret))
@@ -33,6 +33,9 @@ def test_provision_creates_the_user_and_the_two_clients(tmp_path: Path) -> None:
     # declared as `tessera scopes` would: what the demo app's consent page says of each
     assert [(s.name, s.description, s.default) for s in store.scopes.all()] == [
         ("api", "Use the API on your behalf", True),
+        ("email", "See your e-mail address", False),
+        ("openid", "Sign you in with your account here", False),
+        ("profile", "See your username and name", False),
         ("restricted", "Reach restricted parts of the API", False),
     ]
     engine.dispose()

@@ -56,7 +56,7 @@ def test_an_active_users_token(
     verifier, challenge = pkce_pair()
     token = exchange(client, web_client, get_code(client, web_client, challenge), verifier).json["access_token"]
     found = _lookup(introspection, token)
-    assert (found.username, found.subject, found.client_id) == ("alice", str(user.id), web_client.client_id)
+    assert (found.username, found.subject, found.client_id) == ("alice", user.subject, web_client.client_id)
     assert found.scopes == {"api", "restricted"}
 
 

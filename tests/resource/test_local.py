@@ -29,7 +29,8 @@ def test_a_users_token(db_store: Store) -> None:
     token = _issue(db_store, client.client_id, alice.id, scope="api restricted")
     found = LocalSource(db_store.tokens).lookup(token, digest(token))
     assert found is not None
-    assert (found.subject, found.username, found.client_id) == (str(alice.id), "alice", client.client_id)
+    assert (found.subject, found.username, found.client_id) == (alice.subject, "alice", client.client_id)
+    assert len(alice.subject) == 22 and alice.subject != str(alice.id)
     assert found.scopes == {"api", "restricted"} and found.digest == digest(token)
     assert found.expires_at > time.time()
 

@@ -48,7 +48,8 @@ def test_metadata_lists_what_the_contract_promises(client: FlaskClient, web_clie
         algorithms = set(meta[f"{endpoint}_endpoint_auth_signing_alg_values_supported"])
         assert {"ES256", "RS256"} <= algorithms and not {"none", "HS256"} & algorithms
     assert meta["authorization_response_iss_parameter_supported"] is True
-    assert meta["scopes_supported"] == ["api"]  # declared on a new database; web_client's "restricted" is not
+    # declared on a new database; web_client's "restricted" is not
+    assert meta["scopes_supported"] == ["api", "email", "openid", "profile"]
 
 
 def test_scopes_supported_lists_exactly_the_declared_scopes_and_follows_a_change(
@@ -60,10 +61,10 @@ def test_scopes_supported_lists_exactly_the_declared_scopes_and_follows_a_change
     app = create_app(dataclasses.replace(settings, client_cache_ttl=0), store=store)  # re-read on every request
     client = app.test_client()
     url = "/.well-known/oauth-authorization-server"
-    assert client.get(url).json["scopes_supported"] == ["api", "billing:read"]
-    create_scope(store.scopes, "profile", "See your name")
+    assert client.get(url).json["scopes_supported"] == ["api", "billing:read", "email", "openid", "profile"]
+    create_scope(store.scopes, "contacts", "See your contacts")
     delete_scope(store.scopes, "billing:read")
-    assert client.get(url).json["scopes_supported"] == ["api", "profile"]
+    assert client.get(url).json["scopes_supported"] == ["api", "contacts", "email", "openid", "profile"]
 
 
 def test_the_scopes_are_read_at_most_once_per_refresh_and_the_document_rebuilt_only_on_a_change(
@@ -82,18 +83,18 @@ def test_the_scopes_are_read_at_most_once_per_refresh_and_the_document_rebuilt_o
     monkeypatch.setattr(store.scopes, "names", counted)
     metadata = Metadata(build(settings, store=store).server, advertised(), refresh=5, clock=lambda: now[0])
     first = metadata.body()
-    assert b'"scopes_supported":["api"]' in first and len(reads) == 1
+    assert b'"scopes_supported":["api","email","openid","profile"]' in first and len(reads) == 1
     create_scope(store.scopes, "billing:read", "Read your invoices")
     now[0] += 4.9
     assert metadata.body() is first and len(reads) == 1  # within refresh: not read again
     now[0] += 0.1
     second = metadata.body()
-    assert b'"scopes_supported":["api","billing:read"]' in second and len(reads) == 2
+    assert b'"scopes_supported":["api","billing:read","email","openid","profile"]' in second and len(reads) == 2
     now[0] += 5
     assert metadata.body() is second and len(reads) == 3  # read again, unchanged: the same bytes, not rebuilt
-    create_scope(store.scopes, "profile", "See your name")
+    create_scope(store.scopes, "contacts", "See your contacts")
     metadata.invalidate()  # a change made in this process shows at once
-    assert b'"billing:read","profile"]' in metadata.body() and len(reads) == 4
+    assert b'"billing:read","contacts","email"' in metadata.body() and len(reads) == 4
 
 
 def test_metadata_validates_with_authlib(client: FlaskClient) -> None:

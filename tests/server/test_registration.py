@@ -220,8 +220,9 @@ def test_an_update_that_keeps_the_scope_does_not_check_it_again(store: Store) ->
 
 
 def test_the_catalogue_is_what_the_database_declares(store: Store) -> None:
-    """On a new database ``api`` is declared and granted by default, so a client made without a scope gets it."""
-    assert catalogue(store.scopes) == Catalogue(frozenset({"api"}), defaults=("api",))
+    """On a new database ``api`` is declared and granted by default, so a client made without a scope gets it;
+    the OpenID Connect scopes are declared, not granted by default."""
+    assert catalogue(store.scopes) == Catalogue(frozenset({"api", "openid", "profile", "email"}), defaults=("api",))
     create_scope(store.scopes, "billing:read", "Read your invoices")
     declared = catalogue(store.scopes)
     registered = register_client(store.clients, ClientMetadata("App", scope="billing:read api"), scopes=declared)

@@ -64,12 +64,12 @@ def test_the_previous_secret_migration_adds_two_empty_columns_and_can_be_undone(
         assert upgrade(engine, "0006_previous_secret").after == "0006_previous_secret"
         columns = {c["name"]: c["nullable"] for c in inspect(engine).get_columns("clients")}
         assert columns["previous_secret_digest"] is True and columns["previous_secret_expires_at"] is True
-        # read as the schema is at this revision (the Store reads the newest one)
+        # read as the schema is at this revision: today's Store reads columns later revisions add
         with engine.connect() as conn:
-            row = conn.execute(
+            stored = conn.execute(
                 text("SELECT secret_digest, previous_secret_digest, previous_secret_expires_at FROM clients")
             ).one()
-        assert tuple(row) == ("a" * 64, None, None)
+        assert tuple(stored) == ("a" * 64, None, None)
         _migrate(engine, "downgrade", "0005_scopes")
         assert "previous_secret_digest" not in {c["name"] for c in inspect(engine).get_columns("clients")}
         with engine.connect() as conn:

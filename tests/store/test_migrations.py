@@ -110,8 +110,11 @@ def test_the_scopes_migration_declares_every_scope_clients_hold(before_scopes: E
     assert [(s.name, s.description, s.default) for s in store.scopes.all()] == [
         ("api", "Use the API on your behalf", True),
         ("billing:read", "", False),
+        ("email", "See your e-mail address", False),  # declared by the OpenID Connect migration after it
         ("legacy%_x", "", False),
         ("offline_access", "Keep access while you are away", False),
+        ("openid", "Sign you in with your account here", False),
+        ("profile", "See your username and name", False),
     ]
     assert {c.client_id: c.scope for c in store.clients.all()} == {
         "billing": "billing:read api",
@@ -123,13 +126,18 @@ def test_the_scopes_migration_declares_every_scope_clients_hold(before_scopes: E
     assert register_client(store.clients, ClientMetadata("New"), scopes=declared).record.scope == "api"
     metadata = create_app(settings_for(database_url), store=store).test_client()
     scopes = metadata.get("/.well-known/oauth-authorization-server").json["scopes_supported"]
-    assert scopes == ["api", "billing:read", "legacy%_x", "offline_access"]
+    assert scopes == ["api", "billing:read", "email", "legacy%_x", "offline_access", "openid", "profile"]
 
 
-def test_a_new_database_declares_api_alone(database_url: str) -> None:
+def test_a_new_database_declares_api_and_the_openid_connect_scopes(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
         upgrade(engine)
-        assert Store(engine).scopes.all() == [ScopeRecord("api", "Use the API on your behalf", True, ANY)]
+        assert Store(engine).scopes.all() == [
+            ScopeRecord("api", "Use the API on your behalf", True, ANY),
+            ScopeRecord("email", "See your e-mail address", False, ANY),
+            ScopeRecord("openid", "Sign you in with your account here", False, ANY),
+            ScopeRecord("profile", "See your username and name", False, ANY),
+        ]
     finally:
         engine.dispose()

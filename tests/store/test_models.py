@@ -87,7 +87,12 @@ def test_the_scopes_migration_adds_the_table_and_can_be_undone(database_url: str
         assert "scopes" not in inspect(engine).get_table_names()
         upgrade(engine)  # and up again
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT name FROM scopes")).scalars().all() == ["api"]
+            assert conn.execute(text("SELECT name FROM scopes ORDER BY name")).scalars().all() == [
+                "api",
+                "email",
+                "openid",
+                "profile",
+            ]
     finally:
         engine.dispose()
 

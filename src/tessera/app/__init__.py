@@ -24,6 +24,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tessera.app.routes import MACHINE, PAGES, advertised, endpoint_paths, page_path
 from tessera.config import Settings
+from tessera.errors import StoreError
 from tessera.events import PublishError, RevocationPublisher, changes_stream
 from tessera.ratelimit import RateLimits
 from tessera.server.access import AccessLog
@@ -40,6 +41,7 @@ from tessera.server.front import Front, MachineRoute, Runs
 from tessera.server.grants import GRANT_TYPES, GRANTS
 from tessera.server.handlers import Machine
 from tessera.server.introspection import IntrospectionEndpoint
+from tessera.server.keys import KeyEncryption, Keyring
 from tessera.server.leaks import ReportKeys
 from tessera.server.metadata import Metadata
 from tessera.server.metrics import Metrics
@@ -136,10 +138,17 @@ def build(
         changes=changes,
         leak_keys=ReportKeys.from_file(settings.leak_report_keys) if settings.leak_report_keys else None,
         dpop=DPoP.from_settings(settings),
+        keys=Keyring(
+            store.signing_keys, KeyEncryption.from_settings(settings), id_token_ttl=settings.id_token_ttl, clock=clock
+        ),
         clock=clock,
         metrics=metrics,
         audit=audit,
     )
+    try:
+        context.keys.load()  # a key that cannot be decrypted stops the server here, at start
+    except StoreError:
+        pass  # the database is away: the keys are read at their first use, as everything else is
     server = TesseraServer(context)
     for grant, extensions in GRANTS:
         server.register_grant(grant, extensions)

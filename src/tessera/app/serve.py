@@ -78,10 +78,30 @@ def describe(settings: Settings, *, host: str, port: int, workers: int) -> str:
     )
 
 
+def check_signing_keys(settings: Settings) -> None:
+    """Decrypt every published ID-token signing key once, in the command's process:
+    :class:`~tessera.errors.ConfigError` (one line) if one cannot be, rather than workers failing one by one."""
+    from tessera.errors import StoreError
+    from tessera.server.keys import KeyEncryption, Keyring
+    from tessera.store import Store, make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        store = Store(engine)
+        keyring = Keyring(store.signing_keys, KeyEncryption.from_settings(settings), id_token_ttl=settings.id_token_ttl)
+        try:
+            keyring.load()
+        except StoreError:
+            pass  # no database (yet): the server starts and answers 503 until there is one, as it always has
+    finally:
+        engine.dispose()
+
+
 def run(settings: Settings, *, host: str, port: int, workers: int, metrics_port: int | None = None) -> None:
     """Serve until stopped (SIGTERM or Ctrl-C); one access line per request goes to stderr at info level. With
     ``metrics_port``, Prometheus metrics on ``127.0.0.1:metrics_port`` (:class:`MetricsPortInUse` if taken)."""
     configure(settings.log_level, settings.log_format)
+    check_signing_keys(settings)  # before any worker starts: a key that does not decrypt is one line, here
     log = logging.getLogger("tessera")
     log.info("%s", describe(settings, host=host, port=port, workers=workers))
     metrics_dir = None

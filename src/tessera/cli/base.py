@@ -192,7 +192,7 @@ def subject_of(store: Store, username: str) -> str:
     user = store.users.by_name(username)
     if user is None:
         raise NotFound(f"no user {username!r}")
-    return str(user.id)
+    return user.subject
 
 
 def username_of(store: Store, typed: str) -> str:

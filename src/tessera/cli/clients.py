@@ -12,6 +12,7 @@ from tessera.cli.base import announce_revoked, audit, handled, load_settings, ma
 from tessera.server.audit import Event
 from tessera.server.client_keys import MAX_JWKS
 from tessera.server.grants import GRANT_TYPES
+from tessera.server.keys import ALGORITHMS
 from tessera.server.registration import (
     MAX_GRACE,
     ClientChanges,
@@ -60,6 +61,11 @@ def _grant_types(given: tuple[str, ...]) -> tuple[str, ...]:
 )
 @click.option("--jwks-file", type=click.Path(dir_okay=False, path_type=Path), help="The client's public keys (JWKS).")
 @click.option("--jwks-uri", help="Where the client publishes its public keys (https://).")
+@click.option(
+    "--id-token-alg",
+    type=click.Choice(ALGORITHMS),
+    help="How its OpenID Connect ID tokens are signed.  [default: RS256]",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handled
 def clients_create(
@@ -73,13 +79,24 @@ def clients_create(
     auth_method: str | None,
     jwks_file: Path | None,
     jwks_uri: str | None,
+    id_token_alg: str | None,
     as_json: bool,
 ) -> None:
     """Register a client; its secret is shown once."""
     jwks = None if jwks_file is None else _read_jwks(jwks_file)
     method = None if auth_method == "client_secret_basic" else auth_method
     metadata = ClientMetadata(
-        name, redirect_uris, _grant_types(grant_types), scope, public, introspect, require_dpop, method, jwks, jwks_uri
+        name,
+        redirect_uris,
+        _grant_types(grant_types),
+        scope,
+        public,
+        introspect,
+        require_dpop,
+        method,
+        jwks,
+        jwks_uri,
+        id_token_alg=id_token_alg,
     )
     settings = load_settings()
     store = store_of(settings)

@@ -4,7 +4,8 @@ import click
 
 from tessera.cli.base import fail, handled, load_settings, main
 from tessera.errors import TesseraError
-from tessera.store import make_engine, upgrade
+from tessera.server.keys import KeyEncryption, ensure_keys
+from tessera.store import Store, make_engine, upgrade
 
 
 @main.group()
@@ -24,6 +25,11 @@ def db_upgrade() -> None:
         fail(f"could not upgrade the database: {exc}")
     except Exception as exc:  # any driver error: say what failed, in one line
         fail(f"could not upgrade the database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    else:
+        # in production without a key to encrypt them with (an administrator's shell without the server's
+        # secrets), the server makes them when it first needs them
+        can_encrypt = settings.key_encryption_key is not None or not settings.production
+        made = ensure_keys(Store(engine).signing_keys, KeyEncryption.from_settings(settings)) if can_encrypt else []
     finally:
         engine.dispose()
     if upgraded.created:
@@ -32,3 +38,5 @@ def db_upgrade() -> None:
         click.echo(f"Upgraded the schema from {upgraded.before} to {upgraded.after}.")
     else:
         click.echo(f"The schema is up to date (revision {upgraded.after}).")
+    if made:
+        click.echo(f"Made the ID-token signing keys {', '.join(r.kid for r in made)}.")

@@ -25,7 +25,15 @@ from tessera.cli.base import (
     username_of,
 )
 from tessera.errors import AlreadyExists
-from tessera.server.accounts import PasswordPolicy, check_username, create_user, set_password
+from tessera.server.accounts import (
+    PasswordPolicy,
+    check_email,
+    check_name,
+    check_username,
+    create_user,
+    set_password,
+    update_profile,
+)
 from tessera.server.audit import Event
 
 
@@ -50,19 +58,25 @@ def users() -> None:
 @users.command("create")
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (one line).")
+@click.option("--email", help="Their e-mail address (the OpenID Connect 'email' claim).")
+@click.option("--name", "full_name", help="Their full name (the OpenID Connect 'name' claim).")
 @handled
-def users_create(username: str, password_stdin: bool) -> None:
+def users_create(username: str, password_stdin: bool, email: str | None, full_name: str | None) -> None:
     """Create a user; the password is prompted for unless --password-stdin is given.
 
     A password has 8 to 1024 characters and is not a common or obvious one (see the README)."""
     settings = load_settings()
     name = check_username(username)  # all of this before asking for a password
+    if email is not None:
+        check_email(email)
+    if full_name is not None:
+        check_name(full_name)
     store = store_of(settings)
     if store.users.by_name(name) is not None:
         raise AlreadyExists(f"user {name!r} already exists")
     policy = PasswordPolicy.from_file(settings.password_blocklist)
     password = _read_password(password_stdin, "Password")
-    user = create_user(store.users, username, password, policy=policy)
+    user = create_user(store.users, username, password, policy=policy, email=email, name=full_name)
     audit(store, Event.USER_CREATED, settings=settings, user=user.username)
     normalised = f" (the normal form of {username!r})" if user.username != username else ""
     click.echo(f"Created user {user.username}{normalised}.")
@@ -75,10 +89,35 @@ def users_list(as_json: bool) -> None:
     """List users."""
     rows = store_of().users.all()
     if as_json:
-        print_json([{"username": u.username, "disabled": u.disabled, "created_at": u.created_at} for u in rows])
+        print_json(
+            [
+                {
+                    "username": u.username,
+                    "subject": u.subject,
+                    "email": u.email,
+                    "name": u.name,
+                    "disabled": u.disabled,
+                    "created_at": u.created_at,
+                }
+                for u in rows
+            ]
+        )
         return
     for u in rows:
         click.echo(f"{shown(u.username)}{'  (disabled)' if u.disabled else ''}")
+
+
+@users.command("update")
+@click.argument("username")
+@click.option("--email", help="A new e-mail address; an empty one removes it.")
+@click.option("--name", "full_name", help="A new full name; an empty one removes it.")
+@handled
+def users_update(username: str, email: str | None, full_name: str | None) -> None:
+    """Change a user's e-mail address or name (what OpenID Connect clients see with 'email' and 'profile')."""
+    store = store_of()
+    name = username_of(store, username)
+    user = update_profile(store.users, name, email=email, name=full_name)
+    click.echo(f"Updated {shown(name)}: e-mail {shown(user.email or '(none)')}, name {shown(user.name or '(none)')}.")
 
 
 @users.command("disable")

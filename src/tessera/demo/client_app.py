@@ -10,9 +10,11 @@ Where a real client has to choose, this one does so:
   client (set up in :mod:`tessera.demo.remote`, with everything else the app sends).
 * RFC 9207: the callback refuses an answer whose ``iss`` is not the issuer of that metadata, before it looks at
   anything else. Authlib's client does not check ``iss``, so the app does.
-* Who the user is: right after the exchange the app introspects its own access token (RFC 7662: a client may
-  always introspect its own tokens) and keeps the answer's ``username``. Tessera is not an OpenID provider, so
-  there is no ID token and no user-info endpoint to ask.
+* Who the user is: the app signs people in with OpenID Connect (scope ``openid profile``). Authlib's client sends
+  a ``nonce``, and on the callback verifies the ID token's signature against the server's JWKS, its ``iss``,
+  ``aud``, ``exp`` and the nonce; the app shows its ``preferred_username``. If the person unchecked ``openid`` or
+  ``profile`` on the consent page, there is no such claim: the app then introspects its own access token
+  (RFC 7662: a client may always introspect its own tokens) for the username.
 * Tokens stay on the app's server (:class:`~tessera.demo.token_jar.TokenJar`); pages show the granted scope and
   the remaining lifetime, never a token.
 * An access token that expires within ``refresh_leeway`` seconds is refreshed before the API is called: Authlib
@@ -219,14 +221,18 @@ def callback() -> ResponseReturnValue:
         if exc.error == "mismatching_state":
             return _error("This answer is refused", _UNKNOWN_STATE, 400, exc.error)
         return _error("Login failed", exc.description or "The authorization server refused.", 400, exc.error)
-    info = client.remote.introspect(token["access_token"])
-    if not info.get("active") or not info.get("username"):
-        return _error("Login failed", "The authorization server does not recognise the new token.", 502)
+    # the ID token's claims, verified by Authlib (signature against the JWKS, iss, aud, exp, nonce)
+    username = (token.get("userinfo") or {}).get("preferred_username")
+    if not username:
+        info = client.remote.introspect(token["access_token"])
+        if not info.get("active") or not info.get("username"):
+            return _error("Login failed", "The authorization server does not recognise the new token.", 502)
+        username = info["username"]
     old = session.get("sid")
     client.jar.pop(old if isinstance(old, str) else None)
     session.clear()  # a new session for the new login
     session["sid"] = client.jar.add(dict(token))
-    session["username"] = info["username"]
+    session["username"] = username
     return redirect("/protected", code=303)
 
 

@@ -11,7 +11,7 @@ for the run on 127.0.0.1. So the demo creates its user without the policy (``pol
 create`` and ``set-password`` always apply it.
 
 - the demo app: a confidential authorization-code client (with refresh tokens) whose only redirect URI is the
-  app's callback, allowed the scopes ``api restricted``;
+  app's callback, allowed the scopes ``openid profile api restricted`` (it signs people in with OpenID Connect);
 - the demo API: a client_credentials client registered as with ``tessera clients create --introspect``, the
   permission that lets a resource server introspect tokens issued to other clients.
 
@@ -42,7 +42,7 @@ __all__ = [
 DATABASE_FILE = "tessera-demo.db"
 USERNAME = "demo"
 PASSWORD = "demo"
-SCOPE = "api restricted"
+SCOPE = "openid profile api restricted"
 #: the demo's scopes, declared with what the consent page says of them
 SCOPE_DESCRIPTIONS = {"api": "Use the API on your behalf", "restricted": "Reach restricted parts of the API"}
 

@@ -38,7 +38,7 @@ class ClientAppConfig:
     client_secret: Secret
     redirect_uri: str
     api_base_url: str
-    scope: str = "api restricted"
+    scope: str = "openid profile api restricted"
     #: the API endpoints the protected page calls, with the scope each needs
     api_calls: tuple[tuple[str, str], ...] = (("/api/data", "api"), ("/api/restricted", "restricted"))
     refresh_leeway: int = 10
@@ -84,7 +84,9 @@ class Remote:
             "tessera",
             client_id=config.client_id,
             client_secret=str(config.client_secret),
-            server_metadata_url=config.issuer + "/.well-known/oauth-authorization-server",
+            # OpenID Connect Discovery: the RFC 8414 document plus jwks_uri, which Authlib's client needs to verify
+            # the ID token
+            server_metadata_url=config.issuer + "/.well-known/openid-configuration",
             client_kwargs={
                 "code_challenge_method": "S256",
                 "token_endpoint_auth_method": "client_secret_basic",

@@ -3,7 +3,7 @@
 
     >>> validator = TokenValidator(TokenCache(LocalSource.from_url("sqlite:///tessera.db")))  # doctest: +SKIP
     >>> validator.validate("Bearer tsr_at_...", ("api",))                                      # doctest: +SKIP
-    AccessToken(subject='1', username='alice', client_id='...', scope='api', expires_at=..., audience=())
+    AccessToken(subject='q3Jx0v7Tb5rR1n2LwQyV4A', username='alice', client_id='...', scope='api', ...)
 
 The order is the cost order: header syntax and the token's checksum first (garbage is refused with no I/O
 and never reaches the cache or the source), then the digest, then the source (usually a
@@ -64,7 +64,8 @@ _SHARED_MAX = 4096
 class AccessToken:
     """A validated access token, as a view sees it. It holds the token's digest, never the token.
 
-    ``subject`` is the user's id for a user's token and the client's id for a client-credentials token (the
+    ``subject`` is the user's subject (a random identifier that is never reassigned, the ``sub`` of the user's ID
+    tokens) for a user's token and the client's id for a client-credentials token (the
     ``sub`` of introspection); ``username`` is ``None`` for the latter. ``scope`` is the granted scope string;
     ``scopes`` the same as a set. ``audience`` holds the resources the token was issued for (``aud``, RFC 8707),
     each with ``/`` for an empty path (:func:`~tessera.resource.uris.normal_resource`); empty when it has none.

@@ -59,14 +59,19 @@ __all__ = [
     "MAX_USERNAME",
     "MIN_PASSWORD",
     "PasswordPolicy",
+    "check_email",
+    "check_name",
     "check_password",
     "check_username",
     "create_user",
     "normalise_username",
     "set_password",
+    "update_profile",
 ]
 
 MAX_USERNAME = 150
+MAX_EMAIL = 254
+MAX_NAME = 200
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 
@@ -187,16 +192,71 @@ def check_password(password: str, username: str | None = None, *, policy: Passwo
     return password
 
 
-def create_user(users: Users, username: str, password: str, *, policy: PasswordPolicy | None = BUILT_IN) -> UserRecord:
-    """Check the username and the password and store the user under the username's normal form, with the
-    password's argon2id hash. ``policy=None`` refuses only an empty password: the demo's user, and nobody else."""
-    name = check_username(username)
+# an address as people type it (RFC 5321 §4.1.2, §4.5.3.1): a local part of printable ASCII without spaces, one @,
+# a domain of dot-separated labels of letters, digits and hyphens (a non-ASCII domain in its xn-- form)
+_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+)
+
+
+def check_email(email: str) -> str:
+    """``email`` if it may be a user's address (the ``email`` claim); :class:`~tessera.errors.InvalidAccount`
+    otherwise. Only its shape is checked: Tessera sends no mail, so ``email_verified`` is always false."""
+    if len(email) > MAX_EMAIL or not _EMAIL.fullmatch(email) or ".." in email or email.startswith("."):
+        raise InvalidAccount(
+            "the e-mail address must look like name@example.com (ASCII, no spaces, a domain with a dot, "
+            f"at most {MAX_EMAIL} characters)"
+        )
+    return email
+
+
+def check_name(name: str) -> str:
+    """``name`` (NFC) if it may be a user's full name (the ``name`` claim); InvalidAccount otherwise."""
+    name = unicodedata.normalize("NFC", name)
+    if not name.strip() or len(name) > MAX_NAME or name != name.strip():
+        raise InvalidAccount(f"the name must be 1 to {MAX_NAME} characters, without leading or trailing spaces")
+    refused = _refused_character(name)
+    if refused:
+        raise InvalidAccount(
+            f"the name must not contain control, formatting or invisible characters (it contains {refused})"
+        )
+    return name
+
+
+def create_user(
+    users: Users,
+    username: str,
+    password: str,
+    *,
+    policy: PasswordPolicy | None = BUILT_IN,
+    email: str | None = None,
+    name: str | None = None,
+) -> UserRecord:
+    """Check the username, the password, and the e-mail address and name if given, and store the user under the
+    username's normal form, with the password's argon2id hash and a new random subject. ``policy=None`` refuses
+    only an empty password: the demo's user, and nobody else."""
+    username = check_username(username)
+    email = None if email is None else check_email(email)
+    name = None if name is None else check_name(name)
     if policy is None:
         if not password:
             raise InvalidAccount("the password must not be empty")
     else:
-        check_password(password, name, policy=policy)
-    return users.create(name, hash_password(password))
+        check_password(password, username, policy=policy)
+    return users.create(username, hash_password(password), email=email, name=name)
+
+
+def update_profile(users: Users, username: str, *, email: str | None = None, name: str | None = None) -> UserRecord:
+    """Set a user's e-mail address and/or name (the empty string clears one; ``None`` leaves it)."""
+    changes: dict[str, str | None] = {}
+    if email is not None:
+        changes["email"] = check_email(email) if email else None
+    if name is not None:
+        changes["name"] = check_name(name) if name else None
+    if not changes:
+        raise InvalidAccount("nothing to update: give --email or --name")
+    return users.update_profile(username, **changes)
 
 
 def set_password(users: Users, username: str, password: str, *, policy: PasswordPolicy = BUILT_IN) -> list[str]:

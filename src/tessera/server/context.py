@@ -14,6 +14,7 @@ get it from :func:`current_server`. Nothing else is shared between requests.
     context.leak_keys       the keys that sign leak reports, if configured (tessera.server.leaks)
     context.changes         drop cached copies of what another process changed (tessera.server.changes)
     context.dpop            DPoP proofs at the token endpoint: replay cache, server nonces (tessera.server.dpop)
+    context.keys            the ID-token signing keys and the JWKS (tessera.server.keys)
     context.clock           seconds since the epoch; tests replace it to move time
 """
 
@@ -29,6 +30,7 @@ from tessera.server.audit import AuditTrail
 from tessera.server.changes import Changes
 from tessera.server.clients import ClientCache
 from tessera.server.dpop import DPoP
+from tessera.server.keys import Keyring
 from tessera.server.leaks import ReportKeys
 from tessera.server.metrics import Metrics
 from tessera.store import Storage, Tokens
@@ -98,6 +100,7 @@ class ServerContext:
     rate_limits: RateLimits
     revocations: Revocations
     dpop: DPoP
+    keys: Keyring
     changes: Changes = dataclasses.field(default_factory=Changes)
     leak_keys: ReportKeys | None = None
     clock: Clock = time.time

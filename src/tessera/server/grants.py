@@ -36,6 +36,7 @@ from typing import Any, cast
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc6749.grants import BaseGrant, TokenEndpointMixin
+from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc8628 import DeviceCodeGrant as _DeviceCodeGrant
 
@@ -46,6 +47,7 @@ from tessera.server.authorization import TesseraServer
 from tessera.server.clients import ANY_METHOD, CONFIDENTIAL_METHODS, OAuthClient
 from tessera.server.context import ServerContext
 from tessera.server.dpop import InvalidDPoPProofError
+from tessera.server.openid import OpenIDCodeExtension, OpenIDRefreshExtension
 from tessera.store import CodeRecord, DeviceRecord, NewToken, RefreshRecord, UserRecord
 from tessera.tokens import MalformedToken, TokenKind, digest, mint, parse, random_id
 
@@ -70,6 +72,8 @@ class Approval:
 
     user: UserRecord
     scope: str
+    #: when the person last signed in (their session's), for the ID token's ``auth_time``
+    auth_time: int | None = None
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -125,6 +129,20 @@ class _Code:
     @property
     def code_challenge_method(self) -> str | None:
         return self.record.code_challenge_method
+
+    # what Authlib's OpenID Connect extension reads (authlib.oidc.core.AuthorizationCodeMixin)
+
+    def get_nonce(self) -> str | None:
+        return self.record.nonce
+
+    def get_auth_time(self) -> int | None:
+        return self.record.auth_time
+
+    def get_acr(self) -> None:
+        return None
+
+    def get_amr(self) -> None:
+        return None
 
 
 class _Refresh:
@@ -204,7 +222,9 @@ class _Grant(BaseGrant, TokenEndpointMixin):
         user = None if user_id is None else self.context.store.users.by_id(user_id)
         return None if user is None or user.disabled else user
 
-    def _new_token(self, token: dict[str, Any], user_id: int | None, grant_id: str) -> NewToken:
+    def _new_token(
+        self, token: dict[str, Any], user_id: int | None, grant_id: str, auth_time: int | None = None
+    ) -> NewToken:
         now = self.context.now()
         refresh = token.get("refresh_token")
         if self.proof is not None:
@@ -220,6 +240,7 @@ class _Grant(BaseGrant, TokenEndpointMixin):
             expires_at=now + int(token["expires_in"]),
             refresh_expires_at=now + self.context.settings.refresh_token_ttl if refresh else None,
             dpop_jkt=None if self.proof is None else self.proof.jkt,
+            auth_time=auth_time,
         )
 
     @contextlib.contextmanager
@@ -253,6 +274,8 @@ class AuthorizationCodeGrant(_Grant, grants.AuthorizationCodeGrant):
                 grant_id=random_id(),
                 expires_at=self.context.now() + self.context.settings.code_ttl,
                 dpop_jkt=data.get("dpop_jkt"),
+                nonce=data.get("nonce") or None,
+                auth_time=approval.auth_time,
             )
         )
 
@@ -279,6 +302,7 @@ class AuthorizationCodeGrant(_Grant, grants.AuthorizationCodeGrant):
     def authenticate_user(self, authorization_code: _Code) -> UserRecord | None:
         return self._active_user(authorization_code.record.user_id)
 
+    @hooked  # runs "after_create_token_response": the OpenID Connect extension adds the ID token there
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         code: _Code = self.request.authorization_code
         user = self.authenticate_user(code)
@@ -291,7 +315,7 @@ class AuthorizationCodeGrant(_Grant, grants.AuthorizationCodeGrant):
         )
         with self._client_must_exist():
             redeemed = self.context.store.tokens.redeem_code(
-                code.record.digest, self._new_token(token, user.id, code.record.grant_id)
+                code.record.digest, self._new_token(token, user.id, code.record.grant_id, code.record.auth_time)
             )
         if not redeemed:
             self._replayed(
@@ -339,6 +363,7 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
     def authenticate_user(self, refresh_token: _Refresh) -> UserRecord | None:
         return self._active_user(refresh_token.record.user_id)
 
+    @hooked
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         old: _Refresh = self.request.refresh_token
         user = self.authenticate_user(old)
@@ -348,7 +373,7 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
         token = self.issue_token(user, old)
         with self._client_must_exist():
             retired = self.context.store.tokens.rotate_refresh(
-                old.digest, self._new_token(token, user.id, old.record.grant_id)
+                old.digest, self._new_token(token, user.id, old.record.grant_id, old.record.auth_time)
             )
         if retired is None:
             reason = "refresh token used concurrently"
@@ -470,8 +495,8 @@ class DeviceCodeGrant(_Grant, _DeviceCodeGrant):
 
 #: every grant the server offers, with its extensions, in the order they are registered
 GRANTS: tuple[tuple[type[BaseGrant], list[Any]], ...] = (
-    (AuthorizationCodeGrant, [S256CodeChallenge(required=True), DPoPCodeBinding()]),
-    (RefreshTokenGrant, []),
+    (AuthorizationCodeGrant, [S256CodeChallenge(required=True), DPoPCodeBinding(), OpenIDCodeExtension()]),
+    (RefreshTokenGrant, [OpenIDRefreshExtension()]),
     (ClientCredentialsGrant, []),
     (DeviceCodeGrant, []),
 )

@@ -20,6 +20,7 @@ from tessera.server.authorization import TesseraServer
 from tessera.server.leaks import LeakJudge, parse_report
 from tessera.server.metadata import Metadata
 from tessera.server.request import MAX_BODY, HttpRequest, Reply
+from tessera.server.userinfo import userinfo as _userinfo
 
 __all__ = [
     "Handler",
@@ -27,12 +28,15 @@ __all__ = [
     "device_authorization",
     "healthz",
     "introspect",
+    "jwks",
     "leak_report",
     "metadata",
     "openapi",
+    "openid_configuration",
     "readyz",
     "revoke",
     "token",
+    "userinfo",
 ]
 
 
@@ -129,6 +133,22 @@ def device_authorization(machine: Machine, request: HttpRequest) -> Reply:
 def metadata(machine: Machine, request: HttpRequest) -> Reply:
     """RFC 8414 §3 (:mod:`tessera.server.metadata`)."""
     return 200, machine.metadata.body(), [_JSON, _CACHEABLE]
+
+
+def openid_configuration(machine: Machine, request: HttpRequest) -> Reply:
+    """OpenID Connect Discovery 1.0 §4: the RFC 8414 document and what an OpenID Provider adds."""
+    return 200, machine.metadata.body(openid=True), [_JSON, _CACHEABLE]
+
+
+def jwks(machine: Machine, request: HttpRequest) -> Reply:
+    """The public signing keys (RFC 7517 §5; :mod:`tessera.server.keys`). Cacheable for a few minutes: a client
+    that meets an unknown ``kid`` fetches them again, and a retired key stays listed for an ID token's lifetime."""
+    return 200, machine.server.context.keys.jwks(), [_JSON, _CACHEABLE]
+
+
+def userinfo(machine: Machine, request: HttpRequest) -> Reply:
+    """OpenID Connect Core §5.3 (:mod:`tessera.server.userinfo`)."""
+    return _userinfo(machine.server.context, request)
 
 
 @functools.cache

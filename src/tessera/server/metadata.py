@@ -22,8 +22,9 @@ from authlib.oauth2.rfc6749.grants import AuthorizationEndpointMixin, TokenEndpo
 from tessera.server.authorization import TesseraServer
 from tessera.server.client_keys import ALGORITHMS as ASSERTION_ALGORITHMS
 from tessera.server.clients import PRIVATE_KEY_JWT
+from tessera.server.keys import ALGORITHMS
 
-__all__ = ["Metadata", "derived_metadata"]
+__all__ = ["CLAIMS", "Metadata", "derived_metadata", "openid_metadata"]
 
 
 def _ordered(values: Iterable[str]) -> list[str]:
@@ -72,6 +73,25 @@ def derived_metadata(server: TesseraServer, endpoints: Mapping[str, str], scopes
     return document
 
 
+def openid_metadata(document: dict[str, Any]) -> dict[str, Any]:
+    """OpenID Connect Discovery 1.0 §3: the RFC 8414 ``document`` (the same endpoints) and what an OpenID Provider
+    adds: public subjects only, the ID-token algorithms a client may be registered for, the claims released."""
+    return {
+        **document,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": list(ALGORITHMS),
+        "claims_supported": list(CLAIMS),
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "claims_parameter_supported": False,
+    }
+
+
+#: the claims an ID token or the userinfo endpoint may carry (tessera.server.openid)
+CLAIMS = ("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "preferred_username", "name",
+          "email", "email_verified")  # fmt: skip
+
+
 class Metadata:
     """The document as JSON bytes, rebuilt only when the declared scopes have changed."""
 
@@ -90,21 +110,23 @@ class Metadata:
         self._lock = threading.Lock()
         self._scopes: tuple[str, ...] | None = None
         self._body = b""
+        self._openid = b""
         self._checked = float("-inf")
 
-    def body(self) -> bytes:
+    def body(self, *, openid: bool = False) -> bytes:
+        """The RFC 8414 document, or with ``openid`` the OpenID Connect Discovery one (a superset)."""
         now = self._clock()
-        if now - self._checked < self._refresh:
-            return self._body
-        with self._lock:
-            if now - self._checked >= self._refresh:
-                scopes = tuple(self._server.context.store.scopes.names())
-                if scopes != self._scopes:
-                    document = derived_metadata(self._server, self._endpoints, scopes)
-                    self._body = json.dumps(document, separators=(",", ":")).encode()
-                    self._scopes = scopes
-                self._checked = now
-        return self._body
+        if now - self._checked >= self._refresh:
+            with self._lock:
+                if now - self._checked >= self._refresh:
+                    scopes = tuple(self._server.context.store.scopes.names())
+                    if scopes != self._scopes:
+                        document = derived_metadata(self._server, self._endpoints, scopes)
+                        self._body = json.dumps(document, separators=(",", ":")).encode()
+                        self._openid = json.dumps(openid_metadata(document), separators=(",", ":")).encode()
+                        self._scopes = scopes
+                    self._checked = now
+        return self._openid if openid else self._body
 
     def invalidate(self) -> None:
         """Read the scopes again at the next request (a scope changed in this process)."""

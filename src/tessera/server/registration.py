@@ -51,6 +51,7 @@ from tessera.errors import InvalidClientMetadata, InvalidRedirectUri, NotFound
 from tessera.server.client_keys import JwksError, check_jwks, check_jwks_uri
 from tessera.server.clients import NONE, PRIVATE_KEY_JWT, SECRET_METHODS
 from tessera.server.grants import GRANT_TYPES
+from tessera.server.keys import ALGORITHMS, DEFAULT_ALG
 from tessera.server.scopes import Catalogue, is_scope_token
 from tessera.store import ClientRecord, Clients
 from tessera.tokens import TokenKind, digest, mint, random_id
@@ -97,6 +98,8 @@ class ClientMetadata:
     auth_method: str | None = None
     jwks: dict[str, Any] | None = None
     jwks_uri: str | None = None
+    #: the ID token's signing algorithm (OpenID Connect Registration's ``id_token_signed_response_alg``)
+    id_token_alg: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,9 +149,19 @@ def register_client(
         auth_method=checked.auth_method,
         jwks=checked.jwks,
         jwks_uri=checked.jwks_uri,
+        id_token_alg=_id_token_alg(metadata.id_token_alg),
     )
     clients.create(record)
     return Registered(record, secret)
+
+
+def _id_token_alg(alg: str | None) -> str | None:
+    """``None`` for the default (``RS256``), else an algorithm the server signs ID tokens with."""
+    if alg is None or alg == DEFAULT_ALG:
+        return None
+    if alg not in ALGORITHMS:
+        raise InvalidClientMetadata(f"the ID-token algorithm must be one of {', '.join(ALGORITHMS)}, not {alg!r}")
+    return alg
 
 
 def update_client(
@@ -228,6 +241,7 @@ def describe(record: ClientRecord) -> dict[str, Any]:
         "dpop_bound_access_tokens": record.require_dpop,
         **({"jwks": record.jwks} if record.jwks is not None else {}),
         **({"jwks_uri": record.jwks_uri} if record.jwks_uri is not None else {}),
+        "id_token_signed_response_alg": record.id_token_alg or DEFAULT_ALG,
     }
 
 

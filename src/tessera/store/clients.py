@@ -97,6 +97,7 @@ def _metadata(client: ClientRecord) -> dict[str, object]:
         "auth_method": client.auth_method,
         "jwks": client.jwks,
         "jwks_uri": client.jwks_uri,
+        "id_token_alg": client.id_token_alg,
     }
 
 
@@ -118,4 +119,5 @@ def _record(row: Row[tuple[object, ...]]) -> ClientRecord:
         auth_method=m["auth_method"],
         jwks=m["jwks"],
         jwks_uri=m["jwks_uri"],
+        id_token_alg=m["id_token_alg"],
     )

@@ -13,6 +13,8 @@ clients and users by their id and name, not by foreign key: an event outlives th
 ``dpop_jkt`` is the RFC 7638 thumbprint of the key a token is bound to (RFC 9449), beside the token so that
 introspection stays one indexed read; a code's is the key ``dpop_jkt`` named at the authorization endpoint.
 
+``signing_keys`` sign ID tokens (OpenID Connect): the public JWK in clear, the private one only encrypted.
+
 ``scopes`` are the scopes the operator declared: a client may hold only these, the consent page describes them,
 the metadata lists them. A client's ``scope`` stays a space-separated string (what the grants read on every
 request), not a join table; :mod:`tessera.store.scopes` keeps the two in step when a scope is deleted. Names and
@@ -39,6 +41,7 @@ __all__ = [
     "metadata",
     "scopes",
     "sessions",
+    "signing_keys",
     "tokens",
     "users",
 ]
@@ -56,6 +59,11 @@ users = Table(
     Column("password_hash", String(255), nullable=False),
     Column("disabled", Boolean, default=False, nullable=False),
     Column("created_at", Integer, nullable=False),
+    # OpenID Connect's ``sub``: random, unique, never reassigned (nullable only as a column added to a table)
+    Column("subject", String(32), nullable=True),
+    Column("email", String(254), nullable=True),
+    Column("name", String(200), nullable=True),
+    Index("ix_users_subject", "subject", unique=True),
 )
 
 clients = Table(
@@ -79,6 +87,8 @@ clients = Table(
     Column("auth_method", String(32), nullable=True),
     Column("jwks", JSON, nullable=True),
     Column("jwks_uri", Text, nullable=True),
+    # the ID token's signing algorithm when not RS256
+    Column("id_token_alg", String(8), nullable=True),
 )
 
 authorization_codes = Table(
@@ -96,6 +106,8 @@ authorization_codes = Table(
     Column("used_at", Integer, nullable=True),
     # the thumbprint of the key the code was bound to with dpop_jkt (RFC 9449 §10)
     Column("dpop_jkt", String(43), nullable=True),
+    Column("nonce", Text, nullable=True),
+    Column("auth_time", Integer, nullable=True),
 )
 
 tokens = Table(
@@ -117,6 +129,8 @@ tokens = Table(
     Column("dpop_jkt", String(43), nullable=True),
     Index("ix_tokens_grant_id", "grant_id"),
     Index("ix_tokens_refresh_expires_at", "refresh_expires_at"),
+    # when the person signed in, for the ID token of a refresh
+    Column("auth_time", Integer, nullable=True),
 )
 
 consents = Table(
@@ -185,4 +199,18 @@ device_authorizations = Table(
     Column("approved_at", Integer, nullable=True),
     Column("denied_at", Integer, nullable=True),
     Column("used_at", Integer, nullable=True),
+)
+
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("alg", String(8), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", Integer, nullable=False),
+    Column("retired_at", Integer, nullable=True),
+    Column("public_jwk", JSON, nullable=False),
+    # AES-GCM of the private JWK (tessera.server.keys); never the key in clear
+    Column("encrypted_private_key", Text, nullable=False),
 )

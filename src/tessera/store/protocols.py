@@ -13,6 +13,7 @@ protocol           used by
 :class:`Sessions`  the pages' sign-in sessions; ``tessera tokens purge``
 :class:`AuditEvents`  the audit trail's writer; ``tessera audit``
 :class:`DeviceAuthorizations`  the device grant (RFC 8628): its endpoint, grant and verification page
+:class:`SigningKeys`  the ID-token signing keys (:mod:`tessera.server.keys`), ``tessera keys``
 =================  ===========================================================================================
 
 Every method takes and returns digests, never tokens. Methods that revoke return the access-token digests they
@@ -33,6 +34,7 @@ from tessera.store.records import (
     RefreshRecord,
     ScopeRecord,
     SessionRecord,
+    SigningKeyRecord,
     TokenRef,
     UserRecord,
 )
@@ -44,6 +46,7 @@ __all__ = [
     "DeviceAuthorizations",
     "Scopes",
     "Sessions",
+    "SigningKeys",
     "Storage",
     "TokenReader",
     "Tokens",
@@ -63,6 +66,9 @@ class Tokens(TokenReader, Protocol):
     def save_code(self, code: CodeRecord) -> None: ...
 
     def code(self, code_digest: str) -> CodeRecord | None: ...
+
+    def nonce_used(self, client_id: str, nonce: str) -> bool:
+        """Whether a stored code of the client was issued for a request with this ``nonce``."""
 
     def redeem_code(self, code_digest: str, token: NewToken) -> bool:
         """Mark the code used and store ``token`` atomically; False (nothing stored) if it was used already."""
@@ -103,7 +109,13 @@ class Clients(Protocol):
 
 
 class Users(Protocol):
-    def create(self, username: str, password_hash: str) -> UserRecord: ...
+    def create(
+        self, username: str, password_hash: str, *, email: str | None = None, name: str | None = None
+    ) -> UserRecord:
+        """A new user, with a new random ``subject``. Raises :class:`~tessera.errors.AlreadyExists`."""
+
+    def update_profile(self, username: str, **changes: str | None) -> UserRecord:
+        """Set ``email`` and/or ``name``; the user as they now are. Raises :class:`~tessera.errors.NotFound`."""
 
     def by_name(self, username: str) -> UserRecord | None: ...
 
@@ -220,6 +232,20 @@ class DeviceAuthorizations(Protocol):
     def purge(self, now: int | None = None) -> int: ...
 
 
+class SigningKeys(Protocol):
+    def all(self) -> list[SigningKeyRecord]:
+        """Every key, oldest first."""
+
+    def version(self) -> tuple[tuple[str, str], ...]:
+        """(kid, state) of every key: changes whenever a key is added, retired or dropped."""
+
+    def add(self, key: SigningKeyRecord, *, retire_others: bool) -> None:
+        """Store a key; with ``retire_others`` retire the other active keys of its algorithm, atomically."""
+
+    def purge_retired(self, before: int) -> int:
+        """Delete keys retired before ``before``; how many."""
+
+
 class Storage(Protocol):
     """All of it, as the server's context holds it."""
 
@@ -246,6 +272,9 @@ class Storage(Protocol):
 
     @property
     def devices(self) -> DeviceAuthorizations: ...
+
+    @property
+    def signing_keys(self) -> SigningKeys: ...
 
     def ping(self) -> None:
         """Raise :class:`~tessera.errors.StoreUnavailable` unless the database answers."""

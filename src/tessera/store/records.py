@@ -14,6 +14,7 @@ __all__ = [
     "RefreshRecord",
     "ScopeRecord",
     "SessionRecord",
+    "SigningKeyRecord",
     "TokenRef",
     "UserRecord",
 ]
@@ -26,6 +27,10 @@ class UserRecord:
     password_hash: str
     disabled: bool
     created_at: int
+    #: OpenID Connect's ``sub``: random, unique, never reassigned; the same in introspection
+    subject: str = ""
+    email: str | None = None
+    name: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -49,6 +54,8 @@ class ClientRecord:
     #: the client's public keys (a JWKS), or where to fetch them, for ``private_key_jwt``
     jwks: dict[str, Any] | None = None
     jwks_uri: str | None = None
+    #: the ID token's signing algorithm (``ES256``), or ``None`` for the default, ``RS256``
+    id_token_alg: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -76,6 +83,10 @@ class CodeRecord:
     used_at: int | None = None
     #: the DPoP key thumbprint the code is bound to (``dpop_jkt`` at the authorization endpoint)
     dpop_jkt: str | None = None
+
+    #: the authorization request's ``nonce`` (OpenID Connect), and when the person signed in
+    nonce: str | None = None
+    auth_time: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -118,6 +129,8 @@ class NewToken:
     refresh_expires_at: int | None
     #: the thumbprint of the DPoP key the pair is bound to (RFC 9449), or None for a bearer token
     dpop_jkt: str | None = None
+    #: when the person signed in (for the ID token of a refresh); ``None`` without a person
+    auth_time: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -132,11 +145,15 @@ class ActiveToken:
     expires_at: int
     #: the thumbprint of the DPoP key the token is bound to (introspection's ``cnf.jkt``), or None
     jkt: str | None = None
+    user_subject: str | None = None
 
     @property
     def subject(self) -> str:
-        """Introspection's ``sub``: the user's id, or the client's id for a client-credentials token."""
-        return self.client_id if self.user_id is None else str(self.user_id)
+        """Introspection's ``sub``: the user's subject (the ID token's ``sub``), or the client's id for a
+        client-credentials token."""
+        if self.user_id is None:
+            return self.client_id
+        return self.user_subject or ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -150,6 +167,7 @@ class RefreshRecord:
     revoked_at: int | None
     #: the thumbprint of the DPoP key the pair was bound to, or None
     dpop_jkt: str | None = None
+    auth_time: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -212,3 +230,17 @@ class AllowedApp:
     granted_at: int
     #: when a token was last issued to the client for the person (``None``: none on record)
     last_used: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SigningKeyRecord:
+    """An ID-token signing key as stored: ``public_jwk`` in clear, the private JWK only encrypted
+    (:mod:`tessera.server.keys`). ``state`` is ``active`` or ``retired``; times are Unix seconds."""
+
+    kid: str
+    alg: str
+    state: str
+    created_at: int
+    retired_at: int | None
+    public_jwk: dict[str, object]
+    encrypted_private_key: str = dataclasses.field(repr=False)

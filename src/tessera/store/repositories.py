@@ -23,6 +23,7 @@ from tessera.store.database import ChangeListener, Database
 from tessera.store.devices import DEVICE_STATEMENTS, DeviceTable
 from tessera.store.scopes import ScopeTable
 from tessera.store.sessions import SessionTable
+from tessera.store.signing_keys import SigningKeyTable
 from tessera.store.tokens import HOT_STATEMENTS, TokenTable
 from tessera.store.users import UserTable
 
@@ -43,6 +44,7 @@ class Store:
         self.scopes = ScopeTable(self._db)
         self.audit = AuditTable(self._db)
         self.devices = DeviceTable(self._db)
+        self.signing_keys = SigningKeyTable(self._db)
 
     def listen(self, listener: ChangeListener) -> None:
         """Call ``listener(kind, id)`` after every committed change to a client (``"client"``, its id) or a user

@@ -41,6 +41,7 @@ _ACTIVE_TOKEN = (
         _tokens.c.issued_at,
         _tokens.c.expires_at,
         _tokens.c.dpop_jkt,
+        _users.c.subject,
     )
     .select_from(_tokens.outerjoin(_users, _users.c.id == _tokens.c.user_id))
     .where(
@@ -58,6 +59,7 @@ _REFRESH_TOKEN = select(
     _tokens.c.refresh_used_at,
     _tokens.c.revoked_at,
     _tokens.c.dpop_jkt,
+    _tokens.c.auth_time,
 ).where(_tokens.c.refresh_digest == bindparam("digest"))
 _RETIRE_REFRESH = (
     update(_tokens)
@@ -116,6 +118,15 @@ class TokenTable:
     def save_code(self, code: CodeRecord) -> None:
         with self._db.write() as conn:
             conn.execute(insert(_codes).values(dataclasses.asdict(code)))
+
+    def nonce_used(self, client_id: str, nonce: str) -> bool:
+        """Whether a code was issued to the client for a request with this ``nonce`` (one still stored: codes
+        are deleted by ``tokens purge``)."""
+        with self._db.read() as conn:
+            found = conn.execute(
+                select(_codes.c.digest).where(_codes.c.client_id == client_id, _codes.c.nonce == nonce).limit(1)
+            ).first()
+        return found is not None
 
     def code(self, code_digest: str) -> CodeRecord | None:
         with self._db.read() as conn:
@@ -217,6 +228,7 @@ def _values(token: NewToken) -> dict[str, object]:
         "expires_at": token.expires_at,
         "refresh_expires_at": token.refresh_expires_at,
         "dpop_jkt": token.dpop_jkt,
+        "auth_time": token.auth_time,
     }
 
 

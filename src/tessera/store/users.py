@@ -6,6 +6,8 @@ in one transaction too, child tables first: the foreign keys would cascade, but 
 connections that turned them on, so the deletes are spelled out rather than left to the schema.
 """
 
+import base64
+import secrets
 import time
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
@@ -22,9 +24,16 @@ from tessera.store.records import UserRecord
 from tessera.store.sessions import end_sessions
 from tessera.store.tokens import revoke_where
 
-__all__ = ["UserTable"]
+__all__ = ["UserTable", "new_subject"]
 
 _BY_ID = select(_users).where(_users.c.id == bindparam("user_id"))
+
+
+def new_subject() -> str:
+    """A user's ``sub``: 16 random bytes in base64url (22 characters). Random rather than derived from the row id
+    (which SQLite may give the next user after a delete) or the username (which can change), so it is never
+    reassigned and says nothing about the account."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(16)).rstrip(b"=").decode("ascii")
 
 
 class UserTable:
@@ -33,18 +42,39 @@ class UserTable:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def create(self, username: str, password_hash: str) -> UserRecord:
+    def create(
+        self, username: str, password_hash: str, *, email: str | None = None, name: str | None = None
+    ) -> UserRecord:
         now = int(time.time())
+        subject = new_subject()
         try:
             with self._db.write() as conn:
                 uid = conn.execute(
                     insert(_users)
-                    .values(username=username, password_hash=password_hash, disabled=False, created_at=now)
+                    .values(
+                        username=username,
+                        password_hash=password_hash,
+                        disabled=False,
+                        created_at=now,
+                        subject=subject,
+                        email=email,
+                        name=name,
+                    )
                     .returning(_users.c.id)
                 ).scalar_one()
         except IntegrityError:
             raise AlreadyExists(f"user {username!r} already exists") from None
-        return UserRecord(uid, username, password_hash, False, now)
+        return UserRecord(uid, username, password_hash, False, now, subject, email, name)
+
+    def update_profile(self, username: str, **changes: str | None) -> UserRecord:
+        """Set ``email`` and/or ``name`` (``None`` clears one); the user as they now are."""
+        with self._db.write() as conn:
+            uid = conn.execute(
+                update(_users).where(_users.c.username == username).values(**changes).returning(_users.c.id)
+            ).scalar_one_or_none()
+            if uid is None:
+                raise NotFound(f"no user {username!r}")
+            return UserRecord(*conn.execute(_BY_ID, {"user_id": uid}).one())
 
     def by_name(self, username: str) -> UserRecord | None:
         with self._db.read() as conn:

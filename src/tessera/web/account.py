@@ -40,7 +40,7 @@ def account() -> ResponseReturnValue:
         if app is None or revoked is None:
             flash("That application has no access to revoke.")
         else:
-            context.revocations.revoked(revoked, subject=str(user.id), client_id=client_id)
+            context.revocations.revoked(revoked, subject=user.subject, client_id=client_id)
             context.audit.emit(
                 Event.CONSENT_REVOKED,
                 client_id=client_id,

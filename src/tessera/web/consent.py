@@ -14,9 +14,9 @@ from flask.typing import ResponseReturnValue
 from tessera.server.audit import Event
 from tessera.server.authorization import TesseraServer
 from tessera.server.grants import Approval
-from tessera.store import UserRecord
+from tessera.web import prompt
 from tessera.web.context import current_server
-from tessera.web.security import allow_form_redirect, check_csrf, csrf_token, current_user
+from tessera.web.security import SignedIn, allow_form_redirect, check_csrf, csrf_token, current_session
 
 __all__ = ["authorize"]
 
@@ -71,7 +71,8 @@ def authorize() -> ResponseReturnValue:
         return render_template(
             "errors/error.html", title="Request too long", message="The request is too long.", status=414
         ), 414
-    user = current_user()
+    signed_in = current_session()
+    user = None if signed_in is None else signed_in.user
     try:
         grant = server.get_consent_grant(end_user=user)
     except OAuth2Error as error:
@@ -80,8 +81,15 @@ def authorize() -> ResponseReturnValue:
         # Authlib quotes the request's own response_type or redirect_uri in an error description and refuses to
         # build one holding characters RFC 6749 §4.1.2.1 forbids there; such a request is malformed anyway
         return _error_page(_CHARACTERS)
-    if user is None:
+    decision = prompt.decide(grant, signed_in, server.context.now())
+    if decision.error is not None:
+        return _redirect_with_error(decision.error)
+    if signed_in is None:
         return redirect(url_for("login", next=request.full_path), code=302)
+    user = signed_in.user
+    if decision.sign_in_again and request.method == "GET":
+        # the request comes back here once signed in, without the prompt that sent it: auth_time is now
+        return redirect(url_for("login", next=prompt.without_login_prompt(request.path, request.args)), code=302)
 
     client = grant.client
     requested = (grant.request.scope or "").split()
@@ -99,11 +107,13 @@ def authorize() -> ResponseReturnValue:
         audit.emit(
             Event.CONSENT_GRANTED, client_id=client.client_id, user=user.username, detail={"scope": " ".join(chosen)}
         )
-        return _issue(server, grant, user, chosen)
+        return _issue(server, grant, signed_in, chosen)
 
     remembered = set((consents.get(user.id, client.client_id) or "").split())
-    if remembered.issuperset(requested):
-        return _issue(server, grant, user, requested)
+    if remembered.issuperset(requested) and not decision.ask_consent:
+        return _issue(server, grant, signed_in, requested)
+    if decision.silent:  # prompt=none: never a page
+        return _redirect_with_error(prompt.consent_required(grant))
     if grant.redirect_uri:  # validated: one the client registered; the form's answer redirects there
         allow_form_redirect(grant.redirect_uri)
     # every requested scope's description in one read; one that is not declared is shown by its name alone
@@ -119,8 +129,8 @@ def authorize() -> ResponseReturnValue:
     )
 
 
-def _issue(server: TesseraServer, grant: Any, user: UserRecord, scopes: list[str]) -> Response:
-    approval = Approval(user, " ".join(scopes))
+def _issue(server: TesseraServer, grant: Any, signed_in: SignedIn, scopes: list[str]) -> Response:
+    approval = Approval(signed_in.user, " ".join(scopes), signed_in.session.auth_time)
     response: Response = server.create_authorization_response(grant=grant, grant_user=approval)
     if request.method == "POST":
         response.status_code = 303  # after a POST, never 307 (RFC 9700 §4.12)
