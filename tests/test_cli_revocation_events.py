@@ -152,7 +152,7 @@ def test_revoking_by_user_or_client_is_one_not_before_event(
     (event,) = _stream(redis_url, revocation_channel)
     assert isinstance(event, NotBefore)
     if "alice" in args:
-        assert (event.subject, event.client_id) == (str(alice.id), None)
+        assert (event.subject, event.client_id) == (alice.subject, None)
     else:
         assert (event.subject, event.client_id) == (None, registered.client_id)
     assert abs(event.at - time.time()) < 5

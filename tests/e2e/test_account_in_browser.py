@@ -17,7 +17,7 @@ def test_revoke_on_the_account_page_ends_the_apps_access(page: Page, demo: DemoP
     page.get_by_role("link", name="Applications you allowed").click()
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()
     expect(page.get_by_text("Demo app")).to_be_visible()
-    expect(page.locator("li.app code")).to_have_text(["api", "restricted"])
+    expect(page.locator("li.app code")).to_have_text(["api", "openid", "profile", "restricted"])
     shots.take(page, "account")
 
     page.get_by_role("button", name="Revoke").click()
