@@ -31,7 +31,7 @@ from tessera.server.audit import AuditTrail, Event
 from tessera.store import Tokens
 from tessera.tokens import MalformedToken, TokenKind, digest, parse
 
-if TYPE_CHECKING:  # cryptography is imported when keys are read: a server without them never loads it
+if TYPE_CHECKING:  # imported here only when report keys are read
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
 __all__ = [
