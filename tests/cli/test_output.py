@@ -11,7 +11,7 @@ from tessera.store import Store, make_engine, upgrade
 from tests.conftest import RegisteredClient, unused_port
 from tests.test_cli import Cli, _insert_token
 
-HEAD = "0006_previous_secret"
+HEAD = "0007_mcp"
 
 
 # db upgrade
@@ -139,7 +139,7 @@ def _commands(group: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, .
 
 def test_every_command_that_lists_has_json() -> None:
     listing = [path for path, _ in _commands(main) if path[-1] == "list"]
-    assert sorted(listing) == [("clients", "list"), ("scopes", "list"), ("users", "list")]
+    assert sorted(listing) == [("clients", "list"), ("resources", "list"), ("scopes", "list"), ("users", "list")]
     for path, command in _commands(main):
         if path[-1] == "list":
             assert "as_json" in {p.name for p in command.params}, path

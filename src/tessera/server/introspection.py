@@ -3,7 +3,8 @@
 The hot path: checksum (no I/O for garbage), then one indexed query by digest; the caller comes from the
 client cache. A client registered with ``--introspect`` may introspect any token, any other client only its
 own; everything else, including an empty or malformed token, answers ``{"active": false}`` (§2.2).
-Refresh tokens are not introspectable here: resource servers only ever see access tokens.
+Refresh tokens are not introspectable here: resource servers only ever see access tokens. A token issued for
+resources (RFC 8707) answers ``aud``: read with the token, in the same query.
 """
 
 from typing import Any
@@ -67,4 +68,8 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         }
         if r.username is not None:
             body["username"] = r.username
+        if r.audience:
+            # RFC 7662 §2.2: a string for one resource, an array for several (RFC 8707)
+            audience = r.audience.split()
+            body["aud"] = audience[0] if len(audience) == 1 else audience
         return body

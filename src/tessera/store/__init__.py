@@ -2,13 +2,14 @@
 
 from tessera.store.db import make_engine
 from tessera.store.migrate import upgrade
-from tessera.store.protocols import Clients, Consents, Scopes, Sessions, Storage, TokenReader, Tokens, Users
+from tessera.store.protocols import Clients, Consents, Resources, Scopes, Sessions, Storage, TokenReader, Tokens, Users
 from tessera.store.records import (
     ActiveToken,
     ClientRecord,
     CodeRecord,
     NewToken,
     RefreshRecord,
+    ResourceRecord,
     ScopeRecord,
     SessionRecord,
     TokenRef,
@@ -24,6 +25,8 @@ __all__ = [
     "Consents",
     "NewToken",
     "RefreshRecord",
+    "ResourceRecord",
+    "Resources",
     "ScopeRecord",
     "Scopes",
     "SessionRecord",

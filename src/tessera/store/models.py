@@ -7,6 +7,12 @@ reused refresh token can revoke all of them in one statement.
 so a page finds its session in one indexed read) and a public ``sid`` that is not the secret (OpenID Connect
 sends it in ID tokens).
 
+``resources`` are the protected resources (APIs) the operator registered (RFC 8707): a client may ask for a token
+restricted to one of them. What a token is restricted to is kept on its row (``audience``, space-separated URIs),
+so introspection stays one indexed read; ``resources`` on a token row, a code and a consent is what the grant
+covers, which a refresh may narrow again. URIs hold no space (RFC 3986), so a space-separated string holds them
+as it holds scopes.
+
 ``scopes`` are the scopes the operator declared: a client may hold only these, the consent page describes them,
 the metadata lists them. A client's ``scope`` stays a space-separated string (what the grants read on every
 request), not a join table; :mod:`tessera.store.scopes` keeps the two in step when a scope is deleted. Names and
@@ -20,7 +26,17 @@ exactly this schema; a test compares them.
 
 from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
-__all__ = ["authorization_codes", "clients", "consents", "metadata", "scopes", "sessions", "tokens", "users"]
+__all__ = [
+    "authorization_codes",
+    "clients",
+    "consents",
+    "metadata",
+    "resources",
+    "scopes",
+    "sessions",
+    "tokens",
+    "users",
+]
 
 _DIGEST = String(64)
 
@@ -67,6 +83,8 @@ authorization_codes = Table(
     Column("grant_id", String(64), nullable=False),
     Column("expires_at", Integer, nullable=False),
     Column("used_at", Integer, nullable=True),
+    # the resources (RFC 8707) the person allowed, space-separated; NULL: none was asked for
+    Column("resources", Text, nullable=True),
 )
 
 tokens = Table(
@@ -84,6 +102,12 @@ tokens = Table(
     Column("refresh_expires_at", Integer, nullable=True),
     Column("refresh_used_at", Integer, nullable=True),
     Column("revoked_at", Integer, nullable=True),
+    # the access token's audience (RFC 8707), space-separated URIs; NULL: none, as before resources existed
+    Column("audience", Text, nullable=True),
+    # every resource the grant covers, which a refresh may ask for (the audience may be fewer of them)
+    Column("resources", Text, nullable=True),
+    # the scope the refresh token carries on, when the access token's was narrowed to its audience; NULL: ``scope``
+    Column("grant_scope", Text, nullable=True),
     Index("ix_tokens_grant_id", "grant_id"),
     Index("ix_tokens_refresh_expires_at", "refresh_expires_at"),
 )
@@ -95,6 +119,8 @@ consents = Table(
     Column("client_id", ForeignKey("clients.client_id", ondelete="CASCADE"), primary_key=True),
     Column("scope", Text, nullable=False),
     Column("granted_at", Integer, nullable=False),
+    # the resources the user allowed the client to reach, space-separated
+    Column("resources", Text, nullable=True),
 )
 
 sessions = Table(
@@ -115,5 +141,15 @@ scopes = Table(
     Column("name", Text, primary_key=True),
     Column("description", Text, nullable=False),
     Column("is_default", Boolean, default=False, nullable=False),
+    Column("created_at", Integer, nullable=False),
+)
+
+resources = Table(
+    "resources",
+    metadata,
+    Column("uri", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    # the scopes a token for this resource may carry, space-separated; NULL: any the client holds
+    Column("scope", Text, nullable=True),
     Column("created_at", Integer, nullable=False),
 )

@@ -10,6 +10,7 @@ protocol           used by
 :class:`Users`     sign-in, the grants (is the user still active?), account creation, the CLI
 :class:`Consents`  the consent page
 :class:`Scopes`    the declared scopes: registration, the consent page, the metadata, the CLI
+:class:`Resources` the protected resources (RFC 8707): the grants, the consent page, the CLI
 :class:`Sessions`  the pages' sign-in sessions; ``tessera tokens purge``
 =================  ===========================================================================================
 
@@ -26,13 +27,14 @@ from tessera.store.records import (
     CodeRecord,
     NewToken,
     RefreshRecord,
+    ResourceRecord,
     ScopeRecord,
     SessionRecord,
     TokenRef,
     UserRecord,
 )
 
-__all__ = ["Clients", "Consents", "Scopes", "Sessions", "Storage", "TokenReader", "Tokens", "Users"]
+__all__ = ["Clients", "Consents", "Resources", "Scopes", "Sessions", "Storage", "TokenReader", "Tokens", "Users"]
 
 
 class TokenReader(Protocol):
@@ -121,8 +123,11 @@ class Consents(Protocol):
     def get(self, user_id: int, client_id: str) -> str | None:
         """The scope the user has granted the client, if any."""
 
-    def save(self, user_id: int, client_id: str, scopes: Sequence[str]) -> None:
-        """Add ``scopes`` to what the user granted the client."""
+    def save(self, user_id: int, client_id: str, scopes: Sequence[str], resources: Sequence[str] = ()) -> None:
+        """Add ``scopes`` (and ``resources``) to what the user granted the client."""
+
+    def resources(self, user_id: int, client_id: str) -> str | None:
+        """The resources (space-separated URIs) the user has allowed the client to reach, if any."""
 
 
 class Scopes(Protocol):
@@ -147,6 +152,20 @@ class Scopes(Protocol):
         """In one transaction: call ``check`` with the clients holding the scope (id -> every scope it holds),
         which raises to change nothing; remove the scope from those clients and from every remembered consent;
         delete it. The ids of the clients changed. NotFound for an unknown name."""
+
+
+class Resources(Protocol):
+    def all(self) -> list[ResourceRecord]:
+        """Every registered resource, by URI."""
+
+    def find(self, uris: Collection[str]) -> dict[str, ResourceRecord]:
+        """Those of ``uris`` that are registered, by URI, in one read."""
+
+    def create(self, resource: ResourceRecord) -> None:
+        """Raises :class:`~tessera.errors.AlreadyExists` for a registered URI."""
+
+    def delete(self, uri: str) -> None:
+        """Raises :class:`~tessera.errors.NotFound` for an unknown URI."""
 
 
 class Sessions(Protocol):
@@ -186,6 +205,9 @@ class Storage(Protocol):
 
     @property
     def scopes(self) -> Scopes: ...
+
+    @property
+    def resources(self) -> Resources: ...
 
     def ping(self) -> None:
         """Raise :class:`~tessera.errors.StoreUnavailable` unless the database answers."""

@@ -8,6 +8,7 @@ __all__ = [
     "CodeRecord",
     "NewToken",
     "RefreshRecord",
+    "ResourceRecord",
     "ScopeRecord",
     "SessionRecord",
     "TokenRef",
@@ -52,6 +53,17 @@ class ScopeRecord:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ResourceRecord:
+    """A protected resource (an API) the operator registered (RFC 8707): tokens may be restricted to it. ``scope``
+    is what such a token may carry at most (space-separated), ``None`` for whatever the client holds."""
+
+    uri: str
+    name: str
+    scope: str | None
+    created_at: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class CodeRecord:
     digest: str
     client_id: str
@@ -63,6 +75,8 @@ class CodeRecord:
     grant_id: str
     expires_at: int
     used_at: int | None = None
+    #: the resources the person allowed (space-separated URIs), or None
+    resources: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -78,6 +92,12 @@ class NewToken:
     issued_at: int
     expires_at: int
     refresh_expires_at: int | None
+    #: the access token's audience, space-separated resource URIs (RFC 8707); None: no audience
+    audience: str | None = None
+    #: every resource the grant covers, which a refresh may ask for again
+    resources: str | None = None
+    #: the scope the refresh token keeps when ``scope`` was narrowed to the audience; None: ``scope``
+    grant_scope: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -90,6 +110,8 @@ class ActiveToken:
     scope: str
     issued_at: int
     expires_at: int
+    #: space-separated resource URIs the token is restricted to (RFC 8707), or None
+    audience: str | None = None
 
     @property
     def subject(self) -> str:
@@ -99,6 +121,8 @@ class ActiveToken:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RefreshRecord:
+    """A refresh token's row; ``scope`` is what the refresh token carries (the grant's scope)."""
+
     client_id: str
     user_id: int | None
     scope: str
@@ -106,6 +130,8 @@ class RefreshRecord:
     refresh_expires_at: int
     refresh_used_at: int | None
     revoked_at: int | None
+    #: every resource the grant covers (space-separated URIs), or None
+    resources: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ Only the modules of this package issue SQL; everything else talks to the protoco
     store.consents.get(user_id, client_id) # tessera.store.consents
     store.sessions.find(digest)            # tessera.store.sessions
     store.scopes.described(["api"])        # tessera.store.scopes
+    store.resources.find([uri])            # tessera.store.resources
 """
 
 from sqlalchemy import Engine
@@ -17,6 +18,7 @@ from sqlalchemy import Engine
 from tessera.store.clients import ClientTable
 from tessera.store.consents import ConsentTable
 from tessera.store.database import Database
+from tessera.store.resources import ResourceTable
 from tessera.store.scopes import ScopeTable
 from tessera.store.sessions import SessionTable
 from tessera.store.tokens import HOT_STATEMENTS, TokenTable
@@ -37,6 +39,7 @@ class Store:
         self.consents = ConsentTable(self._db)
         self.sessions = SessionTable(self._db)
         self.scopes = ScopeTable(self._db)
+        self.resources = ResourceTable(self._db)
 
     def ping(self) -> None:
         """Raise :class:`~tessera.errors.StoreUnavailable` unless the database answers."""

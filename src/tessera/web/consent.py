@@ -2,6 +2,10 @@
 answer the client. Authlib validates the request and builds every redirect; this module only decides which
 page to show.
 
+The page names every resource (RFC 8707) the request asks for, by its name and URI: the person allows the client
+to reach those APIs, with the checked scopes. A remembered consent is used only when it covers the scopes and
+the resources asked for.
+
 An unknown client or an unregistered redirect URI is shown here and never redirected (RFC 6749 §4.1.2.1).
 """
 
@@ -12,7 +16,7 @@ from flask import Response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from tessera.server.authorization import TesseraServer
-from tessera.server.grants import Approval
+from tessera.server.grants import Approval, AuthorizationCodeGrant
 from tessera.store import UserRecord
 from tessera.web.context import current_server
 from tessera.web.security import allow_form_redirect, check_csrf, csrf_token, current_user
@@ -84,6 +88,8 @@ def authorize() -> ResponseReturnValue:
 
     client = grant.client
     requested = (grant.request.scope or "").split()
+    # the registered resources (RFC 8707) asked for, checked by the grant
+    resources = grant.resources if isinstance(grant, AuthorizationCodeGrant) else ()
     consents = server.context.store.consents
     if request.method == "POST":
         check_csrf()
@@ -92,11 +98,12 @@ def authorize() -> ResponseReturnValue:
         chosen = [s for s in requested if s in request.form.getlist("grant_scope")]
         if not chosen:
             return server.create_authorization_response(grant=grant, grant_user=None)
-        consents.save(user.id, client.client_id, chosen)
+        consents.save(user.id, client.client_id, chosen, [r.uri for r in resources])
         return _issue(server, grant, user, chosen)
 
     remembered = set((consents.get(user.id, client.client_id) or "").split())
-    if remembered.issuperset(requested):
+    reached = set((consents.resources(user.id, client.client_id) or "").split()) if resources else set()
+    if remembered.issuperset(requested) and reached.issuperset(r.uri for r in resources):
         return _issue(server, grant, user, requested)
     if grant.redirect_uri:  # validated: one the client registered; the form's answer redirects there
         allow_form_redirect(grant.redirect_uri)
@@ -108,13 +115,15 @@ def authorize() -> ResponseReturnValue:
         client_name=client.name,
         username=user.username,
         scopes=[(s, descriptions.get(s, "")) for s in requested],
+        resources=[(r.name, r.uri) for r in resources],
         form_action=request.full_path,
         logout_url=url_for("logout"),
     )
 
 
 def _issue(server: TesseraServer, grant: Any, user: UserRecord, scopes: list[str]) -> Response:
-    approval = Approval(user, " ".join(scopes))
+    resources = grant.resources if isinstance(grant, AuthorizationCodeGrant) else ()
+    approval = Approval(user, " ".join(scopes), resources)
     response: Response = server.create_authorization_response(grant=grant, grant_user=approval)
     if request.method == "POST":
         response.status_code = 303  # after a POST, never 307 (RFC 9700 §4.12)
