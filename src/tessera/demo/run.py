@@ -72,11 +72,12 @@ def running_demo(ports: DemoPorts, data_dir: Path, environ: Mapping[str, str] | 
     app_url = f"http://{HOST}:{ports.app}"
     api_url = f"http://{HOST}:{ports.api}"
     redirect_uri = app_url + "/authorize"
+    resource = api_url + "/"  # the API's URI, registered as a resource: its tokens are issued for it alone
     engine = make_engine(database_url)
     try:
         upgrade(engine)
         store = Store(engine)
-        clients = provision(store, redirect_uri=redirect_uri)
+        clients = provision(store, redirect_uri=redirect_uri, resource=resource)
         client_app = create_client_app(
             ClientAppConfig(
                 issuer=settings.issuer,
@@ -85,6 +86,7 @@ def running_demo(ports: DemoPorts, data_dir: Path, environ: Mapping[str, str] | 
                 redirect_uri=redirect_uri,
                 api_base_url=api_url,
                 scope=SCOPE,
+                resource=resource,
             )
         )
         sites = [
@@ -92,7 +94,7 @@ def running_demo(ports: DemoPorts, data_dir: Path, environ: Mapping[str, str] | 
             Site(
                 "api",
                 ports.api,
-                create_api_app(settings.issuer, clients.api_id, clients.api_secret),
+                create_api_app(settings.issuer, clients.api_id, clients.api_secret, resource),
                 " (the API: try --api-port)",
             ),
             Site("app", ports.app, client_app, " (the demo app: try --app-port)"),
