@@ -235,3 +235,12 @@ def test_a_validator_with_an_audience_refuses_tokens_for_another_resource(
         with pytest.raises(InvalidToken):
             validator.validate("Bearer " + token, ())
     assert store.tokens.active(digest(for_api.json["access_token"])) is not None
+
+
+def test_more_than_ten_resources_at_once_are_refused(
+    client: FlaskClient, web_client: RegisteredClient, user: Any
+) -> None:
+    login(client)
+    url, _ = _authorize(client, web_client, *(f"https://api{i}.example/" for i in range(11)))
+    query = parse_qs(urlsplit(client.get(url).headers["Location"]).query)
+    assert query["error"] == ["invalid_target"] and "At most 10" in query["error_description"][0]
