@@ -30,6 +30,7 @@ from tessera.errors import ConfigError
 __all__ = ["Secret", "Settings", "is_loopback", "parse_limits", "read_dotenv"]
 
 Env = Literal["development", "production"]
+Registration = Literal["off", "token", "open"]
 
 
 class Secret(str):
@@ -114,6 +115,27 @@ def _prefix(value: str) -> str:
 _YEAR = 31_536_000
 
 
+def _registration(value: str) -> Registration:
+    value = value.strip().lower() or "off"
+    if value not in ("off", "token", "open"):
+        raise ConfigError(f"TESSERA_REGISTRATION must be off, token or open, not {value!r}")
+    return value  # type: ignore[return-value]
+
+
+#: RFC 6749 §3.3 scope-token characters (config imports nothing of the server)
+_SCOPE_CHARACTERS = frozenset(chr(c) for c in range(0x21, 0x7F)) - {'"', "\\"}
+
+
+def _scopes(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    names = tuple(dict.fromkeys(raw.split()))
+    if not all(set(n) <= _SCOPE_CHARACTERS for n in names):
+        raise ConfigError(f"{name} must be space-separated scope names, not {raw!r}")
+    return names
+
+
 def _path(value: str) -> Path | None:
     """A file named by a setting; whoever reads it says so if it cannot be read."""
     return Path(value.strip()) if value.strip() else None
@@ -160,6 +182,12 @@ class Settings:
     #: the operator's own list of refused passwords, read by the commands that set a password
     #: (:class:`tessera.server.accounts.PasswordPolicy`), not by the server, which sets none
     password_blocklist: Path | None = None
+    #: client registration over HTTP (RFC 7591): off, token (an initial access token needed) or open
+    registration: Registration = "off"
+    #: the most a client registered over HTTP may hold, intersected with the declared scopes
+    registration_scopes: tuple[str, ...] = ("openid", "profile", "email", "api")
+    #: registrations per client address (RFC 7591 §5 leaves it to the server; open registration needs it)
+    registration_limit: str = "10/hour;50/day"
     #: whether the production rules a server needs (secret key, issuer) were applied; a server refuses settings
     #: read without them (:meth:`check_for_server`)
     for_server: bool = True
@@ -222,6 +250,9 @@ class Settings:
             session_idle_timeout=_int(env, "TESSERA_SESSION_IDLE_TIMEOUT", cls.session_idle_timeout, 60, _YEAR),
             session_max_age=_int(env, "TESSERA_SESSION_MAX_AGE", cls.session_max_age, 60, _YEAR),
             password_blocklist=_path(env.get("TESSERA_PASSWORD_BLOCKLIST", "")),
+            registration=_registration(env.get("TESSERA_REGISTRATION", "")),
+            registration_scopes=_scopes(env, "TESSERA_REGISTRATION_SCOPES", cls.registration_scopes),
+            registration_limit=_limits(env, "TESSERA_REGISTRATION_LIMIT", cls.registration_limit),
             for_server=for_server,
         )
 

@@ -7,6 +7,8 @@
   waits at most a minute. Only failures count, and a success clears the account's count (not the address's,
   or signing in to one's own account would reset the budget for guessing others'). Usernames are counted
   whether or not the account exists, so the answer never tells which accounts exist.
+* **Client registrations** (RFC 7591), per client address, counted whether they succeed or not: open
+  registration must not let one address fill the client table.
 * **Token and introspection requests, per authenticated client** (off unless configured). Counted after the
   client has authenticated, so nobody can use up another client's budget by sending its client_id.
 
@@ -337,6 +339,7 @@ class RateLimits:
             "token": parse_limits(settings.token_limit),
             "introspection": parse_limits(settings.introspection_limit),
         }
+        self.registration = parse_limits(settings.registration_limit)
         # per-client limits may be high, so they use ``limits``' constant-size sliding-window counter; a sign-in
         # ladder is small, so its exact moving window is cheap and gives an exact Retry-After
         url, prefix = settings.redis_url, settings.redis_prefix
@@ -395,6 +398,13 @@ class RateLimits:
         if not items:
             return _ALLOWED
         return self._clients.run(lambda limiter: _hit(limiter, items, (endpoint, client_id)))
+
+    def registration_request(self, address: str | None) -> Verdict:
+        """Count one client registration (RFC 7591) from ``address``, whether or not it succeeds."""
+        if not self.registration:
+            return _ALLOWED
+        key = ("registration", address_key(address))
+        return self._clients.run(lambda limiter: _hit(limiter, self.registration, key))
 
 
 def _redis(url: str, prefix: str) -> RedisStorage:

@@ -110,10 +110,14 @@ def build(
     server.register_endpoint(RevocationEndpoint(server))
 
     flask = _pages(settings, server)
+    endpoints = advertised()
     routes = list(MACHINE)
+    if settings.registration == "off":  # no registration endpoint at all: a 404, and not in the metadata
+        endpoints.pop("registration_endpoint")
+        routes = [route for route in routes if route.advertised_as != "registration_endpoint"]
     if counter is not None:
         routes.append(_statement_count_route(counter))
-    metadata = Metadata(server, advertised(), refresh=settings.client_cache_ttl)
+    metadata = Metadata(server, endpoints, refresh=settings.client_cache_ttl)
     pages: Any = flask.wsgi_app
     if settings.trusted_proxies:
         # request.remote_addr (counted by the sign-in rate limit) becomes the address the proxies saw

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from flask.typing import ResponseReturnValue
 
 from tessera.server import handlers
+from tessera.server.dynamic import REGISTER_PATH
 from tessera.server.front import MachineRoute, Runs
 from tessera.web import auth, consent
 
@@ -40,6 +41,8 @@ MACHINE = (
     MachineRoute("/oauth/token",                   POST,    handlers.token,      THREAD, "token_endpoint"),
     MachineRoute("/oauth/introspect",              POST,    handlers.introspect, LOOP,   "introspection_endpoint"),
     MachineRoute("/oauth/revoke",                  POST,    handlers.revoke,     THREAD, "revocation_endpoint"),
+    # with ?client_id=: the registration client URI (RFC 7592); absent when TESSERA_REGISTRATION=off
+    MachineRoute(REGISTER_PATH, ("POST", "GET", "PUT", "DELETE"), handlers.register, THREAD, "registration_endpoint"),
     MachineRoute("/.well-known/oauth-authorization-server", GET, handlers.metadata, LOOP),
     MachineRoute("/openapi.json",                  GET,     handlers.openapi,    LOOP),
     MachineRoute("/healthz",                       GET,     handlers.healthz,    LOOP),

@@ -3,8 +3,8 @@
 framework: :class:`~tessera.server.front.Front` calls them, and the request map (:mod:`tessera.app.routes`)
 says which path each one serves.
 
-The OAuth endpoints are Authlib's (grants, RFC 7662, RFC 7009), given Authlib's framework-neutral request; the
-documents (metadata, OpenAPI) are built once and served as bytes.
+The OAuth endpoints are Authlib's (grants, RFC 7662, RFC 7009, RFC 7591 and RFC 7592), given Authlib's
+framework-neutral request; the documents (metadata, OpenAPI) are built once and served as bytes.
 """
 
 import dataclasses
@@ -15,11 +15,23 @@ from importlib import resources
 from typing import Any
 
 from tessera.errors import StoreError
+from tessera.server import dynamic
 from tessera.server.authorization import TesseraServer
 from tessera.server.metadata import Metadata
 from tessera.server.request import HttpRequest, Reply
 
-__all__ = ["Handler", "Machine", "healthz", "introspect", "metadata", "openapi", "readyz", "revoke", "token"]
+__all__ = [
+    "Handler",
+    "Machine",
+    "healthz",
+    "introspect",
+    "metadata",
+    "openapi",
+    "readyz",
+    "register",
+    "revoke",
+    "token",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +70,11 @@ def revoke(machine: Machine, request: HttpRequest) -> Reply:
 def _endpoint(machine: Machine, name: str, request: HttpRequest) -> Reply:
     server = machine.server
     return server.endpoints[name](request.oauth(server.context.settings.issuer))
+
+
+def register(machine: Machine, request: HttpRequest) -> Reply:
+    """RFC 7591 and RFC 7592 (:mod:`tessera.server.dynamic`); in the request map unless TESSERA_REGISTRATION=off."""
+    return dynamic.answer(machine.server, request)
 
 
 def metadata(machine: Machine, request: HttpRequest) -> Reply:

@@ -2,13 +2,26 @@
 
 from tessera.store.db import make_engine
 from tessera.store.migrate import upgrade
-from tessera.store.protocols import Clients, Consents, Resources, Scopes, Sessions, Storage, TokenReader, Tokens, Users
+from tessera.store.protocols import (
+    Clients,
+    Consents,
+    Registrations,
+    Resources,
+    Scopes,
+    Sessions,
+    Storage,
+    TokenReader,
+    Tokens,
+    Users,
+)
 from tessera.store.records import (
     ActiveToken,
     ClientRecord,
     CodeRecord,
+    InitialAccessToken,
     NewToken,
     RefreshRecord,
+    RegistrationRecord,
     ResourceRecord,
     ScopeRecord,
     SessionRecord,
@@ -22,9 +35,12 @@ __all__ = [
     "ClientRecord",
     "Clients",
     "CodeRecord",
+    "InitialAccessToken",
     "Consents",
     "NewToken",
     "RefreshRecord",
+    "RegistrationRecord",
+    "Registrations",
     "ResourceRecord",
     "Resources",
     "ScopeRecord",

@@ -153,3 +153,26 @@ resources = Table(
     Column("scope", Text, nullable=True),
     Column("created_at", Integer, nullable=False),
 )
+
+registrations = Table(
+    "registrations",
+    metadata,
+    # a client registered over HTTP (RFC 7591); deleting the client deletes this row
+    Column("client_id", ForeignKey("clients.client_id", ondelete="CASCADE"), primary_key=True),
+    # SHA-256 of its registration access token (RFC 7592 §1): never the token
+    Column("token_digest", _DIGEST, unique=True, nullable=False),
+    Column("token_endpoint_auth_method", String(32), nullable=False),
+    Column("created_at", Integer, nullable=False),
+)
+
+initial_access_tokens = Table(
+    "initial_access_tokens",
+    metadata,
+    # SHA-256 of a token that lets its holder register clients (RFC 7591 §3), from `tessera registration-tokens`
+    Column("digest", _DIGEST, primary_key=True),
+    # registrations it still allows; NULL: any number
+    Column("uses_left", Integer, nullable=True),
+    # Unix seconds; NULL: never
+    Column("expires_at", Integer, nullable=True),
+    Column("created_at", Integer, nullable=False),
+)

@@ -25,8 +25,10 @@ from tessera.store.records import (
     ActiveToken,
     ClientRecord,
     CodeRecord,
+    InitialAccessToken,
     NewToken,
     RefreshRecord,
+    RegistrationRecord,
     ResourceRecord,
     ScopeRecord,
     SessionRecord,
@@ -168,6 +170,30 @@ class Resources(Protocol):
         """Raises :class:`~tessera.errors.NotFound` for an unknown URI."""
 
 
+class Registrations(Protocol):
+    """Clients registered over HTTP (RFC 7591, RFC 7592) and the initial access tokens that allow it."""
+
+    def create_initial(self, token: InitialAccessToken) -> None: ...
+
+    def initial_usable(self, digest: str, now: int) -> bool:
+        """Whether the initial access token with that digest exists, has a use left and has not expired."""
+
+    def register(
+        self, client: ClientRecord, registration: RegistrationRecord, *, initial: str | None, now: int
+    ) -> None:
+        """Store both in one transaction, spending one use of the initial access token ``initial`` (a digest);
+        :class:`PermissionError`, and nothing stored, if it has none left."""
+
+    def by_token(self, token_digest: str) -> RegistrationRecord | None: ...
+
+    def by_client(self, client_id: str) -> RegistrationRecord | None: ...
+
+    def set_auth_method(self, client_id: str, method: str) -> None: ...
+
+    def purge_initial(self, now: int) -> int:
+        """Delete initial access tokens that expired or have no use left; how many."""
+
+
 class Sessions(Protocol):
     def start(self, session: SessionRecord) -> None:
         """Store a new session. Raises :class:`~tessera.errors.NotFound` if its user is gone."""
@@ -208,6 +234,9 @@ class Storage(Protocol):
 
     @property
     def resources(self) -> Resources: ...
+
+    @property
+    def registrations(self) -> Registrations: ...
 
     def ping(self) -> None:
         """Raise :class:`~tessera.errors.StoreUnavailable` unless the database answers."""

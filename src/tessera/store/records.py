@@ -162,3 +162,25 @@ class SessionRecord:
         """Not ended, seen less than ``idle_timeout`` seconds ago, signed in less than ``max_age`` seconds ago.
         :meth:`~tessera.store.sessions.SessionTable.purge` deletes exactly the sessions this refuses."""
         return self.ended_at is None and now < self.last_seen + idle_timeout and now < self.created_at + max_age
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RegistrationRecord:
+    """A client registered over HTTP: the digest of its registration access token and the authentication
+    method it registered with (``none``, ``client_secret_basic`` or ``client_secret_post``)."""
+
+    client_id: str
+    token_digest: str
+    token_endpoint_auth_method: str
+    created_at: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InitialAccessToken:
+    """An initial access token, by digest: ``uses_left`` ``None`` for any number, ``expires_at`` ``None`` for
+    never."""
+
+    digest: str
+    uses_left: int | None
+    expires_at: int | None
+    created_at: int

@@ -11,6 +11,7 @@ Only the modules of this package issue SQL; everything else talks to the protoco
     store.sessions.find(digest)            # tessera.store.sessions
     store.scopes.described(["api"])        # tessera.store.scopes
     store.resources.find([uri])            # tessera.store.resources
+    store.registrations.by_token(digest)   # tessera.store.registrations
 """
 
 from sqlalchemy import Engine
@@ -18,6 +19,7 @@ from sqlalchemy import Engine
 from tessera.store.clients import ClientTable
 from tessera.store.consents import ConsentTable
 from tessera.store.database import Database
+from tessera.store.registrations import RegistrationTable
 from tessera.store.resources import ResourceTable
 from tessera.store.scopes import ScopeTable
 from tessera.store.sessions import SessionTable
@@ -40,6 +42,7 @@ class Store:
         self.sessions = SessionTable(self._db)
         self.scopes = ScopeTable(self._db)
         self.resources = ResourceTable(self._db)
+        self.registrations = RegistrationTable(self._db)
 
     def ping(self) -> None:
         """Raise :class:`~tessera.errors.StoreUnavailable` unless the database answers."""

@@ -1,0 +1,89 @@
+"""Clients registered over HTTP (RFC 7591) and the tokens that allow it. The rules (what a registration may ask
+for) live in :mod:`tessera.server.dynamic`; this module stores what it was given, by digest only.
+
+A registration is one transaction: the initial access token's use (if one was needed), the client and its
+registration access token are written together or not at all, so a refused or failed registration leaves
+nothing behind and an initial access token allowing one use registers exactly one client, however many
+requests race for it.
+"""
+
+import dataclasses
+
+from sqlalchemy import ColumnElement, delete, insert, or_, select, update
+
+from tessera.store.clients import client_values
+from tessera.store.database import Database
+from tessera.store.models import clients as _clients
+from tessera.store.models import initial_access_tokens as _initial
+from tessera.store.models import registrations as _registrations
+from tessera.store.records import ClientRecord, InitialAccessToken, RegistrationRecord
+
+__all__ = ["RegistrationTable"]
+
+
+class RegistrationTable:
+    """:class:`~tessera.store.protocols.Registrations` over the ``registrations`` and ``initial_access_tokens``
+    tables."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create_initial(self, token: InitialAccessToken) -> None:
+        with self._db.write() as conn:
+            conn.execute(insert(_initial).values(dataclasses.asdict(token)))
+
+    def initial_usable(self, digest: str, now: int) -> bool:
+        with self._db.read() as conn:
+            return conn.execute(select(_initial.c.digest).where(_usable(digest, now))).first() is not None
+
+    def register(
+        self, client: ClientRecord, registration: RegistrationRecord, *, initial: str | None, now: int
+    ) -> None:
+        """Store ``client`` and ``registration``, spending one use of the initial access token whose digest is
+        ``initial`` (if not ``None``). Raises :class:`PermissionError`, and stores nothing, when that token has
+        no use left or has expired meanwhile."""
+        with self._db.write() as conn:
+            if initial is not None:
+                spent = conn.execute(
+                    update(_initial)
+                    .where(_usable(initial, now))
+                    .values(uses_left=_initial.c.uses_left - 1)  # NULL - 1 is NULL: unlimited stays unlimited
+                )
+                if spent.rowcount != 1:
+                    raise PermissionError("the initial access token has expired or has no use left")
+            conn.execute(insert(_clients).values(client_id=client.client_id, **client_values(client)))
+            conn.execute(insert(_registrations).values(dataclasses.asdict(registration)))
+
+    def by_token(self, token_digest: str) -> RegistrationRecord | None:
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(_registrations).where(_registrations.c.token_digest == token_digest)
+            ).one_or_none()
+        return None if row is None else RegistrationRecord(**row._mapping)
+
+    def by_client(self, client_id: str) -> RegistrationRecord | None:
+        with self._db.read() as conn:
+            row = conn.execute(select(_registrations).where(_registrations.c.client_id == client_id)).one_or_none()
+        return None if row is None else RegistrationRecord(**row._mapping)
+
+    def set_auth_method(self, client_id: str, method: str) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                update(_registrations)
+                .where(_registrations.c.client_id == client_id)
+                .values(token_endpoint_auth_method=method)
+            )
+
+    def purge_initial(self, now: int) -> int:
+        """Delete initial access tokens that expired or have no use left; how many."""
+        with self._db.write() as conn:
+            gone = or_(_initial.c.expires_at <= now, _initial.c.uses_left <= 0)
+            return conn.execute(delete(_initial).where(gone)).rowcount
+
+
+def _usable(digest: str, now: int) -> ColumnElement[bool]:
+    return (
+        (_initial.c.digest == digest)
+        & or_(_initial.c.uses_left.is_(None), _initial.c.uses_left > 0)
+        & or_(_initial.c.expires_at.is_(None), _initial.c.expires_at > now)
+    )
