@@ -303,3 +303,22 @@ def test_password_blocklist_is_a_path_read_only_by_the_commands_that_set_passwor
     missing = tmp_path / "missing.txt"
     # a server sets no password, so a list it cannot read does not stop it
     assert Settings.from_env({"TESSERA_PASSWORD_BLOCKLIST": f" {missing} "}).password_blocklist == missing
+
+
+def test_registration_settings() -> None:
+    default = Settings.from_env({})
+    assert default.registration == "off"
+    assert default.registration_scopes == ("openid", "profile", "email", "api")
+    assert default.registration_limit == "10/hour;50/day"
+    chosen = Settings.from_env(
+        {
+            "TESSERA_REGISTRATION": " Open ",
+            "TESSERA_REGISTRATION_SCOPES": "api  api mcp:read",
+            "TESSERA_REGISTRATION_LIMIT": "off",
+        }
+    )
+    assert (chosen.registration, chosen.registration_scopes) == ("open", ("api", "mcp:read"))
+    assert chosen.registration_limit == "off"
+    assert "TESSERA_REGISTRATION must be off, token or open" in _refused({"TESSERA_REGISTRATION": "yes"})
+    assert "TESSERA_REGISTRATION_SCOPES" in _refused({"TESSERA_REGISTRATION_SCOPES": 'api "quoted"'})
+    assert "TESSERA_REGISTRATION_LIMIT" in _refused({"TESSERA_REGISTRATION_LIMIT": "lots"})

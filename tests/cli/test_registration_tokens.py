@@ -3,7 +3,7 @@ registered over HTTP, listed and deleted by ``tessera clients`` like any other."
 
 from sqlalchemy import select
 
-from tessera.store import Store
+from tessera.store import InitialAccessToken, Store
 from tessera.store.models import initial_access_tokens
 from tessera.tokens import digest
 from tests.conftest import ISSUER, app_for
@@ -57,3 +57,12 @@ def test_a_client_registered_with_the_token_is_listed_and_deleted_like_any_other
         headers={"Authorization": f"Bearer {body['registration_access_token']}"},
     )
     assert management.status_code == 401 and management.get_json()["error"] == "invalid_token"
+
+
+def test_tokens_purge_deletes_spent_and_expired_initial_access_tokens(cli: Cli, store: Store) -> None:
+    store.registrations.create_initial(InitialAccessToken("a" * 64, None, 1, 0))  # expired long ago
+    store.registrations.create_initial(InitialAccessToken("b" * 64, 0, None, 0))  # no use left
+    live = cli.json("registration-tokens", "create", "--ttl", "600")["initial_access_token"]
+    assert "Purged 2 row(s)." in cli.ok("tokens", "purge").stdout
+    with store.engine.connect() as conn:
+        assert [row.digest for row in conn.execute(select(initial_access_tokens))] == [digest(live)]

@@ -43,11 +43,13 @@ def tokens_revoke(username: str | None, client_id: str | None) -> None:
 @tokens.command("purge")
 @handled
 def tokens_purge() -> None:
-    """Delete expired and revoked rows that are no longer needed, and ended or expired sign-in sessions."""
+    """Delete expired and revoked rows that are no longer needed, ended or expired sign-in sessions, and initial
+    access tokens that expired or have no use left."""
     settings = load_settings()
     store = store_of(settings)
     removed = store.tokens.purge()
     removed += store.sessions.purge(
         int(time.time()), idle_timeout=settings.session_idle_timeout, max_age=settings.session_max_age
     )
+    removed += store.registrations.purge_initial(int(time.time()))
     click.echo(f"Purged {removed} row(s).")
