@@ -389,3 +389,22 @@ def test_a_native_app_with_a_private_use_scheme_gets_its_code_there(
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": native, "code_verifier": verifier}
     tokens = open_client.post("/oauth/token", data={**data, "client_id": record.client_id})
     assert tokens.status_code == 200, tokens.get_json()
+
+
+def test_behind_a_trusted_proxy_the_limit_counts_the_forwarded_address(store: Store, sqlite_url: str) -> None:
+    client = app_for(
+        store,
+        sqlite_url,
+        TESSERA_REGISTRATION="open",
+        TESSERA_REGISTRATION_LIMIT="1/minute",
+        TESSERA_TRUSTED_PROXIES="1",
+    ).test_client()
+    body = {"redirect_uris": ["https://app.example/cb"]}
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}
+
+    def forwarded(chain: str) -> int:
+        return client.post(REGISTER, json=body, environ_base=proxy, headers={"X-Forwarded-For": chain}).status_code
+
+    assert forwarded("192.0.2.1") == 201
+    assert forwarded("192.0.2.2") == 201  # another client behind the same proxy
+    assert forwarded("198.51.100.7, 192.0.2.1") == 429  # what the client wrote itself is not trusted
