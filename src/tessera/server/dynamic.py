@@ -431,10 +431,10 @@ class ClientConfiguration(ClientConfigurationEndpoint):
                 changes,
                 scopes=catalogue(context.store.scopes),
                 production=context.settings.production,
+                save=lambda checked: context.store.registrations.update(checked, method),
             )
         except InvalidClientMetadata as exc:
             raise _refusal(exc) from None
-        context.store.registrations.set_auth_method(client.client_id, method)
         context.clients.forget(client.client_id)
         return OAuthClient(record, clock=context.clock)
 

@@ -139,11 +139,17 @@ def register_client(
 
 
 def update_client(
-    clients: Clients, client_id: str, changes: ClientChanges, *, scopes: Catalogue, production: bool = False
+    clients: Clients,
+    client_id: str,
+    changes: ClientChanges,
+    *,
+    scopes: Catalogue,
+    production: bool = False,
+    save: Callable[[ClientRecord], None] | None = None,
 ) -> ClientRecord:
     """Apply ``changes`` to a registered client, checked against the same rules as a new one (``scopes`` being
-    the declared ones). A client's id, secret, kind (public or confidential) and creation time never change
-    here."""
+    the declared ones), and store it with ``clients.update`` or ``save``. A client's id, secret, kind (public or
+    confidential) and creation time never change here."""
     current = clients.get(client_id)
     if current is None:
         raise NotFound(f"no client {client_id!r}")
@@ -164,7 +170,7 @@ def update_client(
         scope=scope,
         may_introspect=checked.introspect,
     )
-    clients.update(record)
+    (save or clients.update)(record)
     return record
 
 

@@ -188,7 +188,9 @@ class Registrations(Protocol):
 
     def by_client(self, client_id: str) -> RegistrationRecord | None: ...
 
-    def set_auth_method(self, client_id: str, method: str) -> None: ...
+    def update(self, client: ClientRecord, method: str) -> None:
+        """Replace the client's metadata (as :meth:`Clients.update`) and its registered authentication method, in
+        one transaction. Raises :class:`~tessera.errors.NotFound`."""
 
     def purge_initial(self, now: int) -> int:
         """Delete initial access tokens that expired or have no use left; how many."""

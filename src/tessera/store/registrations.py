@@ -11,6 +11,7 @@ import dataclasses
 
 from sqlalchemy import ColumnElement, delete, insert, or_, select, update
 
+from tessera.errors import NotFound
 from tessera.store.clients import client_values
 from tessera.store.database import Database
 from tessera.store.models import clients as _clients
@@ -66,11 +67,19 @@ class RegistrationTable:
             row = conn.execute(select(_registrations).where(_registrations.c.client_id == client_id)).one_or_none()
         return None if row is None else RegistrationRecord(**row._mapping)
 
-    def set_auth_method(self, client_id: str, method: str) -> None:
+    def update(self, client: ClientRecord, method: str) -> None:
         with self._db.write() as conn:
+            values = client_values(client)
+            for kept in ("secret_digest", "created_at", "previous_secret_digest", "previous_secret_expires_at"):
+                del values[kept]
+            if (
+                conn.execute(update(_clients).where(_clients.c.client_id == client.client_id).values(values)).rowcount
+                != 1
+            ):
+                raise NotFound(f"no client {client.client_id!r}")
             conn.execute(
                 update(_registrations)
-                .where(_registrations.c.client_id == client_id)
+                .where(_registrations.c.client_id == client.client_id)
                 .values(token_endpoint_auth_method=method)
             )
 
