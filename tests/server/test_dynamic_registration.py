@@ -2,6 +2,7 @@
 ``TESSERA_REGISTRATION`` and ``TESSERA_REGISTRATION_SCOPES``."""
 
 import time
+from json import loads as json_loads
 from typing import Any
 
 import pytest
@@ -408,3 +409,35 @@ def test_behind_a_trusted_proxy_the_limit_counts_the_forwarded_address(store: St
     assert forwarded("192.0.2.1") == 201
     assert forwarded("192.0.2.2") == 201  # another client behind the same proxy
     assert forwarded("198.51.100.7, 192.0.2.1") == 429  # what the client wrote itself is not trusted
+
+
+def test_methods_and_the_query_string(open_client: FlaskClient, registered: dict[str, Any]) -> None:
+    allow = open_client.options(REGISTER).headers["Allow"]
+    assert set(allow.split(", ")) == {"OPTIONS", "POST", "GET", "PUT", "DELETE", "HEAD"}
+    assert open_client.patch(REGISTER, json={}).status_code == 405
+    path, token = _path(registered["registration_client_uri"]), registered["registration_access_token"]
+    head = open_client.head(path, headers=_bearer(token))
+    assert head.status_code == 200 and head.data == b""
+    response = open_client.post(path, json={"redirect_uris": ["https://app.example/cb"]})
+    _refused(response, "invalid_request", "no query string")
+
+
+def test_under_tessera_serve(store: Store, sqlite_url: str) -> None:
+    """The same endpoint through the RSGI face ``tessera serve`` runs: JSON bodies, the query string, DELETE."""
+    from tessera.app import build
+    from tests.server.test_rsgi import Headers, Proto, Scope, _serve
+
+    front = build(settings_for(sqlite_url, TESSERA_REGISTRATION="open"), store=store).rsgi(threads=2)
+    body = b'{"redirect_uris": ["http://127.0.0.1/callback"], "token_endpoint_auth_method": "none"}'
+    headers = Headers([("content-type", "application/json"), ("content-length", str(len(body)))])
+    created = Proto(body=body)
+    _serve(front, (Scope("POST", REGISTER, headers), created))
+    assert created.status == 201 and created.answer is not None
+    answer = json_loads(created.answer[2])
+    client_id, token = answer["client_id"], answer["registration_access_token"]
+    auth = Headers([("authorization", f"Bearer {token}")])
+    read, deleted = Proto(), Proto()
+    _serve(front, (Scope("GET", REGISTER, auth, query_string=f"client_id={client_id}"), read))
+    assert read.status == 200 and read.answer is not None and json_loads(read.answer[2])["client_id"] == client_id
+    _serve(front, (Scope("DELETE", REGISTER, auth, query_string=f"client_id={client_id}"), deleted))
+    assert deleted.status == 204 and store.clients.get(client_id) is None
