@@ -76,9 +76,38 @@ _JSON = "application/json"
 _MAX_NAME = 200
 
 
+#: the JSON type of each RFC 7591 §2 member, checked before Authlib looks at the values (it assumes them)
+_TYPES: dict[str, type] = {
+    "redirect_uris": list,
+    "token_endpoint_auth_method": str,
+    "grant_types": list,
+    "response_types": list,
+    "client_name": str,
+    "client_uri": str,
+    "logo_uri": str,
+    "scope": str,
+    "contacts": list,
+    "tos_uri": str,
+    "policy_uri": str,
+    "jwks_uri": str,
+    "jwks": dict,
+    "software_id": str,
+    "software_version": str,
+}
+_JSON_TYPES: dict[type, str] = {list: "an array", str: "a string", dict: "an object"}
+
+
 class _Claims(ClientMetadataClaims):
-    """Authlib's checks of RFC 7591 §2 metadata, but for redirect URIs: Authlib takes only URLs with a host, and
-    :func:`_policy` checks them, private-use schemes included, more strictly."""
+    """Authlib's checks of RFC 7591 §2 metadata, after a check of each member's JSON type (Authlib assumes them:
+    ``"client_uri": 5`` would be a 500); and for redirect URIs only that type, since Authlib takes only URLs with
+    a host and :func:`_policy` checks them, private-use schemes included, more strictly."""
+
+    def validate(self, now: int | None = None, leeway: int = 0) -> None:
+        for name, kind in _TYPES.items():
+            value = self.get(name)
+            if value is not None and not isinstance(value, kind):
+                raise InvalidClientMetadataError(f"{name} must be {_JSON_TYPES[kind]}")
+        super().validate(now, leeway)
 
     def validate_redirect_uris(self) -> None:
         uris = self.get("redirect_uris")
@@ -99,7 +128,7 @@ def _json_request(server: TesseraServer, request: HttpRequest) -> JsonRequest:
             raise InvalidRequestError("The body must be application/json (RFC 7591 section 3.1).")
         try:
             data = json.loads(request.body)
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):  # nesting deep enough to exhaust the stack
             raise InvalidClientMetadataError("The body is not valid JSON.") from None
         if not isinstance(data, dict):
             raise InvalidClientMetadataError("The body must be a JSON object of client metadata (RFC 7591 section 2).")
