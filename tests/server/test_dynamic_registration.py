@@ -450,3 +450,27 @@ def test_under_tessera_serve(store: Store, sqlite_url: str) -> None:
     assert read.status == 200 and read.answer is not None and json_loads(read.answer[2])["client_id"] == client_id
     _serve(front, (Scope("DELETE", REGISTER, auth, query_string=f"client_id={client_id}"), deleted))
     assert deleted.status == 204 and store.clients.get(client_id) is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ({"client_secret": 5}, "client_secret must be a string"),
+        ({"client_secret": "tsr_cs_wrong"}, "not this client's secret"),
+        ({"client_id": 5}, "own client_id"),
+        ({"client_id": None}, "own client_id"),
+        ({"client_id_issued_at": 1}, "must not send client_id_issued_at"),
+        ({"registration_access_token": "x"}, "must not send registration_access_token"),
+        ({"registration_client_uri": "x"}, "must not send registration_client_uri"),
+    ],
+)
+def test_update_refusals_say_what_is_wrong_and_change_nothing(
+    open_client: FlaskClient, store: Store, registered: dict[str, Any], extra: dict[str, Any], words: str
+) -> None:
+    path, token = _path(registered["registration_client_uri"]), registered["registration_access_token"]
+    change = {"client_id": registered["client_id"], "client_name": "Changed", "redirect_uris": ["https://b.example/cb"]}
+    _refused(open_client.put(path, json={**change, **extra}, headers=_bearer(token)), "invalid_request", words)
+    record = store.clients.get(registered["client_id"])
+    assert record is not None and record.name == "Notes"
+    right = {**change, "client_secret": registered["client_secret"]}
+    assert open_client.put(path, json=right, headers=_bearer(token)).get_json()["client_name"] == "Changed"

@@ -69,6 +69,8 @@ __all__ = [
     "issue_initial_access_token",
 ]
 
+#: what the server issues, which an update must not send (RFC 7592 §2.2)
+_ISSUED = ("registration_access_token", "registration_client_uri", "client_secret_expires_at", "client_id_issued_at")
 #: what a client registered over HTTP may use
 GRANT_TYPES = ("authorization_code", "refresh_token")
 AUTH_METHODS = (NONE, *SECRET_METHODS)
@@ -438,6 +440,23 @@ class ClientConfiguration(ClientConfigurationEndpoint):
 
     def extract_client_metadata(self, request: JsonRequest) -> dict[str, Any]:
         return _policy(self.server, super().extract_client_metadata(request))
+
+    def create_update_client_response(
+        self, client: Any, request: JsonRequest
+    ) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        """Authlib's RFC 7592 §2.2 checks, said in words first (Authlib's ``invalid_request`` has none), and a
+        ``client_secret`` that is not a string refused before Authlib hashes it."""
+        data = request.payload.data
+        issued = [m for m in _ISSUED if m in data]
+        if issued:
+            raise InvalidRequestError(f"An update must not send {issued[0]} (RFC 7592 section 2.2).")
+        if data.get("client_id") != client.client_id:
+            raise InvalidRequestError("An update must send the client's own client_id (RFC 7592 section 2.2).")
+        if "client_secret" in data and not isinstance(data["client_secret"], str):
+            raise InvalidRequestError("client_secret must be a string.")
+        if "client_secret" in data and not client.check_client_secret(data["client_secret"]):
+            raise InvalidRequestError("client_secret is not this client's secret.")
+        return super().create_update_client_response(client, request)
 
     def update_client(self, client: OAuthClient, client_metadata: dict[str, Any], request: JsonRequest) -> OAuthClient:
         context = self.server.context
