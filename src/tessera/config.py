@@ -188,6 +188,9 @@ class Settings:
     registration_scopes: tuple[str, ...] = ("openid", "profile", "email", "api")
     #: registrations per client address (RFC 7591 §5 leaves it to the server; open registration needs it)
     registration_limit: str = "10/hour;50/day"
+    #: a client registered over HTTP that has no token, code or consent this long after registering is deleted
+    #: by ``tessera tokens purge``, so that open registration cannot grow the client table without bound
+    registration_unused_ttl: int = 86_400
     #: whether the production rules a server needs (secret key, issuer) were applied; a server refuses settings
     #: read without them (:meth:`check_for_server`)
     for_server: bool = True
@@ -253,6 +256,9 @@ class Settings:
             registration=_registration(env.get("TESSERA_REGISTRATION", "")),
             registration_scopes=_scopes(env, "TESSERA_REGISTRATION_SCOPES", cls.registration_scopes),
             registration_limit=_limits(env, "TESSERA_REGISTRATION_LIMIT", cls.registration_limit),
+            registration_unused_ttl=_int(
+                env, "TESSERA_REGISTRATION_UNUSED_TTL", cls.registration_unused_ttl, 60, _YEAR
+            ),
             for_server=for_server,
         )
 

@@ -1,10 +1,10 @@
 """``tessera registration-tokens create``: initial access tokens for ``TESSERA_REGISTRATION=token``; and clients
 registered over HTTP, listed and deleted by ``tessera clients`` like any other."""
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tessera.store import InitialAccessToken, Store
-from tessera.store.models import initial_access_tokens
+from tessera.store.models import initial_access_tokens, registrations
 from tessera.tokens import digest
 from tests.conftest import ISSUER, app_for
 from tests.test_cli import Cli
@@ -66,3 +66,16 @@ def test_tokens_purge_deletes_spent_and_expired_initial_access_tokens(cli: Cli, 
     assert "Purged 2 row(s)." in cli.ok("tokens", "purge").stdout
     with store.engine.connect() as conn:
         assert [row.digest for row in conn.execute(select(initial_access_tokens))] == [digest(live)]
+
+
+def test_tokens_purge_deletes_clients_registered_over_http_and_never_used(
+    cli: Cli, store: Store, sqlite_url: str
+) -> None:
+    server = app_for(store, sqlite_url, TESSERA_REGISTRATION="open").test_client()
+    body = server.post(REGISTER, json={"redirect_uris": ["https://app.example/cb"]}).get_json()
+    assert "Purged 0 row(s)." in cli.ok("tokens", "purge").stdout  # registered just now: kept
+    with store.engine.begin() as conn:  # registered two minutes ago
+        conn.execute(update(registrations).values(created_at=registrations.c.created_at - 120))
+    assert "Purged 0 row(s)." in cli.ok("tokens", "purge").stdout  # within the default day
+    assert "Purged 1 row(s)." in cli.ok("tokens", "purge", TESSERA_REGISTRATION_UNUSED_TTL="60").stdout
+    assert store.clients.get(body["client_id"]) is None

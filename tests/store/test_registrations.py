@@ -89,3 +89,18 @@ def test_the_migration_adds_the_tables_and_can_be_undone(database_url: str) -> N
         assert {"registrations", "initial_access_tokens"} <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
+
+
+def test_purge_unused_deletes_only_old_registrations_never_used(db_store: Store) -> None:
+    old_unused, old_used, new_unused, by_hand = _client(), _client(), _client(), _client()
+    for client, when in ((old_unused, 10), (old_used, 10), (new_unused, 500)):
+        registration = RegistrationRecord(client.client_id, random_id(32), "none", when)
+        db_store.registrations.register(client, registration, initial=None, now=when)
+    db_store.clients.create(by_hand)  # registered by the operator: never purged
+    user = db_store.users.create("alice", "x")
+    db_store.consents.save(user.id, old_used.client_id, ["api"])
+    assert db_store.registrations.purge_unused(100) == 1
+    remaining = {c.client_id for c in db_store.clients.all()}
+    assert remaining == {old_used.client_id, new_unused.client_id, by_hand.client_id}
+    assert db_store.registrations.by_client(old_unused.client_id) is None
+    assert db_store.registrations.purge_unused(100) == 0

@@ -192,6 +192,9 @@ class Registrations(Protocol):
         """Replace the client's metadata (as :meth:`Clients.update`) and its registered authentication method, in
         one transaction. Raises :class:`~tessera.errors.NotFound`."""
 
+    def purge_unused(self, registered_before: int) -> int:
+        """Delete clients registered over HTTP before then that have no token, code or consent; how many."""
+
     def purge_initial(self, now: int) -> int:
         """Delete initial access tokens that expired or have no use left; how many."""
 

@@ -9,14 +9,17 @@ requests race for it.
 
 import dataclasses
 
-from sqlalchemy import ColumnElement, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, insert, or_, select, update
 
 from tessera.errors import NotFound
 from tessera.store.clients import client_values
 from tessera.store.database import Database
+from tessera.store.models import authorization_codes as _codes
 from tessera.store.models import clients as _clients
+from tessera.store.models import consents as _consents
 from tessera.store.models import initial_access_tokens as _initial
 from tessera.store.models import registrations as _registrations
+from tessera.store.models import tokens as _tokens
 from tessera.store.records import ClientRecord, InitialAccessToken, RegistrationRecord
 
 __all__ = ["RegistrationTable"]
@@ -82,6 +85,23 @@ class RegistrationTable:
                 .where(_registrations.c.client_id == client.client_id)
                 .values(token_endpoint_auth_method=method)
             )
+
+    def purge_unused(self, registered_before: int) -> int:
+        """Delete the clients registered over HTTP before ``registered_before`` that were never used: no token,
+        code or consent of theirs exists. How many."""
+        unused = (
+            select(_registrations.c.client_id)
+            .where(_registrations.c.created_at < registered_before)
+            .where(~exists().where(_tokens.c.client_id == _registrations.c.client_id))
+            .where(~exists().where(_codes.c.client_id == _registrations.c.client_id))
+            .where(~exists().where(_consents.c.client_id == _registrations.c.client_id))
+        )
+        with self._db.write() as conn:
+            ids = list(conn.execute(unused).scalars())
+            if not ids:
+                return 0
+            conn.execute(delete(_registrations).where(_registrations.c.client_id.in_(ids)))
+            return conn.execute(delete(_clients).where(_clients.c.client_id.in_(ids))).rowcount
 
     def purge_initial(self, now: int) -> int:
         """Delete initial access tokens that expired or have no use left; how many."""
