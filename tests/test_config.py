@@ -311,3 +311,22 @@ def test_dpop_nonces_are_off_by_default_and_on_or_off_is_all_that_is_read() -> N
     assert Settings.from_env({"TESSERA_DPOP_NONCE": "OFF"}).dpop_nonce is False
     message = _refused({"TESSERA_DPOP_NONCE": "maybe"})
     assert "TESSERA_DPOP_NONCE" in message and "\n" not in message
+
+
+def test_registration_settings() -> None:
+    default = Settings.from_env({})
+    assert default.registration == "off"
+    assert default.registration_scopes == ("openid", "profile", "email", "api")
+    assert default.registration_limit == "10/hour;50/day"
+    chosen = Settings.from_env(
+        {
+            "TESSERA_REGISTRATION": " Open ",
+            "TESSERA_REGISTRATION_SCOPES": "api  api mcp:read",
+            "TESSERA_REGISTRATION_LIMIT": "off",
+        }
+    )
+    assert (chosen.registration, chosen.registration_scopes) == ("open", ("api", "mcp:read"))
+    assert chosen.registration_limit == "off"
+    assert "TESSERA_REGISTRATION must be off, token or open" in _refused({"TESSERA_REGISTRATION": "yes"})
+    assert "TESSERA_REGISTRATION_SCOPES" in _refused({"TESSERA_REGISTRATION_SCOPES": 'api "quoted"'})
+    assert "TESSERA_REGISTRATION_LIMIT" in _refused({"TESSERA_REGISTRATION_LIMIT": "lots"})

@@ -30,6 +30,7 @@ from tessera.errors import ConfigError
 __all__ = ["Secret", "Settings", "is_loopback", "parse_limits", "read_dotenv"]
 
 Env = Literal["development", "production"]
+Registration = Literal["off", "token", "open"]
 
 
 class Secret(str):
@@ -132,6 +133,27 @@ def _switch(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name} must be 'on' or 'off', not {value!r}")
 
 
+def _registration(value: str) -> Registration:
+    value = value.strip().lower() or "off"
+    if value not in ("off", "token", "open"):
+        raise ConfigError(f"TESSERA_REGISTRATION must be off, token or open, not {value!r}")
+    return value  # type: ignore[return-value]
+
+
+#: RFC 6749 §3.3 scope-token characters (config imports nothing of the server)
+_SCOPE_CHARACTERS = frozenset(chr(c) for c in range(0x21, 0x7F)) - {'"', "\\"}
+
+
+def _scopes(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    names = tuple(dict.fromkeys(raw.split()))
+    if not all(set(n) <= _SCOPE_CHARACTERS for n in names):
+        raise ConfigError(f"{name} must be space-separated scope names, not {raw!r}")
+    return names
+
+
 def _path(value: str) -> Path | None:
     """A file named by a setting; whoever reads it says so if it cannot be read."""
     return Path(value.strip()) if value.strip() else None
@@ -198,6 +220,15 @@ class Settings:
     leak_report_limit: str = "60/minute"
     #: the token endpoint demands a server nonce in every DPoP proof (RFC 9449 §8)
     dpop_nonce: bool = False
+    #: client registration over HTTP (RFC 7591): off, token (an initial access token needed) or open
+    registration: Registration = "off"
+    #: the most a client registered over HTTP may hold, intersected with the declared scopes
+    registration_scopes: tuple[str, ...] = ("openid", "profile", "email", "api")
+    #: registrations per client address (RFC 7591 §5 leaves it to the server; open registration needs it)
+    registration_limit: str = "10/hour;50/day"
+    #: a client registered over HTTP that has no token, code or consent this long after registering is deleted
+    #: by ``tessera tokens purge``, so that open registration cannot grow the client table without bound
+    registration_unused_ttl: int = 86_400
     #: whether the production rules a server needs (secret key, issuer) were applied; a server refuses settings
     #: read without them (:meth:`check_for_server`)
     for_server: bool = True
@@ -273,6 +304,12 @@ class Settings:
             leak_report_keys=_path(env.get("TESSERA_LEAK_REPORT_KEYS", "")),
             leak_report_limit=_limits(env, "TESSERA_LEAK_REPORT_LIMIT", cls.leak_report_limit),
             dpop_nonce=_switch(env, "TESSERA_DPOP_NONCE"),
+            registration=_registration(env.get("TESSERA_REGISTRATION", "")),
+            registration_scopes=_scopes(env, "TESSERA_REGISTRATION_SCOPES", cls.registration_scopes),
+            registration_limit=_limits(env, "TESSERA_REGISTRATION_LIMIT", cls.registration_limit),
+            registration_unused_ttl=_int(
+                env, "TESSERA_REGISTRATION_UNUSED_TTL", cls.registration_unused_ttl, 60, _YEAR
+            ),
             for_server=for_server,
         )
 

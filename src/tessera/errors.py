@@ -6,10 +6,11 @@
     │   ├── InvalidClientMetadata   a client's metadata (RFC 7591 ``invalid_client_metadata``)
     │   │   └── InvalidRedirectUri  one of its redirect URIs (RFC 7591 ``invalid_redirect_uri``)
     │   ├── InvalidAccount          a username or password
+    │   ├── InvalidResource         a protected resource's URI, name or scope
     │   └── InvalidScope            a scope's name or description, or a change to a scope
     │       └── ScopeInUse          a scope to delete is still held by clients
     └── StoreError            storage could not do what was asked
-        ├── NotFound          no such user, client or scope
+        ├── NotFound          no such user, client, scope or resource
         ├── AlreadyExists     a user, client or scope with that name or id exists
         ├── StoreUnavailable  the database cannot be reached (HTTP 503 temporarily_unavailable)
         └── ValueRefused      the database refused a value it was given (HTTP 400 invalid_request)
@@ -24,6 +25,7 @@ __all__ = [
     "InvalidClientMetadata",
     "InvalidInput",
     "InvalidRedirectUri",
+    "InvalidResource",
     "InvalidScope",
     "NotFound",
     "ScopeInUse",
@@ -60,6 +62,10 @@ class InvalidRedirectUri(InvalidClientMetadata):
 
 class InvalidAccount(InvalidInput):
     """A username or password is refused."""
+
+
+class InvalidResource(InvalidInput):
+    """A protected resource (RFC 8707) to register is refused: its URI, name or scope."""
 
 
 class InvalidScope(InvalidInput):

@@ -12,6 +12,8 @@
   given back exactly as sign-ins are. The arithmetic behind the defaults is in ``docs/security.md``.
 * **Device polls** (RFC 8628 §3.5): a device that polls the token endpoint sooner than its interval is told
   ``slow_down``, and its interval grows by 5 seconds for this and every later poll (:meth:`RateLimits.device_poll`).
+* **Client registrations** (RFC 7591), per client address, counted whether they succeed or not: open
+  registration must not let one address fill the client table.
 * **Token and introspection requests, per authenticated client** (off unless configured). Counted after the
   client has authenticated, so nobody can use up another client's budget by sending its client_id.
 
@@ -414,6 +416,7 @@ class RateLimits:
             "introspection": parse_limits(settings.introspection_limit),
             "leak_report": parse_limits(settings.leak_report_limit),
         }
+        self.registration = parse_limits(settings.registration_limit)
         # per-client limits may be high, so they use ``limits``' constant-size sliding-window counter; a sign-in
         # ladder is small, so its exact moving window is cheap and gives an exact Retry-After
         url, prefix = settings.redis_url, settings.redis_prefix
@@ -501,6 +504,13 @@ class RateLimits:
         if not items:
             return _ALLOWED
         return self._clients.run(lambda limiter: _hit(limiter, items, (endpoint, client_id)))
+
+    def registration_request(self, address: str | None) -> Verdict:
+        """Count one client registration (RFC 7591) from ``address``, whether or not it succeeds."""
+        if not self.registration:
+            return _ALLOWED
+        key = ("registration", address_key(address))
+        return self._clients.run(lambda limiter: _hit(limiter, self.registration, key))
 
 
 def _redis(url: str, prefix: str) -> RedisStorage:

@@ -1,19 +1,22 @@
-"""The demo API, as the README describes it, validating by introspection against the real server."""
+"""The demo API, as the README describes it, validating by introspection against the real server: registered as
+the resource ``http://127.0.0.1:<api-port>/``, it accepts only tokens issued for it."""
 
 import html
 import re
+import time
 
 import pytest
 import requests
 
 from tessera.demo.run import RunningDemo
-from tessera.store import Store
+from tessera.store import ResourceRecord, Store
 from tessera.tokens import TokenKind, mint
 from tests.conftest import register_client
 
 
-def _token(demo: RunningDemo, store: Store, scope: str) -> tuple[str, tuple[str, str]]:
-    """A client-credentials token with ``scope``, from a client registered for the test."""
+def _token(demo: RunningDemo, store: Store, scope: str, resource: str | None = "") -> tuple[str, tuple[str, str]]:
+    """A client-credentials token with ``scope`` for ``resource`` (default: the demo API; ``None``: no resource),
+    from a client registered for the test."""
     registered = register_client(
         store, name="Test service", redirect_uris=(), grant_types=("client_credentials",), scope=scope
     )
@@ -21,7 +24,8 @@ def _token(demo: RunningDemo, store: Store, scope: str) -> tuple[str, tuple[str,
     credentials = (registered.client_id, registered.secret)
     answer = requests.post(
         demo.auth_url + "/oauth/token",
-        data={"grant_type": "client_credentials", "scope": scope},
+        data={"grant_type": "client_credentials", "scope": scope}
+        | ({} if resource is None else {"resource": resource or demo.api_url + "/"}),
         auth=credentials,
         timeout=10,
     )
@@ -118,3 +122,21 @@ def test_account_revocation_is_seen_by_the_demo_api_at_once(demo: RunningDemo) -
     metrics = requests.get(demo.metrics_url, timeout=5).text
     assert "tessera_revocations_total 1.0" in metrics
     assert 'tessera_tokens_issued_total{grant_type="authorization_code"} 1.0' in metrics
+
+
+def test_a_token_for_another_audience_or_none_is_refused(demo: RunningDemo, demo_store: Store) -> None:
+    other = "http://127.0.0.1:9/other-api"
+    demo_store.resources.create(ResourceRecord(other, "Another API", None, int(time.time())))
+    for resource in (other, None):
+        token, _ = _token(demo, demo_store, "api", resource)
+        response = _get(demo, "/api/data", token)
+        assert response.status_code == 401, resource
+        assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+def test_it_serves_its_resource_metadata_and_names_it_in_every_challenge(demo: RunningDemo) -> None:
+    document = requests.get(demo.api_url + "/.well-known/oauth-protected-resource", timeout=10).json()
+    assert document["resource"] == demo.api_url + "/"
+    assert document["authorization_servers"] == [demo.auth_url]
+    challenge = _get(demo, "/api/data").headers["WWW-Authenticate"]
+    assert f'resource_metadata="{demo.api_url}/.well-known/oauth-protected-resource"' in challenge

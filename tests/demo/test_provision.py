@@ -14,11 +14,11 @@ def test_a_fresh_database_replaces_an_earlier_demo(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
 
 
-def test_provision_creates_the_user_and_the_two_clients(tmp_path: Path) -> None:
+def test_provision_creates_the_user_the_two_clients_and_the_resource(tmp_path: Path) -> None:
     engine = make_engine(fresh_database(tmp_path))
     upgrade(engine)
     store = Store(engine)
-    clients = provision(store, redirect_uri="http://127.0.0.1:8002/authorize")
+    clients = provision(store, redirect_uri="http://127.0.0.1:8002/authorize", resource="http://127.0.0.1:8001/")
     user = store.users.by_name("demo")
     assert user is not None and verify_password(user.password_hash, "demo")
     app, api = store.clients.get(clients.app_id), store.clients.get(clients.api_id)
@@ -38,4 +38,5 @@ def test_provision_creates_the_user_and_the_two_clients(tmp_path: Path) -> None:
         ("profile", "See your username and name", False),
         ("restricted", "Reach restricted parts of the API", False),
     ]
+    assert [(r.uri, r.name, r.scope) for r in store.resources.all()] == [("http://127.0.0.1:8001/", "Demo API", None)]
     engine.dispose()

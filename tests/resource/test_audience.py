@@ -179,15 +179,28 @@ def test_introspection_with_an_aud_of_any_other_kind_is_malformed_and_503(aud: A
     assert caught.value.status_code == 503 and "'aud'" in caught.value.detail
 
 
-def test_a_local_source_reads_no_audience_so_a_validator_with_one_refuses_its_tokens(db_store: Store) -> None:
+def test_a_local_source_reads_the_audience_stored_with_the_token(db_store: Store) -> None:
     client = register_client(db_store, grant_types=("client_credentials",), redirect_uris=())
-    token, now = mint(TokenKind.ACCESS), int(time.time())
-    db_store.tokens.insert(
-        NewToken(digest(token), None, client.client_id, None, "api", random_id(), now, now + 60, None)
-    )
+    now = int(time.time())
+    tokens = {}
+    for audience in (None, API, f"https://other.example/mcp {API}", "https://other.example/mcp"):
+        token = mint(TokenKind.ACCESS)
+        db_store.tokens.insert(
+            NewToken(
+                digest(token), None, client.client_id, None, "api", random_id(), now, now + 60, None, audience=audience
+            )
+        )
+        tokens[audience] = token
     source = LocalSource(db_store.tokens)
-    assert TokenValidator(source).validate(f"Bearer {token}").audience == ()
-    assert _refused(TokenValidator(source, audience=API), token).description == ELSEWHERE
+    assert TokenValidator(source).validate(f"Bearer {tokens[None]}").audience == ()
+    checked = TokenValidator(source, audience=API)
+    assert checked.validate(f"Bearer {tokens[API]}").audience == (API,)
+    assert checked.validate(f"Bearer {tokens[f'https://other.example/mcp {API}']}").audience == (
+        "https://other.example/mcp",
+        API,
+    )
+    for audience in (None, "https://other.example/mcp"):
+        assert _refused(checked, tokens[audience]).description == ELSEWHERE
 
 
 def test_a_flask_api_answers_a_token_for_another_resource_with_401(source: ScriptedSource) -> None:

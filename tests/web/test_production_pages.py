@@ -176,6 +176,8 @@ def test_pages_without_a_client_allow_only_the_server(production: Flask, user: A
         ("https://bücher.example/cb", "https://xn--bcher-kva.example"),
         # CSP cannot write an IPv6 literal (Chromium ignores such a source): only the scheme lets it through
         ("http://[::1]:9000/cb", "http:"),
+        # a native app's private-use scheme has no origin: its scheme is what lets the redirect through
+        ("com.example.app:/oauth2redirect", "com.example.app:"),
     ],
 )
 def test_the_redirect_origin_is_written_as_csp_can_match_it(
@@ -198,3 +200,6 @@ def test_development_keeps_the_permissive_form_action(
     login(client)
     assert _form_action(client.get(authorize)) == development
     assert _form_action(client.get("/logout")) == development
+    native = register_client(store, redirect_uris=("com.example.app:/cb",))
+    consent = client.get(_authorize(native, redirect_uri="com.example.app:/cb"))
+    assert _form_action(consent) == f"{development} com.example.app:"

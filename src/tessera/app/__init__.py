@@ -167,6 +167,9 @@ def build(
 
     flask = _pages(settings, server)
     routes = list(MACHINE)
+    if settings.registration == "off":  # no registration endpoint at all: a 404, and not in the metadata
+        endpoints.pop("registration_endpoint")
+        routes = [route for route in routes if route.advertised_as != "registration_endpoint"]
     if counter is not None:
         routes.append(_statement_count_route(counter))
     if context.leak_keys is None:  # no keys, no reports: nothing to send scanners to

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from flask.typing import ResponseReturnValue
 
 from tessera.server import handlers
+from tessera.server.dynamic import REGISTER_PATH
 from tessera.server.front import MachineRoute, Runs
 from tessera.web import account, auth, consent, device
 
@@ -45,6 +46,8 @@ MACHINE = (
                  "device_authorization_endpoint"),
     MachineRoute("/oauth/userinfo",                GET_POST, handlers.userinfo, LOOP,   "userinfo_endpoint"),
     MachineRoute("/oauth/jwks",                    GET,     handlers.jwks,       THREAD, "jwks_uri"),
+    # with ?client_id=: the registration client URI (RFC 7592); absent when TESSERA_REGISTRATION=off
+    MachineRoute(REGISTER_PATH, ("POST", "GET", "PUT", "DELETE"), handlers.register, THREAD, "registration_endpoint"),
     MachineRoute("/.well-known/oauth-authorization-server", GET, handlers.metadata, LOOP),
     MachineRoute("/.well-known/openid-configuration", GET, handlers.openid_configuration, LOOP),
     MachineRoute("/openapi.json",                  GET,     handlers.openapi,    LOOP),

@@ -53,8 +53,9 @@ def tokens_revoke(username: str | None, client_id: str | None) -> None:
 @tokens.command("purge")
 @handled
 def tokens_purge() -> None:
-    """Delete expired and revoked rows that are no longer needed, ended or expired sign-in sessions, and device
-    authorizations that expired a day ago."""
+    """Delete expired and revoked rows that are no longer needed, ended or expired sign-in sessions, device
+    authorizations that expired a day ago, initial access tokens that expired or have no use left, and clients
+    registered over HTTP that were never used."""
     settings = load_settings()
     store = store_of(settings)
     removed = store.tokens.purge()
@@ -62,6 +63,8 @@ def tokens_purge() -> None:
     removed += store.sessions.purge(
         int(time.time()), idle_timeout=settings.session_idle_timeout, max_age=settings.session_max_age
     )
+    removed += store.registrations.purge_initial(int(time.time()))
+    removed += store.registrations.purge_unused(int(time.time()) - settings.registration_unused_ttl)
     click.echo(f"Purged {removed} row(s).")
 
 

@@ -173,7 +173,8 @@ def login() -> ResponseReturnValue:
     oauth = client.remote.oauth
     # Authlib makes the state and the PKCE verifier and sends the S256 challenge; the app keeps the state data in
     # the session and answers the POST with 303, as Authlib's authorize_redirect would with 302
-    authorization = oauth.create_authorization_url(client.config.redirect_uri, scope=client.config.scope)
+    extra = {} if client.config.resource is None else {"resource": client.config.resource}
+    authorization = oauth.create_authorization_url(client.config.redirect_uri, scope=client.config.scope, **extra)
     oauth.save_authorize_data(redirect_uri=client.config.redirect_uri, **authorization)
     return redirect(authorization["url"], code=303)
 

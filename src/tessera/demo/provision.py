@@ -15,6 +15,9 @@ create`` and ``set-password`` always apply it.
 - the demo API: a client_credentials client registered as with ``tessera clients create --introspect``, the
   permission that lets a resource server introspect tokens issued to other clients.
 
+- the demo API's URI as a resource (RFC 8707), as ``tessera resources create`` would: the app asks for tokens
+  issued for it, and the API refuses any other.
+
 Both secrets are minted here and handed to the apps in memory; the database keeps only their digests.
 """
 
@@ -24,6 +27,7 @@ from pathlib import Path
 from tessera.config import Secret
 from tessera.server.accounts import create_user
 from tessera.server.registration import ClientMetadata, register_client
+from tessera.server.resources import create_resource
 from tessera.server.scopes import catalogue, create_scope, update_scope
 from tessera.store import Store
 
@@ -70,14 +74,17 @@ def _client(store: Store, metadata: ClientMetadata) -> tuple[str, Secret]:
     return registered.record.client_id, Secret(registered.secret)
 
 
-def provision(store: Store, *, redirect_uri: str) -> DemoClients:
-    """Declare the scopes, create the user and the two clients in a migrated, empty database."""
+def provision(store: Store, *, redirect_uri: str, resource: str | None = None) -> DemoClients:
+    """Declare the scopes, create the user and the two clients (and register ``resource``, the API's URI) in a
+    migrated, empty database."""
     for name, description in SCOPE_DESCRIPTIONS.items():
         if store.scopes.get(name) is None:
             create_scope(store.scopes, name, description)
         else:
             update_scope(store.scopes, name, description=description)
     create_user(store.users, USERNAME, PASSWORD, policy=None)  # the demo's contract: demo / demo
+    if resource is not None:
+        create_resource(store.resources, resource, name="Demo API", scopes=catalogue(store.scopes))
     app_id, app_secret = _client(
         store,
         ClientMetadata(

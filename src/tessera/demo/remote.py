@@ -39,6 +39,8 @@ class ClientAppConfig:
     redirect_uri: str
     api_base_url: str
     scope: str = "openid profile api restricted"
+    #: the API's URI as a resource (RFC 8707), asked for at sign-in so that tokens are issued for that API alone
+    resource: str | None = None
     #: the API endpoints the protected page calls, with the scope each needs
     api_calls: tuple[tuple[str, str], ...] = (("/api/data", "api"), ("/api/restricted", "restricted"))
     refresh_leeway: int = 10

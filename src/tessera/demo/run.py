@@ -79,6 +79,7 @@ def running_demo(ports: DemoPorts, data_dir: Path, environ: Mapping[str, str] | 
     app_url = f"http://{HOST}:{ports.app}"
     api_url = f"http://{HOST}:{ports.api}"
     redirect_uri = app_url + "/authorize"
+    resource = api_url + "/"  # the API's URI, registered as a resource: its tokens are issued for it alone
     engine = make_engine(database_url)
     from prometheus_client import CollectorRegistry, make_wsgi_app
 
@@ -86,7 +87,7 @@ def running_demo(ports: DemoPorts, data_dir: Path, environ: Mapping[str, str] | 
     try:
         upgrade(engine)
         store = Store(engine)
-        clients = provision(store, redirect_uri=redirect_uri)
+        clients = provision(store, redirect_uri=redirect_uri, resource=resource)
         client_app = create_client_app(
             ClientAppConfig(
                 issuer=settings.issuer,
@@ -95,6 +96,7 @@ def running_demo(ports: DemoPorts, data_dir: Path, environ: Mapping[str, str] | 
                 redirect_uri=redirect_uri,
                 api_base_url=api_url,
                 scope=SCOPE,
+                resource=resource,
             )
         )
         sites = [
@@ -107,7 +109,7 @@ def running_demo(ports: DemoPorts, data_dir: Path, environ: Mapping[str, str] | 
             Site(
                 "api",
                 ports.api,
-                create_api_app(settings.issuer, clients.api_id, clients.api_secret),
+                create_api_app(settings.issuer, clients.api_id, clients.api_secret, resource),
                 " (the API: try --api-port)",
             ),
             Site("app", ports.app, client_app, " (the demo app: try --app-port)"),

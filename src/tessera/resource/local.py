@@ -8,11 +8,8 @@ This is the only module of :mod:`tessera.resource` that touches :mod:`tessera.st
 source is made from a URL: the storage layer (SQLAlchemy, the drivers) comes with the server's distribution,
 ``tessera-oauth``, not with the toolkit's own, ``tessera-oauth-resource``.
 
-The database does not record a token's audience yet, so every token read here has none (an empty
-:attr:`~tessera.resource.core.AccessToken.audience`). A validator with ``audience=`` therefore refuses every
-token from this source until the server binds tokens to a resource (RFC 8707, coming); until then use it without
-``audience=``, or use :class:`~tessera.resource.introspection.IntrospectionSource`, which reads ``aud`` as soon as
-the server answers with it.
+A token's audience (RFC 8707: the resources it was issued for) is read in the same query, so a validator with
+``audience=`` works with this source as with introspection.
 """
 
 import logging
@@ -74,7 +71,7 @@ class LocalSource:
             scope=record.scope,
             expires_at=record.expires_at,
             digest=token_digest,
-            audience=(),  # not stored yet: see the module's docstring
+            audience=tuple(record.audience.split()) if record.audience else (),
             jkt=record.jkt,
         )
 

@@ -69,6 +69,7 @@ class Event(enum.StrEnum):
     CODE_REPLAY_DETECTED = "code.replay_detected"
     TOKEN_LEAK_REPORTED = "token.leak_reported"
     CLIENT_CREATED = "client.created"
+    CLIENT_REGISTERED = "client.registered"
     CLIENT_UPDATED = "client.updated"
     CLIENT_DELETED = "client.deleted"
     CLIENT_SECRET_ROTATED = "client.secret_rotated"

@@ -17,6 +17,7 @@ __all__ = [
     "DATABASE_AWAY",
     "JSON_NO_STORE",
     "Failure",
+    "InvalidTargetError",
     "SlowDownError",
     "UnsupportedTokenTypeError",
     "check_token_params",
@@ -48,6 +49,13 @@ class SlowDownError(OAuth2Error):
 
     def get_headers(self) -> list[tuple[str, str]]:
         return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
+
+
+class InvalidTargetError(OAuth2Error):
+    """HTTP 400: the ``resource`` asked for is malformed, not registered, or not covered by the grant
+    (RFC 8707 §2, §2.2). At the authorization endpoint it goes back to the client's redirect URI."""
+
+    error = "invalid_target"
 
 
 class UnsupportedTokenTypeError(OAuth2Error):

@@ -26,6 +26,14 @@ Every grant reaches the server's context as ``self.context`` (see :class:`_Grant
 (``tessera_tokens_issued_total``) and writes the audit event (``token.issued``, ``token.refreshed``,
 ``refresh.reuse_detected``, ``code.replay_detected``) where it happens: after the token is stored, or when the
 reuse is found.
+
+Resources (RFC 8707, :mod:`tessera.server.resources`): ``resource`` at the authorization endpoint (repeatable)
+says which registered APIs the authorization covers; the code, and every token pair of the grant, keep them. At the
+token endpoint one ``resource`` narrows the access token to one of them (for client credentials: to any
+registered resource); without one, the access token is for all of them. Either way its scope is narrowed to what
+its resources take, while the refresh token keeps the grant's scope and resources for the next refresh. A resource
+that is not registered, or not covered by the grant, is ``invalid_target``. No resource, no audience, and no
+extra read: the token endpoint's hot path is as it was.
 """
 
 import contextlib
@@ -33,6 +41,7 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any, cast
 
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc6749.grants import BaseGrant, TokenEndpointMixin
@@ -47,8 +56,10 @@ from tessera.server.authorization import TesseraServer
 from tessera.server.clients import ANY_METHOD, CONFIDENTIAL_METHODS, OAuthClient
 from tessera.server.context import ServerContext
 from tessera.server.dpop import InvalidDPoPProofError
+from tessera.server.errors import InvalidTargetError
 from tessera.server.openid import OpenIDCodeExtension, OpenIDRefreshExtension
-from tessera.store import CodeRecord, DeviceRecord, NewToken, RefreshRecord, UserRecord
+from tessera.server.resources import narrowed, normal_uri, targets
+from tessera.store import CodeRecord, DeviceRecord, NewToken, RefreshRecord, ResourceRecord, UserRecord
 from tessera.tokens import MalformedToken, TokenKind, digest, mint, parse, random_id
 
 __all__ = [
@@ -74,6 +85,8 @@ class Approval:
     scope: str
     #: when the person last signed in (their session's), for the ID token's ``auth_time``
     auth_time: int | None = None
+    #: the resources (RFC 8707) the person allowed the client to reach
+    resources: tuple[ResourceRecord, ...] = ()
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -222,11 +235,43 @@ class _Grant(BaseGrant, TokenEndpointMixin):
         user = None if user_id is None else self.context.store.users.by_id(user_id)
         return None if user is None or user.disabled else user
 
+    def _target(self, covered: tuple[str, ...] | None) -> tuple[ResourceRecord, ...]:
+        """The access token's audience: the ``resource`` the request names, which must be one of ``covered`` (any
+        registered resource if ``covered`` is None), else every resource of ``covered``; each still registered."""
+        asked = self.request.payload.data.get("resource")
+        if asked is None:
+            uris: tuple[str, ...] = covered or ()
+        elif covered is None or normal_uri(asked) in covered:
+            uris = (asked,)
+        else:
+            raise InvalidTargetError("The requested resource is not covered by this grant.")
+        return targets(uris, self.context.store.resources)
+
+    def _scope_for(self, scope: str | None, audience: tuple[ResourceRecord, ...]) -> tuple[str, str]:
+        """The grant's scope (``scope`` as the client may have it) and the access token's (narrowed to what its
+        ``audience`` takes); ``invalid_scope`` if nothing is left of either."""
+        full = self.request.client.get_allowed_scope(scope)
+        if full is None:
+            raise InvalidScopeError("None of the requested scopes is allowed for this client.")
+        scope = narrowed(full, audience)
+        if not scope:
+            raise InvalidScopeError("None of the granted scopes is for the requested resource.")
+        return full, scope
+
     def _new_token(
-        self, token: dict[str, Any], user_id: int | None, grant_id: str, auth_time: int | None = None
+        self,
+        token: dict[str, Any],
+        user_id: int | None,
+        grant_id: str,
+        *,
+        auth_time: int | None = None,
+        audience: tuple[ResourceRecord, ...] = (),
+        resources: tuple[str, ...] = (),
+        grant_scope: str | None = None,
     ) -> NewToken:
         now = self.context.now()
         refresh = token.get("refresh_token")
+        scope = token.get("scope", "")
         if self.proof is not None:
             token["token_type"] = "DPoP"  # RFC 9449 §5: the access token is bound to the proof's key
         return NewToken(
@@ -234,13 +279,16 @@ class _Grant(BaseGrant, TokenEndpointMixin):
             refresh_digest=digest(refresh) if refresh else None,
             client_id=self.request.client.client_id,
             user_id=user_id,
-            scope=token.get("scope", ""),
+            scope=scope,
             grant_id=grant_id,
             issued_at=now,
             expires_at=now + int(token["expires_in"]),
             refresh_expires_at=now + self.context.settings.refresh_token_ttl if refresh else None,
             dpop_jkt=None if self.proof is None else self.proof.jkt,
             auth_time=auth_time,
+            audience=" ".join(r.uri for r in audience) or None,
+            resources=" ".join(resources) or None,
+            grant_scope=grant_scope if grant_scope != scope else None,
         )
 
     @contextlib.contextmanager
@@ -256,8 +304,27 @@ class _Grant(BaseGrant, TokenEndpointMixin):
 class AuthorizationCodeGrant(_Grant, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(ANY_METHOD)
 
+    #: the resources the request names (RFC 8707), once :meth:`validate_authorization_request` has run
+    resources: tuple[ResourceRecord, ...] = ()
+
     def generate_authorization_code(self) -> str:
         return mint(TokenKind.CODE)
+
+    def validate_authorization_request(self) -> str:
+        """Authlib's checks, then the ``resource`` parameters: each registered, the scope narrowed to what they
+        take (so the consent page asks for no more than the token may carry). An error goes to the client."""
+        redirect_uri: str = super().validate_authorization_request()
+        try:
+            self.resources = targets(self.request.payload.datalist.get("resource", []), self.context.store.resources)
+            scope = narrowed(self.request.scope or "", self.resources)
+            if not scope:
+                raise InvalidScopeError("None of the requested scopes is for the requested resources.")
+            self.request.scope = scope
+        except OAuth2Error as error:
+            error.redirect_uri = redirect_uri
+            error.state = self.request.payload.state
+            raise
+        return redirect_uri
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         approval: Approval = request.user
@@ -276,6 +343,7 @@ class AuthorizationCodeGrant(_Grant, grants.AuthorizationCodeGrant):
                 dpop_jkt=data.get("dpop_jkt"),
                 nonce=data.get("nonce") or None,
                 auth_time=approval.auth_time,
+                resources=" ".join(r.uri for r in approval.resources) or None,
             )
         )
 
@@ -310,13 +378,23 @@ class AuthorizationCodeGrant(_Grant, grants.AuthorizationCodeGrant):
             raise InvalidGrantError("The user of this code is no longer active.")
         self.request.user = user
         client: OAuthClient = self.request.client
+        covered = tuple((code.record.resources or "").split())
+        audience = self._target(covered)
+        full, scope = self._scope_for(code.record.scope, audience)
         token = self.generate_token(
-            user=user, scope=code.record.scope, include_refresh_token=client.check_grant_type("refresh_token")
+            user=user, scope=scope, include_refresh_token=client.check_grant_type("refresh_token")
+        )
+        new = self._new_token(
+            token,
+            user.id,
+            code.record.grant_id,
+            auth_time=code.record.auth_time,
+            audience=audience,
+            resources=covered,
+            grant_scope=full,
         )
         with self._client_must_exist():
-            redeemed = self.context.store.tokens.redeem_code(
-                code.record.digest, self._new_token(token, user.id, code.record.grant_id, code.record.auth_time)
-            )
+            redeemed = self.context.store.tokens.redeem_code(code.record.digest, new)
         if not redeemed:
             self._replayed(
                 Event.CODE_REPLAY_DETECTED, client.client_id, code.record.grant_id, user.id, "code used concurrently"
@@ -370,11 +448,21 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
         if user is None:
             raise InvalidGrantError("The user of this token is no longer active.")
         self.request.user = user
-        token = self.issue_token(user, old)
+        covered = tuple((old.record.resources or "").split())
+        audience = self._target(covered)
+        full, scope = self._scope_for(self.request.payload.scope or old.record.scope, audience)
+        token = self.generate_token(user=user, scope=scope, include_refresh_token=self.INCLUDE_NEW_REFRESH_TOKEN)
+        new = self._new_token(
+            token,
+            user.id,
+            old.record.grant_id,
+            auth_time=old.record.auth_time,
+            audience=audience,
+            resources=covered,
+            grant_scope=full,
+        )
         with self._client_must_exist():
-            retired = self.context.store.tokens.rotate_refresh(
-                old.digest, self._new_token(token, user.id, old.record.grant_id, old.record.auth_time)
-            )
+            retired = self.context.store.tokens.rotate_refresh(old.digest, new)
         if retired is None:
             reason = "refresh token used concurrently"
             self._replayed(Event.REFRESH_REUSE_DETECTED, old.record.client_id, old.record.grant_id, user.id, reason)
@@ -393,9 +481,12 @@ class ClientCredentialsGrant(_Grant, grants.ClientCredentialsGrant):
             raise InvalidScopeError("None of the requested scopes is allowed for this client.")
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        token = self.generate_token(scope=self.request.payload.scope, include_refresh_token=False)
+        audience = self._target(None)
+        _, scope = self._scope_for(self.request.payload.scope, audience)
+        token = self.generate_token(scope=scope, include_refresh_token=False)
+        new = self._new_token(token, None, random_id(), audience=audience, resources=tuple(r.uri for r in audience))
         with self._client_must_exist():
-            self.context.store.tokens.insert(self._new_token(token, None, random_id()))
+            self.context.store.tokens.insert(new)
         self._issued(Event.TOKEN_ISSUED, token, None)
         return 200, token, self.TOKEN_RESPONSE_HEADER
 

@@ -3,8 +3,8 @@
 framework: :class:`~tessera.server.front.Front` calls them, and the request map (:mod:`tessera.app.routes`)
 says which path each one serves.
 
-The OAuth endpoints are Authlib's (grants, RFC 7662, RFC 7009, RFC 8628), given Authlib's framework-neutral request; the
-documents (metadata, OpenAPI) are built once and served as bytes.
+The OAuth endpoints are Authlib's (grants, RFC 7662, RFC 7009, RFC 8628, RFC 7591 and RFC 7592), given Authlib's
+framework-neutral request; the documents (metadata, OpenAPI) are built once and served as bytes.
 """
 
 import dataclasses
@@ -16,6 +16,7 @@ from typing import Any
 
 from tessera.errors import StoreError
 from tessera.ratelimit import address_key
+from tessera.server import dynamic
 from tessera.server.authorization import TesseraServer
 from tessera.server.leaks import LeakJudge, parse_report
 from tessera.server.metadata import Metadata
@@ -34,6 +35,7 @@ __all__ = [
     "openapi",
     "openid_configuration",
     "readyz",
+    "register",
     "revoke",
     "token",
     "userinfo",
@@ -128,6 +130,11 @@ def leak_report(machine: Machine, request: HttpRequest) -> Reply:
 def device_authorization(machine: Machine, request: HttpRequest) -> Reply:
     """RFC 8628 §3.1 (:mod:`tessera.server.device`)."""
     return _endpoint(machine, "device_authorization", request)
+
+
+def register(machine: Machine, request: HttpRequest) -> Reply:
+    """RFC 7591 and RFC 7592 (:mod:`tessera.server.dynamic`); in the request map unless TESSERA_REGISTRATION=off."""
+    return dynamic.answer(machine.server, request)
 
 
 def metadata(machine: Machine, request: HttpRequest) -> Reply:

@@ -3,7 +3,8 @@
 The hot path: checksum (no I/O for garbage), then one indexed query by digest; the caller comes from the
 client cache. A client registered with ``--introspect`` may introspect any token, any other client only its
 own; everything else, including an empty or malformed token, answers ``{"active": false}`` (§2.2).
-Refresh tokens are not introspectable here: resource servers only ever see access tokens.
+Refresh tokens are not introspectable here: resource servers only ever see access tokens. A token issued for
+resources (RFC 8707) answers ``aud``: read with the token, in the same query.
 """
 
 from typing import Any
@@ -74,4 +75,8 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
             body["username"] = r.username
         if r.jkt is not None:
             body["cnf"] = {"jkt": r.jkt}  # RFC 9449 §6.2: the key the token is bound to
+        if r.audience:
+            # RFC 7662 §2.2: a string for one resource, an array for several (RFC 8707)
+            audience = r.audience.split()
+            body["aud"] = audience[0] if len(audience) == 1 else audience
         return body

@@ -11,7 +11,8 @@ The rules:
 - a name of 1 to 200 characters, shown to people on the consent page;
 - redirect URIs: absolute ``http(s)`` URLs with a host and no fragment (RFC 6749 §3.1.2), matched exactly
   (RFC 9700 §4.1.3), that every URL parser reads alike (see :func:`check_redirect_uri`); with ``production``,
-  ``http://`` only for loopback hosts (RFC 9700 §2.6);
+  ``http://`` only for loopback hosts (RFC 9700 §2.6); or a native app's private-use URI scheme
+  (RFC 8252 §7.1, ``com.example.app:/callback``);
 - grant types among those the server offers (:data:`tessera.server.grants.GRANT_TYPES`); by default the
   authorization code with refresh tokens when a redirect URI is given, else client credentials; the
   authorization code needs a redirect URI;
@@ -80,6 +81,8 @@ _LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _DNS_NAME = re.compile(r"[a-z0-9_.-]+")
 #: what the WHATWG URL standard reads as a number in a host's last label (decimal, or hex after 0x)
 _NUMBER = re.compile(r"[0-9]+|0x[0-9a-f]*")
+#: a private-use URI scheme (RFC 8252 §7.1): a reverse domain name, so at least one dot; never http(s)
+_PRIVATE_USE = re.compile(r"[a-z][a-z0-9-]*(\.[a-z0-9-]+)+:", re.IGNORECASE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,9 +132,11 @@ def register_client(
     scopes: Catalogue,
     production: bool = False,
     clock: Callable[[], float] = time.time,
+    save: Callable[[ClientRecord], None] | None = None,
 ) -> Registered:
     """Check ``metadata`` against every rule, ``scopes`` being the declared ones, and store the client with a new
-    id (and secret, if confidential)."""
+    id (and secret, if confidential): with ``clients.create``, or ``save`` when the caller stores more with it in
+    one transaction (registration over HTTP stores its registration access token)."""
     checked, scope = _checked(metadata, production=production, scopes=scopes)
     with_key = checked.auth_method == PRIVATE_KEY_JWT
     secret = None if checked.public or with_key else mint(TokenKind.CLIENT_SECRET)
@@ -151,7 +156,7 @@ def register_client(
         jwks_uri=checked.jwks_uri,
         id_token_alg=_id_token_alg(metadata.id_token_alg),
     )
-    clients.create(record)
+    (save or clients.create)(record)
     return Registered(record, secret)
 
 
@@ -165,11 +170,17 @@ def _id_token_alg(alg: str | None) -> str | None:
 
 
 def update_client(
-    clients: Clients, client_id: str, changes: ClientChanges, *, scopes: Catalogue, production: bool = False
+    clients: Clients,
+    client_id: str,
+    changes: ClientChanges,
+    *,
+    scopes: Catalogue,
+    production: bool = False,
+    save: Callable[[ClientRecord], None] | None = None,
 ) -> ClientRecord:
     """Apply ``changes`` to a registered client, checked against the same rules as a new one (``scopes`` being
-    the declared ones). A client's id, secret, kind (public or confidential) and creation time never change
-    here."""
+    the declared ones), and store it with ``clients.update`` or ``save``. A client's id, secret, kind (public or
+    confidential) and creation time never change here."""
     current = clients.get(client_id)
     if current is None:
         raise NotFound(f"no client {client_id!r}")
@@ -195,7 +206,7 @@ def update_client(
         may_introspect=checked.introspect,
         require_dpop=checked.require_dpop,
     )
-    clients.update(record)
+    (save or clients.update)(record)
     return record
 
 
@@ -332,8 +343,15 @@ def check_redirect_uri(uri: str, *, production: bool) -> None:
     - a host whose last label is a number is an IPv4 address in its plain dotted form: browsers read
       ``127.1``, ``0x7f.1`` or ``2130706433`` as 127.0.0.1, Python as a name;
     - a port that is a number from 0 to 65535.
+
+    A native app's private-use URI scheme (RFC 8252 §7.1) is a reverse domain name of at least two labels
+    (``com.example.app:/callback``): no browser reads a host in it, so it needs none of the host rules, only a
+    path and no fragment. ``javascript:``, ``data:`` and every other scheme without a dot are refused.
     """
     _check_characters(uri)
+    if _PRIVATE_USE.match(uri):
+        _check_private_use(uri)
+        return
     try:
         parts = urlsplit(uri)
         host = parts.hostname
@@ -352,6 +370,15 @@ def check_redirect_uri(uri: str, *, production: bool) -> None:
         raise InvalidRedirectUri(
             f"redirect URI {uri!r} must be https:// in production (http:// only for loopback addresses)"
         )
+
+
+def _check_private_use(uri: str) -> None:
+    scheme, _, rest = uri.partition(":")
+    if "#" in rest:
+        raise InvalidRedirectUri(f"redirect URI {uri!r} must not have a fragment (RFC 6749 §3.1.2)")
+    if not rest.startswith("/") or rest.startswith("//"):
+        # RFC 8252 §7.1: one slash after the scheme; with two, a parser reads an authority (a host) there
+        raise InvalidRedirectUri(f"redirect URI {uri!r} must be scheme:/path for a private-use scheme (RFC 8252 §7.1)")
 
 
 def _check_characters(uri: str) -> None:

@@ -9,11 +9,12 @@ from tessera.store.database import Database
 from tessera.store.models import authorization_codes as _codes
 from tessera.store.models import clients as _clients
 from tessera.store.models import consents as _consents
+from tessera.store.models import registrations as _registrations
 from tessera.store.models import tokens as _tokens
 from tessera.store.records import ClientRecord
 from tessera.store.tokens import revoke_where
 
-__all__ = ["ClientTable"]
+__all__ = ["ClientTable", "client_values"]
 
 _CLIENT = select(_clients).where(_clients.c.client_id == bindparam("client_id"))
 
@@ -36,12 +37,12 @@ class ClientTable:
     def create(self, client: ClientRecord) -> None:
         try:
             with self._db.write() as conn:
-                conn.execute(insert(_clients).values(client_id=client.client_id, **_metadata(client)))
+                conn.execute(insert(_clients).values(client_id=client.client_id, **client_values(client)))
         except IntegrityError:
             raise AlreadyExists(f"client {client.client_id!r} already exists") from None
 
     def update(self, client: ClientRecord) -> None:
-        values = _metadata(client)
+        values = client_values(client)
         for secret in ("secret_digest", "created_at", "previous_secret_digest", "previous_secret_expires_at"):
             del values[secret]
         with self._db.write() as conn:
@@ -73,7 +74,7 @@ class ClientTable:
     def delete(self, client_id: str) -> list[str]:
         with self._db.write() as conn:
             revoked = revoke_where(conn, _tokens.c.client_id == client_id)
-            for table in (_tokens, _codes, _consents):
+            for table in (_tokens, _codes, _consents, _registrations):
                 conn.execute(delete(table).where(table.c.client_id == client_id))
             if conn.execute(delete(_clients).where(_clients.c.client_id == client_id)).rowcount != 1:
                 raise NotFound(f"no client {client_id!r}")
@@ -81,7 +82,8 @@ class ClientTable:
         return revoked
 
 
-def _metadata(client: ClientRecord) -> dict[str, object]:
+def client_values(client: ClientRecord) -> dict[str, object]:
+    """The columns of ``client``'s row but its id."""
     return {
         "secret_digest": client.secret_digest,
         "name": client.name,

@@ -15,6 +15,12 @@ introspection stays one indexed read; a code's is the key ``dpop_jkt`` named at 
 
 ``signing_keys`` sign ID tokens (OpenID Connect): the public JWK in clear, the private one only encrypted.
 
+``resources`` are the protected resources (APIs) the operator registered (RFC 8707): a client may ask for a token
+restricted to one of them. What a token is restricted to is kept on its row (``audience``, space-separated URIs),
+so introspection stays one indexed read; ``resources`` on a token row, a code and a consent is what the grant
+covers, which a refresh may narrow again. URIs hold no space (RFC 3986), so a space-separated string holds them
+as it holds scopes.
+
 ``scopes`` are the scopes the operator declared: a client may hold only these, the consent page describes them,
 the metadata lists them. A client's ``scope`` stays a space-separated string (what the grants read on every
 request), not a join table; :mod:`tessera.store.scopes` keeps the two in step when a scope is deleted. Names and
@@ -39,6 +45,7 @@ __all__ = [
     "consents",
     "device_authorizations",
     "metadata",
+    "resources",
     "scopes",
     "sessions",
     "signing_keys",
@@ -108,6 +115,8 @@ authorization_codes = Table(
     Column("dpop_jkt", String(43), nullable=True),
     Column("nonce", Text, nullable=True),
     Column("auth_time", Integer, nullable=True),
+    # the resources (RFC 8707) the person allowed, space-separated; NULL: none was asked for
+    Column("resources", Text, nullable=True),
 )
 
 tokens = Table(
@@ -127,6 +136,12 @@ tokens = Table(
     Column("revoked_at", Integer, nullable=True),
     # the thumbprint of the DPoP key the access token (and a public client's refresh token) is bound to
     Column("dpop_jkt", String(43), nullable=True),
+    # the access token's audience (RFC 8707), space-separated URIs; NULL: none, as before resources existed
+    Column("audience", Text, nullable=True),
+    # every resource the grant covers, which a refresh may ask for (the audience may be fewer of them)
+    Column("resources", Text, nullable=True),
+    # the scope the refresh token carries on, when the access token's was narrowed to its audience; NULL: ``scope``
+    Column("grant_scope", Text, nullable=True),
     Index("ix_tokens_grant_id", "grant_id"),
     Index("ix_tokens_refresh_expires_at", "refresh_expires_at"),
     # when the person signed in, for the ID token of a refresh
@@ -140,6 +155,8 @@ consents = Table(
     Column("client_id", ForeignKey("clients.client_id", ondelete="CASCADE"), primary_key=True),
     Column("scope", Text, nullable=False),
     Column("granted_at", Integer, nullable=False),
+    # the resources the user allowed the client to reach, space-separated
+    Column("resources", Text, nullable=True),
 )
 
 sessions = Table(
@@ -213,4 +230,38 @@ signing_keys = Table(
     Column("public_jwk", JSON, nullable=False),
     # AES-GCM of the private JWK (tessera.server.keys); never the key in clear
     Column("encrypted_private_key", Text, nullable=False),
+)
+
+
+resources = Table(
+    "resources",
+    metadata,
+    Column("uri", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    # the scopes a token for this resource may carry, space-separated; NULL: any the client holds
+    Column("scope", Text, nullable=True),
+    Column("created_at", Integer, nullable=False),
+)
+
+registrations = Table(
+    "registrations",
+    metadata,
+    # a client registered over HTTP (RFC 7591); deleting the client deletes this row
+    Column("client_id", ForeignKey("clients.client_id", ondelete="CASCADE"), primary_key=True),
+    # SHA-256 of its registration access token (RFC 7592 §1): never the token
+    Column("token_digest", _DIGEST, unique=True, nullable=False),
+    Column("token_endpoint_auth_method", String(32), nullable=False),
+    Column("created_at", Integer, nullable=False),
+)
+
+initial_access_tokens = Table(
+    "initial_access_tokens",
+    metadata,
+    # SHA-256 of a token that lets its holder register clients (RFC 7591 §3), from `tessera registration-tokens`
+    Column("digest", _DIGEST, primary_key=True),
+    # registrations it still allows; NULL: any number
+    Column("uses_left", Integer, nullable=True),
+    # Unix seconds; NULL: never
+    Column("expires_at", Integer, nullable=True),
+    Column("created_at", Integer, nullable=False),
 )

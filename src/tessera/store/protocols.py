@@ -10,6 +10,7 @@ protocol           used by
 :class:`Users`     sign-in, the grants (is the user still active?), account creation, the CLI
 :class:`Consents`  the consent page
 :class:`Scopes`    the declared scopes: registration, the consent page, the metadata, the CLI
+:class:`Resources` the protected resources (RFC 8707): the grants, the consent page, the CLI
 :class:`Sessions`  the pages' sign-in sessions; ``tessera tokens purge``
 :class:`AuditEvents`  the audit trail's writer; ``tessera audit``
 :class:`DeviceAuthorizations`  the device grant (RFC 8628): its endpoint, grant and verification page
@@ -30,8 +31,11 @@ from tessera.store.records import (
     ClientRecord,
     CodeRecord,
     DeviceRecord,
+    InitialAccessToken,
     NewToken,
     RefreshRecord,
+    RegistrationRecord,
+    ResourceRecord,
     ScopeRecord,
     SessionRecord,
     SigningKeyRecord,
@@ -44,6 +48,8 @@ __all__ = [
     "Clients",
     "Consents",
     "DeviceAuthorizations",
+    "Registrations",
+    "Resources",
     "Scopes",
     "Sessions",
     "SigningKeys",
@@ -149,8 +155,11 @@ class Consents(Protocol):
     def get(self, user_id: int, client_id: str) -> str | None:
         """The scope the user has granted the client, if any."""
 
-    def save(self, user_id: int, client_id: str, scopes: Sequence[str]) -> None:
-        """Add ``scopes`` to what the user granted the client."""
+    def save(self, user_id: int, client_id: str, scopes: Sequence[str], resources: Sequence[str] = ()) -> None:
+        """Add ``scopes`` (and ``resources``) to what the user granted the client."""
+
+    def resources(self, user_id: int, client_id: str) -> str | None:
+        """The resources (space-separated URIs) the user has allowed the client to reach, if any."""
 
     def allowed(self, user_id: int) -> list[AllowedApp]:
         """Every client the user has allowed (the account page)."""
@@ -182,6 +191,49 @@ class Scopes(Protocol):
         """In one transaction: call ``check`` with the clients holding the scope (id -> every scope it holds),
         which raises to change nothing; remove the scope from those clients and from every remembered consent;
         delete it. The ids of the clients changed. NotFound for an unknown name."""
+
+
+class Resources(Protocol):
+    def all(self) -> list[ResourceRecord]:
+        """Every registered resource, by URI."""
+
+    def find(self, uris: Collection[str]) -> dict[str, ResourceRecord]:
+        """Those of ``uris`` that are registered, by URI, in one read."""
+
+    def create(self, resource: ResourceRecord) -> None:
+        """Raises :class:`~tessera.errors.AlreadyExists` for a registered URI."""
+
+    def delete(self, uri: str) -> None:
+        """Raises :class:`~tessera.errors.NotFound` for an unknown URI."""
+
+
+class Registrations(Protocol):
+    """Clients registered over HTTP (RFC 7591, RFC 7592) and the initial access tokens that allow it."""
+
+    def create_initial(self, token: InitialAccessToken) -> None: ...
+
+    def initial_usable(self, digest: str, now: int) -> bool:
+        """Whether the initial access token with that digest exists, has a use left and has not expired."""
+
+    def register(
+        self, client: ClientRecord, registration: RegistrationRecord, *, initial: str | None, now: int
+    ) -> None:
+        """Store both in one transaction, spending one use of the initial access token ``initial`` (a digest);
+        :class:`PermissionError`, and nothing stored, if it has none left."""
+
+    def by_token(self, token_digest: str) -> RegistrationRecord | None: ...
+
+    def by_client(self, client_id: str) -> RegistrationRecord | None: ...
+
+    def update(self, client: ClientRecord, method: str) -> None:
+        """Replace the client's metadata (as :meth:`Clients.update`) and its registered authentication method, in
+        one transaction. Raises :class:`~tessera.errors.NotFound`."""
+
+    def purge_unused(self, registered_before: int) -> int:
+        """Delete clients registered over HTTP before then that have no token, code or consent; how many."""
+
+    def purge_initial(self, now: int) -> int:
+        """Delete initial access tokens that expired or have no use left; how many."""
 
 
 class Sessions(Protocol):
@@ -275,6 +327,12 @@ class Storage(Protocol):
 
     @property
     def signing_keys(self) -> SigningKeys: ...
+
+    @property
+    def resources(self) -> Resources: ...
+
+    @property
+    def registrations(self) -> Registrations: ...
 
     def ping(self) -> None:
         """Raise :class:`~tessera.errors.StoreUnavailable` unless the database answers."""

@@ -12,6 +12,7 @@ __all__ = [
     "DeviceRecord",
     "NewToken",
     "RefreshRecord",
+    "ResourceRecord",
     "ScopeRecord",
     "SessionRecord",
     "SigningKeyRecord",
@@ -70,6 +71,17 @@ class ScopeRecord:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ResourceRecord:
+    """A protected resource (an API) the operator registered (RFC 8707): tokens may be restricted to it. ``scope``
+    is what such a token may carry at most (space-separated), ``None`` for whatever the client holds."""
+
+    uri: str
+    name: str
+    scope: str | None
+    created_at: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class CodeRecord:
     digest: str
     client_id: str
@@ -87,6 +99,9 @@ class CodeRecord:
     #: the authorization request's ``nonce`` (OpenID Connect), and when the person signed in
     nonce: str | None = None
     auth_time: int | None = None
+
+    #: the resources the person allowed (space-separated URIs), or None
+    resources: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -131,6 +146,12 @@ class NewToken:
     dpop_jkt: str | None = None
     #: when the person signed in (for the ID token of a refresh); ``None`` without a person
     auth_time: int | None = None
+    #: the access token's audience, space-separated resource URIs (RFC 8707); None: no audience
+    audience: str | None = None
+    #: every resource the grant covers, which a refresh may ask for again
+    resources: str | None = None
+    #: the scope the refresh token keeps when ``scope`` was narrowed to the audience; None: ``scope``
+    grant_scope: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -146,6 +167,8 @@ class ActiveToken:
     #: the thumbprint of the DPoP key the token is bound to (introspection's ``cnf.jkt``), or None
     jkt: str | None = None
     user_subject: str | None = None
+    #: space-separated resource URIs the token is restricted to (RFC 8707), or None
+    audience: str | None = None
 
     @property
     def subject(self) -> str:
@@ -158,6 +181,8 @@ class ActiveToken:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RefreshRecord:
+    """A refresh token's row; ``scope`` is what the refresh token carries (the grant's scope)."""
+
     client_id: str
     user_id: int | None
     scope: str
@@ -168,6 +193,8 @@ class RefreshRecord:
     #: the thumbprint of the DPoP key the pair was bound to, or None
     dpop_jkt: str | None = None
     auth_time: int | None = None
+    #: every resource the grant covers (space-separated URIs), or None
+    resources: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -244,3 +271,25 @@ class SigningKeyRecord:
     retired_at: int | None
     public_jwk: dict[str, object]
     encrypted_private_key: str = dataclasses.field(repr=False)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RegistrationRecord:
+    """A client registered over HTTP: the digest of its registration access token and the authentication
+    method it registered with (``none``, ``client_secret_basic`` or ``client_secret_post``)."""
+
+    client_id: str
+    token_digest: str
+    token_endpoint_auth_method: str
+    created_at: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InitialAccessToken:
+    """An initial access token, by digest: ``uses_left`` ``None`` for any number, ``expires_at`` ``None`` for
+    never."""
+
+    digest: str
+    uses_left: int | None
+    expires_at: int | None
+    created_at: int

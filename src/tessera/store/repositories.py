@@ -12,6 +12,8 @@ Only the modules of this package issue SQL; everything else talks to the protoco
     store.scopes.described(["api"])        # tessera.store.scopes
     store.audit.list(user="alice")         # tessera.store.audit
     store.devices.get(digest)              # tessera.store.devices
+    store.resources.find([uri])            # tessera.store.resources
+    store.registrations.by_token(digest)   # tessera.store.registrations
 """
 
 from sqlalchemy import Engine
@@ -21,6 +23,8 @@ from tessera.store.clients import ClientTable
 from tessera.store.consents import ConsentTable
 from tessera.store.database import ChangeListener, Database
 from tessera.store.devices import DEVICE_STATEMENTS, DeviceTable
+from tessera.store.registrations import RegistrationTable
+from tessera.store.resources import ResourceTable
 from tessera.store.scopes import ScopeTable
 from tessera.store.sessions import SessionTable
 from tessera.store.signing_keys import SigningKeyTable
@@ -45,6 +49,8 @@ class Store:
         self.audit = AuditTable(self._db)
         self.devices = DeviceTable(self._db)
         self.signing_keys = SigningKeyTable(self._db)
+        self.resources = ResourceTable(self._db)
+        self.registrations = RegistrationTable(self._db)
 
     def listen(self, listener: ChangeListener) -> None:
         """Call ``listener(kind, id)`` after every committed change to a client (``"client"``, its id) or a user

@@ -11,7 +11,7 @@ import dataclasses
 import time
 from collections.abc import Iterator
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import NotFound
@@ -42,6 +42,7 @@ _ACTIVE_TOKEN = (
         _tokens.c.expires_at,
         _tokens.c.dpop_jkt,
         _users.c.subject,
+        _tokens.c.audience,
     )
     .select_from(_tokens.outerjoin(_users, _users.c.id == _tokens.c.user_id))
     .where(
@@ -53,13 +54,14 @@ _ACTIVE_TOKEN = (
 _REFRESH_TOKEN = select(
     _tokens.c.client_id,
     _tokens.c.user_id,
-    _tokens.c.scope,
+    func.coalesce(_tokens.c.grant_scope, _tokens.c.scope),
     _tokens.c.grant_id,
     _tokens.c.refresh_expires_at,
     _tokens.c.refresh_used_at,
     _tokens.c.revoked_at,
     _tokens.c.dpop_jkt,
     _tokens.c.auth_time,
+    _tokens.c.resources,
 ).where(_tokens.c.refresh_digest == bindparam("digest"))
 _RETIRE_REFRESH = (
     update(_tokens)
@@ -229,6 +231,9 @@ def _values(token: NewToken) -> dict[str, object]:
         "refresh_expires_at": token.refresh_expires_at,
         "dpop_jkt": token.dpop_jkt,
         "auth_time": token.auth_time,
+        "audience": token.audience,
+        "resources": token.resources,
+        "grant_scope": token.grant_scope,
     }
 
 

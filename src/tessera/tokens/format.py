@@ -1,7 +1,8 @@
 """The opaque token format: ``tsr_<kind>_<body><check>``.
 
 * ``kind`` routes a lookup to the right table and keeps kinds apart: ``at`` access, ``rt`` refresh,
-  ``ac`` authorization code, ``dc`` device code (RFC 8628), ``cs`` client secret.
+  ``ac`` authorization code, ``dc`` device code (RFC 8628), ``cs`` client secret, ``ia`` initial access token and
+  ``ra`` registration access token (client registration, RFC 7591 and RFC 7592).
 * ``body`` is 32 bytes from :mod:`secrets` in base62, always 43 characters (256 bits; RFC 6749 §10.10 asks
   for far less).
 * ``check`` is the CRC32 of everything before it in base62, always 6 characters, as GitHub's tokens do.
@@ -30,6 +31,8 @@ class TokenKind(enum.StrEnum):
     CODE = "ac"
     DEVICE = "dc"
     CLIENT_SECRET = "cs"
+    INITIAL_ACCESS = "ia"
+    REGISTRATION_ACCESS = "ra"
 
 
 _KINDS = {k.value: k for k in TokenKind}

@@ -2,6 +2,10 @@
 answer the client. Authlib validates the request and builds every redirect; this module only decides which
 page to show.
 
+The page names every resource (RFC 8707) the request asks for, by its name and URI: the person allows the client
+to reach those APIs, with the checked scopes. A remembered consent is used only when it covers the scopes and
+the resources asked for.
+
 An unknown client or an unregistered redirect URI is shown here and never redirected (RFC 6749 §4.1.2.1).
 """
 
@@ -13,7 +17,7 @@ from flask.typing import ResponseReturnValue
 
 from tessera.server.audit import Event
 from tessera.server.authorization import TesseraServer
-from tessera.server.grants import Approval
+from tessera.server.grants import Approval, AuthorizationCodeGrant
 from tessera.web import prompt
 from tessera.web.context import current_server
 from tessera.web.security import SignedIn, allow_form_redirect, check_csrf, csrf_token, current_session
@@ -93,6 +97,8 @@ def authorize() -> ResponseReturnValue:
 
     client = grant.client
     requested = (grant.request.scope or "").split()
+    # the registered resources (RFC 8707) asked for, checked by the grant
+    resources = grant.resources if isinstance(grant, AuthorizationCodeGrant) else ()
     consents = server.context.store.consents
     if request.method == "POST":
         check_csrf()
@@ -103,14 +109,15 @@ def authorize() -> ResponseReturnValue:
             audit.emit(Event.CONSENT_DENIED, outcome="failure", client_id=client.client_id, user=user.username,
                        reason=reason)  # fmt: skip
             return server.create_authorization_response(grant=grant, grant_user=None)
-        consents.save(user.id, client.client_id, chosen)
+        consents.save(user.id, client.client_id, chosen, [r.uri for r in resources])
         audit.emit(
             Event.CONSENT_GRANTED, client_id=client.client_id, user=user.username, detail={"scope": " ".join(chosen)}
         )
         return _issue(server, grant, signed_in, chosen)
 
     remembered = set((consents.get(user.id, client.client_id) or "").split())
-    if remembered.issuperset(requested) and not decision.ask_consent:
+    reached = set((consents.resources(user.id, client.client_id) or "").split()) if resources else set()
+    if remembered.issuperset(requested) and reached.issuperset(r.uri for r in resources) and not decision.ask_consent:
         return _issue(server, grant, signed_in, requested)
     if decision.silent:  # prompt=none: never a page
         return _redirect_with_error(prompt.consent_required(grant))
@@ -124,13 +131,15 @@ def authorize() -> ResponseReturnValue:
         client_name=client.name,
         username=user.username,
         scopes=[(s, descriptions.get(s, "")) for s in requested],
+        resources=[(r.name, r.uri) for r in resources],
         form_action=request.full_path,
         logout_url=url_for("logout"),
     )
 
 
 def _issue(server: TesseraServer, grant: Any, signed_in: SignedIn, scopes: list[str]) -> Response:
-    approval = Approval(signed_in.user, " ".join(scopes), signed_in.session.auth_time)
+    resources = grant.resources if isinstance(grant, AuthorizationCodeGrant) else ()
+    approval = Approval(signed_in.user, " ".join(scopes), signed_in.session.auth_time, resources)
     response: Response = server.create_authorization_response(grant=grant, grant_user=approval)
     if request.method == "POST":
         response.status_code = 303  # after a POST, never 307 (RFC 9700 §4.12)

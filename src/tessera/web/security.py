@@ -194,12 +194,15 @@ _CSP_HOST = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*")
 def form_source(uri: str) -> str | None:
     """The CSP source expression for ``uri``'s origin (``https://app.example:8443``), or ``None`` if it has none.
 
+    A private-use scheme (``com.example.app:/cb``, RFC 8252 §7.1) has no origin: its scheme is the expression.
     An IPv6 literal cannot be written in a CSP source (Chromium ignores ``http://[::1]:8080`` as invalid), nor
     can a host with characters outside CSP's host grammar: for those the scheme alone (``http:``) is the only
     expression that lets the redirect through. A non-ASCII host is written as the browser requests it, in IDNA.
     """
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
+    if "." in scheme and not parts.netloc:  # a native app's private-use scheme (RFC 8252 §7.1): no origin but it
+        return f"{scheme}:"
     if scheme not in ("http", "https"):
         return None
     try:
@@ -228,8 +231,9 @@ def allow_form_redirect(redirect_uri: str) -> None:
 
 
 def _content_security_policy(production: bool) -> str:
-    if not production:
-        return _CSP.format(_DEVELOPMENT_FORM_ACTION)
+    if not production:  # every http(s) origin, and the private-use scheme of a native app's redirect URI
+        schemes = [source for source in g.get(_FORM_REDIRECTS, ()) if not source.startswith("http")]
+        return _CSP.format(" ".join([_DEVELOPMENT_FORM_ACTION, *schemes]))
     return _CSP.format(" ".join(["'self'", *g.get(_FORM_REDIRECTS, ())]))
 
 
