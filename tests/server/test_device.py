@@ -70,7 +70,12 @@ def test_the_lifetime_is_the_setting(store: Store, sqlite_url: str, tv: Register
 
 
 def test_pending_then_one_token_then_never_again(
-    client: FlaskClient, tv: RegisteredClient, user: Any, clock: MovableClock, service: RegisteredClient
+    client: FlaskClient,
+    tv: RegisteredClient,
+    user: Any,
+    clock: MovableClock,
+    service: RegisteredClient,
+    store: Store,
 ) -> None:
     body = start(client, tv)
     assert error_of(poll(client, tv, body["device_code"])) == (400, "authorization_pending")
@@ -92,6 +97,10 @@ def test_pending_then_one_token_then_never_again(
         clock.advance(5)
         assert error_of(poll(client, tv, body["device_code"])) == (400, "invalid_grant")
     assert introspect(client, service, token["access_token"])["active"] is True  # a late poll revokes nothing
+    (issued,) = [e for e in store.audit.list(client_id=tv.client_id) if e.event == "token.issued"]
+    assert (
+        issued.user == "alice" and (issued.detail or {})["grant_type"] == "urn:ietf:params:oauth:grant-type:device_code"
+    )
 
 
 def test_a_client_registered_for_refresh_tokens_gets_one(

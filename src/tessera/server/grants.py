@@ -581,6 +581,7 @@ class DeviceCodeGrant(_Grant, _DeviceCodeGrant):
             )
         if not redeemed:
             raise InvalidGrantError("The device code has already been used.")
+        self._issued(Event.TOKEN_ISSUED, token, user)
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
