@@ -18,10 +18,10 @@ still queued, so stopping a worker loses no line.
 
 import collections
 import logging
-import threading
 import time
 
 from tessera.server.metrics import Metrics
+from tessera.server.periodic import Periodic
 
 __all__ = ["AccessLog"]
 
@@ -39,8 +39,7 @@ class AccessLog:
         self.metrics = metrics or Metrics.off()
         self._interval = interval
         self._queue: collections.deque[_Entry] = collections.deque()
-        self._writer: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._writer = Periodic(self._drain, "tessera-access-log")
 
     def __call__(
         self,
@@ -54,7 +53,7 @@ class AccessLog:
         seconds = time.perf_counter() - started
         self.metrics.request(path, status, seconds)
         duration_ms = seconds * 1000
-        if self._writer is not None:
+        if self._writer.running:
             self._queue.append((time.time(), method, path, status, duration_ms, client_id or "-", request_id))
         elif self.logger.isEnabledFor(logging.INFO):
             args = (method, path, status, duration_ms, client_id or "-")
@@ -62,22 +61,12 @@ class AccessLog:
 
     def start(self) -> None:
         """Queue lines from now on, for a writer thread to write."""
-        if self._writer is None:
-            self._stop.clear()
-            self._writer = threading.Thread(target=self._write_queued, name="tessera-access-log", daemon=True)
-            self._writer.start()
+        self._writer.start(self._interval)
 
     def close(self) -> None:
         """Stop queueing and write every line still queued."""
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            self._stop.set()
-            writer.join()
+        self._writer.stop()
         self._drain()
-
-    def _write_queued(self) -> None:
-        while not self._stop.wait(self._interval):
-            self._drain()
 
     def _drain(self) -> None:
         logger, queue = self.logger, self._queue

@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from tessera.server import requestid
+from tessera.server.periodic import Periodic
 from tessera.store import AuditEvents, AuditRecord
 
 __all__ = ["WRITE_INTERVAL", "AuditTrail", "Event", "Outcome", "as_json"]
@@ -107,9 +108,8 @@ class AuditTrail:
         self._store = store
         self.enabled = enabled
         self._queue: collections.deque[AuditRecord] = collections.deque()
-        self._writer: threading.Thread | None = None
+        self._writer = Periodic(self._write_queued, "tessera-audit")
         self._write_lock = threading.Lock()
-        self._stop = threading.Event()
 
     @classmethod
     def off(cls) -> "AuditTrail":
@@ -141,7 +141,7 @@ class AuditTrail:
             reason=reason,
             detail=dict(detail) if detail else None,
         )
-        if self._writer is not None:
+        if self._writer.running:
             self._queue.append(record)
         else:
             with self._write_lock:
@@ -149,17 +149,12 @@ class AuditTrail:
 
     def start(self) -> None:
         """Queue events from now on, for a writer thread to write every :data:`WRITE_INTERVAL` seconds."""
-        if self.enabled and self._writer is None:
-            self._stop.clear()
-            self._writer = threading.Thread(target=self._write_queued, name="tessera-audit", daemon=True)
-            self._writer.start()
+        if self.enabled:
+            self._writer.start(WRITE_INTERVAL)
 
     def close(self) -> None:
         """Stop queueing and write every event still queued (a worker that stops gracefully loses nothing)."""
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            self._stop.set()
-            writer.join()
+        self._writer.stop()
         self.flush()
 
     def flush(self) -> None:
@@ -172,9 +167,8 @@ class AuditTrail:
             self._write(batch)
 
     def _write_queued(self) -> None:
-        while not self._stop.wait(WRITE_INTERVAL):
-            if self._queue:
-                self.flush()
+        if self._queue:
+            self.flush()
 
     def _write(self, batch: list[AuditRecord]) -> None:
         if not batch:

@@ -32,9 +32,10 @@ kept. ``prometheus_client`` is imported only when metrics are on, after ``PROMET
 """
 
 import collections
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+from tessera.server.periodic import Periodic
 
 __all__ = ["DURATION_BUCKETS", "FLUSH_INTERVAL", "Metrics", "serve_metrics"]
 
@@ -70,8 +71,7 @@ class Metrics:
         self.enabled = enabled
         self.endpoints = frozenset(endpoints)
         self._queue: collections.deque[_Fact] = collections.deque()
-        self._flusher: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._flusher = Periodic(self.flush, "tessera-metrics")
         self._record: Callable[[_Fact], None] = self._apply if enabled else _discard
         if enabled:
             self._series(registry, sorted(self.endpoints), list(grant_types))
@@ -197,25 +197,16 @@ class Metrics:
 
     def start(self, interval: float = FLUSH_INTERVAL) -> None:
         """Queue facts from now on, for a thread to apply every ``interval`` seconds."""
-        if self.enabled and self._flusher is None:
-            self._stop.clear()
+        if self.enabled and not self._flusher.running:
             self._record = self._queue.append
-            self._flusher = threading.Thread(target=self._flush_every, args=(interval,), name="tessera-metrics")
-            self._flusher.daemon = True
-            self._flusher.start()
+            self._flusher.start(interval)
 
     def close(self) -> None:
         """Stop queueing and apply whatever is still queued."""
-        flusher, self._flusher = self._flusher, None
-        if flusher is not None:
-            self._stop.set()
-            flusher.join()
+        if self._flusher.running:
+            self._flusher.stop()
             self._record = self._apply
         if self.enabled:
-            self.flush()
-
-    def _flush_every(self, interval: float) -> None:
-        while not self._stop.wait(interval):
             self.flush()
 
 
