@@ -18,7 +18,6 @@ clock starts, with the key and claims a real client sends. SQLite in a temporary
 
 import argparse
 import base64
-import io
 import json
 import secrets
 import tempfile
@@ -31,6 +30,7 @@ from flask import Flask
 from joserfc import jws
 from joserfc.jwk import ECKey
 
+from bench.inproc import environ
 from tessera.app import create_app
 from tessera.config import Settings
 from tessera.dpop import access_token_hash
@@ -40,32 +40,6 @@ from tessera.store import ClientRecord, Store, make_engine, upgrade
 from tessera.tokens import TokenKind, digest, mint, random_id
 
 ISSUER = "http://127.0.0.1:8000"
-
-
-def _environ(method: str, path: str, body: bytes = b"", **headers: str) -> dict[str, Any]:
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "SCRIPT_NAME": "",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "CONTENT_TYPE": "application/x-www-form-urlencoded" if body else "",
-        "CONTENT_LENGTH": str(len(body)),
-        "HTTP_HOST": "127.0.0.1:8000",
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.errors": io.StringIO(),
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-    }
-    for name, value in headers.items():
-        environ["HTTP_" + name.upper()] = value
-    return environ
 
 
 def _caller(app: Any) -> Callable[[dict[str, Any]], bytes]:
@@ -132,7 +106,7 @@ def measure(n: int, rounds: int) -> dict[str, float]:
 
         def issue(proof: str | None = None) -> str:
             headers = {"authorization": basic} if proof is None else {"authorization": basic, "dpop": proof}
-            answer: dict[str, str] = json.loads(server(_environ("POST", "/oauth/token", body, **headers)))
+            answer: dict[str, str] = json.loads(server(environ("POST", "/oauth/token", body, **headers)))
             return answer["access_token"]
 
         bearer, bound = issue(), issue(next(issue_proofs))
@@ -148,14 +122,14 @@ def measure(n: int, rounds: int) -> dict[str, float]:
         call_api = _caller(api)
         api_proofs = client.proofs(n * rounds + 1, "GET", ISSUER + "/data", access_token=bound)
         bearer_header, dpop_header = f"Bearer {bearer}", f"DPoP {bound}"
-        call_api(_environ("GET", "/data", authorization=dpop_header, dpop=next(api_proofs)))  # fills the cache
-        call_api(_environ("GET", "/data", authorization=bearer_header))
+        call_api(environ("GET", "/data", authorization=dpop_header, dpop=next(api_proofs)))  # fills the cache
+        call_api(environ("GET", "/data", authorization=bearer_header))
 
         cases: dict[str, Callable[[], object]] = {
-            "api: unprotected": lambda: call_api(_environ("GET", "/open")),
-            "api: cached Bearer": lambda: call_api(_environ("GET", "/data", authorization=bearer_header)),
+            "api: unprotected": lambda: call_api(environ("GET", "/open")),
+            "api: cached Bearer": lambda: call_api(environ("GET", "/data", authorization=bearer_header)),
             "api: cached DPoP": lambda: call_api(
-                _environ("GET", "/data", authorization=dpop_header, dpop=next(api_proofs))
+                environ("GET", "/data", authorization=dpop_header, dpop=next(api_proofs))
             ),
             "issue: Bearer": issue,
             "issue: DPoP": lambda: issue(next(issue_proofs)),

@@ -41,10 +41,10 @@ def _client(
     return record.client_id, "Basic " + base64.b64encode(f"{record.client_id}:{secret}".encode()).decode()
 
 
-def _environ(path: str, body: str, auth: str) -> dict[str, Any]:
-    data = body.encode()
-    return {
-        "REQUEST_METHOD": "POST" if body else "GET",
+def environ(method: str, path: str, body: bytes = b"", **headers: str) -> dict[str, Any]:
+    """A WSGI environ for one request to the app on 127.0.0.1:8000; ``headers`` by name (``authorization=...``)."""
+    env: dict[str, Any] = {
+        "REQUEST_METHOD": method,
         "PATH_INFO": path,
         "SCRIPT_NAME": "",
         "QUERY_STRING": "",
@@ -53,17 +53,23 @@ def _environ(path: str, body: str, auth: str) -> dict[str, Any]:
         "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": "127.0.0.1",
         "CONTENT_TYPE": "application/x-www-form-urlencoded" if body else "",
-        "CONTENT_LENGTH": str(len(data)),
-        "HTTP_AUTHORIZATION": auth,
+        "CONTENT_LENGTH": str(len(body)),
         "HTTP_HOST": "127.0.0.1:8000",
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(data),
+        "wsgi.input": io.BytesIO(body),
         "wsgi.errors": io.StringIO(),
         "wsgi.multithread": False,
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
     }
+    for name, value in headers.items():
+        env["HTTP_" + name.upper()] = value
+    return env
+
+
+def _environ(path: str, body: str, auth: str) -> dict[str, Any]:
+    return environ("POST" if body else "GET", path, body.encode(), authorization=auth)
 
 
 def measure(database_url: str | None = None, n: int = 2000, rounds: int = 5) -> dict[str, float]:
