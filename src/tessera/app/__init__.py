@@ -31,6 +31,7 @@ from tessera.server.access import AccessLog
 from tessera.server.audit import AuditTrail
 from tessera.server.authorization import TesseraServer
 from tessera.server.changes import Changes
+from tessera.server.client_documents import ClientDocuments
 from tessera.server.client_keys import JwksFetcher, PrivateKeyJWT
 from tessera.server.clients import PRIVATE_KEY_JWT, ClientCache
 from tessera.server.context import Clock, RevocationListener, Revocations, ServerContext
@@ -119,7 +120,10 @@ def build(
             settings.redis_url, channel=settings.revocation_channel, changes=changes_stream(settings.redis_prefix)
         )
         listeners.append(publisher)
-    clients = ClientCache(store.clients.get, ttl=settings.client_cache_ttl, clock=clock)
+    documents = None
+    if settings.client_id_metadata:
+        documents = ClientDocuments(settings, clients=store.clients, scopes=store.scopes, clock=clock)
+    clients = ClientCache(store.clients.get, ttl=settings.client_cache_ttl, clock=clock, documents=documents)
     changes = Changes()
     changes.on("client", clients.forget)
     # a change made by this process: its own caches at once, the other processes through Redis
