@@ -26,7 +26,7 @@ from tests.conftest import (
     register_client,
     settings_for,
 )
-from tests.document_server import Answer, DocumentServer
+from tests.document_server import Answer, DocumentServer, tls_pair
 from tests.test_cli import Cli, cli  # noqa: F401 - the fixture, shared
 
 REDIRECT = "http://127.0.0.1/callback"
@@ -157,6 +157,33 @@ def test_the_whole_code_flow_with_a_client_known_only_by_its_document(
     again = _token(client, url, grant_type="refresh_token", refresh_token=refreshed.get_json()["refresh_token"])
     assert again.status_code == 400 and again.get_json()["error"] == "invalid_grant"
     assert documents.fetches == {"/client.json": 1}  # kept for a minute at least
+
+
+def test_an_https_document_on_127_0_0_1_as_mcp_clients_serve_it_in_development(
+    sqlite_url: str,
+    store: Store,
+    user: Any,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The official MCP SDK takes only an https:// client_metadata_url: served on 127.0.0.1 with a certificate
+    from a test CA, which the server trusts through SSL_CERT_FILE."""
+    server_tls, _, ca_pem = tls_pair("127.0.0.1")
+    (tmp_path / "ca.pem").write_bytes(ca_pem)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    documents = DocumentServer(tls=server_tls)
+    try:
+        url = _serve(documents)
+        assert url.startswith("https://127.0.0.1:")
+        client = app_for(store, sqlite_url, TESSERA_CLIENT_ID_METADATA="on").test_client()
+        verifier, challenge = pkce_pair()
+        _, code = _code(client, url, challenge)
+        tokens = _token(
+            client, url, grant_type="authorization_code", code=code, redirect_uri=CALLBACK, code_verifier=verifier
+        )
+        assert tokens.status_code == 200, tokens.get_json()
+    finally:
+        documents.stop()
 
 
 def test_the_client_is_public_and_must_use_pkce(client: FlaskClient, user: Any, documents: DocumentServer) -> None:

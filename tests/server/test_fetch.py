@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tessera.server.fetch import BoundedFetcher, FetchError, is_public
-from tests.document_server import Answer, DocumentServer
+from tests.document_server import Answer, DocumentServer, tls_pair
 
 
 @pytest.fixture
@@ -121,6 +121,27 @@ def test_a_fetch_over_a_real_socket_reaches_the_resolved_address(documents: Docu
     assert fetched.body == b'{"hello": "world"}'
     assert fetched.cache_control == "max-age=600"
     assert documents.hosts == [f"docs.example:{documents.port}"]
+
+
+def test_over_https_the_certificate_is_checked_for_the_name_while_connecting_to_the_checked_address() -> None:
+    """The name goes in SNI and the certificate check, not the address: a certificate for ``docs.example`` is
+    accepted at 127.0.0.1 when the URL says ``docs.example``, and one for another name is refused."""
+    server_tls, client_tls, _ = tls_pair("docs.example")
+    documents = DocumentServer(tls=server_tls)
+    try:
+        documents.serve_json("/client.json", {"hello": "tls"})
+        url = f"https://docs.example:{documents.port}/client.json"
+        fetcher = BoundedFetcher(refuse_private=False, resolve=_Resolver(["127.0.0.1"]), verify=client_tls)
+        assert fetcher.get(url, max_bytes=5120, what="the document").body == b'{"hello": "tls"}'
+        assert documents.hosts == [f"docs.example:{documents.port}"]
+        other = BoundedFetcher(refuse_private=False, resolve=_Resolver(["127.0.0.1"]), verify=client_tls)
+        with pytest.raises(FetchError, match=r"the document could not be fetched \(ConnectError\)"):
+            other.get(url.replace("docs.example", "evil.example"), max_bytes=5120, what="the document")
+        untrusted = BoundedFetcher(refuse_private=False, resolve=_Resolver(["127.0.0.1"]))
+        with pytest.raises(FetchError, match=r"the document could not be fetched \(ConnectError\)"):
+            untrusted.get(url, max_bytes=5120, what="the document")
+    finally:
+        documents.stop()
 
 
 def test_the_bounds(documents: DocumentServer) -> None:

@@ -15,13 +15,16 @@ must not become a way into its own network (server-side request forgery), nor be
 * an answer other than 200 is a refusal, and so is a compressed one (``identity`` is the only encoding asked
   for: a small compressed body can expand to any size).
 
-Every refusal is a :class:`FetchError` with one line saying why, which the caller turns into its OAuth error.
-``resolve`` and ``transport`` replace the network in tests.
+Certificates are checked against certifi's roots, or the CA that ``SSL_CERT_FILE`` or ``SSL_CERT_DIR`` names;
+proxy variables are ignored (a proxy would make the connection the check was for). Every refusal is a
+:class:`FetchError` with one line saying why, which the caller turns into its OAuth error. ``resolve``,
+``transport`` and ``verify`` replace the network and the trusted roots in tests.
 """
 
 import dataclasses
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
@@ -80,13 +83,20 @@ class BoundedFetcher:
         transport: httpx.BaseTransport | None = None,
         resolve: Resolve = resolve,
         clock: Callable[[], float] = time.monotonic,
+        verify: ssl.SSLContext | None = None,
     ) -> None:
         self._refuse_private = refuse_private
         self._timeout = timeout
         self._resolve = resolve
         self._clock = clock
+        # certificates checked against certifi's roots, or SSL_CERT_FILE / SSL_CERT_DIR when set (a private CA);
+        # no proxy from the environment: the connection must go to the address that was checked
         self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout), follow_redirects=False, transport=transport, trust_env=False
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            transport=transport,
+            trust_env=False,
+            verify=verify or httpx.create_ssl_context(trust_env=True),
         )
 
     def get(self, url: str, *, max_bytes: int, what: str, accept: str = "application/json") -> Fetched:
