@@ -159,6 +159,20 @@ def test_the_whole_code_flow_with_a_client_known_only_by_its_document(
     assert documents.fetches == {"/client.json": 1}  # kept for a minute at least
 
 
+def test_the_account_page_names_the_host_and_revokes_the_client(
+    client: FlaskClient, user: Any, documents: DocumentServer
+) -> None:
+    url = _serve(documents, client_name="Google Drive")
+    _code(client, url, pkce_pair()[1])
+    host = f"127.0.0.1:{documents.port}"
+    page = client.get("/account").get_data(as_text=True)
+    assert f'<strong>{host}</strong> <span class="muted">(calls itself &ldquo;Google Drive&rdquo;)</span>' in page
+    revoked = client.post(
+        "/account", data={"csrf_token": csrf_from(page), "client_id": url}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert f"{host} no longer has access to your account." in revoked
+
+
 def test_an_https_document_on_127_0_0_1_as_mcp_clients_serve_it_in_development(
     sqlite_url: str,
     store: Store,
