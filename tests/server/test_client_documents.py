@@ -147,7 +147,9 @@ def test_the_whole_code_flow_with_a_client_known_only_by_its_document(
     refreshed = _token(client, url, grant_type="refresh_token", refresh_token=tokens.get_json()["refresh_token"])
     assert refreshed.status_code == 200, refreshed.get_json()
 
-    # a client like any other: stored under its URL, listed, revoked by it
+    # a client like any other: stored under its URL, audited, listed, revoked by it
+    events = [(e["event"], e["detail"]) for e in cli.json("audit", "list", "--client", url)]
+    assert ("client.registered", {"via": "metadata document", "name": "Notes Assistant", "method": "none"}) in events
     record = store.clients.get(url)
     assert record is not None and record.public and record.name == "Notes Assistant"
     assert record.redirect_uris == (REDIRECT,)

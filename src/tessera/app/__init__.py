@@ -120,9 +120,10 @@ def build(
             settings.redis_url, channel=settings.revocation_channel, changes=changes_stream(settings.redis_prefix)
         )
         listeners.append(publisher)
+    audit = AuditTrail(store.audit if settings.audit == "on" else None, enabled=settings.audit != "off")
     documents = None
     if settings.client_id_metadata:
-        documents = ClientDocuments(settings, clients=store.clients, scopes=store.scopes, clock=clock)
+        documents = ClientDocuments(settings, clients=store.clients, scopes=store.scopes, clock=clock, audit=audit)
     clients = ClientCache(store.clients.get, ttl=settings.client_cache_ttl, clock=clock, documents=documents)
     changes = Changes()
     changes.on("client", clients.forget)
@@ -132,7 +133,6 @@ def build(
         store.listen(_publish_changes(publisher))
         changes.follow(settings)
     metrics = metrics or Metrics.off()
-    audit = AuditTrail(store.audit if settings.audit == "on" else None, enabled=settings.audit != "off")
     context = ServerContext(
         settings=settings,
         store=store,

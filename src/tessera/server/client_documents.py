@@ -21,7 +21,8 @@ The rules:
   ``logo_uri`` and the other URLs are never fetched or shown.
 
 The client is kept as a row in ``clients`` whose ``client_id`` is the URL, created when the document is first
-fetched and updated when a fetch finds it changed, so that tokens, consents, ``/account``, the audit trail and
+fetched and updated when a fetch finds it changed (each written to the audit trail as ``client.registered`` or
+``client.updated`` ``via`` ``metadata document``), so that tokens, consents, ``/account``, the audit trail and
 ``tessera tokens revoke --client URL`` treat it as any other client. The row is never trusted on its own: with
 the feature off, or with no usable document, the client does not exist.
 
@@ -48,6 +49,7 @@ from authlib.oauth2.rfc6749.errors import InvalidClientError
 
 from tessera.config import Settings, is_loopback
 from tessera.errors import AlreadyExists, InvalidClientMetadata, InvalidRedirectUri, NotFound
+from tessera.server.audit import AuditTrail, Event
 from tessera.server.clients import NONE
 from tessera.server.dynamic import check_metadata, safe_description
 from tessera.server.fetch import BoundedFetcher, FetchError
@@ -154,8 +156,10 @@ class ClientDocuments:
         scopes: Scopes,
         fetcher: BoundedFetcher | None = None,
         clock: Callable[[], float] = time.time,
+        audit: AuditTrail | None = None,
     ) -> None:
         self._settings = settings
+        self._audit = audit or AuditTrail.off()
         self._clients = clients
         self._scopes = scopes
         self._fetcher = fetcher or BoundedFetcher(refuse_private=settings.production)
@@ -241,9 +245,12 @@ class ClientDocuments:
             if current is None:
                 try:
                     scopes = catalogue(self._scopes)
-                    return register_client(
+                    record = register_client(
                         self._clients, wanted, scopes=scopes, production=production, client_id=url, clock=self._clock
                     ).record
+                    detail = {"via": "metadata document", "name": record.name, "method": NONE}
+                    self._audit.emit(Event.CLIENT_REGISTERED, client_id=url, detail=detail)
+                    return record
                 except AlreadyExists:  # another request stored it first: bring that row up to date
                     current = self._clients.get(url)
                     if current is None:
@@ -255,7 +262,9 @@ class ClientDocuments:
             changes = ClientChanges(
                 name=wanted.name, redirect_uris=wanted.redirect_uris, grant_types=wanted.grant_types, scope=wanted.scope
             )
-            return update_client(self._clients, url, changes, scopes=catalogue(self._scopes), production=production)
+            record = update_client(self._clients, url, changes, scopes=catalogue(self._scopes), production=production)
+            self._audit.emit(Event.CLIENT_UPDATED, client_id=url, detail={"via": "metadata document"})
+            return record
         except (InvalidClientMetadata, NotFound) as exc:
             raise ClientDocumentError("it breaks this server's policy for clients", str(exc)) from None
 
