@@ -88,8 +88,8 @@ _NO_STORE = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:[,=]|$)", re.IGNOR
 
 
 class ClientDocumentError(InvalidClientError):
-    """A ``client_id`` URL whose document cannot be used (the draft's §4.3 says the server must then refuse the
-    client). ``reason`` is the server's own words, never the document's, and is what the error page shows;
+    """A ``client_id`` URL whose document cannot be used: the client is refused (``invalid_client``).
+    ``reason`` is in the server's own words, never the document's, and is what the error page shows;
     ``description`` may add what the document said, for the client's developer."""
 
     status_code = 401
