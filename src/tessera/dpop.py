@@ -14,6 +14,10 @@ after the normalisation of RFC 3986 §6.2.2 and §6.2.3 with query and fragment 
 presented with the proof. Whether a ``jti`` was seen before is the caller's :class:`ReplayCache`, asked once the
 proof is otherwise good, so that a proof refused for another reason does not use its ``jti`` up.
 
+At a protected resource (RFC 9449 §7), :func:`presented_proof` checks the proof sent with an access token and
+:func:`check_binding` the token's key against the proof's; the resource toolkit
+(:class:`tessera.resource.TokenValidator`) and the server's own protected endpoint (userinfo) both use them.
+
 Shared by :mod:`tessera.server` and :mod:`tessera.resource`, and imports neither (an import-linter contract).
 """
 
@@ -38,6 +42,7 @@ from joserfc.util import urlsafe_b64decode
 
 __all__ = [
     "ALGORITHMS",
+    "BOUND",
     "LEEWAY",
     "MAX_AGE",
     "MAX_PROOF",
@@ -46,10 +51,13 @@ __all__ = [
     "ProofError",
     "RedisReplayCache",
     "ReplayCache",
+    "BindingError",
     "access_token_hash",
+    "check_binding",
     "check_proof",
     "is_thumbprint",
     "normal_htu",
+    "presented_proof",
 ]
 
 log = logging.getLogger("tessera.dpop")
@@ -212,6 +220,36 @@ def check_proof(
     if not isinstance(claims, dict):
         raise ProofError("The DPoP proof's payload is not a JSON object.")
     return _claims(claims, header.jkt, method=method, url=url, now=now, access_token=access_token)
+
+
+#: why a token bound to a key is refused as a bearer token (RFC 9449 §7.2)
+BOUND = "The access token is bound to a DPoP key: send it with the DPoP scheme and a proof."
+_NOT_BOUND = "The access token is not bound to this DPoP proof's key."
+
+
+class BindingError(ValueError):
+    """An access token presented with the wrong proof for its binding: a bound token as a bearer token, or an
+    unbound one or one bound to another key with a proof. A resource answers 401 ``invalid_token`` (RFC 9449 §7.2)."""
+
+
+def presented_proof(value: str | None, *, method: str, url: str, now: float, access_token: str) -> Proof:
+    """The proof sent with ``access_token`` in an ``Authorization: DPoP`` request to a protected resource
+    (RFC 9449 §7.1): exactly one, for this request, carrying the token's hash; :class:`ProofError` if not. Whether
+    its ``jti`` is new is asked last, once the token was found good (:meth:`ReplayCache.first_use`)."""
+    if value is not None and "," in value:  # several DPoP headers arrive comma-joined
+        raise ProofError("Send exactly one DPoP proof.")
+    return check_proof(value, method=method, url=url, now=now, access_token=access_token)
+
+
+def check_binding(jkt: str | None, proof: Proof | None) -> None:
+    """:class:`BindingError` unless a token bound to ``jkt`` (``None``: not bound) may be used with ``proof``
+    (``None``: sent as a bearer token): a bound token only with a proof made with its key, an unbound one only
+    without a proof."""
+    if proof is None:
+        if jkt is not None:  # a stolen DPoP token is worth nothing without the key
+            raise BindingError(BOUND)
+    elif jkt != proof.jkt:
+        raise BindingError(_NOT_BOUND)
 
 
 @dataclass(frozen=True, slots=True)
