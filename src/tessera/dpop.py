@@ -1,4 +1,5 @@
-"""DPoP proofs (RFC 9449 §4): what the token endpoint and the resource toolkit both check, on joserfc.
+"""DPoP proofs (RFC 9449 §4): what the token endpoint and the resource toolkit both check, on joserfc (the header,
+the key, its thumbprint) and ``cryptography`` (the signature).
 
     >>> proof = check_proof(header_value, method="POST", url="https://auth.example/oauth/token", now=time.time())
     ... # doctest: +SKIP
@@ -13,6 +14,10 @@ after the normalisation of RFC 3986 §6.2.2 and §6.2.3 with query and fragment 
 :data:`MAX_AGE` seconds in the past and :data:`LEEWAY` in the future; a ``jti``; ``ath`` when an access token is
 presented with the proof. Whether a ``jti`` was seen before is the caller's :class:`ReplayCache`, asked once the
 proof is otherwise good, so that a proof refused for another reason does not use its ``jti`` up.
+
+A client sends the same header (its key) with every proof: the header's checks, the key's import and thumbprint
+and the signature's parameters are made once per distinct header and kept (see ``_header``), so that a later
+proof costs the signature check and a few microseconds more.
 
 At a protected resource (RFC 9449 §7), :func:`presented_proof` checks the proof sent with an access token and
 :func:`check_binding` the token's key against the proof's; the resource toolkit
