@@ -197,8 +197,9 @@ class RevocationPublisher:
     digests it is a revocation listener for :func:`tessera.app.create_app` (``on_revoke``).
 
     Publishing is on the request path of a revocation, so it never waits long: without Redis the tokens are
-    still revoked in the database, and caches drop them within their TTL bound. Timeouts are short and
-    redis-py's retries are off for the same reason. Each call is one round trip (a pipeline).
+    still revoked in the database, and caches drop them within their TTL bound. Timeouts are short and are never
+    retried for the same reason; a connection found closed is retried once at once, on a new one. Each call is one
+    round trip (a pipeline).
     """
 
     def __init__(
@@ -215,16 +216,20 @@ class RevocationPublisher:
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
+        from tessera.redisurl import client
+
         self.channel = channel
         self.changes = changes or changes_stream("tessera")
         self._maxlen = maxlen
         self._max_age = max_age
         self._failures = (redis.RedisError, OSError)
-        self._redis = redis.Redis.from_url(
+        self._redis = client(
             redis_url,
             socket_connect_timeout=timeout,
             socket_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
+            # once, at once, on a connection found closed (Redis restarted, or Sentinel failed its master over and
+            # closed the old one's connections): the next one reaches Redis, or the new master, if it answers
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
         )
 
     def publish(self, digests: Sequence[str]) -> int:
