@@ -197,9 +197,9 @@ class RevocationPublisher:
     digests it is a revocation listener for :func:`tessera.app.create_app` (``on_revoke``).
 
     Publishing is on the request path of a revocation, so it never waits long: without Redis the tokens are
-    still revoked in the database, and caches drop them within their TTL bound. Timeouts are short and are never
-    retried for the same reason; a connection found closed is retried once at once, on a new one. Each call is one
-    round trip (a pipeline).
+    still revoked in the database, and caches drop them within their TTL bound. Timeouts are short and
+    redis-py's retries are off for the same reason. Each call is one round trip (a pipeline). (An idle connection
+    that Redis, or Sentinel in a failover, closed is replaced when it is taken from the pool, before it is used.)
     """
 
     def __init__(
@@ -227,9 +227,7 @@ class RevocationPublisher:
             redis_url,
             socket_connect_timeout=timeout,
             socket_timeout=timeout,
-            # once, at once, on a connection found closed (Redis restarted, or Sentinel failed its master over and
-            # closed the old one's connections): the next one reaches Redis, or the new master, if it answers
-            retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+            retry=Retry(NoBackoff(), 0),
         )
 
     def publish(self, digests: Sequence[str]) -> int:
