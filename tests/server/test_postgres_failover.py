@@ -1,14 +1,16 @@
 """PostgreSQL primary and streaming standby, failed over under load: two ``tessera serve`` nodes reach the database
-through one multi-host URL (``?host=primary&host=standby&target_session_attrs=read-write``), clients issue and
-introspect tokens all along, the primary crashes and the standby is promoted. The nodes answer 503
-``temporarily_unavailable`` (with ``Retry-After``), never anything else, and only during the switch; then they
-write and read on the new primary by themselves.
+through one multi-host URL (``?host=primary&host=standby&target_session_attrs=read-write``), clients issue,
+introspect and revoke tokens all along, the primary crashes and, 2 seconds later, the standby is promoted. The
+nodes answer 503 ``temporarily_unavailable`` (with ``Retry-After``), never anything else, and only during the
+switch; while only the standby runs, introspection too answers 503 (nothing is read there); then they write and
+read on the new primary by themselves.
 
-What a token answered 200 becomes depends on the replication: the standby is cut off (a frozen link) for a moment
+What a write answered 200 becomes depends on the replication: the standby is cut off (a frozen link) for a moment
 before the primary crashes, as when it lags or the network between them fails. With synchronous replication
-(``synchronous_standby_names``) no token is answered 200 before the standby has it, so every one introspects
-active after the switch; with asynchronous replication the tokens answered while the standby was cut off are lost
-with the old primary, and only those.
+(``synchronous_standby_names``) nothing is answered 200 before the standby has it, so every token issued
+introspects active after the switch and every one revoked inactive; with asynchronous replication the writes
+answered while the standby was cut off are lost with the old primary, and only those: tokens issued then are
+unknown, and tokens revoked then are active again.
 
 The cluster is Debian's PostgreSQL (``initdb``, ``pg_basebackup -R``, ``pg_ctl promote``) in a temporary
 directory on free loopback ports; the machine's own PostgreSQL is never touched. PostgreSQL refuses to run as
@@ -192,7 +194,8 @@ class Answer:
 
 @dataclass
 class Load:
-    """A few clients issuing tokens (each on the next node) and introspecting those they got, until stopped."""
+    """A few clients issuing tokens (each request on the next node), introspecting those they got and revoking
+    some of them, until stopped."""
 
     nodes: list[str]
     caller: dict[str, str]
@@ -215,6 +218,7 @@ class Load:
                 turn += 1
                 node = self.nodes[turn % len(self.nodes)]
                 started = time.monotonic()
+                token = None
                 try:
                     if not mine or turn % 2:
                         response = http.post(
@@ -223,6 +227,14 @@ class Load:
                             auth=(self.caller["client_id"], self.caller["client_secret"]),
                         )
                         kind = "token"
+                    elif turn % 4 == 0 and len(mine) > 1:
+                        token = mine.pop(random.randrange(len(mine)))  # introspected no more: it may be revoked
+                        response = http.post(
+                            node + "/oauth/revoke",
+                            data={"token": token},
+                            auth=(self.caller["client_id"], self.caller["client_secret"]),
+                        )
+                        kind = "revoke"
                     else:
                         response = http.post(
                             node + "/oauth/introspect",
@@ -233,7 +245,7 @@ class Load:
                 except httpx.HTTPError as exc:
                     self.failures.append(f"{type(exc).__name__} from {node}")
                     continue
-                answer = Answer(kind, started, time.monotonic(), response.status_code)
+                answer = Answer(kind, started, time.monotonic(), response.status_code, token)
                 if response.status_code == 200 and kind == "token":
                     answer.token = response.json()["access_token"]
                     mine.append(answer.token)
@@ -294,6 +306,8 @@ def test_nodes_follow_a_promoted_standby_answering_503_only_during_the_switch(
             crashed = time.monotonic()
             pair.crash("primary")
             pair.proxy.cut()
+            time.sleep(2)  # as a failover manager takes a moment to decide; the standby answers, read-only
+            promoting = time.monotonic()
             pair.run("pg_ctl", "-D", "standby", "-w", "promote")
             promoted = time.monotonic()
 
@@ -319,31 +333,52 @@ def test_nodes_follow_a_promoted_standby_answering_503_only_during_the_switch(
             late = [a for a in answers if a.started > recovered + 1 and a.status != 200]
             assert not late, f"{len(late)} answers other than 200 more than 1 s after the nodes wrote again"
             assert unavailable, "the switch went unnoticed: the test did not test it"
+            # while only the standby ran, nothing was read there: introspection too answered 503
+            standby_reads = [
+                a for a in answers if a.status == 200 and crashed + 0.1 < a.started and a.ended < promoting
+            ]
+            assert not standby_reads, f"{len(standby_reads)} answers 200 while no primary ran"
+            assert any(a.kind == "introspect" and crashed < a.started and a.ended < promoting for a in unavailable)
 
             issued = [a for a in answers if a.kind == "token" and a.status == 200]
             assert issued and all(a.token for a in issued)
+            revocations = [a for a in answers if a.kind == "revoke"]
+            revoked = {a.token for a in revocations if a.status == 200}
+            unknown = {a.token for a in revocations if a.status != 200}  # the answer was lost, maybe not the revocation
             with httpx.Client(base_url=nodes[0].base_url, timeout=30) as survivor:
-                lost = [a for a in issued if not _introspects_active(survivor, api, str(a.token))]
-            during = [a for a in issued if frozen < a.started < crashed]
+                lost = [
+                    a
+                    for a in issued
+                    if a.token not in revoked | unknown and not _introspects_active(survivor, api, str(a.token))
+                ]
+                undone = [
+                    a for a in revocations if a.token in revoked and _introspects_active(survivor, api, str(a.token))
+                ]
+            during = [a for a in answers if a.status == 200 and a.kind != "introspect" and frozen < a.started < crashed]
             if synchronous:
                 assert not lost, f"{len(lost)} token(s) answered 200 are not active on the new primary"
-                assert not during, "a token was answered 200 while the synchronous standby could not confirm it"
+                assert not undone, f"{len(undone)} revocation(s) answered 200 are undone on the new primary"
+                assert not during, "a write was answered 200 while the synchronous standby could not confirm it"
             else:
-                # what the standby never received is gone with the old primary: those, and only those
-                assert all(a.started > frozen - 0.5 for a in lost), (
-                    "a token answered before the standby lagged was lost"
-                )
-                assert all(a in lost for a in during), "a token written while the standby was cut off survived"
-
+                # what the standby never received is gone with the old primary: those, and only those; a token
+                # revoked then is active again on the new primary, till it expires
+                assert all(a.started > frozen - 0.5 for a in lost + undone), "a write made before the lag was lost"
+                issued_before = {a.token for a in issued if a.ended < frozen - 0.5}
+                gone = [a for a in during if a.kind == "token" and a.token not in revoked | unknown] + [
+                    a for a in during if a.kind == "revoke" and a.token in issued_before
+                ]
+                assert gone and all(a in lost + undone for a in gone), "a write made then survived"
             figures = {
-                "crash to standby promoted (pg_ctl promote -w), s": promoted - crashed,
-                "crash to first token issued on the new primary, s": recovered - crashed,
+                "promote (pg_ctl promote -w), s": promoted - promoting,
+                "crash to first token issued on the new primary (2 s of it waiting to promote), s": recovered - crashed,
                 "promoted to first token issued on the new primary, s": recovered - promoted,
                 "answers 503": len(unavailable),
                 "answers 200": len(answers) - len(unavailable),
                 "tokens answered 200": len(issued),
                 "of which not active after the switch": len(lost),
-                "tokens answered 200 while the standby was cut off (1 s)": len(during),
+                "revocations answered 200": len(revoked),
+                "of which undone (the token active again) after the switch": len(undone),
+                "tokens and revocations answered 200 while the standby was cut off (1 s)": len(during),
             }
             for name, value in figures.items():
                 record_property(f"{replication}: {name}", round(value, 3))
