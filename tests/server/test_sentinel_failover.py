@@ -2,7 +2,8 @@
 ports, in a temporary directory), a ``tessera serve`` node and a resource server (``examples/flask_api.py``) that
 both reach Redis through ``redis+sentinel://``. The master is failed over (``SENTINEL FAILOVER``, then by killing
 the new one): the node's publisher, the resource server's stream subscriber and the rate limits find the new
-master by themselves, and a revocation made after each failover reaches the resource server's cache.
+master by themselves, and a revocation made after each failover reaches the resource server's cache; so does the
+DPoP replay cache.
 
 The machine's own Redis is never touched. Skipped where ``redis-server`` is not installed. The timings are printed
 (``pytest -s``) and kept in the test's report (``record_property``).
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 import redis
 
+from tessera.dpop import RedisReplayCache
 from tests.conftest import unused_port
 from tests.server.test_several_nodes import TESSERA, Cluster, Process, _cli, _within
 
@@ -150,9 +152,12 @@ def _rate_limit_keys(sentinel: Sentinel, name: str, client_id: str) -> list[byte
     return list(sentinel.redis(name).scan_iter(match=f"tessera:ratelimit*{client_id}*"))
 
 
-def _failover_and_revoke(cluster: Cluster, sentinel: Sentinel, failover: str, record: dict[str, float]) -> None:
+def _failover_and_revoke(
+    cluster: Cluster, sentinel: Sentinel, replay: RedisReplayCache, failover: str, record: dict[str, float]
+) -> None:
     """Fail the master over (``failover``: ``command`` or ``kill``), then revoke a token cached by the resource
-    server and see it refused there; a client created afterwards is counted on the new master."""
+    server and see it refused there; a client created afterwards is counted on the new master, and a DPoP proof
+    seen afterwards is remembered there."""
     tokens = [cluster.token() for _ in range(3)]
     assert all(cluster.call("api1", token) == 200 for token in tokens)  # cached by the API for 60 s
     old = sentinel.master()
@@ -185,6 +190,16 @@ def _failover_and_revoke(cluster: Cluster, sentinel: Sentinel, failover: str, re
     cluster.caller = late
     _within(10, lambda: bool(cluster.token()) and bool(_rate_limit_keys(sentinel, new, late["client_id"])))
 
+    def remembered_on_the_new_master() -> bool:
+        key = secrets.token_hex(8)
+        return (
+            replay.first_use_of(key)
+            and not replay.first_use_of(key)
+            and bool(sentinel.redis(new).exists(f"ha:dpop:{key}"))
+        )
+
+    _within(10, remembered_on_the_new_master)
+
 
 def test_publisher_subscriber_and_rate_limits_follow_the_master_through_sentinel(
     cluster: Cluster, sentinel: Sentinel, record_property: Callable[[str, object], None]
@@ -195,12 +210,14 @@ def test_publisher_subscriber_and_rate_limits_follow_the_master_through_sentinel
     assert _within(1, lambda: cluster.call("api1", first) == 401) < 1
     assert _rate_limit_keys(sentinel, sentinel.master(), cluster.caller["client_id"])
 
+    replay = RedisReplayCache(sentinel.url, prefix="ha")
     record: dict[str, float] = {}
-    _failover_and_revoke(cluster, sentinel, "command", record)
+    _failover_and_revoke(cluster, sentinel, replay, "command", record)
     # the old master is a replica now; killing the new one makes Sentinel promote it back
     _within(20, lambda: sentinel.replicas_known() == 1)
     _within(20, lambda: sentinel.redis("sentinel").sentinel_master(SERVICE)["num-slaves"] == 1)  # type: ignore[no-untyped-call]
-    _failover_and_revoke(cluster, sentinel, "kill", record)
+    _failover_and_revoke(cluster, sentinel, replay, "kill", record)
+    replay.close()
 
     for name, seconds in record.items():
         record_property(name, round(seconds, 3))
