@@ -519,9 +519,8 @@ def _redis(url: str, prefix: str) -> RedisStorage:
     sentinel = parse_sentinel(url)
     if sentinel is None:
         return RedisStorage(url, key_prefix=f"{prefix}:ratelimit", wrap_exceptions=True, **timeouts)
-    # the same master as every other Redis user (tessera.redisurl), and never a replica: a count read there may
-    # lag behind the hits just made on the master
-    # limits would ask the sentinels with the master's credentials: the URL says what they take (tessera.redisurl)
+    # the master every other Redis user reaches (tessera.redisurl), never a replica, where a count may lag behind
+    # the hits just made; limits would ask the sentinels with the master's credentials, but the URL says theirs
     asking: dict[str, Any] = {**timeouts, "username": None, "password": sentinel.sentinel_password}
     auth: dict[str, Any] = {
         k: v for k, v in (("username", sentinel.username), ("password", sentinel.password)) if v is not None

@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 #: the libpq ``target_session_attrs`` that reach a primary only (PostgreSQL 14 reports the state: no round trip)
-PRIMARY_ONLY = ("read-write", "primary")
+_PRIMARY_ONLY = ("read-write", "primary")
 #: execution option marking a connection whose transaction writes
 WRITE = {"tessera_write": True}
 _READ = {"tessera_read": True}
@@ -123,7 +123,7 @@ def make_engine(url: str, *, counter: StatementCounter | None = None, pool_size:
         attrs = parsed.query.get("target_session_attrs")
         if attrs is None:
             connect_args["target_session_attrs"] = "read-write"
-        elif attrs not in PRIMARY_ONLY:
+        elif attrs not in _PRIMARY_ONLY:
             raise ConfigError(
                 "the database URL's target_session_attrs must be read-write or primary: Tessera reads what it wrote"
             )
