@@ -405,7 +405,9 @@ class RedisReplayCache:
     def __init__(self, redis_url: str, *, prefix: str = "tessera", timeout: float = 0.25) -> None:
         import redis  # the toolkit's dependency too; imported here so that the module costs nothing without it
 
-        self._redis = redis.Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        from tessera.redisurl import client
+
+        self._redis = client(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
         self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
         self._prefix = f"{prefix}:dpop:"
         self.local = LocalReplayCache()
