@@ -171,3 +171,45 @@ def test_the_device_login_example_says_in_one_line_when_it_is_denied(
     monkeypatch.setattr("time.sleep", sleep)
     assert device_login.main(["--client-id", tv.client_id, "--issuer", ISSUER], http=http) == 1
     assert capsys.readouterr().err == "The sign-in was denied.\n"
+
+
+def test_the_mcp_example_serves_its_metadata_and_answers_503_while_tessera_is_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The SDK's client and every request run in tests/clients/test_mcp_sdk.py; here, in process, what that run
+    cannot show: while introspection fails, a call is a 503 to retry, never a 401 that would send the client to
+    sign in again, nor a 500."""
+    pytest.importorskip("mcp", reason="the mcp extra is not installed")
+    import anyio
+
+    from examples.mcp import server
+    from tessera.tokens import TokenKind, mint
+
+    monkeypatch.setenv("TESSERA_ISSUER", ISSUER)
+    monkeypatch.setenv("MCP_CLIENT_ID", "mcp-server")
+    monkeypatch.setenv("MCP_CLIENT_SECRET", "secret")
+    monkeypatch.delenv("MCP_RESOURCE", raising=False)
+    monkeypatch.delenv("TESSERA_REDIS_URL", raising=False)
+    down = IntrospectionSource(ISSUER, "mcp-server", "secret", endpoint=f"{ISSUER}/oauth/introspect",
+                               transport=httpx.MockTransport(lambda request: httpx.Response(502)))  # fmt: skip
+    validator = TokenValidator(TokenCache(down), realm="mcp", audience="http://127.0.0.1:8001/mcp")
+    built = server.from_environment()  # as the README runs it: its metadata
+    app = server.create_app(validator, built.metadata)  # the same, its token source down
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "list_invoices", "arguments": {}}}
+
+    async def requests() -> tuple[httpx.Response, httpx.Response]:
+        base_url = "http://127.0.0.1:8001"
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=built), base_url=base_url) as http:
+            document = await http.get("/.well-known/oauth-protected-resource/mcp")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as http:
+            called = await http.post("/mcp", json=call, headers={"Authorization": f"Bearer {mint(TokenKind.ACCESS)}"})
+            return document, called
+
+    document, called = anyio.run(requests)
+    assert document.json() == {
+        "resource": "http://127.0.0.1:8001/mcp", "authorization_servers": [ISSUER],
+        "scopes_supported": ["mcp", "billing:read"], "bearer_methods_supported": ["header"],
+    }  # fmt: skip
+    assert called.status_code == 503 and called.headers["Retry-After"] == "1"
+    assert called.json()["error"] == "temporarily_unavailable"
+    down.close()
