@@ -171,6 +171,7 @@ class Person:
     base_url: str
     grant: set[str] | None = None
     present: bool = True
+    follow: bool = False  # the browser goes on to the redirect URI, where the client listens
     asked: list[dict[str, list[str]]] = field(default_factory=list)
     _callback: str | None = None
     _browser: httpx.AsyncClient | None = None
@@ -204,6 +205,8 @@ class Person:
         )
         assert answered.status_code == 303, answered.text
         self._callback = answered.headers["Location"]
+        if self.follow:
+            assert (await browser.get(self._callback)).text == "Signed in: you can close this tab.\n"
 
     async def callback_handler(self) -> AuthorizationCodeResult:
         assert self._callback is not None
@@ -386,3 +389,26 @@ def test_the_mcp_server_refuses_a_token_issued_for_another_resource(world: World
     assert "resource_metadata=" in elsewhere.headers["WWW-Authenticate"]
     here = _initialize(world, token(world.mcp_url))
     assert here.status_code == 200, here.text
+
+
+def test_the_example_client_signs_in_on_a_loopback_port_and_calls_both_tools(world: World) -> None:
+    """examples/mcp/client.py, as the README runs it, the browser it opens played by alice."""
+    from examples.mcp import client
+
+    person = Person(world.tessera.base_url, follow=True)
+
+    async def run() -> dict[str, Any]:
+        async with anyio.create_task_group() as browser:
+
+            async def open_browser(url: str) -> None:  # as webbrowser.open: the browser goes on by itself
+                browser.start_soon(person.redirect_handler, url)
+
+            answers = await client.call_tools(world.mcp_url, open_browser)
+        return answers
+
+    answers = anyio.run(run)
+    assert answers["whoami"] is not None and answers["whoami"]["subject"] == world.subject
+    assert answers["list_invoices"] is not None and len(answers["list_invoices"]["result"]) == 2
+    asked = person.asked[0]
+    assert asked["redirect_uri"][0].startswith("http://127.0.0.1:") and asked["resource"] == [world.mcp_url]
+    anyio.run(person.close)
