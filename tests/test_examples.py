@@ -173,12 +173,11 @@ def test_the_device_login_example_says_in_one_line_when_it_is_denied(
     assert capsys.readouterr().err == "The sign-in was denied.\n"
 
 
-def test_the_mcp_example_serves_its_metadata_and_answers_503_while_tessera_is_down(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_the_mcp_example_serves_its_metadata_and_refuses_what_it_cannot_check(monkeypatch: pytest.MonkeyPatch) -> None:
     """The SDK's client and every request run in tests/clients/test_mcp_sdk.py; here, in process, what that run
     cannot show: while introspection fails, a call is a 503 to retry, never a 401 that would send the client to
-    sign in again, nor a 500."""
+    sign in again, nor a 500; two tokens in one request are refused before the SDK (which reads the first alone)
+    could let a tool run without the Guard's scope check; a body over the limit is 413."""
     pytest.importorskip("mcp", reason="the mcp extra is not installed")
     import anyio
 
@@ -195,21 +194,32 @@ def test_the_mcp_example_serves_its_metadata_and_answers_503_while_tessera_is_do
     validator = TokenValidator(TokenCache(down), realm="mcp", audience="http://127.0.0.1:8001/mcp")
     built = server.from_environment()  # as the README runs it: its metadata
     app = server.create_app(validator, built.metadata)  # the same, its token source down
+    small = server.Guard(app.app, validator, built.metadata, path="/mcp", max_body=100)
     call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "list_invoices", "arguments": {}}}
+    bearer = f"Bearer {mint(TokenKind.ACCESS)}"
+    base_url = "http://127.0.0.1:8001"
 
-    async def requests() -> tuple[httpx.Response, httpx.Response]:
-        base_url = "http://127.0.0.1:8001"
+    async def post(to: Any, json: Any, headers: list[tuple[str, str]]) -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=to), base_url=base_url) as http:
+            return await http.post("/mcp", json=json, headers=headers)
+
+    async def get_document() -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=built), base_url=base_url) as http:
-            document = await http.get("/.well-known/oauth-protected-resource/mcp")
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as http:
-            called = await http.post("/mcp", json=call, headers={"Authorization": f"Bearer {mint(TokenKind.ACCESS)}"})
-            return document, called
+            return await http.get("/.well-known/oauth-protected-resource/mcp")
 
-    document, called = anyio.run(requests)
-    assert document.json() == {
+    assert anyio.run(get_document).json() == {
         "resource": "http://127.0.0.1:8001/mcp", "authorization_servers": [ISSUER],
         "scopes_supported": ["mcp", "billing:read"], "bearer_methods_supported": ["header"],
     }  # fmt: skip
+    called = anyio.run(post, app, call, [("Authorization", bearer)])
     assert called.status_code == 503 and called.headers["Retry-After"] == "1"
     assert called.json()["error"] == "temporarily_unavailable"
+    twice = anyio.run(post, app, call, [("Authorization", bearer), ("Authorization", bearer)])
+    assert twice.status_code == 401 and twice.json()["error_description"] == "The request carries more than one token."
+    assert (
+        'resource_metadata="http://127.0.0.1:8001/.well-known/oauth-protected-resource/mcp"'
+        in (twice.headers["WWW-Authenticate"])
+    )
+    big = anyio.run(post, small, {**call, "padding": "x" * 200}, [("Authorization", bearer)])
+    assert big.status_code == 413 and big.json()["error"] == "invalid_request"
     down.close()

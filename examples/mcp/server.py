@@ -16,15 +16,17 @@ calls the tools. A call to ``list_invoices`` with a token that lacks ``billing:r
 
 How the pieces fit:
 
-* The SDK's own auth does the 401s: :class:`TesseraTokenVerifier` is its ``TokenVerifier``, built on
-  ``tessera.resource`` (introspection, a cache, the audience check), and ``AuthSettings`` makes every request need
-  ``mcp`` and puts ``resource_metadata`` in the challenge.
-* :class:`Guard`, around the SDK's app, does what the SDK cannot: it serves the toolkit's metadata document, which
-  lists every scope the tools use (the SDK's would list only the scopes *every* request needs, so a client that
-  registers itself would never be allowed ``billing:read``, and could not step up), and it refuses a
-  ``tools/call`` whose tool needs a scope the token lacks with 403 and the toolkit's challenge (the SDK checks
-  scopes per endpoint, not per tool), and a source that cannot answer with 503 (a ``TokenVerifier`` can only
-  say yes or no).
+* :class:`Guard`, around the SDK's app, checks every request to the MCP endpoint with ``tessera.resource`` before
+  the SDK sees it (introspection, a cache, the audience check on this server's URL, revocation events): the token
+  must grant :data:`SCOPE` and the scopes of the tools the request calls (the SDK checks scopes per endpoint, not
+  per tool). Refusals are the toolkit's: 401 with ``resource_metadata`` (RFC 9728 §5.1), 403
+  ``insufficient_scope`` with the scopes needed, 503 while the token source cannot answer (a ``TokenVerifier`` can
+  only say yes or no, and a no is a 401 that sends the client to sign in again). It serves the toolkit's metadata
+  document, which lists every scope the tools use: the SDK's lists only the scopes *every* request needs, and a
+  client registers the scopes it reads there, so it could never be granted ``billing:read``.
+* The SDK's own auth stays on behind it: :class:`TesseraTokenVerifier`, its ``TokenVerifier`` on the same
+  validator (a cache hit by then), gives the tools the token (``get_access_token()``) and binds each MCP session
+  to the token's client and user.
 """
 
 import functools
@@ -46,8 +48,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tessera.resource import (
     AccessToken,
+    InsufficientScope,
     IntrospectionSource,
-    InvalidToken,
     ResourceMetadata,
     RevocationSubscriber,
     TokenCache,
@@ -63,7 +65,7 @@ SCOPE = "mcp"
 TOOL_SCOPES: Mapping[str, tuple[str, ...]] = {"list_invoices": ("billing:read",)}
 
 
-async def _validate(validator: TokenValidator, authorization: str, scopes: Iterable[str]) -> AccessToken:
+async def _validate(validator: TokenValidator, authorization: str | None, scopes: Iterable[str]) -> AccessToken:
     """The toolkit's answer: a cached one on the event loop, a miss (network I/O) in a worker thread."""
     found = validator.validate_cached(authorization, scopes)
     if found is None:
@@ -72,9 +74,8 @@ async def _validate(validator: TokenValidator, authorization: str, scopes: Itera
 
 
 class TesseraTokenVerifier:
-    """The SDK's ``TokenVerifier`` on ``tessera.resource``: a token that is active, issued for this server (the
-    validator's ``audience``) and grants :data:`SCOPE` becomes the SDK's ``AccessToken``; any other, ``None`` (the
-    SDK answers 401)."""
+    """The SDK's ``TokenVerifier`` on ``tessera.resource``: a token that is active and issued for this server (the
+    validator's ``audience``) becomes the SDK's ``AccessToken``; any other, ``None`` (the SDK answers 401)."""
 
     def __init__(self, validator: TokenValidator) -> None:
         self.validator = validator
@@ -113,10 +114,9 @@ def _tool_calls(body: bytes) -> list[str]:
 
 
 class Guard:
-    """ASGI around the SDK's app: serves ``metadata`` and checks each request's token for :data:`SCOPE` and the
-    scopes of the tools it calls (``tool_scopes``). A token that is not good at all goes on to the SDK, whose 401
-    the MCP client expects; a missing scope is 403 ``insufficient_scope`` naming the scopes needed; a token source
-    that cannot answer is 503. ``subscriber`` runs while the app serves (its lifespan)."""
+    """ASGI around the SDK's app: serves ``metadata``, and lets a request to the MCP endpoint (``path``) through
+    only with a token that grants :data:`SCOPE` and the scopes of the tools it calls (``tool_scopes``), answering
+    any other as the toolkit does (see the module's docstring). ``subscriber`` runs while the app serves."""
 
     def __init__(
         self,
@@ -143,49 +143,51 @@ class Guard:
             with self.subscriber:
                 await self.app(scope, receive, send)
             return
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if scope["path"] in self.metadata.paths and scope["method"] == "GET":
-            await _respond(send, 200, dict(self.metadata.headers), self.metadata.body)
+        if scope["type"] != "http" or scope["path"] != self.path:
+            if scope["type"] == "http" and scope["path"] in self.metadata.paths and scope["method"] == "GET":
+                await _respond(send, 200, self.metadata.headers, self.metadata.body)
+            else:
+                await self.app(scope, receive, send)
             return
         authorization = _header(scope, b"authorization")
-        if scope["path"] != self.path or authorization is None:
-            await self.app(scope, receive, send)
-            return
         received: list[Message] = []
         required = {SCOPE}
-        if scope["method"] == "POST":
+        if authorization is not None and scope["method"] == "POST":
             body, received = await _read_body(receive, self.max_body)
-            for name in _tool_calls(body) if body is not None else ():
+            if body is None:
+                refusal = {"error": "invalid_request", "error_description": "The request body is too large."}
+                await _respond(send, 413, {"Content-Type": "application/json"}, json.dumps(refusal).encode())
+                return
+            for name in _tool_calls(body):
                 required |= self.tool_scopes.get(name, frozenset())
         try:
             await _validate(self.validator, authorization, frozenset(required))
-        except InvalidToken:
-            pass  # the SDK answers 401 with its challenge
         except TokenError as exc:
-            headers = exc.headers(self.validator.realm, scopes=required, resource_metadata=self.metadata.url)
-            await _respond(send, exc.status_code, {**headers, "Content-Type": "application/json"},
-                           json.dumps(exc.body()).encode())  # fmt: skip
+            # a 401 names no scope: a client then asks for those the metadata lists, the second tool's included
+            scopes = required if isinstance(exc, InsufficientScope) else ()
+            headers = exc.headers(self.validator.realm, scopes=scopes, resource_metadata=self.metadata.url)
+            answer = json.dumps(exc.body()).encode()
+            await _respond(send, exc.status_code, {**headers, "Content-Type": "application/json"}, answer)
             return
         await self.app(scope, _replay(received, receive), send)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
     values = [value for key, value in scope["headers"] if key.lower() == name]
-    # several Authorization headers are one request with several tokens: the validator refuses a comma-joined value
+    # several Authorization headers are one request with several tokens, which the validator refuses comma-joined
+    # (the SDK would read the first alone)
     return b", ".join(values).decode("latin-1") if values else None
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes | None, list[Message]]:
-    """The request's body (``None`` if larger than ``limit``: the SDK refuses it) and the messages read."""
+    """The request's body (``None`` if larger than ``limit``, the SDK's own limit) and the messages read."""
     received: list[Message] = []
     size = 0
     while True:
         message = await receive()
         received.append(message)
-        if message["type"] != "http.request":
-            return None, received
+        if message["type"] != "http.request":  # gone: the app hears it too
+            return b"", received
         size += len(message.get("body", b""))
         if size > limit:
             return None, received
@@ -203,7 +205,7 @@ def _replay(received: list[Message], receive: Receive) -> Receive:
     return replay
 
 
-async def _respond(send: Send, status: int, headers: dict[str, str], body: bytes) -> None:
+async def _respond(send: Send, status: int, headers: Mapping[str, str], body: bytes) -> None:
     raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     raw.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": raw})

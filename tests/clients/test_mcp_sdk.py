@@ -387,6 +387,7 @@ def test_the_mcp_server_refuses_a_token_issued_for_another_resource(world: World
     elsewhere = _initialize(world, token(other))
     assert elsewhere.status_code == 401 and 'error="invalid_token"' in elsewhere.headers["WWW-Authenticate"]
     assert "resource_metadata=" in elsewhere.headers["WWW-Authenticate"]
+    assert elsewhere.json()["error_description"] == "The access token was not issued for this resource."
     here = _initialize(world, token(world.mcp_url))
     assert here.status_code == 200, here.text
 
