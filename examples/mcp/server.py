@@ -245,8 +245,8 @@ def create_app(
         return [{"number": "2026-0001", "total": "120.00 EUR"}, {"number": "2026-0002", "total": "75.50 EUR"}]
 
     path = resource.path or "/"
-    # the SDK's 401s name the metadata URL it derives (RFC 9728 §3.1); the Guard serves the document there
-    assert str(build_resource_metadata_url(resource)) == metadata.url, (build_resource_metadata_url(resource), metadata)
+    if str(build_resource_metadata_url(resource)) != metadata.url:  # the SDK's 401s (behind the Guard) name its own
+        raise ValueError(f"the SDK would name another metadata URL than {metadata.url} for {metadata.resource}")
     app = server.streamable_http_app(streamable_http_path=path, host=resource.host or "127.0.0.1")
     return Guard(app, validator, metadata, path=path, subscriber=subscriber)
 

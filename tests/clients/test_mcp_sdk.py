@@ -108,21 +108,22 @@ def _start(
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    _cli(sqlite_url, "scopes", "create", "mcp", "--description", "Use the example MCP server")
-    _cli(sqlite_url, "scopes", "create", "billing:read", "--description", "Read your invoices")
-    _cli(sqlite_url, "resources", "create", mcp_url, "--name", "Example MCP server", "--scope", "mcp billing:read")
-    introspector = register_client(store, name="MCP server", redirect_uris=(), grant_types=("client_credentials",),
-                                   scope="api", introspect=True)  # fmt: skip
-    assert introspector.secret is not None
-    env = {"TESSERA_ISSUER": base_url, "MCP_CLIENT_ID": introspector.client_id,
-           "MCP_CLIENT_SECRET": introspector.secret, "MCP_RESOURCE": mcp_url, **mcp_redis}  # fmt: skip
-    if not mcp_redis:
-        env["TESSERA_REDIS_URL"] = ""
-    mcp_server = McpServer(mcp_port, env, tmp_path / "mcp-server.log")
+    mcp_server = None
     try:
+        _cli(sqlite_url, "scopes", "create", "mcp", "--description", "Use the example MCP server")
+        _cli(sqlite_url, "scopes", "create", "billing:read", "--description", "Read your invoices")
+        _cli(sqlite_url, "resources", "create", mcp_url, "--name", "Example MCP server", "--scope", "mcp billing:read")
+        introspector = register_client(store, name="MCP server", redirect_uris=(), grant_types=("client_credentials",),
+                                       scope="api", introspect=True)  # fmt: skip
+        assert introspector.secret is not None
+        env = {"TESSERA_ISSUER": base_url, "MCP_CLIENT_ID": introspector.client_id,
+               "MCP_CLIENT_SECRET": introspector.secret, "MCP_RESOURCE": mcp_url,
+               "TESSERA_REDIS_URL": "", **mcp_redis}  # fmt: skip
+        mcp_server = McpServer(mcp_port, env, tmp_path / "mcp-server.log")
         yield World(LiveServer(base_url, store, app), mcp_url, sqlite_url, redis, alice.subject)
     finally:
-        mcp_server.stop()
+        if mcp_server is not None:
+            mcp_server.stop()
         server.shutdown()
         thread.join()
 
