@@ -229,6 +229,9 @@ class Settings:
     #: a client registered over HTTP that has no token, code or consent this long after registering is deleted
     #: by ``tessera tokens purge``, so that open registration cannot grow the client table without bound
     registration_unused_ttl: int = 86_400
+    #: a client_id that is an https:// URL names a client ID metadata document, fetched and used as the client's
+    #: registration (tessera.server.client_documents)
+    client_id_metadata: bool = False
     #: whether the production rules a server needs (secret key, issuer) were applied; a server refuses settings
     #: read without them (:meth:`check_for_server`)
     for_server: bool = True
@@ -310,6 +313,7 @@ class Settings:
             registration_unused_ttl=_int(
                 env, "TESSERA_REGISTRATION_UNUSED_TTL", cls.registration_unused_ttl, 60, _YEAR
             ),
+            client_id_metadata=_switch(env, "TESSERA_CLIENT_ID_METADATA"),
             for_server=for_server,
         )
 

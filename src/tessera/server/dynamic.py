@@ -41,7 +41,7 @@ from authlib.oauth2.rfc7591 import (
 )
 from authlib.oauth2.rfc7592 import ClientConfigurationEndpoint
 
-from tessera.config import is_loopback
+from tessera.config import Settings, is_loopback
 from tessera.errors import InvalidClientMetadata, InvalidInput, InvalidRedirectUri
 from tessera.server.audit import Event
 from tessera.server.authorization import TesseraServer
@@ -56,11 +56,13 @@ from tessera.server.registration import (
 )
 from tessera.server.request import HttpRequest, Reply
 from tessera.server.scopes import catalogue
-from tessera.store import ClientRecord, InitialAccessToken, RegistrationRecord, Registrations
+from tessera.store import ClientRecord, InitialAccessToken, RegistrationRecord, Registrations, Scopes
 from tessera.tokens import MalformedToken, TokenKind, digest, mint, parse
 
 __all__ = [
     "AUTH_METHODS",
+    "check_metadata",
+    "safe_description",
     "GRANT_TYPES",
     "MAX_TTL",
     "MAX_USES",
@@ -162,9 +164,16 @@ def _bearer(request: JsonRequest, kind: TokenKind) -> str | None:
     return digest(token.strip())
 
 
-def _policy(server: TesseraServer, metadata: dict[str, Any]) -> dict[str, Any]:
+def check_metadata(settings: Settings, scopes: Scopes, metadata: dict[str, Any]) -> dict[str, Any]:
+    """``metadata`` as the policy lets it be stored (see the module), or the RFC 7591 error that says what to
+    change: Authlib's checks of each member (RFC 7591 §2), then :func:`_policy`. What a client ID metadata document
+    says goes through here too (:mod:`tessera.server.client_documents`)."""
+    _Claims(metadata, {}).validate()
+    return _policy(settings, scopes, metadata)
+
+
+def _policy(settings: Settings, scopes: Scopes, metadata: dict[str, Any]) -> dict[str, Any]:
     """``metadata`` (checked by Authlib) as it will be stored, or the OAuth error that says what to change."""
-    settings = server.context.settings
     uris = metadata.get("redirect_uris") or []
     if not uris:
         raise InvalidRedirectURIError("redirect_uris must name at least one redirect URI")
@@ -176,13 +185,17 @@ def _policy(server: TesseraServer, metadata: dict[str, Any]) -> dict[str, Any]:
         # whatever TESSERA_ENV says: nobody vouches for a client registered over HTTP, so no code in clear text
         if uri.lower().startswith("http://") and not is_loopback(urlsplit(uri).hostname or ""):
             raise InvalidRedirectURIError(
-                _safe(f"redirect URI {uri!r} must be https:// (http:// only for 127.0.0.1, [::1] or localhost)")
+                safe_description(
+                    f"redirect URI {uri!r} must be https:// (http:// only for 127.0.0.1, [::1] or localhost)"
+                )
             )
     grant_types = _strings(metadata, "grant_types") or list(GRANT_TYPES)
     refused = [g for g in grant_types if g not in GRANT_TYPES]
     if refused:
         raise InvalidClientMetadataError(
-            _safe(f"grant type {refused[0]!r} cannot be registered here: use authorization_code and refresh_token")
+            safe_description(
+                f"grant type {refused[0]!r} cannot be registered here: use authorization_code and refresh_token"
+            )
         )
     if "authorization_code" not in grant_types:
         raise InvalidClientMetadataError("grant_types must include authorization_code")
@@ -192,9 +205,9 @@ def _policy(server: TesseraServer, metadata: dict[str, Any]) -> dict[str, Any]:
     method = metadata.get("token_endpoint_auth_method") or SECRET_METHODS[0]
     if method not in AUTH_METHODS:
         raise InvalidClientMetadataError(
-            _safe(f"token_endpoint_auth_method {method!r} is not offered: use {', '.join(AUTH_METHODS)}")
+            safe_description(f"token_endpoint_auth_method {method!r} is not offered: use {', '.join(AUTH_METHODS)}")
         )
-    declared = catalogue(server.context.store.scopes).declared
+    declared = catalogue(scopes).declared
     allowed = [s for s in settings.registration_scopes if s in declared]
     if not allowed:
         raise InvalidClientMetadataError("no scope may be registered on this server")
@@ -204,7 +217,7 @@ def _policy(server: TesseraServer, metadata: dict[str, Any]) -> dict[str, Any]:
     scope = allowed if requested is None else [s for s in dict.fromkeys(requested.split()) if s in allowed]
     if not scope:
         raise InvalidClientMetadataError(
-            _safe(f"none of the requested scopes may be registered: use {' '.join(allowed)}")
+            safe_description(f"none of the requested scopes may be registered: use {' '.join(allowed)}")
         )
     name = metadata.get("client_name")
     if name is None:
@@ -223,7 +236,7 @@ def _policy(server: TesseraServer, metadata: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _safe(description: str) -> str:
+def safe_description(description: str) -> str:
     """``description`` in the characters RFC 6749 §5.2 allows in ``error_description`` (Authlib refuses others):
     a client's own odd characters, echoed in a message, become ``?``."""
     description = description.replace("§", "section ")
@@ -233,7 +246,7 @@ def _safe(description: str) -> str:
 def _refusal(exc: InvalidClientMetadata) -> InvalidClientMetadataError | InvalidRedirectURIError:
     """One of the rules of :mod:`tessera.server.registration`, broken: its RFC 7591 error, the same message."""
     error = InvalidRedirectURIError if isinstance(exc, InvalidRedirectUri) else InvalidClientMetadataError
-    return error(_safe(str(exc)))
+    return error(safe_description(str(exc)))
 
 
 def _strings(metadata: dict[str, Any], name: str) -> list[str]:
@@ -324,7 +337,8 @@ class ClientRegistration(ClientRegistrationEndpoint):
         return _Checked({}, initial)
 
     def extract_client_metadata(self, request: JsonRequest) -> dict[str, Any]:
-        return _policy(self.server, super().extract_client_metadata(request))
+        context = self.server.context
+        return _policy(context.settings, context.store.scopes, super().extract_client_metadata(request))
 
     def generate_client_info(self, request: JsonRequest) -> dict[str, Any]:
         return {}  # the id and secret are minted when the client is stored (register_client)
@@ -445,7 +459,8 @@ class ClientConfiguration(ClientConfigurationEndpoint):
         }
 
     def extract_client_metadata(self, request: JsonRequest) -> dict[str, Any]:
-        return _policy(self.server, super().extract_client_metadata(request))
+        context = self.server.context
+        return _policy(context.settings, context.store.scopes, super().extract_client_metadata(request))
 
     def create_update_client_response(
         self, client: Any, request: JsonRequest

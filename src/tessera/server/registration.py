@@ -133,15 +133,17 @@ def register_client(
     production: bool = False,
     clock: Callable[[], float] = time.time,
     save: Callable[[ClientRecord], None] | None = None,
+    client_id: str | None = None,
 ) -> Registered:
     """Check ``metadata`` against every rule, ``scopes`` being the declared ones, and store the client with a new
     id (and secret, if confidential): with ``clients.create``, or ``save`` when the caller stores more with it in
-    one transaction (registration over HTTP stores its registration access token)."""
+    one transaction (registration over HTTP stores its registration access token). ``client_id`` is the id a
+    client ID metadata document gives itself, its URL (:mod:`tessera.server.client_documents`); else a new one."""
     checked, scope = _checked(metadata, production=production, scopes=scopes)
     with_key = checked.auth_method == PRIVATE_KEY_JWT
     secret = None if checked.public or with_key else mint(TokenKind.CLIENT_SECRET)
     record = ClientRecord(
-        client_id=random_id(),
+        client_id=client_id or random_id(),
         secret_digest=None if secret is None else digest(secret),
         name=checked.name,
         redirect_uris=checked.redirect_uris,

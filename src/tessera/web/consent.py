@@ -6,7 +6,10 @@ The page names every resource (RFC 8707) the request asks for, by its name and U
 to reach those APIs, with the checked scopes. A remembered consent is used only when it covers the scopes and
 the resources asked for.
 
-An unknown client or an unregistered redirect URI is shown here and never redirected (RFC 6749 §4.1.2.1).
+An unknown client or an unregistered redirect URI is shown here and never redirected (RFC 6749 §4.1.2.1); so is
+a client ID metadata document that cannot be used. For a client such a document describes, the page names the
+host the document came from first, and the name the document gives itself only beside it: the server vouches
+for the host, not the name.
 """
 
 from typing import Any
@@ -17,6 +20,7 @@ from flask.typing import ResponseReturnValue
 
 from tessera.server.audit import Event
 from tessera.server.authorization import TesseraServer
+from tessera.server.client_documents import ClientDocumentError
 from tessera.server.grants import Approval, AuthorizationCodeGrant
 from tessera.web import prompt
 from tessera.web.context import current_server
@@ -45,6 +49,8 @@ def _explain(error: OAuth2Error) -> str:
     repeated = next((name for name in _SINGLE if len(request.args.getlist(name)) > 1), None)
     if repeated is not None:
         return f"The application sent '{repeated}' more than once."
+    if isinstance(error, ClientDocumentError):  # its reason is in the server's words, never the document's
+        return f"The application's metadata document (its 'client_id') cannot be used: {error.reason}."
     if error.error == "invalid_client":
         if not request.args.get("client_id"):
             return "The application that sent you here did not say which application it is ('client_id' is missing)."
@@ -129,6 +135,7 @@ def authorize() -> ResponseReturnValue:
         "consent/consent.html",
         csrf_token=csrf_token(),
         client_name=client.name,
+        client_host=client.document_host,
         username=user.username,
         scopes=[(s, descriptions.get(s, "")) for s in requested],
         resources=[(r.name, r.uri) for r in resources],
