@@ -1,10 +1,12 @@
 """The official MCP Python SDK's client, unmodified, against the example MCP server (examples/mcp/server.py) in a
 process of its own and Tessera on a loopback port, with no client registered by hand: it finds Tessera from the
-MCP server's 401, registers itself (RFC 7591, ``TESSERA_REGISTRATION=open``), signs alice in with PKCE and
+MCP server's 401, registers itself (RFC 7591, ``TESSERA_REGISTRATION=open``) or names its client ID metadata
+document (``TESSERA_CLIENT_ID_METADATA=on``, served on https://127.0.0.1), signs alice in with PKCE and
 ``resource`` (the sign-in and consent pages driven with form posts, as a person would), calls both tools, steps up
 when a scope was not granted, refreshes, and is refused once ``tessera tokens revoke`` ran. An MCP server with
 audience checks refuses a token issued for another resource."""
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -56,6 +58,7 @@ class World:
     database_url: str
     cli_env: dict[str, str]  # what the CLI needs besides the database: Redis, when the servers use it
     subject: str  # alice's
+    document: str = ""  # the URL of the client ID metadata document the client uses, if any
 
 
 class McpServer:
@@ -93,7 +96,13 @@ class McpServer:
 
 
 def _start(
-    store: Store, sqlite_url: str, tmp_path: Path, alice: Any, redis: dict[str, str], mcp_redis: dict[str, str]
+    store: Store,
+    sqlite_url: str,
+    tmp_path: Path,
+    alice: Any,
+    redis: dict[str, str],
+    mcp_redis: dict[str, str],
+    tessera_env: dict[str, str] | None = None,
 ) -> Iterator[World]:
     """Tessera (registration open, short access tokens), the resource and scopes declared with the CLI, and the
     example MCP server with an introspecting client of its own."""
@@ -101,10 +110,13 @@ def _start(
 
     port, mcp_port = unused_port(), unused_port()
     base_url, mcp_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{mcp_port}/mcp"
-    app = app_for(
-        store, sqlite_url, TESSERA_ISSUER=base_url, TESSERA_REGISTRATION="open",
-        TESSERA_REGISTRATION_SCOPES="mcp billing:read", TESSERA_ACCESS_TOKEN_TTL=str(ACCESS_TOKEN_TTL), **redis,
-    )  # fmt: skip
+    settings = {
+        "TESSERA_ISSUER": base_url,
+        "TESSERA_REGISTRATION": "open",
+        "TESSERA_REGISTRATION_SCOPES": "mcp billing:read",
+        "TESSERA_ACCESS_TOKEN_TTL": str(ACCESS_TOKEN_TTL),
+    }
+    app = app_for(store, sqlite_url, **{**settings, **redis, **(tessera_env or {})})  # fmt: skip
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -238,6 +250,8 @@ class Seen:
 
 
 def _provider(world: World, person: Person, storage: MemoryStorage) -> OAuthClientProvider:
+    """The SDK's provider as an MCP client makes it: with ``world.document``, that is its client_id (a client ID
+    metadata document), else it registers itself."""
     return OAuthClientProvider(
         server_url=world.mcp_url,
         # a command-line MCP client: public, PKCE, its callback on a loopback port of the moment (RFC 8252 §7.3)
@@ -251,6 +265,7 @@ def _provider(world: World, person: Person, storage: MemoryStorage) -> OAuthClie
         storage=storage,
         redirect_handler=person.redirect_handler,
         callback_handler=person.callback_handler,
+        client_metadata_url=world.document or None,
     )
 
 
@@ -284,9 +299,13 @@ async def _sign_in_call_refresh_revoke(world: World) -> None:
                 first = seen.at(world.mcp_url)[0]
                 assert first[0] == 401 and f'resource_metadata="{metadata_url}"' in first[1]
                 assert seen.at(metadata_url)[0][0] == 200
-                assert [status for status, _ in seen.at(f"{issuer}/oauth/register")] == [201]
+                registrations = [status for status, _ in seen.at(f"{issuer}/oauth/register")]
                 assert storage.client_info is not None
                 client_id = storage.client_info.client_id
+                if world.document:  # no registration: the document's URL is the client_id
+                    assert registrations == [] and client_id == world.document
+                else:
+                    assert registrations == [201]
                 assert len(person.asked) == 1
                 asked = person.asked[0]
                 assert asked["resource"] == [world.mcp_url] and asked["code_challenge_method"] == ["S256"]
@@ -335,6 +354,51 @@ def test_the_mcp_sdk_registers_itself_calls_both_tools_refreshes_and_is_refused_
     world_with_redis: World,
 ) -> None:
     anyio.run(_sign_in_call_refresh_revoke, world_with_redis)
+
+
+@pytest.fixture
+def world_with_document(
+    store: Store,
+    sqlite_url: str,
+    tmp_path: Path,
+    user: Any,
+    redis_url: str,
+    redis_prefix: str,
+    revocation_channel: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[World]:
+    """The same, registration off and client ID metadata documents on: the client's document is served over
+    https on 127.0.0.1 (the SDK takes no other), with a certificate of a test CA that Tessera trusts through
+    SSL_CERT_FILE."""
+    from tests.document_server import DocumentServer, tls_pair
+
+    server_tls, _, ca_pem = tls_pair("127.0.0.1")
+    (tmp_path / "ca.pem").write_bytes(ca_pem)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    documents = DocumentServer(tls=server_tls)
+    url = documents.url("/mcp-client.json")
+    documents.serve_json("/mcp-client.json", {
+        "client_id": url, "client_name": "MCP test client", "redirect_uris": ["http://127.0.0.1/callback"],
+        "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    })  # fmt: skip
+    redis = {"TESSERA_REDIS_URL": redis_url, "TESSERA_REDIS_PREFIX": redis_prefix,
+             "TESSERA_REVOCATION_CHANNEL": revocation_channel}  # fmt: skip
+    mcp_redis = {"TESSERA_REDIS_URL": redis_url, "TESSERA_REVOCATION_CHANNEL": revocation_channel}
+    documents_on = {"TESSERA_REGISTRATION": "off", "TESSERA_CLIENT_ID_METADATA": "on"}
+    try:
+        for world in _start(store, sqlite_url, tmp_path, user, redis, mcp_redis, documents_on):
+            yield dataclasses.replace(world, document=url)
+    finally:
+        documents.stop()
+
+
+@pytest.mark.redis
+def test_the_mcp_sdk_with_a_client_id_metadata_document_calls_both_tools_refreshes_and_is_refused_after_revoke(
+    world_with_document: World,
+) -> None:
+    """The second way to need no registration by hand: the SDK's client_metadata_url, which Tessera fetches."""
+    anyio.run(_sign_in_call_refresh_revoke, world_with_document)
 
 
 async def _step_up(world: World) -> None:
