@@ -171,3 +171,55 @@ def test_the_device_login_example_says_in_one_line_when_it_is_denied(
     monkeypatch.setattr("time.sleep", sleep)
     assert device_login.main(["--client-id", tv.client_id, "--issuer", ISSUER], http=http) == 1
     assert capsys.readouterr().err == "The sign-in was denied.\n"
+
+
+def test_the_mcp_example_serves_its_metadata_and_refuses_what_it_cannot_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's client and every request run in tests/clients/test_mcp_sdk.py; here, in process, what that run
+    cannot show: while introspection fails, a call is a 503 to retry, never a 401 that would send the client to
+    sign in again, nor a 500; two tokens in one request are refused before the SDK (which reads the first alone)
+    could let a tool run without the Guard's scope check; a body over the limit is 413."""
+    pytest.importorskip("mcp", reason="the mcp extra is not installed")
+    import anyio
+
+    from examples.mcp import server
+    from tessera.tokens import TokenKind, mint
+
+    monkeypatch.setenv("TESSERA_ISSUER", ISSUER)
+    monkeypatch.setenv("MCP_CLIENT_ID", "mcp-server")
+    monkeypatch.setenv("MCP_CLIENT_SECRET", "secret")
+    monkeypatch.delenv("MCP_RESOURCE", raising=False)
+    monkeypatch.delenv("TESSERA_REDIS_URL", raising=False)
+    down = IntrospectionSource(ISSUER, "mcp-server", "secret", endpoint=f"{ISSUER}/oauth/introspect",
+                               transport=httpx.MockTransport(lambda request: httpx.Response(502)))  # fmt: skip
+    validator = TokenValidator(TokenCache(down), realm="mcp", audience="http://127.0.0.1:8001/mcp")
+    built = server.from_environment()  # as the README runs it: its metadata
+    app = server.create_app(validator, built.metadata)  # the same, its token source down
+    small = server.Guard(app.app, validator, built.metadata, path="/mcp", max_body=100)
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "list_invoices", "arguments": {}}}
+    bearer = f"Bearer {mint(TokenKind.ACCESS)}"
+    base_url = "http://127.0.0.1:8001"
+
+    async def post(to: Any, json: Any, headers: list[tuple[str, str]]) -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=to), base_url=base_url) as http:
+            return await http.post("/mcp", json=json, headers=headers)
+
+    async def get_document() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=built), base_url=base_url) as http:
+            return await http.get("/.well-known/oauth-protected-resource/mcp")
+
+    assert anyio.run(get_document).json() == {
+        "resource": "http://127.0.0.1:8001/mcp", "authorization_servers": [ISSUER],
+        "scopes_supported": ["mcp", "billing:read"], "bearer_methods_supported": ["header"],
+    }  # fmt: skip
+    called = anyio.run(post, app, call, [("Authorization", bearer)])
+    assert called.status_code == 503 and called.headers["Retry-After"] == "1"
+    assert called.json()["error"] == "temporarily_unavailable"
+    twice = anyio.run(post, app, call, [("Authorization", bearer), ("Authorization", bearer)])
+    assert twice.status_code == 401 and twice.json()["error_description"] == "The request carries more than one token."
+    assert (
+        'resource_metadata="http://127.0.0.1:8001/.well-known/oauth-protected-resource/mcp"'
+        in (twice.headers["WWW-Authenticate"])
+    )
+    big = anyio.run(post, small, {**call, "padding": "x" * 200}, [("Authorization", bearer)])
+    assert big.status_code == 413 and big.json()["error"] == "invalid_request"
+    down.close()
