@@ -1,10 +1,9 @@
 from dataclasses import dataclass
 from typing import Any
 
-from joserfc.jwk import KeySet
-
 from authlib.oauth2.rfc6749.endpoint import Endpoint, EndpointRequest
 from authlib.oauth2.rfc6749.requests import OAuth2Request
+from joserfc.jwk import KeySet
 
 @dataclass
 class EndSessionRequest(EndpointRequest):
