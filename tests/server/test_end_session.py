@@ -177,7 +177,7 @@ def _forged(claims: dict[str, Any], header: dict[str, Any]) -> str:
     return jwt.encode(header, claims, key)
 
 
-@pytest.mark.parametrize("kind", ["garbage", "another key", "alg none", "tampered"])
+@pytest.mark.parametrize("kind", ["garbage", "another key", "alg none", "tampered", "another issuer"])
 def test_a_hint_this_server_did_not_sign_is_refused(
     client: FlaskClient, rp: RegisteredClient, hint: str, kind: str
 ) -> None:
@@ -192,6 +192,10 @@ def test_a_hint_this_server_did_not_sign_is_refused(
             return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
 
         forged = part({"alg": "none", "kid": _kid(hint)}) + "." + part(claims) + "."
+    elif kind == "another issuer":  # signed with this server's own key, but naming someone else as its issuer
+        assert client.application is not None
+        key = server_of(client.application).context.keys.signing_key("RS256")
+        forged = jwt.encode({"alg": "RS256", "kid": key.kid}, {**claims, "iss": "https://evil.example"}, key.key)
     else:
         head, body, signature = hint.split(".")
         forged = head + "." + body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + signature
