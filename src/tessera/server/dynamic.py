@@ -9,7 +9,8 @@ the holder of an initial access token from ``tessera registration-tokens create`
   ``code`` only;
 - redirect URIs ``https://``, loopback ``http://127.0.0.1``, ``http://[::1]`` or ``http://localhost`` (any
   port, RFC 8252 §7.3), or a private-use scheme (``com.example.app:/cb``, RFC 8252 §7.1), each also passing
-  every rule of :func:`tessera.server.registration.check_redirect_uri`;
+  every rule of :func:`tessera.server.registration.check_redirect_uri`; and so must ``post_logout_redirect_uris``
+  (OpenID Connect RP-Initiated Logout 1.0 §3.1, optional), where sign-out may send people back to;
 - scopes within ``TESSERA_REGISTRATION_SCOPES`` that the operator has declared: a requested scope outside them
   is dropped (RFC 7591 §3.2.1 lets the server replace a value), and a request left with none is refused;
   without ``scope``, the client gets every scope the policy allows;
@@ -84,6 +85,7 @@ _MAX_NAME = 200
 #: the JSON type of each RFC 7591 §2 member, checked before Authlib looks at the values (it assumes them)
 _TYPES: dict[str, type] = {
     "redirect_uris": list,
+    "post_logout_redirect_uris": list,
     "token_endpoint_auth_method": str,
     "grant_types": list,
     "response_types": list,
@@ -105,7 +107,10 @@ _JSON_TYPES: dict[type, str] = {list: "an array", str: "a string", dict: "an obj
 class _Claims(ClientMetadataClaims):
     """Authlib's checks of RFC 7591 §2 metadata, after a check of each member's JSON type (Authlib assumes them:
     ``"client_uri": 5`` would be a 500); and for redirect URIs only that type, since Authlib takes only URLs with
-    a host and :func:`_policy` checks them, private-use schemes included, more strictly."""
+    a host and :func:`_policy` checks them, private-use schemes included, more strictly. Post-logout redirect URIs
+    (RP-Initiated Logout 1.0 §3.1) are kept too, and checked by :func:`_policy` as redirect URIs are."""
+
+    REGISTERED_CLAIMS = [*ClientMetadataClaims.REGISTERED_CLAIMS, "post_logout_redirect_uris"]
 
     def validate(self, now: int | None = None, leeway: int = 0) -> None:
         for name, kind in _TYPES.items():
@@ -115,9 +120,10 @@ class _Claims(ClientMetadataClaims):
         super().validate(now, leeway)
 
     def validate_redirect_uris(self) -> None:
-        uris = self.get("redirect_uris")
-        if uris is not None and (not isinstance(uris, list) or not all(isinstance(u, str) for u in uris)):
-            raise InvalidClientMetadataError("redirect_uris must be an array of strings")
+        for name in ("redirect_uris", "post_logout_redirect_uris"):
+            uris = self.get(name)
+            if uris is not None and (not isinstance(uris, list) or not all(isinstance(u, str) for u in uris)):
+                raise InvalidClientMetadataError(f"{name} must be an array of strings")
 
 
 def _json_request(server: TesseraServer, request: HttpRequest) -> JsonRequest:
@@ -177,18 +183,9 @@ def _policy(settings: Settings, scopes: Scopes, metadata: dict[str, Any]) -> dic
     uris = metadata.get("redirect_uris") or []
     if not uris:
         raise InvalidRedirectURIError("redirect_uris must name at least one redirect URI")
-    for uri in uris:
-        try:
-            check_redirect_uri(uri, production=settings.production)
-        except InvalidRedirectUri as exc:
-            raise _refusal(exc) from None
-        # whatever TESSERA_ENV says: nobody vouches for a client registered over HTTP, so no code in clear text
-        if uri.lower().startswith("http://") and not is_loopback(urlsplit(uri).hostname or ""):
-            raise InvalidRedirectURIError(
-                safe_description(
-                    f"redirect URI {uri!r} must be https:// (http:// only for 127.0.0.1, [::1] or localhost)"
-                )
-            )
+    _check_uris(uris, "redirect URI", production=settings.production)
+    post_logout = metadata.get("post_logout_redirect_uris") or []
+    _check_uris(post_logout, "post-logout redirect URI", production=settings.production)
     grant_types = _strings(metadata, "grant_types") or list(GRANT_TYPES)
     refused = [g for g in grant_types if g not in GRANT_TYPES]
     if refused:
@@ -229,11 +226,25 @@ def _policy(settings: Settings, scopes: Scopes, metadata: dict[str, Any]) -> dic
     return {
         "client_name": name.strip(),
         "redirect_uris": list(dict.fromkeys(uris)),
+        "post_logout_redirect_uris": list(dict.fromkeys(post_logout)),
         "grant_types": list(dict.fromkeys(grant_types)),
         "response_types": ["code"],
         "token_endpoint_auth_method": method,
         "scope": " ".join(scope),
     }
+
+
+def _check_uris(uris: list[str], what: str, *, production: bool) -> None:
+    for uri in uris:
+        try:
+            check_redirect_uri(uri, production=production, what=what)
+        except InvalidRedirectUri as exc:
+            raise _refusal(exc) from None
+        # whatever TESSERA_ENV says: nobody vouches for a client registered over HTTP, so nothing in clear text
+        if uri.lower().startswith("http://") and not is_loopback(urlsplit(uri).hostname or ""):
+            raise InvalidRedirectURIError(
+                safe_description(f"{what} {uri!r} must be https:// (http:// only for 127.0.0.1, [::1] or localhost)")
+            )
 
 
 def safe_description(description: str) -> str:
@@ -264,6 +275,7 @@ def _stored(record: ClientRecord, method: str) -> dict[str, Any]:
         "client_id": record.client_id,
         "client_name": record.name,
         "redirect_uris": list(record.redirect_uris),
+        "post_logout_redirect_uris": list(record.post_logout_redirect_uris),
         "grant_types": list(record.grant_types),
         "response_types": ["code"],
         "token_endpoint_auth_method": method,
@@ -354,6 +366,7 @@ class ClientRegistration(ClientRegistrationEndpoint):
             grant_types=tuple(client_metadata["grant_types"]),
             scope=client_metadata["scope"],
             public=method == NONE,
+            post_logout_redirect_uris=tuple(client_metadata["post_logout_redirect_uris"]),
         )
 
         def save(record: ClientRecord) -> None:
@@ -492,6 +505,7 @@ class ClientConfiguration(ClientConfigurationEndpoint):
             redirect_uris=tuple(client_metadata["redirect_uris"]),
             grant_types=tuple(client_metadata["grant_types"]),
             scope=client_metadata["scope"],
+            post_logout_redirect_uris=tuple(client_metadata["post_logout_redirect_uris"]),
         )
         try:
             record = update_client(

@@ -99,6 +99,8 @@ clients = Table(
     Column("jwks_uri", Text, nullable=True),
     # the ID token's signing algorithm when not RS256
     Column("id_token_alg", String(8), nullable=True),
+    # where the end-session endpoint may send people after sign-out (RP-Initiated Logout 1.0 §3.1)
+    Column("post_logout_redirect_uris", JSON, nullable=True),
 )
 
 authorization_codes = Table(
