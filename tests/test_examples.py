@@ -1,6 +1,7 @@
 """The examples in ``examples/`` do what their docstrings and the README say, against the real server (in
 process: their introspection goes to the server's WSGI app)."""
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +12,7 @@ from flask.testing import FlaskClient
 
 from examples import fastapi_api, flask_api
 from tessera.resource import IntrospectionSource, ResourceMetadata, TokenCache, TokenValidator
-from tessera.store import Store
+from tessera.store import ResourceRecord, Store
 from tests.conftest import ISSUER, TOKEN, RegisteredClient, register_client
 from tests.resource.test_fastapi import ASGIClient
 
@@ -223,3 +224,42 @@ def test_the_mcp_example_serves_its_metadata_and_refuses_what_it_cannot_check(mo
     big = anyio.run(post, small, {**call, "padding": "x" * 200}, [("Authorization", bearer)])
     assert big.status_code == 413 and big.json()["error"] == "invalid_request"
     down.close()
+
+
+@pytest.mark.parametrize("example", ["flask", "fastapi"])
+def test_with_api_resource_the_examples_accept_only_tokens_issued_for_it(
+    example: str, app: Flask, client: FlaskClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = register_client(store, name="Example API", redirect_uris=(), grant_types=("client_credentials",),
+                          scope="api", introspect=True)  # fmt: skip
+    assert api.secret is not None
+    store.resources.create(ResourceRecord("http://127.0.0.1:8001/", "Example API", None, int(time.time())))
+    store.resources.create(ResourceRecord("http://127.0.0.1:8009/", "Another API", None, int(time.time())))
+    monkeypatch.setenv("TESSERA_ISSUER", ISSUER)
+    monkeypatch.setenv("API_CLIENT_ID", api.client_id)
+    monkeypatch.setenv("API_CLIENT_SECRET", api.secret)
+    monkeypatch.delenv("TESSERA_REDIS_URL", raising=False)
+    monkeypatch.delenv("API_INTROSPECTION_ENDPOINT", raising=False)
+    monkeypatch.setenv("API_RESOURCE", "http://127.0.0.1:8001/")
+    module: Any = flask_api if example == "flask" else fastapi_api
+    # the example's introspection reaches the server in process
+    wsgi = httpx.WSGITransport(app=app)
+    monkeypatch.setattr(
+        module, "IntrospectionSource", lambda *args, **kw: IntrospectionSource(*args, **kw, transport=wsgi)
+    )
+    built = module.from_environment()
+    get = built.test_client().get if example == "flask" else ASGIClient(built).get
+    caller = register_client(store, name="Caller", redirect_uris=(), grant_types=("client_credentials",),
+                             scope="api")  # fmt: skip
+
+    def token(*resource: str) -> str:
+        form = {"grant_type": "client_credentials", "scope": "api", **({"resource": resource[0]} if resource else {})}
+        response = client.post(TOKEN, data=form, headers=caller.basic)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return str(response.get_json()["access_token"])
+
+    for refused in (token(), token("http://127.0.0.1:8009/")):
+        answer = get("/api/data", headers={"Authorization": f"Bearer {refused}"})
+        assert answer.status_code == 401 and 'error="invalid_token"' in answer.headers["WWW-Authenticate"]
+    ok = get("/api/data", headers={"Authorization": f"Bearer {token('http://127.0.0.1:8001/')}"})
+    assert ok.status_code == 200
