@@ -229,6 +229,8 @@ class Settings:
     #: a client registered over HTTP that has no token, code or consent this long after registering is deleted
     #: by ``tessera tokens purge``, so that open registration cannot grow the client table without bound
     registration_unused_ttl: int = 86_400
+    #: seconds between two purges that ``tessera serve`` runs itself (one node at a time); 0: none
+    purge_interval: int = 0
     #: whether the production rules a server needs (secret key, issuer) were applied; a server refuses settings
     #: read without them (:meth:`check_for_server`)
     for_server: bool = True
@@ -292,6 +294,7 @@ class Settings:
             redis_prefix=_prefix(env.get("TESSERA_REDIS_PREFIX", "").strip() or cls.redis_prefix),
             trusted_proxies=_int(env, "TESSERA_TRUSTED_PROXIES", 0, 0, 10, unit="proxies"),
             body_timeout=_int(env, "TESSERA_BODY_TIMEOUT", cls.body_timeout, 1, 300),
+            purge_interval=_int(env, "TESSERA_PURGE_INTERVAL", cls.purge_interval, 0, 7 * 86_400),
             threads=_int(env, "TESSERA_THREADS", cls.threads, 1, 64, unit="threads"),
             pool_size=_int(env, "TESSERA_POOL_SIZE", cls.pool_size, 1, 100, unit="connections"),
             log_level=_log_level(env.get("TESSERA_LOG_LEVEL", "").strip() or cls.log_level),
