@@ -15,8 +15,8 @@ counting across restarts. The master creates every series at zero before the wor
 With ``--purge-interval`` (or ``TESSERA_PURGE_INTERVAL``), a thread of the master runs ``tessera tokens purge``
 every that many seconds (:class:`tessera.server.purge.Purger`), off the request path, on a connection pool of its
 own; on PostgreSQL an advisory lock lets one node purge at a time. The workers are forked from the master while
-that thread may hold a connection: they never use its pool, and psycopg never closes, in a forked child, a
-connection its parent opened.
+that thread may hold a connection: they never use its pool, a worker ends with ``os._exit`` (multiprocessing's
+way), which finalises nothing it inherited, and psycopg would not close a parent's connection in a child anyway.
 
 Logs go to stderr as text or, with ``TESSERA_LOG_FORMAT=json``, one JSON object per line (:mod:`tessera.logs`),
 granian's messages included.
