@@ -27,7 +27,7 @@ def test_it_prints_the_rows_deleted_per_table_then_the_total(
         _insert_token(store, web_client.client_id, expires_in=-5)
     live, _, _ = _insert_token(store, web_client.client_id)
 
-    out = cli.ok("tokens", "purge", "--batch-size", "10").stdout
+    out = cli.ok("tokens", "purge", "--batch-size", "10", "--pause", "0.01").stdout
 
     assert out.splitlines() == [f"{name}: {25 if name == 'tokens' else 0}" for name in TABLES] + ["Purged 25 row(s)."]
     assert cli.ok("tokens", "purge").stdout.splitlines() == [f"{name}: 0" for name in TABLES] + ["Purged 0 row(s)."]
@@ -40,6 +40,7 @@ def test_it_prints_the_rows_deleted_per_table_then_the_total(
         (["--batch-size", "0"], "--batch-size"),
         (["--batch-size", "many"], "--batch-size"),
         (["--max-seconds", "0"], "--max-seconds"),
+        (["--pause", "11"], "--pause"),
     ],
 )
 def test_bad_limits_are_one_usage_error(cli: Cli, args: list[str], message: str) -> None:

@@ -64,8 +64,15 @@ def tokens_revoke(username: str | None, client_id: str | None) -> None:
     type=click.IntRange(1),
     help="Start no new batch after this many seconds; the next run carries on.  [default: no limit]",
 )
+@click.option(
+    "--pause",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 10),
+    help="Seconds to wait after each batch, leaving the database to requests meanwhile.",
+)
 @handled
-def tokens_purge(batch_size: int, max_seconds: int | None) -> None:
+def tokens_purge(batch_size: int, max_seconds: int | None, pause: float) -> None:
     """Delete expired and revoked rows that are no longer needed, ended or expired sign-in sessions, device
     authorizations that expired a day ago, initial access tokens that expired or have no use left, and clients
     registered over HTTP that were never used.
@@ -77,7 +84,7 @@ def tokens_purge(batch_size: int, max_seconds: int | None) -> None:
     settings = load_settings()
     store = store_of(settings)
     try:
-        report = purge(store, settings, Budget.for_seconds(batch_size, max_seconds))
+        report = purge(store, settings, Budget.for_seconds(batch_size, max_seconds, pause))
     finally:
         store.close()
     if not report.ran:

@@ -39,16 +39,18 @@ PURGE_LOCK_KEY = 0x7473_7075_7267_6531
 
 @dataclasses.dataclass
 class Budget:
-    """How a purge may spend its time: ``batch_size`` rows looked at per transaction, and an optional
-    ``deadline`` (``time.monotonic()``) after which no new batch starts. ``stopped`` says it ran out."""
+    """How a purge may spend its time: ``batch_size`` rows looked at per transaction, an optional ``deadline``
+    (``time.monotonic()``) after which no new batch starts, and a ``pause`` in seconds after each batch, which
+    leaves the database's CPU to requests for that long. ``stopped`` says it ran out."""
 
     batch_size: int = 1000
     deadline: float | None = None
     stopped: bool = False
+    pause: float = 0.0
 
     @classmethod
-    def for_seconds(cls, batch_size: int, seconds: float | None) -> "Budget":
-        return cls(batch_size, None if seconds is None else time.monotonic() + seconds)
+    def for_seconds(cls, batch_size: int, seconds: float | None, pause: float = 0.0) -> "Budget":
+        return cls(batch_size, None if seconds is None else time.monotonic() + seconds, pause=pause)
 
     def spent(self) -> bool:
         if self.deadline is not None and time.monotonic() >= self.deadline:
@@ -84,6 +86,8 @@ def delete_in_batches(db: Database, table: Table, dead: Dead, budget: Budget) ->
         if end is None:
             break
         after = end
+        if budget.pause:
+            time.sleep(budget.pause)
     return removed
 
 
