@@ -2,7 +2,8 @@
 
 bench/run.sh                      Tessera on SQLite and PostgreSQL, S0-S6, SQL counts, then the peers
 bench/run.sh --quick              3 s windows, no peers (about two minutes)
-bench/run.sh scale                introspection with 10^3 and 10^6 tokens stored in PostgreSQL
+bench/run.sh scale                introspection with 10^3 and 10^6 tokens stored in PostgreSQL (--sizes;
+                                  --purge-rows N: and during a purge of N rows)
 bench/run.sh profile S2           py-spy flame graph of one scenario under load
 bench/run.sh compare REF          the hot scenarios on commit REF and on this checkout, alternately, with ratios
 bench/run.sh chart RUN_DIR        a run's side-by-side figures as a PNG (--out bench/results.png for the README)
@@ -132,7 +133,8 @@ def _target(run: Run, db: str, args: argparse.Namespace, workers: int) -> Tesser
 def cmd_scale(args: argparse.Namespace) -> None:
     run = _new_run(args)
     try:
-        rows = scale.scale(run, _target(run, "pg", args, args.workers), tuple(int(x) for x in args.sizes.split(",")))
+        sizes = tuple(int(x) for x in args.sizes.split(","))
+        rows = scale.scale(run, _target(run, "pg", args, args.workers), sizes, args.purge_rows)
     finally:
         run.started.stop_all()
         _drop(run, args)
@@ -193,6 +195,9 @@ def main(argv: list[str] | None = None) -> None:
     p_profile.add_argument("--svg", action="store_true", help="a flame graph instead of collapsed stacks")
     p_scale = sub.add_parser("scale", help="introspection with 10^3 and 10^6 tokens in PostgreSQL")
     p_scale.add_argument("--sizes", default="1000,1000000")
+    p_scale.add_argument(
+        "--purge-rows", type=int, default=0, help="expired rows in the last fill, then introspection during a purge"
+    )
     p_chart = sub.add_parser("chart", help="draw a run's results as a PNG")
     p_chart.add_argument("run_dir", type=Path)
     p_chart.add_argument("--out", type=Path, help="default: RUN_DIR/chart.png")

@@ -251,6 +251,8 @@ class Settings:
     #: a client_id that is an https:// URL names a client ID metadata document, fetched and used as the client's
     #: registration (tessera.server.client_documents)
     client_id_metadata: bool = False
+    #: seconds between two purges that ``tessera serve`` runs itself (one node at a time); 0: none
+    purge_interval: int = 0
     #: whether the production rules a server needs (secret key, issuer) were applied; a server refuses settings
     #: read without them (:meth:`check_for_server`)
     for_server: bool = True
@@ -317,6 +319,7 @@ class Settings:
             redis_prefix=_prefix(env.get("TESSERA_REDIS_PREFIX", "").strip() or cls.redis_prefix),
             trusted_proxies=_int(env, "TESSERA_TRUSTED_PROXIES", 0, 0, 10, unit="proxies"),
             body_timeout=_int(env, "TESSERA_BODY_TIMEOUT", cls.body_timeout, 1, 300),
+            purge_interval=_int(env, "TESSERA_PURGE_INTERVAL", cls.purge_interval, 0, 7 * 86_400),
             threads=_int(env, "TESSERA_THREADS", cls.threads, 1, 64, unit="threads"),
             pool_size=_int(env, "TESSERA_POOL_SIZE", cls.pool_size, 1, 100, unit="connections"),
             log_level=_log_level(env.get("TESSERA_LOG_LEVEL", "").strip() or cls.log_level),

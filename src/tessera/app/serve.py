@@ -12,6 +12,12 @@ and this process, the master, serves their sum on ``http://127.0.0.1:PORT/metric
 only, and never on the public listener. A worker that dies and is replaced leaves its files, so the totals keep
 counting across restarts. The master creates every series at zero before the workers start.
 
+With ``--purge-interval`` (or ``TESSERA_PURGE_INTERVAL``), a thread of the master runs ``tessera tokens purge``
+every that many seconds (:class:`tessera.server.purge.Purger`), off the request path, on a connection pool of its
+own; on PostgreSQL an advisory lock lets one node purge at a time. The workers are forked from the master while
+that thread may hold a connection: they never use its pool, a worker ends with ``os._exit`` (multiprocessing's
+way), which finalises nothing it inherited, and psycopg would not close a parent's connection in a child anyway.
+
 Logs go to stderr as text or, with ``TESSERA_LOG_FORMAT=json``, one JSON object per line (:mod:`tessera.logs`),
 granian's messages included.
 
@@ -97,15 +103,25 @@ def check_signing_keys(settings: Settings) -> None:
         engine.dispose()
 
 
-def run(settings: Settings, *, host: str, port: int, workers: int, metrics_port: int | None = None) -> None:
+def run(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    metrics_port: int | None = None,
+    purge_interval: int = 0,
+) -> None:
     """Serve until stopped (SIGTERM or Ctrl-C); one access line per request goes to stderr at info level. With
-    ``metrics_port``, Prometheus metrics on ``127.0.0.1:metrics_port`` (:class:`MetricsPortInUse` if taken)."""
+    ``metrics_port``, Prometheus metrics on ``127.0.0.1:metrics_port`` (:class:`MetricsPortInUse` if taken).
+    With ``purge_interval`` (seconds, 0: none), a purge that often, one node at a time."""
     configure(settings.log_level, settings.log_format)
     check_signing_keys(settings)  # before any worker starts: a key that does not decrypt is one line, here
     log = logging.getLogger("tessera")
     log.info("%s", describe(settings, host=host, port=port, workers=workers))
     metrics_dir = None
     metrics_server = None
+    purger = _purger(settings, purge_interval)
     try:
         if metrics_port is not None:
             metrics_dir = tempfile.mkdtemp(prefix="tessera-metrics-")
@@ -114,10 +130,25 @@ def run(settings: Settings, *, host: str, port: int, workers: int, metrics_port:
             log.info("Prometheus metrics on http://127.0.0.1:%d/metrics", metrics_port)
         _serve(settings, host=host, port=port, workers=workers, metrics=metrics_port is not None)
     finally:
+        if purger is not None:
+            purger.stop()
         if metrics_server is not None:
             metrics_server.shutdown()
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _purger(settings: Settings, interval: int) -> Any:
+    """The started purge thread, or None without an interval."""
+    if not interval:
+        return None
+    from tessera.server.purge import Purger
+    from tessera.store import Store, make_engine
+
+    purger = Purger(Store(make_engine(settings.database_url, pool_size=1)), settings, interval)
+    purger.start()
+    logging.getLogger("tessera").info("purging every %d s, one node at a time", interval)
+    return purger
 
 
 def _serve_metrics(port: int, directory: str) -> Any:

@@ -16,15 +16,22 @@ from tessera.cli.base import fail, handled, load_settings, main
     type=click.IntRange(1, 65535),
     help="Serve Prometheus metrics, summed over the workers, on http://127.0.0.1:PORT/metrics.",
 )
+@click.option(
+    "--purge-interval",
+    type=click.IntRange(0, 7 * 86_400),
+    metavar="SECONDS",
+    help="Run `tessera tokens purge` every SECONDS, one node at a time; 0: never.  [default: TESSERA_PURGE_INTERVAL]",
+)
 @handled
-def serve(host: str, port: int, workers: int, metrics_port: int | None) -> None:
+def serve(host: str, port: int, workers: int, metrics_port: int | None, purge_interval: int | None) -> None:
     """Run the authorization server (granian, one process per worker)."""
     from tessera.app.serve import run
 
     settings = load_settings(for_server=True)  # the one command that needs the secret key and the issuer
     if metrics_port is not None and metrics_port == port:
         fail("--metrics-port must differ from --port")
-    run(settings, host=host, port=port, workers=workers, metrics_port=metrics_port)
+    interval = settings.purge_interval if purge_interval is None else purge_interval
+    run(settings, host=host, port=port, workers=workers, metrics_port=metrics_port, purge_interval=interval)
 
 
 @main.command()

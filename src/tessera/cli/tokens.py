@@ -19,6 +19,7 @@ from tessera.cli.base import (
     username_of,
 )
 from tessera.server.audit import Event
+from tessera.store import Budget
 
 
 @main.group()
@@ -51,21 +52,49 @@ def tokens_revoke(username: str | None, client_id: str | None) -> None:
 
 
 @tokens.command("purge")
+@click.option(
+    "--batch-size",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(10, 100_000),
+    help="Rows looked at per transaction: each batch is a short transaction of its own.",
+)
+@click.option(
+    "--max-seconds",
+    type=click.IntRange(1),
+    help="Start no new batch after this many seconds; the next run carries on.  [default: no limit]",
+)
+@click.option(
+    "--pause",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 10),
+    help="Seconds to wait after each batch, leaving the database to requests meanwhile.",
+)
 @handled
-def tokens_purge() -> None:
+def tokens_purge(batch_size: int, max_seconds: int | None, pause: float) -> None:
     """Delete expired and revoked rows that are no longer needed, ended or expired sign-in sessions, device
     authorizations that expired a day ago, initial access tokens that expired or have no use left, and clients
-    registered over HTTP or stored from a client ID metadata document that were never used."""
+    registered over HTTP or stored from a client ID metadata document that were never used.
+
+    Safe to run while servers run, and to interrupt: it deletes in batches, each its own short transaction. On
+    PostgreSQL one purge runs at a time (an advisory lock): while another one runs, on any node, it does nothing."""
+    from tessera.server.purge import purge
+
     settings = load_settings()
     store = store_of(settings)
-    removed = store.tokens.purge()
-    removed += store.devices.purge()
-    removed += store.sessions.purge(
-        int(time.time()), idle_timeout=settings.session_idle_timeout, max_age=settings.session_max_age
-    )
-    removed += store.registrations.purge_initial(int(time.time()))
-    removed += store.registrations.purge_unused(int(time.time()) - settings.registration_unused_ttl)
-    click.echo(f"Purged {removed} row(s).")
+    try:
+        report = purge(store, settings, Budget.for_seconds(batch_size, max_seconds, pause))
+    finally:
+        store.close()
+    if not report.ran:
+        click.echo("Another purge is running on this database: nothing done.")
+        return
+    for name, count in report.counts:
+        click.echo(f"{name}: {count}")
+    if not report.finished:
+        click.echo(f"Stopped after --max-seconds {max_seconds}: run it again to delete the rest.")
+    click.echo(f"Purged {report.total} row(s).")
 
 
 @tokens.command("report-leak")

@@ -17,6 +17,7 @@ from tessera.store.protocols import (
     Tokens,
     Users,
 )
+from tessera.store.purge import Budget
 from tessera.store.records import (
     ActiveToken,
     AllowedApp,
@@ -42,6 +43,7 @@ __all__ = [
     "AllowedApp",
     "AuditEvents",
     "AuditRecord",
+    "Budget",
     "ClientRecord",
     "Clients",
     "CodeRecord",

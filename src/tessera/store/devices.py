@@ -11,12 +11,13 @@ on PostgreSQL. A poll reads its row by the primary key in one statement (prebuil
 import dataclasses
 import time
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import AlreadyExists, NotFound
 from tessera.store.database import Database
 from tessera.store.models import device_authorizations as _devices
+from tessera.store.purge import Budget, delete_in_batches
 from tessera.store.records import DeviceRecord, NewToken
 from tessera.store.tokens import INSERT_TOKEN, token_values
 
@@ -100,9 +101,8 @@ class DeviceTable:
             raise NotFound("the client or user of this token no longer exists") from None
         return True
 
-    def purge(self, now: int | None = None) -> int:
+    def purge(self, now: int | None = None, budget: Budget | None = None) -> int:
         """Delete device authorizations that expired more than a day ago (until then a late poll is told
-        ``expired_token``); how many."""
-        at = int(time.time()) if now is None else now
-        with self._db.write() as conn:
-            return conn.execute(delete(_devices).where(_devices.c.expires_at <= at - 86_400)).rowcount
+        ``expired_token``), in batches; how many."""
+        cutoff = (int(time.time()) if now is None else now) - 86_400
+        return delete_in_batches(self._db, _devices, lambda d: d.c.expires_at <= cutoff, budget or Budget())

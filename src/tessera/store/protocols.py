@@ -22,8 +22,10 @@ revoked, so that callers can tell resource-server caches.
 """
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol
 
+from tessera.store.purge import Budget
 from tessera.store.records import (
     ActiveToken,
     AllowedApp,
@@ -92,7 +94,11 @@ class Tokens(TokenReader, Protocol):
 
     def revoke_for_client(self, client_id: str) -> list[str]: ...
 
-    def purge(self, now: int | None = None) -> int: ...
+    def purge(self, now: int | None = None, budget: Budget | None = None) -> int:
+        """Delete, in batches within ``budget``, token rows no longer needed; how many."""
+
+    def purge_codes(self, now: int | None = None, budget: Budget | None = None) -> int:
+        """Delete, in batches within ``budget``, authorization codes that expired a day ago; how many."""
 
 
 class Clients(Protocol):
@@ -249,8 +255,8 @@ class Sessions(Protocol):
     def delete(self, digest: str) -> None:
         """Forget the session (signing out); nothing happens if there is none."""
 
-    def purge(self, now: int, *, idle_timeout: int, max_age: int) -> int:
-        """Delete ended sessions and those past either lifetime; how many."""
+    def purge(self, now: int, *, idle_timeout: int, max_age: int, budget: Budget | None = None) -> int:
+        """Delete ended sessions and those past either lifetime, in batches within ``budget``; how many."""
 
 
 class AuditEvents(Protocol):
@@ -281,7 +287,8 @@ class DeviceAuthorizations(Protocol):
     def redeem(self, device_digest: str, token: NewToken) -> bool:
         """Mark the approved device code used and store ``token`` atomically; False if it was used already."""
 
-    def purge(self, now: int | None = None) -> int: ...
+    def purge(self, now: int | None = None, budget: Budget | None = None) -> int:
+        """Delete, in batches within ``budget``, those that expired a day ago; how many."""
 
 
 class SigningKeys(Protocol):
@@ -336,3 +343,7 @@ class Storage(Protocol):
 
     def ping(self) -> None:
         """Raise :class:`~tessera.errors.StoreUnavailable` unless the database answers."""
+
+    def purge_lock(self) -> AbstractContextManager[bool]:
+        """Whether this process may purge now (see :func:`tessera.store.purge.purge_lock`): held until the block
+        ends; False while another process, on any node, purges the same database."""

@@ -16,6 +16,8 @@ Only the modules of this package issue SQL; everything else talks to the protoco
     store.registrations.by_token(digest)   # tessera.store.registrations
 """
 
+from contextlib import AbstractContextManager
+
 from sqlalchemy import Engine
 
 from tessera.store.audit import AuditTable
@@ -23,6 +25,7 @@ from tessera.store.clients import ClientTable
 from tessera.store.consents import ConsentTable
 from tessera.store.database import ChangeListener, Database
 from tessera.store.devices import DEVICE_STATEMENTS, DeviceTable
+from tessera.store.purge import purge_lock
 from tessera.store.registrations import RegistrationTable
 from tessera.store.resources import ResourceTable
 from tessera.store.scopes import ScopeTable
@@ -60,6 +63,9 @@ class Store:
     def ping(self) -> None:
         """Raise :class:`~tessera.errors.StoreUnavailable` unless the database answers."""
         self._db.ping()
+
+    def purge_lock(self) -> AbstractContextManager[bool]:
+        return purge_lock(self.engine)
 
     def close(self) -> None:
         """Close every pooled connection (the engine stays usable and reconnects when asked)."""

@@ -10,13 +10,14 @@ changing a password ends their sessions in the same commit as the rest.
 
 import dataclasses
 
-from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, FromClause, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import NotFound
 from tessera.store.database import Database
 from tessera.store.models import sessions as _sessions
 from tessera.store.models import users as _users
+from tessera.store.purge import Budget, delete_in_batches
 from tessera.store.records import SessionRecord, UserRecord
 
 __all__ = ["SessionTable", "end_sessions"]
@@ -72,12 +73,9 @@ class SessionTable:
         with self._db.write() as conn:
             conn.execute(delete(_sessions).where(_sessions.c.digest == digest))
 
-    def purge(self, now: int, *, idle_timeout: int, max_age: int) -> int:
-        with self._db.write() as conn:
+    def purge(self, now: int, *, idle_timeout: int, max_age: int, budget: Budget | None = None) -> int:
+        def dead(s: FromClause) -> ColumnElement[bool]:
             # what SessionRecord.usable refuses
-            dead = or_(
-                _sessions.c.ended_at.is_not(None),
-                _sessions.c.last_seen <= now - idle_timeout,
-                _sessions.c.created_at <= now - max_age,
-            )
-            return conn.execute(delete(_sessions).where(dead)).rowcount
+            return or_(s.c.ended_at.is_not(None), s.c.last_seen <= now - idle_timeout, s.c.created_at <= now - max_age)
+
+        return delete_in_batches(self._db, _sessions, dead, budget or Budget())

@@ -11,7 +11,19 @@ import dataclasses
 import time
 from collections.abc import Iterator
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from tessera.errors import NotFound
@@ -20,6 +32,7 @@ from tessera.store.models import authorization_codes as _codes
 from tessera.store.models import clients as _clients
 from tessera.store.models import tokens as _tokens
 from tessera.store.models import users as _users
+from tessera.store.purge import Budget, delete_in_batches
 from tessera.store.records import ActiveToken, CodeRecord, NewToken, RefreshRecord, TokenRef
 
 __all__ = ["HOT_STATEMENTS", "INSERT_TOKEN", "TokenTable", "revoke_where", "token_values"]
@@ -188,24 +201,32 @@ class TokenTable:
                 raise NotFound(f"no client {client_id!r}")
             return revoke_where(conn, _tokens.c.client_id == client_id)
 
-    def purge(self, now: int | None = None) -> int:
-        """Delete token rows that can no longer be used, and spent or expired codes; return how many."""
+    def purge(self, now: int | None = None, budget: Budget | None = None) -> int:
+        """Delete token rows that can no longer be used, in batches (:func:`~tessera.store.purge.delete_in_batches`);
+        how many. A row is dead once revoked, or once its access token and its refresh token (if any) have
+        expired; but every row of a family (``grant_id``) stays while one of its refresh tokens is still live, so
+        that the reuse of a rotated-out refresh token is still detected and revokes the family."""
         at = _now() if now is None else now
-        with self._db.write() as conn:
-            dead = or_(
-                _tokens.c.revoked_at.is_not(None),
-                and_(
-                    _tokens.c.expires_at <= at,
-                    or_(_tokens.c.refresh_expires_at.is_(None), _tokens.c.refresh_expires_at <= at),
+        live = _tokens.alias("live")
+
+        def dead(t: FromClause) -> ColumnElement[bool]:
+            return and_(
+                or_(
+                    t.c.revoked_at.is_not(None),
+                    and_(t.c.expires_at <= at, or_(t.c.refresh_expires_at.is_(None), t.c.refresh_expires_at <= at)),
+                ),
+                ~exists().where(
+                    live.c.grant_id == t.c.grant_id, live.c.revoked_at.is_(None), live.c.refresh_expires_at > at
                 ),
             )
-            # a used refresh token's row stays while its family may still be alive, so reuse is still detected
-            live_families = select(_tokens.c.grant_id).where(
-                _tokens.c.revoked_at.is_(None), _tokens.c.refresh_expires_at > at
-            )
-            removed = conn.execute(delete(_tokens).where(dead, _tokens.c.grant_id.not_in(live_families))).rowcount
-            removed += conn.execute(delete(_codes).where(_codes.c.expires_at <= at - 86_400)).rowcount
-        return removed
+
+        return delete_in_batches(self._db, _tokens, dead, budget or Budget())
+
+    def purge_codes(self, now: int | None = None, budget: Budget | None = None) -> int:
+        """Delete authorization codes a day after they expired, spent or not (until then a replayed code is
+        recognised and revokes what it issued), in batches; how many."""
+        cutoff = (_now() if now is None else now) - 86_400
+        return delete_in_batches(self._db, _codes, lambda c: c.c.expires_at <= cutoff, budget or Budget())
 
 
 @contextlib.contextmanager
