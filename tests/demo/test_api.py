@@ -11,7 +11,7 @@ import requests
 from tessera.demo.run import RunningDemo
 from tessera.store import ResourceRecord, Store
 from tessera.tokens import TokenKind, mint
-from tests.conftest import register_client
+from tests.conftest import random_free_id, register_client
 
 
 def _token(demo: RunningDemo, store: Store, scope: str, resource: str | None = "") -> tuple[str, tuple[str, str]]:
@@ -55,7 +55,7 @@ def test_no_token_is_401_with_a_bearer_challenge(demo: RunningDemo) -> None:
     assert "error=" not in response.headers["WWW-Authenticate"]  # RFC 6750 §3.1: no error code without a token
 
 
-@pytest.mark.parametrize("token", ["tsr_at_madeup", "not-a-token", mint(TokenKind.ACCESS)])
+@pytest.mark.parametrize("token", ["tsr_at_madeup", "not-a-token", mint(TokenKind.ACCESS)], ids=random_free_id)
 def test_a_bad_token_is_invalid_token(demo: RunningDemo, token: str) -> None:
     response = _get(demo, "/api/data", token)
     assert response.status_code == 401

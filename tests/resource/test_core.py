@@ -15,6 +15,7 @@ from tessera.resource import (
     TokenValidator,
 )
 from tessera.tokens import TokenKind, digest, mint
+from tests.conftest import random_free_id
 from tests.resource.conftest import ScriptedSource
 
 
@@ -60,7 +61,7 @@ def _bad_headers() -> list[tuple[str, str]]:
     ]
 
 
-@pytest.mark.parametrize(("header", "message"), _bad_headers())
+@pytest.mark.parametrize(("header", "message"), _bad_headers(), ids=random_free_id)
 def test_garbage_is_refused_without_any_lookup(source: ScriptedSource, header: str, message: str) -> None:
     cache = TokenCache(source, ttl=60)
     with pytest.raises(InvalidToken) as caught:

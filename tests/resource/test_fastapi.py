@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from tessera.resource import AccessToken, IntrospectionSource, LocalSource, TokenCache, TokenValidator
 from tessera.resource.fastapi import ResourceProtector
 from tessera.tokens import TokenKind, mint
-from tests.conftest import REVOKE, RegisteredClient, client_credentials_token
+from tests.conftest import REVOKE, RegisteredClient, client_credentials_token, random_free_id
 from tests.resource.conftest import ScriptedSource
 
 
@@ -74,7 +74,9 @@ def test_no_token_is_401_with_a_bare_challenge(api: ASGIClient) -> None:
     assert response.json() == {"detail": "An access token is required."}
 
 
-@pytest.mark.parametrize("header", [f"Bearer {mint(TokenKind.ACCESS)}", "Bearer nope", "Basic dXNlcjpwdw=="])
+@pytest.mark.parametrize(
+    "header", [f"Bearer {mint(TokenKind.ACCESS)}", "Bearer nope", "Basic dXNlcjpwdw=="], ids=random_free_id
+)
 def test_a_bad_token_is_401_invalid_token(api: ASGIClient, header: str) -> None:
     response = api.get("/data", headers={"Authorization": header})
     assert response.status_code == 401

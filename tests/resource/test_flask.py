@@ -12,7 +12,7 @@ from tessera.resource import IntrospectionSource, LocalSource, TokenCache, Token
 from tessera.resource.flask import ResourceProtector, current_token
 from tessera.store import Store
 from tessera.tokens import TokenKind, mint
-from tests.conftest import REVOKE, RegisteredClient, client_credentials_token
+from tests.conftest import REVOKE, RegisteredClient, client_credentials_token, random_free_id
 from tests.resource.conftest import ScriptedSource
 
 
@@ -61,7 +61,9 @@ def test_no_token_is_401_with_a_bare_challenge(api: FlaskClient) -> None:
     assert response.json == {"error_description": "An access token is required."}
 
 
-@pytest.mark.parametrize("header", [f"Bearer {mint(TokenKind.ACCESS)}", "Bearer nope", "Basic dXNlcjpwdw=="])
+@pytest.mark.parametrize(
+    "header", [f"Bearer {mint(TokenKind.ACCESS)}", "Bearer nope", "Basic dXNlcjpwdw=="], ids=random_free_id
+)
 def test_a_bad_token_is_401_invalid_token(api: FlaskClient, header: str) -> None:
     response = api.get("/data", headers={"Authorization": header})
     assert response.status_code == 401
