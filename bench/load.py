@@ -54,17 +54,23 @@ class Scenario:
     pool_mode: str = "once"
     exhausted_body: str = ""
     preflight_body: str | None = None
+    #: with ``pool``: the header each line goes into instead of the body (e.g. ``DPoP``)
+    pool_header: str = ""
+    #: headers of the preflight request besides ``auth`` (e.g. a proof of its own)
+    preflight_headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def basic(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
-def http_call(url: str, *, method: str = "GET", body: str = "", auth: str = "") -> tuple[int, str]:
+def http_call(
+    url: str, *, method: str = "GET", body: str = "", auth: str = "", headers: dict[str, str] | None = None
+) -> tuple[int, str]:
     """One request on a fresh connection; returns status and body."""
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=30)
-    headers = {}
+    headers = dict(headers or {})
     if body:
         headers["Content-Type"] = "application/x-www-form-urlencoded"
     if auth:
@@ -92,6 +98,7 @@ def run_wrk(scenario: Scenario, load: Load, seconds: int, pool: Path | None, out
         BENCH_POOL=str(pool) if pool else "",
         BENCH_POOL_MODE=scenario.pool_mode,
         BENCH_POOL_EXHAUSTED=scenario.exhausted_body,
+        BENCH_POOL_HEADER=scenario.pool_header,
         BENCH_THREADS=str(load.threads),
     )
     argv = [
@@ -130,6 +137,7 @@ def run_scenario(
         method=scenario.method,
         body=scenario.preflight_body if scenario.preflight_body is not None else scenario.body,
         auth=scenario.auth,
+        headers=scenario.preflight_headers,
     )
     if not 200 <= status < 300 or not _matches(scenario.expect, text):
         return {"status": "preflight_failed", "http": status, "body": text[:300]}

@@ -1,5 +1,14 @@
-"""S6: a protected endpoint of an API that uses ``tessera.resource``, three ways: validated from its cache,
-validated by introspection on every call (no cache), and the same endpoint unprotected (the API's ceiling).
+"""S6: a protected endpoint of an API that uses ``tessera.resource``, four ways: validated from its cache,
+validated by introspection on every call (no cache), the same endpoint unprotected (the API's ceiling), and
+validated from its cache with a DPoP-bound token and a fresh proof on every request (S6d).
+
+S6d: wrk cannot sign a proof per request, so the proofs are made beforehand (ES256, joserfc, one key, each with
+its own ``jti``, for ``GET`` of the endpoint's URL with the token's ``ath``) into a warm-up pool and a measured pool
+that ``scenario.lua`` sends once each in the ``DPoP`` header (``pool_header``). What it measures is the API's side
+only: the proof's checks (signature, claims, ``ath``), the binding and the replay cache in each worker's memory,
+on top of S6a's cached validation. Their ``iat`` is set :data:`IAT_AHEAD` seconds ahead (the API accepts up to
+a minute), so that they stay fresh through the waits for a quiet machine. A used-up pool sends a proof the API
+refuses, which makes the figure invalid rather than quietly wrong.
 
 The API (``bench/s6_api.py``) runs under granian with the same workers and threads as the authorization server and
 asks the server being measured to introspect. It is started only when ``tessera.resource`` can be imported.
@@ -7,8 +16,10 @@ asks the server being measured to introspect. It is started only when ``tessera.
 
 import importlib.util
 import json
+import secrets
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.load import Scenario, basic, http_call, run_scenario
@@ -16,6 +27,8 @@ from bench.seed import Seeded
 from tessera.config import Settings
 
 if TYPE_CHECKING:
+    from joserfc.jwk import ECKey
+
     from bench.targets import Run, TesseraTarget
 
 __all__ = ["available", "run"]
@@ -25,6 +38,11 @@ VARIANTS = (
     ("S6b", "API endpoint, uncached (introspection)", "/uncached"),
     ("S6c", "API endpoint, unprotected", "/open"),
 )
+DPOP_VARIANT = ("S6d", "API endpoint, cached validation, DPoP-bound token, a proof per request", "/cached")
+#: proofs made per second of each window, more than the API answers with them on this machine
+DPOP_RATE = 4000
+#: how far ahead of now the proofs' ``iat`` is (the API accepts up to 60 s ahead, and 300 s old)
+IAT_AHEAD = 50
 
 
 def available() -> bool:
@@ -78,5 +96,60 @@ def run(run: "Run", target: "TesseraTarget", as_base: str, seeded: Seeded, *, se
                 tag=f"{target.name}.{name}",
             )  # fmt: skip
             run.record(target.name, name, label, result)
+        _run_dpop(run, target, as_base, seeded, base, api_pid=api_pid, server_pid=server_pid)
     finally:
         run.started.stop(api_pid)
+
+
+def _proofs(count: int, key: "ECKey", method: str, url: str, access_token: str | None = None) -> list[str]:
+    from joserfc import jws
+
+    from tessera.dpop import access_token_hash
+
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}
+    base: dict[str, object] = {"htm": method, "htu": url, "iat": int(time.time()) + IAT_AHEAD}
+    if access_token is not None:
+        base["ath"] = access_token_hash(access_token)
+    return [
+        jws.serialize_compact(header, json.dumps({**base, "jti": secrets.token_urlsafe(16)}).encode(), key)
+        for _ in range(count)
+    ]
+
+
+def _write(path: Path, proofs: list[str]) -> Path:
+    path.write_text("\n".join(proofs) + "\n")
+    return path
+
+
+def _run_dpop(
+    run: "Run", target: "TesseraTarget", as_base: str, seeded: Seeded, base: str, *, api_pid: int, server_pid: int
+) -> None:
+    from joserfc.jwk import ECKey
+
+    name, label, path = DPOP_VARIANT
+    key = ECKey.generate_key("P-256")
+    token_url = as_base + "/oauth/token"
+    status, text = http_call(
+        token_url, method="POST", body="grant_type=client_credentials", auth=basic(seeded.cc_id, seeded.cc_secret),
+        headers={"DPoP": _proofs(1, key, "POST", token_url)[0]},
+    )  # fmt: skip
+    answer = json.loads(text) if status == 200 else {}
+    if answer.get("token_type") != "DPoP":
+        run.log(f"  {name} skipped: no DPoP-bound token ({status} {text[:200]})")
+        return
+    token, url = answer["access_token"], base + path
+    pools = run.out / "pools" / target.name
+    pools.mkdir(parents=True, exist_ok=True)
+    load = run.load
+    run.log(f"  {name} {label}: making {DPOP_RATE * (load.warmup_s + load.duration_s)} proofs")
+    measured = _write(pools / "dpop-measured.txt", _proofs(DPOP_RATE * load.duration_s, key, "GET", url, token))
+    warmup = _write(pools / "dpop-warmup.txt", _proofs(DPOP_RATE * max(load.warmup_s, 1), key, "GET", url, token))
+    scenario = Scenario(
+        name, label, url, '"ok"', auth=f"DPoP {token}", pool=measured, warmup_pool=warmup, pool_header="DPoP",
+        exhausted_body="pool-exhausted", preflight_headers={"DPoP": _proofs(1, key, "GET", url, token)[0]},
+    )  # fmt: skip
+    run.log(f"  {name} {label}")
+    result = run_scenario(
+        scenario, load, server_pid=api_pid, db_pid=server_pid, raw=run.out / "raw", tag=f"{target.name}.{name}"
+    )
+    run.record(target.name, name, label, result)

@@ -8,6 +8,8 @@
 --                 (BENCH_THREADS, the -t given to wrk) takes lines i, i+n, i+2n, ... so no line is sent twice. Once a "once" pool
 --                 is used up, each further request sends BENCH_POOL_EXHAUSTED, which the server refuses: the
 --                 error count then shows it, and the figure is invalid rather than quietly wrong.
+--   BENCH_POOL_HEADER  with a pool: each line is that header's value (e.g. DPoP, a proof used once) instead of the
+--                 body; the other headers stay as set here
 -- Prints "BENCH_JSON {...}" with throughput, latency percentiles and errors: non2xx (with status codes),
 -- bad_body (2xx whose body does not match) and wrk's socket errors.
 local method = os.getenv("BENCH_METHOD") or "GET"
@@ -17,9 +19,10 @@ local expect = os.getenv("BENCH_EXPECT") or ""
 local pool_file = os.getenv("BENCH_POOL") or ""
 local pool_mode = os.getenv("BENCH_POOL_MODE") or "once"
 local exhausted_body = os.getenv("BENCH_POOL_EXHAUSTED") or ""
+local pool_header = os.getenv("BENCH_POOL_HEADER") or ""
 
 wrk.method = method
-if body ~= "" or pool_file ~= "" then
+if body ~= "" or (pool_file ~= "" and pool_header == "") then
   wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 end
 if body ~= "" then
@@ -62,6 +65,19 @@ if pool_file ~= "" then
     loaded = true
   end
 
+  -- with BENCH_POOL_HEADER the line goes into that header, beside a copy of the script's own headers
+  local function format(line)
+    if pool_header == "" then
+      return wrk.format(nil, nil, nil, line)
+    end
+    local headers = {}
+    for k, v in pairs(wrk.headers) do
+      headers[k] = v
+    end
+    headers[pool_header] = line
+    return wrk.format(nil, nil, headers, nil)
+  end
+
   function request()
     if not loaded then
       load()
@@ -72,10 +88,10 @@ if pool_file ~= "" then
         pos = 1
       else
         exhausted = exhausted + 1
-        return wrk.format(nil, nil, nil, exhausted_body)
+        return format(exhausted_body)
       end
     end
-    return wrk.format(nil, nil, nil, pool[pos])
+    return format(pool[pos])
   end
 end
 

@@ -7,7 +7,8 @@ Run it beside a Tessera server::
     tessera clients create --name "Example API" --grant-type client_credentials --introspect --json
     export TESSERA_ISSUER=http://127.0.0.1:8000 API_CLIENT_ID=... API_CLIENT_SECRET=...
     export TESSERA_REDIS_URL=redis://127.0.0.1:6379/0   # optional
-    export API_RESOURCE=http://127.0.0.1:8001/          # optional: serve protected-resource metadata (RFC 9728)
+    tessera resources create http://127.0.0.1:8001/ --name "Example API"   # optional, with API_RESOURCE:
+    export API_RESOURCE=http://127.0.0.1:8001/          # serve the metadata (RFC 9728), accept only its tokens
     uvicorn --factory examples.fastapi_api:from_environment --port 8001
 """
 
@@ -72,6 +73,7 @@ def from_environment() -> FastAPI:
         channel = os.environ.get("TESSERA_REVOCATION_CHANNEL", "tessera:revoked")
         subscriber = RevocationSubscriber(redis_url, cache, channel=channel)
     metadata = None
-    if resource := os.environ.get("API_RESOURCE"):
+    if resource := os.environ.get("API_RESOURCE") or None:
+        # as in flask_api: the metadata is served, and only tokens issued for this URL are accepted
         metadata = ResourceMetadata(resource, [issuer], ["api", "billing:read"])
-    return create_app(TokenValidator(cache, realm="example"), subscriber, metadata)
+    return create_app(TokenValidator(cache, realm="example", audience=resource), subscriber, metadata)

@@ -7,7 +7,8 @@ Run it beside a Tessera server (``tessera demo`` registers nothing for it: creat
     tessera clients create --name "Example API" --grant-type client_credentials --introspect --json
     export TESSERA_ISSUER=http://127.0.0.1:8000 API_CLIENT_ID=... API_CLIENT_SECRET=...
     export TESSERA_REDIS_URL=redis://127.0.0.1:6379/0   # optional: revocations reach the cache at once
-    export API_RESOURCE=http://127.0.0.1:8001/          # optional: say where tokens come from (RFC 9728)
+    tessera resources create http://127.0.0.1:8001/ --name "Example API"   # optional, with API_RESOURCE:
+    export API_RESOURCE=http://127.0.0.1:8001/          # say where tokens come from (RFC 9728), accept only theirs
     export API_INTROSPECTION_ENDPOINT=http://10.0.0.5:8000/oauth/introspect   # optional: one node, not the issuer
     flask --app 'examples.flask_api:from_environment()' run --port 8001
     curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8001/api/data
@@ -62,8 +63,8 @@ def from_environment() -> Flask:
         channel = os.environ.get("TESSERA_REVOCATION_CHANNEL", "tessera:revoked")
         RevocationSubscriber(redis_url, cache, channel=channel).start()
     metadata = None
-    if resource := os.environ.get("API_RESOURCE"):
-        # clients that know only this API's URL find the issuer here; Tessera does not bind tokens to a resource
-        # yet, so the validator has no audience= (it would refuse every token until the server does)
+    if resource := os.environ.get("API_RESOURCE") or None:
+        # clients that know only this API's URL find the issuer here, and ask for tokens with resource=<this URL>
+        # (registered with `tessera resources create`); a token for another API, or for none, is refused
         metadata = ResourceMetadata(resource, [issuer], ["api", "billing:read"])
-    return create_app(TokenValidator(cache, realm="example"), metadata)
+    return create_app(TokenValidator(cache, realm="example", audience=resource), metadata)

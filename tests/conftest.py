@@ -213,6 +213,7 @@ def register_client(
     public: bool = False,
     introspect: bool = False,
     require_dpop: bool = False,
+    post_logout_redirect_uris: tuple[str, ...] = (),
 ) -> RegisteredClient:
     secret = None if public else mint(TokenKind.CLIENT_SECRET)
     record = ClientRecord(
@@ -226,6 +227,7 @@ def register_client(
         may_introspect=introspect,
         created_at=int(time.time()),
         require_dpop=require_dpop,
+        post_logout_redirect_uris=post_logout_redirect_uris,
     )
     store.clients.create(record)
     return RegisteredClient(record.client_id, secret, record)

@@ -174,9 +174,56 @@ def test_bad_redis_url_is_refused(value: str) -> None:
     assert "TESSERA_REDIS_URL" in _refused({"TESSERA_REDIS_URL": value})
 
 
-@pytest.mark.parametrize("value", ["redis://127.0.0.1:6379/0", "rediss://cache.example.com:6380/1"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "redis://127.0.0.1:6379/0",
+        "rediss://cache.example.com:6380/1",
+        "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379,10.0.0.3/mymaster",
+        "redis+sentinel://:s3cret@sentinel.example.com/mymaster/2?sentinel_password=other",
+    ],
+)
 def test_good_redis_url_is_kept(value: str) -> None:
     assert Settings.from_env({"TESSERA_REDIS_URL": value}).redis_url == value
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("redis+sentinel://10.0.0.1:26379,10.0.0.2:26379", "names the master after the hosts"),
+        ("redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/", "names the master after the hosts"),
+        ("redis+sentinel://10.0.0.1:port/mymaster", "host:port separated by commas"),
+        ("redis+sentinel://10.0.0.1:26379,,10.0.0.2/mymaster", "host:port separated by commas"),
+        ("redis+sentinel://10.0.0.1/mymaster/zero", "/service_name/db (a number)"),
+        ("redis+sentinel://10.0.0.1/mymaster/0/1", "/service_name/db (a number)"),
+        ("redis+sentinel://10.0.0.1/mymaster?socket_timeout=1", "only sentinel_password"),
+    ],
+)
+def test_bad_sentinel_url_is_refused_in_one_line(value: str, message: str) -> None:
+    refused = _refused({"TESSERA_REDIS_URL": value})
+    assert refused.startswith("TESSERA_REDIS_URL: ") and message in refused
+
+
+def test_a_sentinel_url_never_repeats_its_password() -> None:
+    refused = _refused({"TESSERA_REDIS_URL": "redis+sentinel://:hunter2@10.0.0.1:x/mymaster"})
+    assert "hunter2" not in refused
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("postgresql+psycopg://u@10.0.0.1:5432,10.0.0.2:5432/tessera", "name several hosts in the query"),
+        ("postgresql://u@/tessera?host=10.0.0.1&host=10.0.0.2&target_session_attrs=any", "read-write or primary"),
+        ("postgresql://u@10.0.0.1/tessera?target_session_attrs=standby", "read-write or primary"),
+    ],
+)
+def test_database_url_that_could_reach_a_standby_is_refused(value: str, message: str) -> None:
+    assert message in _refused({"TESSERA_DATABASE_URL": value})
+
+
+def test_several_postgresql_hosts_in_the_query_are_kept() -> None:
+    url = "postgresql+psycopg://u@/tessera?host=10.0.0.1:5432&host=10.0.0.2:5432&target_session_attrs=read-write"
+    assert Settings.from_env({"TESSERA_DATABASE_URL": url}).database_url == url
 
 
 def _production(**extra: str) -> dict[str, str]:

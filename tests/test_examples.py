@@ -1,6 +1,7 @@
 """The examples in ``examples/`` do what their docstrings and the README say, against the real server (in
 process: their introspection goes to the server's WSGI app)."""
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +12,7 @@ from flask.testing import FlaskClient
 
 from examples import fastapi_api, flask_api
 from tessera.resource import IntrospectionSource, ResourceMetadata, TokenCache, TokenValidator
-from tessera.store import Store
+from tessera.store import ResourceRecord, Store
 from tests.conftest import ISSUER, TOKEN, RegisteredClient, register_client
 from tests.resource.test_fastapi import ASGIClient
 
@@ -171,3 +172,94 @@ def test_the_device_login_example_says_in_one_line_when_it_is_denied(
     monkeypatch.setattr("time.sleep", sleep)
     assert device_login.main(["--client-id", tv.client_id, "--issuer", ISSUER], http=http) == 1
     assert capsys.readouterr().err == "The sign-in was denied.\n"
+
+
+def test_the_mcp_example_serves_its_metadata_and_refuses_what_it_cannot_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's client and every request run in tests/clients/test_mcp_sdk.py; here, in process, what that run
+    cannot show: while introspection fails, a call is a 503 to retry, never a 401 that would send the client to
+    sign in again, nor a 500; two tokens in one request are refused before the SDK (which reads the first alone)
+    could let a tool run without the Guard's scope check; a body over the limit is 413."""
+    pytest.importorskip("mcp", reason="the mcp extra is not installed")
+    import anyio
+
+    from examples.mcp import server
+    from tessera.tokens import TokenKind, mint
+
+    monkeypatch.setenv("TESSERA_ISSUER", ISSUER)
+    monkeypatch.setenv("MCP_CLIENT_ID", "mcp-server")
+    monkeypatch.setenv("MCP_CLIENT_SECRET", "secret")
+    monkeypatch.delenv("MCP_RESOURCE", raising=False)
+    monkeypatch.delenv("TESSERA_REDIS_URL", raising=False)
+    down = IntrospectionSource(ISSUER, "mcp-server", "secret", endpoint=f"{ISSUER}/oauth/introspect",
+                               transport=httpx.MockTransport(lambda request: httpx.Response(502)))  # fmt: skip
+    validator = TokenValidator(TokenCache(down), realm="mcp", audience="http://127.0.0.1:8001/mcp")
+    built = server.from_environment()  # as the README runs it: its metadata
+    app = server.create_app(validator, built.metadata)  # the same, its token source down
+    small = server.Guard(app.app, validator, built.metadata, path="/mcp", max_body=100)
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "list_invoices", "arguments": {}}}
+    bearer = f"Bearer {mint(TokenKind.ACCESS)}"
+    base_url = "http://127.0.0.1:8001"
+
+    async def post(to: Any, json: Any, headers: list[tuple[str, str]]) -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=to), base_url=base_url) as http:
+            return await http.post("/mcp", json=json, headers=headers)
+
+    async def get_document() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=built), base_url=base_url) as http:
+            return await http.get("/.well-known/oauth-protected-resource/mcp")
+
+    assert anyio.run(get_document).json() == {
+        "resource": "http://127.0.0.1:8001/mcp", "authorization_servers": [ISSUER],
+        "scopes_supported": ["mcp", "billing:read"], "bearer_methods_supported": ["header"],
+    }  # fmt: skip
+    called = anyio.run(post, app, call, [("Authorization", bearer)])
+    assert called.status_code == 503 and called.headers["Retry-After"] == "1"
+    assert called.json()["error"] == "temporarily_unavailable"
+    twice = anyio.run(post, app, call, [("Authorization", bearer), ("Authorization", bearer)])
+    assert twice.status_code == 401 and twice.json()["error_description"] == "The request carries more than one token."
+    assert (
+        'resource_metadata="http://127.0.0.1:8001/.well-known/oauth-protected-resource/mcp"'
+        in (twice.headers["WWW-Authenticate"])
+    )
+    big = anyio.run(post, small, {**call, "padding": "x" * 200}, [("Authorization", bearer)])
+    assert big.status_code == 413 and big.json()["error"] == "invalid_request"
+    down.close()
+
+
+@pytest.mark.parametrize("example", ["flask", "fastapi"])
+def test_with_api_resource_the_examples_accept_only_tokens_issued_for_it(
+    example: str, app: Flask, client: FlaskClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = register_client(store, name="Example API", redirect_uris=(), grant_types=("client_credentials",),
+                          scope="api", introspect=True)  # fmt: skip
+    assert api.secret is not None
+    store.resources.create(ResourceRecord("http://127.0.0.1:8001/", "Example API", None, int(time.time())))
+    store.resources.create(ResourceRecord("http://127.0.0.1:8009/", "Another API", None, int(time.time())))
+    monkeypatch.setenv("TESSERA_ISSUER", ISSUER)
+    monkeypatch.setenv("API_CLIENT_ID", api.client_id)
+    monkeypatch.setenv("API_CLIENT_SECRET", api.secret)
+    monkeypatch.delenv("TESSERA_REDIS_URL", raising=False)
+    monkeypatch.delenv("API_INTROSPECTION_ENDPOINT", raising=False)
+    monkeypatch.setenv("API_RESOURCE", "http://127.0.0.1:8001/")
+    module: Any = flask_api if example == "flask" else fastapi_api
+    # the example's introspection reaches the server in process
+    wsgi = httpx.WSGITransport(app=app)
+    monkeypatch.setattr(
+        module, "IntrospectionSource", lambda *args, **kw: IntrospectionSource(*args, **kw, transport=wsgi)
+    )
+    built = module.from_environment()
+    get = built.test_client().get if example == "flask" else ASGIClient(built).get
+    caller = register_client(store, name="Caller", redirect_uris=(), grant_types=("client_credentials",),
+                             scope="api")  # fmt: skip
+
+    def token(*resource: str) -> str:
+        form = {"grant_type": "client_credentials", "scope": "api", **({"resource": resource[0]} if resource else {})}
+        response = client.post(TOKEN, data=form, headers=caller.basic)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return str(response.get_json()["access_token"])
+
+    for refused in (token(), token("http://127.0.0.1:8009/")):
+        answer = get("/api/data", headers={"Authorization": f"Bearer {refused}"})
+        assert answer.status_code == 401 and 'error="invalid_token"' in answer.headers["WWW-Authenticate"]
+    ok = get("/api/data", headers={"Authorization": f"Bearer {token('http://127.0.0.1:8001/')}"})
+    assert ok.status_code == 200

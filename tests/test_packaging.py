@@ -85,6 +85,7 @@ def test_each_distribution_holds_what_it_should(built: dict[str, Path]) -> None:
         "tessera/events.py",
         "tessera/streams.py",
         "tessera/dpop.py",
+        "tessera/redisurl.py",
         *(f"tessera/tokens/{n}" for n in ("__init__.py", "format.py", "hashing.py")),
         *(f"tessera/resource/{p.name}" for p in (ROOT / "src/tessera/resource").glob("*.py")),
     }

@@ -21,10 +21,11 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from limits import RateLimitItem, parse_many
 
+from tessera import redisurl
 from tessera.errors import ConfigError
 
 __all__ = ["Secret", "Settings", "is_loopback", "parse_limits", "read_dotenv"]
@@ -59,10 +60,28 @@ def _database_url(url: str) -> str:
         raise ConfigError(f"TESSERA_DATABASE_URL must be sqlite:///path.db or postgresql+psycopg://..., not {scheme!r}")
     if scheme.startswith("sqlite") and rest and not rest.startswith("/"):
         raise ConfigError("TESSERA_DATABASE_URL: a SQLite URL has no host: sqlite:///relative.db or sqlite:////abs.db")
+    if scheme.startswith("postgresql"):
+        _postgres_hosts(rest)
     if scheme == "postgresql":
         # plain postgresql:// means psycopg2 to SQLAlchemy 2.0; psycopg 3 is the driver we ship
         return f"postgresql+psycopg://{rest}"
     return url
+
+
+def _postgres_hosts(rest: str) -> None:
+    """Several hosts go in the query, as SQLAlchemy reads them; every connection must reach the primary."""
+    netloc, _, tail = rest.partition("/")
+    if "," in netloc.rpartition("@")[2]:
+        raise ConfigError(
+            "TESSERA_DATABASE_URL: name several hosts in the query, "
+            "postgresql+psycopg://user@/db?host=h1:5432&host=h2:5432&target_session_attrs=read-write"
+        )
+    attrs = parse_qs(tail.partition("?")[2]).get("target_session_attrs", ["read-write"])[-1]
+    if attrs not in ("read-write", "primary"):
+        raise ConfigError(
+            f"TESSERA_DATABASE_URL: target_session_attrs must be read-write or primary (a standby may not have "
+            f"replayed the latest revocations), not {attrs!r}"
+        )
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int, unit: str = "seconds") -> int:
@@ -229,6 +248,9 @@ class Settings:
     #: a client registered over HTTP that has no token, code or consent this long after registering is deleted
     #: by ``tessera tokens purge``, so that open registration cannot grow the client table without bound
     registration_unused_ttl: int = 86_400
+    #: a client_id that is an https:// URL names a client ID metadata document, fetched and used as the client's
+    #: registration (tessera.server.client_documents)
+    client_id_metadata: bool = False
     #: whether the production rules a server needs (secret key, issuer) were applied; a server refuses settings
     #: read without them (:meth:`check_for_server`)
     for_server: bool = True
@@ -262,8 +284,11 @@ class Settings:
                 raise ConfigError("TESSERA_ISSUER must be https:// in production (http only on loopback)")
         database_url = _database_url(env.get("TESSERA_DATABASE_URL", "").strip() or cls.database_url)
         redis_url = env.get("TESSERA_REDIS_URL", "").strip() or None
-        if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError("TESSERA_REDIS_URL must start with redis://, rediss:// or unix://")
+        if redis_url is not None:
+            try:
+                redisurl.check(redis_url)
+            except ValueError as exc:
+                raise ConfigError(f"TESSERA_REDIS_URL: {exc}") from None
         kek = env.get("TESSERA_KEY_ENCRYPTION_KEY", "")
         if kek and len(kek) < 32:
             raise ConfigError("TESSERA_KEY_ENCRYPTION_KEY must be at least 32 characters")
@@ -310,6 +335,7 @@ class Settings:
             registration_unused_ttl=_int(
                 env, "TESSERA_REGISTRATION_UNUSED_TTL", cls.registration_unused_ttl, 60, _YEAR
             ),
+            client_id_metadata=_switch(env, "TESSERA_CLIENT_ID_METADATA"),
             for_server=for_server,
         )
 

@@ -1,4 +1,5 @@
-"""DPoP proofs (RFC 9449 §4): what the token endpoint and the resource toolkit both check, on joserfc.
+"""DPoP proofs (RFC 9449 §4): what the token endpoint and the resource toolkit both check, on joserfc (the header,
+the key, its thumbprint) and ``cryptography`` (the signature).
 
     >>> proof = check_proof(header_value, method="POST", url="https://auth.example/oauth/token", now=time.time())
     ... # doctest: +SKIP
@@ -14,10 +15,19 @@ after the normalisation of RFC 3986 §6.2.2 and §6.2.3 with query and fragment 
 presented with the proof. Whether a ``jti`` was seen before is the caller's :class:`ReplayCache`, asked once the
 proof is otherwise good, so that a proof refused for another reason does not use its ``jti`` up.
 
+A client sends the same header (its key) with every proof: the header's checks, the key's import and thumbprint
+and the signature's parameters are made once per distinct header and kept (see ``_header``), so that a later
+proof costs the signature check and a few microseconds more.
+
+At a protected resource (RFC 9449 §7), :func:`presented_proof` checks the proof sent with an access token and
+:func:`check_binding` the token's key against the proof's; the resource toolkit
+(:class:`tessera.resource.TokenValidator`) and the server's own protected endpoint (userinfo) both use them.
+
 Shared by :mod:`tessera.server` and :mod:`tessera.resource`, and imports neither (an import-linter contract).
 """
 
 import base64
+import binascii
 import collections
 import functools
 import hashlib
@@ -30,14 +40,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc import jws
 from joserfc.errors import JoseError
-from joserfc.jwa import JWSAlgModel
+from joserfc.jwa import ESAlgorithm, JWSAlgModel, RSAAlgorithm, RSAPSSAlgorithm
 from joserfc.jwk import ECKey, RSAKey
-from joserfc.util import urlsafe_b64decode
 
 __all__ = [
     "ALGORITHMS",
+    "BOUND",
     "LEEWAY",
     "MAX_AGE",
     "MAX_PROOF",
@@ -46,10 +59,13 @@ __all__ = [
     "ProofError",
     "RedisReplayCache",
     "ReplayCache",
+    "BindingError",
     "access_token_hash",
+    "check_binding",
     "check_proof",
     "is_thumbprint",
     "normal_htu",
+    "presented_proof",
 ]
 
 log = logging.getLogger("tessera.dpop")
@@ -64,24 +80,20 @@ MAX_AGE = 300
 LEEWAY = 60
 
 
-class _ProofRegistry(jws.JWSRegistry):
-    # joserfc's default of 512 bytes for the header is too little for an RSA key's jwk; the whole proof is
-    # bounded by MAX_PROOF before joserfc sees it
-    max_header_length = MAX_PROOF
-    max_payload_length = MAX_PROOF
-    max_signature_length = 1024
-
-
-_REGISTRY = _ProofRegistry(algorithms=list(ALGORITHMS))
+# what checks a header's parameters and names the algorithms; the whole proof is bounded by MAX_PROOF beforehand
+_REGISTRY = jws.JWSRegistry(algorithms=list(ALGORITHMS))
 _KEY_TYPES: dict[str, type[ECKey] | type[RSAKey]] = {"EC": ECKey, "RSA": RSAKey}
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-_KEYS: dict[str, tuple[ECKey | RSAKey, str]] = {}
-_HEADERS: dict[str, "_Header"] = {}
-_KEYS_MAX = 1024
+#: distinct proof headers (so keys) kept checked and imported, least recently used forgotten first
+_CACHED_HEADERS = 1024
 #: base64url characters of a 2048-bit modulus (NIST SP 800-131A: shorter RSA keys are not to be used)
 _RSA_MIN_N = 342
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+# base64url to base64 for binascii; '+', '/' and '=' become '!', which binascii's strict mode refuses
+_TO_BASE64 = bytes.maketrans(b"-_+/=", b"+/!!!")
+# the last character of an unpadded segment must leave no stray bits (as joserfc's urlsafe_b64decode)
+_CANONICAL_ENDINGS = ("AEIMQUYcgkosw048", "AQgw")
 
 
 class ProofError(ValueError):
@@ -147,34 +159,6 @@ def _upper_escapes(path: str) -> str:
     return pieces[0] + "".join("%" + p[:2].upper() + p[2:] for p in pieces[1:])
 
 
-def _key(jwk: object) -> tuple[ECKey | RSAKey, str]:
-    """The public key in a proof's header, imported, and its thumbprint; cached, as a client keeps its key."""
-    if not isinstance(jwk, dict):
-        raise ProofError("The DPoP proof has no 'jwk' header.")
-    canonical = json.dumps(jwk, sort_keys=True, separators=(",", ":"))
-    known = _KEYS.get(canonical)
-    if known is not None:
-        return known
-    if _PRIVATE_MEMBERS & jwk.keys():
-        raise ProofError("The DPoP proof's 'jwk' holds a private key.")
-    key_type = _KEY_TYPES.get(str(jwk.get("kty")))
-    if key_type is None:
-        raise ProofError("The DPoP proof's 'jwk' must be an EC or RSA public key.")
-    if key_type is RSAKey and len(str(jwk.get("n", ""))) < _RSA_MIN_N:
-        raise ProofError("The DPoP proof's RSA key is shorter than 2048 bits.")
-    try:
-        key = key_type.import_key(jwk)
-        thumbprint = key.thumbprint()
-    except (JoseError, ValueError, TypeError, KeyError) as exc:
-        raise ProofError("The DPoP proof's 'jwk' is not a valid public key.") from exc
-    if key.is_private:
-        raise ProofError("The DPoP proof's 'jwk' holds a private key.")
-    if len(_KEYS) >= _KEYS_MAX:
-        _KEYS.clear()
-    _KEYS[canonical] = (key, thumbprint)
-    return key, thumbprint
-
-
 def check_proof(
     value: str | None,
     *,
@@ -194,19 +178,17 @@ def check_proof(
     if not value.isascii() or value.count(".") != 2:
         raise ProofError("The DPoP proof is not a compact JWS.")
     header_segment, payload_segment, signature_segment = value.split(".")
-    header = _HEADERS.get(header_segment) or _header(value, header_segment)
+    header = _header(header_segment)
     if header.alg not in (ALGORITHMS if algorithms is None else algorithms):
         raise ProofError("The DPoP proof's 'alg' is not supported: use ES256 or RS256.")
     try:
-        # as joserfc's verify_compact: the algorithm's verify answers False for a signature that does not verify
-        signature = urlsafe_b64decode(signature_segment.encode("ascii"))
-        verified = header.algorithm.verify(f"{header_segment}.{payload_segment}".encode("ascii"), signature, header.key)
-    except (JoseError, ValueError, TypeError):
-        verified = False
-    if not verified:
+        signature = _b64decode(signature_segment)
+    except ValueError:
+        signature = b""
+    if not header.verify(f"{header_segment}.{payload_segment}".encode("ascii"), signature):
         raise ProofError("The DPoP proof's signature does not verify with its 'jwk'.")
     try:
-        claims = json.loads(urlsafe_b64decode(payload_segment.encode("ascii")))
+        claims = json.loads(_b64decode(payload_segment).decode("utf-8"))
     except ValueError:
         raise ProofError("The DPoP proof's payload is not JSON.") from None
     if not isinstance(claims, dict):
@@ -214,23 +196,66 @@ def check_proof(
     return _claims(claims, header.jkt, method=method, url=url, now=now, access_token=access_token)
 
 
+#: why a token bound to a key is refused as a bearer token (RFC 9449 §7.2)
+BOUND = "The access token is bound to a DPoP key: send it with the DPoP scheme and a proof."
+_NOT_BOUND = "The access token is not bound to this DPoP proof's key."
+
+
+class BindingError(ValueError):
+    """An access token presented with the wrong proof for its binding: a bound token as a bearer token, or an
+    unbound one or one bound to another key with a proof. A resource answers 401 ``invalid_token`` (RFC 9449 §7.2)."""
+
+
+def presented_proof(value: str | None, *, method: str, url: str, now: float, access_token: str) -> Proof:
+    """The proof sent with ``access_token`` in an ``Authorization: DPoP`` request to a protected resource
+    (RFC 9449 §7.1): exactly one, for this request, carrying the token's hash; :class:`ProofError` if not. Whether
+    its ``jti`` is new is asked last, once the token was found good (:meth:`ReplayCache.first_use`)."""
+    if value is not None and "," in value:  # several DPoP headers arrive comma-joined
+        raise ProofError("Send exactly one DPoP proof.")
+    return check_proof(value, method=method, url=url, now=now, access_token=access_token)
+
+
+def check_binding(jkt: str | None, proof: Proof | None) -> None:
+    """:class:`BindingError` unless a token bound to ``jkt`` (``None``: not bound) may be used with ``proof``
+    (``None``: sent as a bearer token): a bound token only with a proof made with its key, an unbound one only
+    without a proof."""
+    if proof is None:
+        if jkt is not None:  # a stolen DPoP token is worth nothing without the key
+            raise BindingError(BOUND)
+    elif jkt != proof.jkt:
+        raise BindingError(_NOT_BOUND)
+
+
+def _b64decode(segment: str) -> bytes:
+    """An unpadded base64url segment's bytes, as strictly as joserfc's ``urlsafe_b64decode`` reads one, in C;
+    ``ValueError`` if it is not one."""
+    pad = -len(segment) % 4
+    if pad == 3 or (pad and segment[-1] not in _CANONICAL_ENDINGS[pad - 1]):
+        raise ValueError("not base64url")
+    return binascii.a2b_base64(segment.encode("ascii").translate(_TO_BASE64) + b"=" * pad, strict_mode=True)
+
+
 @dataclass(frozen=True, slots=True)
 class _Header:
     alg: str
-    algorithm: JWSAlgModel
-    key: ECKey | RSAKey
+    #: the signature check with the header's key: signing input and signature in, whether it verifies out
+    verify: Callable[[bytes, bytes], bool]
     jkt: str
 
 
-def _header(value: str, segment: str) -> _Header:
-    """A proof's header, checked once per distinct header: a client sends the same one (its key) every time, so
-    what follows its first proof costs a dictionary look-up and the signature check alone. What is checked is
-    what ``jws.validate_compact`` checks besides the signature, and DPoP's own rules (RFC 9449 §4.3)."""
+@functools.lru_cache(maxsize=_CACHED_HEADERS)
+def _header(segment: str) -> _Header:
+    """A proof's header, checked, its key imported and its thumbprint computed once per distinct header: a client
+    sends the same one (its key) every time, so what follows its first proof costs a look-up and the signature
+    check alone. The cache is keyed by the header's exact text, which holds the key, so a proof can only ever be
+    checked with the key it carries. What is checked is what ``jws.extract_compact`` and ``validate_compact``
+    check besides the signature, and DPoP's own rules (RFC 9449 §4.3). A header that fails is not kept."""
     try:
-        compact = jws.extract_compact(value.encode("ascii"), registry=_REGISTRY)
-        header = compact.headers()
-    except (JoseError, ValueError, TypeError) as exc:
+        header = json.loads(_b64decode(segment).decode("utf-8"))
+    except ValueError as exc:
         raise ProofError("The DPoP proof is not a compact JWS.") from exc
+    if not isinstance(header, dict):
+        raise ProofError("The DPoP proof is not a compact JWS.")
     if header.get("typ") != "dpop+jwt":
         raise ProofError("The DPoP proof's 'typ' must be 'dpop+jwt'.")
     alg = header.get("alg")
@@ -243,11 +268,65 @@ def _header(value: str, segment: str) -> _Header:
         algorithm.check_key(key)
     except (JoseError, ValueError, TypeError) as exc:
         raise ProofError("The DPoP proof's header is not acceptable.") from exc
-    checked = _Header(alg, algorithm, key, jkt)
-    if len(_HEADERS) >= _KEYS_MAX:
-        _HEADERS.clear()
-    _HEADERS[segment] = checked
-    return checked
+    return _Header(alg, _verifier(algorithm, key), jkt)
+
+
+def _key(jwk: object) -> tuple[ECKey | RSAKey, str]:
+    """The public key in a proof's header, imported, and its RFC 7638 thumbprint."""
+    if not isinstance(jwk, dict):
+        raise ProofError("The DPoP proof has no 'jwk' header.")
+    if _PRIVATE_MEMBERS & jwk.keys():
+        raise ProofError("The DPoP proof's 'jwk' holds a private key.")
+    key_type = _KEY_TYPES.get(str(jwk.get("kty")))
+    if key_type is None:
+        raise ProofError("The DPoP proof's 'jwk' must be an EC or RSA public key.")
+    if key_type is RSAKey and len(str(jwk.get("n", ""))) < _RSA_MIN_N:
+        raise ProofError("The DPoP proof's RSA key is shorter than 2048 bits.")
+    try:
+        key = key_type.import_key(jwk)
+        thumbprint = key.thumbprint()
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        raise ProofError("The DPoP proof's 'jwk' is not a valid public key.") from exc
+    if key.is_private:
+        raise ProofError("The DPoP proof's 'jwk' holds a private key.")
+    return key, thumbprint
+
+
+def _verifier(algorithm: JWSAlgModel, key: ECKey | RSAKey) -> Callable[[bytes, bytes], bool]:
+    """What joserfc's ``algorithm.verify(message, signature, key)`` does, with everything that does not depend on
+    the message made once: the ``cryptography`` key object, the hash and padding (joserfc's own, from the
+    algorithm object), the size of an ECDSA signature's halves. The signature is checked by ``cryptography``."""
+    public = key.get_op_key("verify")
+    if isinstance(algorithm, ESAlgorithm) and isinstance(public, ec.EllipticCurvePublicKey):
+        size = (public.curve.key_size + 7) // 8
+        ecdsa = ec.ECDSA(algorithm.hash_alg())
+        verify_ec = public.verify
+
+        def verify(message: bytes, signature: bytes) -> bool:
+            # JWS carries r and s as two big-endian halves (RFC 7518 §3.4); cryptography takes DER
+            if len(signature) != 2 * size:
+                return False
+            r, s = int.from_bytes(signature[:size]), int.from_bytes(signature[size:])
+            try:
+                verify_ec(encode_dss_signature(r, s), message, ecdsa)
+            except InvalidSignature:
+                return False
+            return True
+
+        return verify
+    if isinstance(algorithm, RSAAlgorithm | RSAPSSAlgorithm) and isinstance(public, rsa.RSAPublicKey):
+        rsa_padding, rsa_hash = algorithm.padding, algorithm.hash_alg()
+        verify_rsa = public.verify
+
+        def verify(message: bytes, signature: bytes) -> bool:
+            try:
+                verify_rsa(signature, message, rsa_padding, rsa_hash)
+            except InvalidSignature:
+                return False
+            return True
+
+        return verify
+    raise ProofError("The DPoP proof's header is not acceptable.")
 
 
 def _claims(claims: dict[str, Any], jkt: str, *, method: str, url: str, now: float, access_token: str | None) -> Proof:
@@ -326,7 +405,9 @@ class RedisReplayCache:
     def __init__(self, redis_url: str, *, prefix: str = "tessera", timeout: float = 0.25) -> None:
         import redis  # the toolkit's dependency too; imported here so that the module costs nothing without it
 
-        self._redis = redis.Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        from tessera.redisurl import client
+
+        self._redis = client(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
         self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
         self._prefix = f"{prefix}:dpop:"
         self.local = LocalReplayCache()

@@ -198,7 +198,8 @@ class RevocationPublisher:
 
     Publishing is on the request path of a revocation, so it never waits long: without Redis the tokens are
     still revoked in the database, and caches drop them within their TTL bound. Timeouts are short and
-    redis-py's retries are off for the same reason. Each call is one round trip (a pipeline).
+    redis-py's retries are off for the same reason. Each call is one round trip (a pipeline). (An idle connection
+    that Redis, or Sentinel in a failover, closed is replaced when it is taken from the pool, before it is used.)
     """
 
     def __init__(
@@ -215,12 +216,14 @@ class RevocationPublisher:
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
+        from tessera.redisurl import client
+
         self.channel = channel
         self.changes = changes or changes_stream("tessera")
         self._maxlen = maxlen
         self._max_age = max_age
         self._failures = (redis.RedisError, OSError)
-        self._redis = redis.Redis.from_url(
+        self._redis = client(
             redis_url,
             socket_connect_timeout=timeout,
             socket_timeout=timeout,

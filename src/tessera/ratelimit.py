@@ -43,14 +43,15 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Generic, NamedTuple, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from limits import RateLimitItem
 from limits.errors import StorageError
-from limits.storage import MemoryStorage, RedisStorage
+from limits.storage import MemoryStorage, RedisSentinelStorage, RedisStorage
 from limits.strategies import RateLimiter, SlidingWindowCounterRateLimiter
 
 from tessera.config import Settings, parse_limits
+from tessera.redisurl import parse_sentinel
 from tessera.tokens import digest
 
 __all__ = ["LoginAttempt", "RateLimits", "Verdict", "address_key", "parse_limits"]
@@ -514,12 +515,25 @@ class RateLimits:
 
 
 def _redis(url: str, prefix: str) -> RedisStorage:
-    return RedisStorage(
-        url,
+    timeouts: dict[str, Any] = {"socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT}
+    sentinel = parse_sentinel(url)
+    if sentinel is None:
+        return RedisStorage(url, key_prefix=f"{prefix}:ratelimit", wrap_exceptions=True, **timeouts)
+    # the master every other Redis user reaches (tessera.redisurl), never a replica, where a count may lag behind
+    # the hits just made; limits would ask the sentinels with the master's credentials, but the URL says theirs
+    asking: dict[str, Any] = {**timeouts, "username": None, "password": sentinel.sentinel_password}
+    auth: dict[str, Any] = {
+        k: v for k, v in (("username", sentinel.username), ("password", sentinel.password)) if v is not None
+    }
+    return RedisSentinelStorage(
+        f"redis+sentinel://{sentinel.hosts}/{sentinel.service_name}",
+        use_replicas=False,
+        sentinel_kwargs=asking,
         key_prefix=f"{prefix}:ratelimit",
         wrap_exceptions=True,
-        socket_timeout=REDIS_TIMEOUT,
-        socket_connect_timeout=REDIS_TIMEOUT,
+        db=sentinel.db,
+        **auth,
+        **timeouts,
     )
 
 

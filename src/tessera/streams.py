@@ -36,6 +36,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from tessera.redisurl import client
+
 __all__ = ["StreamFollower"]
 
 _BLOCK_MS = 250  # how long one XREAD waits for news; also how often the thread looks at its stop flag
@@ -81,7 +83,7 @@ class StreamFollower:
         self._log = logger or logging.getLogger("tessera.events")
         self._name = name
         # built here so that a malformed URL fails in the caller, not in the thread; connects only when used
-        self._redis = redis.Redis.from_url(
+        self._redis = client(
             redis_url,
             socket_connect_timeout=timeout,
             socket_timeout=max(timeout, _BLOCK_MS / 1000 + timeout),  # a blocked XREAD is not a dead connection

@@ -1,6 +1,6 @@
 """oauth4webapi's DPoP against the server and a toolkit-protected API, both on real loopback ports: the code and
-the refresh are bound, the API accepts the bound token with the library's proof, and the replayed proof, the
-token sent as Bearer and a refresh without a proof are refused."""
+the refresh are bound, the API and the server's userinfo endpoint accept the bound token with the library's proofs,
+and the replayed proof, the token sent as Bearer and a refresh without a proof are refused."""
 
 import contextlib
 import threading
@@ -47,7 +47,7 @@ def _api(store: Store) -> Flask:
 
 @pytest.mark.parametrize("nonce", ["off", "on"])
 def test_oauth4webapi_dpop_end_to_end(store: Store, sqlite_url: str, user: Any, nonce: str) -> None:
-    public = register_client(store, public=True)
+    public = register_client(store, public=True, scope="openid api")
     service = register_client(store, name="RS", redirect_uris=(), grant_types=("client_credentials",), introspect=True)
     port = unused_port()
     issuer = f"http://127.0.0.1:{port}"
@@ -57,7 +57,7 @@ def test_oauth4webapi_dpop_end_to_end(store: Store, sqlite_url: str, user: Any, 
     thread.start()
     try:
         verifier, challenge = pkce_pair()
-        code = get_code(auth.test_client(), public, challenge)
+        code = get_code(auth.test_client(), public, challenge, scope="openid api")
         callback = f"{REDIRECT_URI}?{urlencode({'code': code, 'state': 'xyz', 'iss': issuer})}"
         with _served(_api(store)) as api_base:
             api_url = f"{api_base}/api/data"
@@ -79,3 +79,6 @@ def test_oauth4webapi_dpop_end_to_end(store: Store, sqlite_url: str, user: Any, 
     assert result["downgrade_status"] == 401
     assert result["downgrade_challenge"].startswith('DPoP realm="api", error="invalid_token"')
     assert result["refresh_without_proof"] == "invalid_dpop_proof"
+    assert result["userinfo"] == {"sub": user.subject}
+    assert result["userinfo_downgrade_status"] == 401
+    assert result["userinfo_downgrade_challenge"].startswith('DPoP realm="userinfo", error="invalid_token"')

@@ -98,10 +98,20 @@ class Person:
     def log_in(self, grant: tuple[str, ...] = ("openid", "profile", "api", "restricted")) -> requests.Response:
         return self.decide(self.start_login(), grant=grant)
 
-    def log_out(self) -> requests.Response:
-        """Press "Log out" on the page ``GET /logout`` shows."""
+    def log_out(self, *, at_the_server: bool = True) -> requests.Response:
+        """Press "Log out" on the page ``GET /logout`` shows, then (``at_the_server``) "Sign out" on the server's
+        end-session page the app sends the person to, if it does."""
         page = self.get("/logout")
-        return self.post(_find(_ACTION, page.text), data={"csrf_token": _find(_CSRF, page.text)})
+        page = self.post(_find(_ACTION, page.text), data={"csrf_token": _find(_CSRF, page.text)})
+        if at_the_server and page.url.startswith(self.demo.auth_url + "/end-session"):
+            page = self.sign_out_at_the_server(page)
+        return page
+
+    def sign_out_at_the_server(self, page: requests.Response) -> requests.Response:
+        """Press "Sign out" on the server's end-session page."""
+        assert ">Sign out</button>" in page.text, page.text
+        action = urljoin(page.url, _find(_ACTION, page.text))
+        return self.http.post(action, data={"csrf_token": _find(_CSRF, page.text)}, timeout=10)
 
 
 def _find(pattern: re.Pattern[str], page: str) -> str:

@@ -177,6 +177,27 @@ def test_logout_revokes_and_the_old_token_is_rejected(person: Person) -> None:
     assert "You are not authenticated" in person.get("/protected").text
 
 
+def test_logout_revokes_and_signs_out_at_the_server_too(person: Person) -> None:
+    person.log_in()
+    asked = person.log_out(at_the_server=False)
+    # the app sent the person to the server's end-session endpoint with its ID token and registered page
+    assert asked.url.startswith(person.demo.auth_url + "/end-session?")
+    query = parse_qs(urlsplit(asked.url).query)
+    assert query["post_logout_redirect_uri"] == [person.demo.app_url + "/logged-out"]
+    assert query["id_token_hint"][0].count(".") == 2 and query["state"][0]
+    assert "Demo app asks to sign you out of Tessera" in asked.text and "demo" in asked.text
+    assert "You are not authenticated" in person.get("/protected").text  # the app's tokens are revoked already
+    back = person.sign_out_at_the_server(asked)
+    assert back.url == person.demo.app_url + "/logged-out?" + urlencode({"state": query["state"][0]})
+    assert "You are logged out" in back.text and "(HTTP 200)" in back.text
+    assert "401 Unauthorized" in _call(back.text, "/api/data")
+    assert "You signed out at the authorization server too" in back.text
+    # signed out at the server: the next login asks for the password
+    assert 'name="password"' in person.press_log_in().text
+    # the page shows what one logout did once, and only for the state it sent
+    assert "There was no login to end." in person.get(urlsplit(back.url).path + "?" + urlsplit(back.url).query).text
+
+
 def test_logout_without_login(person: Person) -> None:
     page = person.get("/logout")
     assert page.status_code == 200 and "There was no login to end." in page.text

@@ -79,7 +79,14 @@ def _logged_in(page: Page, demo: DemoProcess, shots: Screenshots) -> None:
 def test_logout_revokes_the_token(page: Page, demo: DemoProcess, shots: Screenshots) -> None:
     _logged_in(page, demo, shots)
     page.get_by_role("button", name="Log out").click()
+    # the app sends the person to sign out at the server too (OpenID Connect RP-Initiated Logout)
+    expect(page.get_by_text("Demo app asks to sign you out of Tessera")).to_be_visible()
+    assert page.url.startswith(demo.auth_url + "/end-session?")
+    shots.take(page, "end-session")
+    page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="You are logged out")).to_be_visible()
+    assert page.url.startswith(demo.app_url + "/logged-out?state=")
+    expect(page.get_by_text("You signed out at the authorization server too")).to_be_visible()
     old_token = _call(page, "/api/data")
     expect(old_token).to_contain_text("401 Unauthorized")
     expect(old_token).to_contain_text('error="invalid_token"')
@@ -126,4 +133,5 @@ def test_a_link_to_login_or_logout_does_nothing_by_itself(page: Page, demo: Demo
     expect(page.get_by_text("You are authenticated")).to_be_visible()  # still logged in
     page.goto(demo.app_url + "/logout")
     page.get_by_role("button", name="Log out").click()
+    page.get_by_role("button", name="Sign out").click()  # at the server
     expect(page.get_by_role("heading", name="You are logged out")).to_be_visible()

@@ -1,6 +1,6 @@
 // DPoP end to end with oauth4webapi (a strict third-party client): a public client redeems a code with a DPoP
-// proof, refreshes with one, calls a toolkit-protected API with the bound token, then tries what an attacker
-// would: the same proof again, the token as a Bearer token, a refresh without a proof.
+// proof, refreshes with one, calls a toolkit-protected API and the server's userinfo endpoint with the bound token,
+// then tries what an attacker would: the same proof again, the token as a Bearer token, a refresh without a proof.
 //
 // node dpop_flow.mjs ISSUER CLIENT_ID CALLBACK_URL CODE_VERIFIER REDIRECT_URI API_URL
 // prints one JSON object: what each step answered.
@@ -12,7 +12,7 @@ const insecure = { [oauth.allowInsecureRequests]: true };
 
 const as = await oauth.processDiscoveryResponse(
   issuer,
-  await oauth.discoveryRequest(issuer, { algorithm: "oauth2", ...insecure }),
+  await oauth.discoveryRequest(issuer, { algorithm: "oidc", ...insecure }),
 );
 const client = { client_id: clientId };
 const auth = oauth.None();
@@ -66,6 +66,21 @@ const apiBody = await api.text();
 const replay = await fetch(apiUrl, { headers: sent });
 const downgrade = await fetch(apiUrl, { headers: { Authorization: `Bearer ${refreshed.access_token}` } });
 
+// userinfo (OpenID Connect Core §5.3) with the bound token: oauth4webapi makes the proof (ath, htu, and the
+// server's nonce when it has one), and checks the answer's sub against the ID token's
+const subject = oauth.getValidatedIdTokenClaims(tokens).sub;
+const userinfo = await withNonceRetry(async () =>
+  oauth.processUserInfoResponse(
+    as,
+    client,
+    subject,
+    await oauth.userInfoRequest(as, client, refreshed.access_token, { DPoP, ...insecure }),
+  ),
+);
+const userinfoDowngrade = await fetch(as.userinfo_endpoint, {
+  headers: { Authorization: `Bearer ${refreshed.access_token}` },
+});
+
 let refreshWithoutProof = null;
 try {
   await oauth.processRefreshTokenResponse(
@@ -90,6 +105,10 @@ console.log(
     downgrade_status: downgrade.status,
     downgrade_challenge: downgrade.headers.get("www-authenticate"),
     refresh_without_proof: refreshWithoutProof,
+    subject,
+    userinfo,
+    userinfo_downgrade_status: userinfoDowngrade.status,
+    userinfo_downgrade_challenge: userinfoDowngrade.headers.get("www-authenticate"),
     jwk: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y },
   }),
 );

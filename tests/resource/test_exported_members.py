@@ -27,6 +27,7 @@ PUBLIC = {
     "tessera.resource.fastapi": ["ResourceProtector"],
     "tessera.dpop": [
         "ALGORITHMS",
+        "BOUND",
         "LEEWAY",
         "MAX_AGE",
         "MAX_PROOF",
@@ -35,10 +36,13 @@ PUBLIC = {
         "ProofError",
         "RedisReplayCache",
         "ReplayCache",
+        "BindingError",
         "access_token_hash",
+        "check_binding",
         "check_proof",
         "is_thumbprint",
         "normal_htu",
+        "presented_proof",
     ],
     "tessera.events": [
         "CHANGE_KINDS",

@@ -263,3 +263,51 @@ def test_disabled_user_cannot_redeem(client: FlaskClient, store, web_client: Reg
     store.users.disable("alice")
     response = exchange(client, web_client, code, verifier)
     assert response.status_code == 400 and response.json["error"] == "invalid_grant"
+
+
+def test_an_authorization_request_sent_as_a_form_post_works_as_its_get(
+    client: FlaskClient, web_client: RegisteredClient, user
+) -> None:
+    """OpenID Connect Core §3.1.2.1: the authorization endpoint takes POST too (oidcc-ensure-post-request-succeeds).
+    The POST is answered as its GET; the person signs in and consents as for a GET."""
+    from tests.conftest import csrf_from
+
+    verifier, challenge = pkce_pair()
+    params = authorize_params(web_client, challenge)
+    posted = client.post("/authorize", data=params)
+    assert posted.status_code == 303
+    target = posted.headers["Location"]
+    assert urlsplit(target).path == "/authorize" and parse_qs(urlsplit(target).query) == {
+        name: [value] for name, value in params.items()
+    }
+    assert "/login" in client.get(target).headers["Location"]
+    login(client)
+    page = client.get(target)
+    assert page.status_code == 200 and "Test app" in page.get_data(as_text=True)
+    answer = {"csrf_token": csrf_from(page.get_data(as_text=True)), "decision": "allow", "grant_scope": ["api"]}
+    response = client.post(target, data=answer)
+    assert response.status_code == 303 and _query(response)["state"] == ["xyz"]
+    assert exchange(client, web_client, _query(response)["code"][0], verifier).status_code == 200
+    # consent remembered: a POSTed request now gets its code at once, through the same GET
+    verifier, challenge = pkce_pair()
+    again = client.post("/authorize", data=authorize_params(web_client, challenge, scope="api"))
+    code = client.get(again.headers["Location"])
+    assert code.status_code == 302 and code.headers["Location"].startswith(REDIRECT_URI + "?code=")
+
+
+def test_a_posted_authorization_request_is_never_read_as_consent(
+    client: FlaskClient, web_client: RegisteredClient, user
+) -> None:
+    """A form that another site posts with the request and an "allow" answer (no CSRF token) only asks."""
+    _, challenge = pkce_pair()
+    login(client)
+    forged = {**authorize_params(web_client, challenge), "decision": "allow", "grant_scope": "api"}
+    posted = client.post("/authorize", data=forged)
+    assert posted.status_code == 303 and urlsplit(posted.headers["Location"]).path == "/authorize"
+    page = client.get(posted.headers["Location"])
+    assert page.status_code == 200 and "Allow" in page.get_data(as_text=True)  # still asking: nothing was granted
+    # and a POST to an unknown client gets the error page, as the GET does
+    refused = client.get(
+        client.post("/authorize", data={"client_id": "nobody", "response_type": "code"}).headers["Location"]
+    )
+    assert refused.status_code == 400 and "Location" not in refused.headers

@@ -497,3 +497,38 @@ def test_registration_update_and_delete_are_audited(
         ("client.deleted", "registration"),
     ]
     assert registered["registration_access_token"] not in str(store.audit.list(client_id=client_id))
+
+
+def test_post_logout_redirect_uris_follow_the_redirect_uri_policy(open_client: FlaskClient, store: Store) -> None:
+    uris = ["https://app.example/bye", "http://127.0.0.1:9000/bye"]
+    response = register(open_client, {"redirect_uris": ["https://app.example/cb"], "post_logout_redirect_uris": uris})
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["post_logout_redirect_uris"] == uris
+    record = store.clients.get(body["client_id"])
+    assert record is not None and record.post_logout_redirect_uris == tuple(uris)
+    path, token = _path(body["registration_client_uri"]), body["registration_access_token"]
+    assert open_client.get(path, headers=_bearer(token)).get_json()["post_logout_redirect_uris"] == uris
+    change = {"client_id": body["client_id"], "redirect_uris": ["https://app.example/cb"],
+              "post_logout_redirect_uris": ["https://app.example/v2/bye"]}  # fmt: skip
+    updated = open_client.put(path, json=change, headers=_bearer(token))
+    assert updated.status_code == 200 and updated.get_json()["post_logout_redirect_uris"] == [
+        "https://app.example/v2/bye"
+    ]
+    for bad, error, words in [
+        (
+            "http://app.example/bye",
+            "invalid_redirect_uri",
+            "post-logout redirect URI 'http://app.example/bye' must be https://",
+        ),
+        ("https://app.example/bye#x", "invalid_redirect_uri", "fragment"),
+        ("javascript:alert(1)", "invalid_redirect_uri", "absolute http(s) URL"),
+        ("https://good.example@evil.example/", "invalid_redirect_uri", "no '@' there"),
+    ]:
+        refused = register(open_client, {"redirect_uris": ["https://a.example/cb"], "post_logout_redirect_uris": [bad]})
+        _refused(refused, error, words)
+    not_a_list = register(open_client, {"redirect_uris": ["https://a.example/cb"], "post_logout_redirect_uris": "x"})
+    _refused(not_a_list, "invalid_client_metadata", "post_logout_redirect_uris must be an array")
+    not_strings = register(open_client, {"redirect_uris": ["https://a.example/cb"], "post_logout_redirect_uris": [5]})
+    _refused(not_strings, "invalid_client_metadata", "post_logout_redirect_uris must be an array of strings")
+    assert len(store.clients.all()) == 1

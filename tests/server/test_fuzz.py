@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tessera.app.routes import advertised
 from tessera.store import Store
-from tests.conftest import INTROSPECT, REVOKE, TOKEN, RegisteredClient
+from tests.conftest import INTROSPECT, REVOKE, TOKEN, RegisteredClient, app_for
 from tests.device import DEVICE_GRANT, device_client, start
 
 EXAMPLES = int(os.environ.get("TESSERA_FUZZ_EXAMPLES", "40"))
@@ -44,6 +44,19 @@ def test_the_document_is_served_and_names_the_real_endpoints(client: FlaskClient
     schemathesis.openapi.from_dict(document)  # a valid OpenAPI document, or this raises
 
 
+def test_registration_is_in_the_document_only_when_it_is_on(registration_app: Flask) -> None:
+    document = registration_app.test_client().get("/openapi.json").get_json()
+    register = advertised()["registration_endpoint"]
+    assert register in document["paths"]
+    assert set(document["paths"][register]) == {"post", "get", "put", "delete"}
+    schemathesis.openapi.from_dict(document)
+
+
+@pytest.fixture
+def registration_app(sqlite_url: str, store: Store) -> Flask:
+    return app_for(store, sqlite_url, TESSERA_REGISTRATION="open", TESSERA_REGISTRATION_LIMIT="off")
+
+
 @schemathesis.check
 def oauth_error_body(ctx: Any, response: Any, case: Any) -> None:
     """Every 4xx from a machine endpoint is a JSON object with a string ``error`` (RFC 6749 §5.2)."""
@@ -54,7 +67,7 @@ def oauth_error_body(ctx: Any, response: Any, case: Any) -> None:
         assert isinstance(body, dict) and isinstance(body.get("error"), str), body
 
 
-def _fuzz(app: Flask, operation_id: str, headers: dict[str, str] | None, extra: list[dict[str, str]]) -> int:
+def _fuzz(app: Flask, operation_id: str, headers: dict[str, str] | None, extra: list[dict[str, Any]]) -> int:
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     operation = next(
         op.ok() for op in schema.get_all_operations() if op.ok().definition.raw["operationId"] == operation_id
@@ -115,6 +128,21 @@ def test_fuzz(
         extra = [{"client_id": tv.client_id}, {"client_id": tv.client_id, "scope": "api"}]
     headers = service.basic if authenticated and operation_id != "metadata" else None
     assert _fuzz(app, operation_id, headers, extra) > 0
+
+
+@pytest.mark.parametrize("operation_id", ["register", "read_client", "update_client", "delete_client"])
+def test_fuzz_registration(registration_app: Flask, operation_id: str) -> None:
+    """Open registration: whatever the body, query or token, a 2xx or an OAuth error, never a 500."""
+    client = registration_app.test_client()
+    registered = client.post(
+        "/oauth/register", json={"redirect_uris": ["https://app.example/cb"], "token_endpoint_auth_method": "none"}
+    ).get_json()
+    headers = {"Authorization": "Bearer " + registered["registration_access_token"]}
+    extra = [{"redirect_uris": ["https://app.example/cb"]}, {"client_id": registered["client_id"], "redirect_uris": []}]
+    assert (
+        _fuzz(registration_app, operation_id, headers, extra if operation_id in ("register", "update_client") else [])
+        > 0
+    )
 
 
 # What the fuzzer found, pinned so it stays fixed.

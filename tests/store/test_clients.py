@@ -3,10 +3,13 @@
 import dataclasses
 
 import pytest
+from sqlalchemy import inspect
 
 from tessera.errors import AlreadyExists, NotFound
-from tessera.store import Store
+from tessera.store import Store, make_engine, upgrade
 from tests.conftest import register_client
+from tests.store.test_models import _migrate
+from tests.test_cli import _insert_token
 
 
 def test_a_taken_id_an_unknown_client_and_an_update_leave_the_rest_alone(db_store: Store) -> None:
@@ -46,9 +49,6 @@ def test_a_new_secret_keeps_the_one_it_replaced_only_when_asked(db_store: Store)
 def test_the_previous_secret_migration_adds_two_empty_columns_and_can_be_undone(database_url: str) -> None:
     from sqlalchemy import inspect, text
 
-    from tessera.store import make_engine, upgrade
-    from tests.store.test_models import _migrate
-
     engine = make_engine(database_url)
     try:
         upgrade(engine, "0005_scopes")
@@ -74,5 +74,37 @@ def test_the_previous_secret_migration_adds_two_empty_columns_and_can_be_undone(
         assert "previous_secret_digest" not in {c["name"] for c in inspect(engine).get_columns("clients")}
         with engine.connect() as conn:
             assert conn.execute(text("SELECT secret_digest FROM clients")).scalar_one() == "a" * 64
+    finally:
+        engine.dispose()
+
+
+def test_a_client_id_of_255_characters_is_stored_with_its_tokens_and_consents(db_store: Store) -> None:
+    """A client ID metadata document's URL is the client's id (migration 0012_cimd_client_ids)."""
+    url = "https://app.example/" + "c" * 235
+    assert len(url) == 255
+    registered = register_client(db_store, public=True)
+    long = dataclasses.replace(registered.record, client_id=url)
+    db_store.clients.create(long)
+    user = db_store.users.create("alice", "x")
+    db_store.consents.save(user.id, url, ["api"])
+    _insert_token(db_store, url, user.id, refresh=True)
+    assert db_store.clients.get(url) == long
+    assert db_store.consents.get(user.id, url) == "api"
+    assert len(db_store.tokens.revoke_for_client(url)) == 1
+
+
+def test_the_client_id_migration_can_be_undone_and_done_again(database_url: str) -> None:
+    from tessera.store import make_engine, upgrade
+    from tests.store.test_models import _migrate
+
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+        _migrate(engine, "downgrade", "0011_mcp")
+        lengths = {c["name"]: getattr(c["type"], "length", None) for c in inspect(engine).get_columns("clients")}
+        assert lengths["client_id"] == 64
+        upgrade(engine)
+        lengths = {c["name"]: getattr(c["type"], "length", None) for c in inspect(engine).get_columns("tokens")}
+        assert lengths["client_id"] == (64 if engine.dialect.name == "sqlite" else 255)
     finally:
         engine.dispose()

@@ -1,6 +1,7 @@
 """The ``registrations`` and ``initial_access_tokens`` tables: a registration is one transaction, an initial
 access token's uses are spent exactly once each, and the migration can be undone."""
 
+import dataclasses
 import threading
 import time
 
@@ -104,3 +105,18 @@ def test_purge_unused_deletes_only_old_registrations_never_used(db_store: Store)
     assert remaining == {old_used.client_id, new_unused.client_id, by_hand.client_id}
     assert db_store.registrations.by_client(old_unused.client_id) is None
     assert db_store.registrations.purge_unused(100) == 0
+
+
+def test_purge_unused_deletes_clients_stored_from_metadata_documents_never_used(db_store: Store) -> None:
+    """Anyone can make the server store a client by pointing it at a document: those never used go too."""
+    old_unused = dataclasses.replace(_client(), client_id="https://old.example/client.json", created_at=10)
+    old_used = dataclasses.replace(_client(), client_id="http://127.0.0.1:8080/client.json", created_at=10)
+    new_unused = dataclasses.replace(_client(), client_id="https://new.example/client.json", created_at=500)
+    by_hand = dataclasses.replace(_client(), created_at=10)
+    for client in (old_unused, old_used, new_unused, by_hand):
+        db_store.clients.create(client)
+    user = db_store.users.create("alice", "x")
+    db_store.consents.save(user.id, old_used.client_id, ["api"])
+    assert db_store.registrations.purge_unused(100) == 1
+    remaining = {c.client_id for c in db_store.clients.all()}
+    assert remaining == {old_used.client_id, new_unused.client_id, by_hand.client_id}

@@ -203,3 +203,18 @@ def test_development_keeps_the_permissive_form_action(
     native = register_client(store, redirect_uris=("com.example.app:/cb",))
     consent = client.get(_authorize(native, redirect_uri="com.example.app:/cb"))
     assert _form_action(consent) == f"{development} com.example.app:"
+
+
+def test_the_end_session_page_allows_only_the_registered_post_logout_origin(
+    production: Flask, store: Store, user: Any
+) -> None:
+    from tests.server.test_openid import SCOPE, sign_in
+
+    rp = register_client(store, name="RP", scope=SCOPE, post_logout_redirect_uris=("https://rp.example:8443/bye",))
+    client = production.test_client()
+    hint = sign_in(client, rp)["id_token"]
+    page = client.get(
+        "/end-session?" + urlencode({"id_token_hint": hint, "post_logout_redirect_uri": "https://rp.example:8443/bye"})
+    )
+    assert page.status_code == 200 and _form_action(page) == "form-action 'self' https://rp.example:8443"
+    assert _form_action(client.get("/end-session?" + urlencode({"id_token_hint": hint}))) == "form-action 'self'"

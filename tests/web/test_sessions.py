@@ -98,7 +98,7 @@ def test_a_copied_cookie_is_refused_after_sign_out(app: Flask, client: FlaskClie
     assert client.get_cookie(COOKIE) is None
     _assert_refused(copy)
     logout_page = copy.get("/logout")
-    assert "You have been signed out of Tessera." in logout_page.get_data(as_text=True)
+    assert "You are signed out of Tessera." in logout_page.get_data(as_text=True)
 
 
 def test_authorize_with_an_ended_session_asks_to_sign_in_and_issues_no_code(

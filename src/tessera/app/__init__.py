@@ -31,6 +31,7 @@ from tessera.server.access import AccessLog
 from tessera.server.audit import AuditTrail
 from tessera.server.authorization import TesseraServer
 from tessera.server.changes import Changes
+from tessera.server.client_documents import ClientDocuments
 from tessera.server.client_keys import JwksFetcher, PrivateKeyJWT
 from tessera.server.clients import PRIVATE_KEY_JWT, ClientCache
 from tessera.server.context import Clock, RevocationListener, Revocations, ServerContext
@@ -119,7 +120,11 @@ def build(
             settings.redis_url, channel=settings.revocation_channel, changes=changes_stream(settings.redis_prefix)
         )
         listeners.append(publisher)
-    clients = ClientCache(store.clients.get, ttl=settings.client_cache_ttl, clock=clock)
+    audit = AuditTrail(store.audit if settings.audit == "on" else None, enabled=settings.audit != "off")
+    documents = None
+    if settings.client_id_metadata:
+        documents = ClientDocuments(settings, clients=store.clients, scopes=store.scopes, clock=clock, audit=audit)
+    clients = ClientCache(store.clients.get, ttl=settings.client_cache_ttl, clock=clock, documents=documents)
     changes = Changes()
     changes.on("client", clients.forget)
     # a change made by this process: its own caches at once, the other processes through Redis
@@ -128,7 +133,6 @@ def build(
         store.listen(_publish_changes(publisher))
         changes.follow(settings)
     metrics = metrics or Metrics.off()
-    audit = AuditTrail(store.audit if settings.audit == "on" else None, enabled=settings.audit != "off")
     context = ServerContext(
         settings=settings,
         store=store,

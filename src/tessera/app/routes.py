@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 from tessera.server import handlers
 from tessera.server.dynamic import REGISTER_PATH
 from tessera.server.front import MachineRoute, Runs
-from tessera.web import account, auth, consent, device
+from tessera.web import account, auth, consent, device, end_session
 
 __all__ = ["MACHINE", "PAGES", "Page", "advertised", "endpoint_paths", "page_path"]
 
@@ -61,6 +61,8 @@ PAGES = (
     Page("/login",      GET_POST, auth.login,          "login"),
     Page("/logout",     GET_POST, auth.logout,         "logout"),
     Page("/logged-out", GET,      auth.logged_out,     "logged_out"),
+    # OpenID Connect RP-Initiated Logout 1.0: a client's request to sign the person out, confirmed on the page
+    Page("/end-session", GET_POST, end_session.end_session, "end_session", "end_session_endpoint"),
     Page("/",           GET,      auth.home,           "home"),
     Page("/account",    GET_POST, account.account,     "account"),
     # the device grant's verification URI (RFC 8628 §3.3), in the device authorization response, not the metadata

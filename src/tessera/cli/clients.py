@@ -66,6 +66,12 @@ def _grant_types(given: tuple[str, ...]) -> tuple[str, ...]:
     type=click.Choice(ALGORITHMS),
     help="How its OpenID Connect ID tokens are signed.  [default: RS256]",
 )
+@click.option(
+    "--post-logout-redirect-uri",
+    "post_logout_redirect_uris",
+    multiple=True,
+    help="Where OpenID Connect sign-out may send people back to, matched exactly (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handled
 def clients_create(
@@ -80,6 +86,7 @@ def clients_create(
     jwks_file: Path | None,
     jwks_uri: str | None,
     id_token_alg: str | None,
+    post_logout_redirect_uris: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Register a client; its secret is shown once."""
@@ -97,6 +104,7 @@ def clients_create(
         jwks,
         jwks_uri,
         id_token_alg=id_token_alg,
+        post_logout_redirect_uris=post_logout_redirect_uris,
     )
     settings = load_settings()
     store = store_of(settings)
@@ -141,6 +149,12 @@ def _read_jwks(path: Path) -> dict[str, Any]:
 @click.option("--scope", help="Declared scopes: the most this client may ever get.")
 @click.option("--introspect/--no-introspect", default=None, help="May introspect tokens of any client.")
 @click.option("--require-dpop/--no-require-dpop", default=None, help="Every token request must carry a DPoP proof.")
+@click.option(
+    "--post-logout-redirect-uri",
+    "post_logout_redirect_uris",
+    multiple=True,
+    help="Replaces every post-logout redirect URI (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handled
 def clients_update(
@@ -151,11 +165,18 @@ def clients_update(
     scope: str | None,
     introspect: bool | None,
     require_dpop: bool | None,
+    post_logout_redirect_uris: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Change a client's metadata (options not given stay as they are); its id and secret stay."""
     changes = ClientChanges(
-        name, redirect_uris or None, _grant_types(grant_types) or None, scope, introspect, require_dpop
+        name,
+        redirect_uris or None,
+        _grant_types(grant_types) or None,
+        scope,
+        introspect,
+        require_dpop,
+        post_logout_redirect_uris or None,
     )
     settings = load_settings()
     store = store_of(settings)

@@ -55,7 +55,7 @@ def tokens_revoke(username: str | None, client_id: str | None) -> None:
 def tokens_purge() -> None:
     """Delete expired and revoked rows that are no longer needed, ended or expired sign-in sessions, device
     authorizations that expired a day ago, initial access tokens that expired or have no use left, and clients
-    registered over HTTP that were never used."""
+    registered over HTTP or stored from a client ID metadata document that were never used."""
     settings = load_settings()
     store = store_of(settings)
     removed = store.tokens.purge()

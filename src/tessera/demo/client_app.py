@@ -2,7 +2,7 @@
 with their access token, as the system Tessera grew out of did (Authlib's Flask client).
 
 Routes (what the README promises of the demo app): ``/``, ``/login``, ``/authorize`` (the redirect URI),
-``/protected`` and ``/logout``.
+``/protected`` and ``/logout``; and ``/logged-out``, where signing out at the server comes back to.
 
 Where a real client has to choose, this one does so:
 
@@ -24,18 +24,24 @@ Where a real client has to choose, this one does so:
   completes by itself once the server remembers the consent) or end one. ``GET /login`` only sends people to
   ``/``, where the button is; ``GET /logout`` asks, with the button.
 * ``/logout`` revokes the refresh token (RFC 7009; Tessera then revokes every token of the grant), forgets the
-  session, and shows what the API answers to the old access token.
+  session, then sends the person to the server's ``end_session_endpoint`` (OpenID Connect RP-Initiated Logout)
+  with the ID token as ``id_token_hint``, the app's registered ``/logged-out`` page as the
+  ``post_logout_redirect_uri`` and a fresh ``state``: once they press "Sign out" there, they are signed out of the
+  server too, and ``/logged-out`` (if the state is the one this browser was given) shows what the revocation did
+  and what the API answers to the old access token. Without an ID token (``openid`` unchecked) or an
+  end-session endpoint, that page is shown at once and the server's own sign-out page is linked.
 * An error answer (``?error=...``) is shown only if its ``state`` is one this app sent and still keeps; any other
   is refused with 400 and its words are not shown, so nobody can put a message of theirs on the app's page with a
   link. (Authlib's client reports an error before it looks at the state.)
 """
 
+import dataclasses
 import hmac
 import secrets
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from authlib.integrations.flask_client import OAuthError
@@ -277,14 +283,31 @@ def protected() -> ResponseReturnValue:
     )
 
 
-def _logged_out(config: ClientAppConfig, revoked: int | str | None, after: ApiCall | None) -> str:
+def _logged_out(
+    config: ClientAppConfig, revoked: int | str | None, after: ApiCall | None, *, server_signed_out: bool = False
+) -> str:
     return render_template(
         "app/logged_out.html",
         revoked=revoked,
         after=after,
         server_logout=config.issuer + "/logout",
         server=_where(config.issuer),
+        server_signed_out=server_signed_out,
     )
+
+
+#: the session key of what the logout did, kept for the page the server's sign-out comes back to
+_LOGGED_OUT = "logged_out"
+
+
+def _end_session_url(client: _Client, token: Token, state: str) -> str | None:
+    """The server's end-session endpoint with the ID token as hint, or ``None`` if there is no way to use it."""
+    endpoint = client.remote.metadata().get("end_session_endpoint")
+    id_token = token.get("id_token")
+    back = client.config.post_logout_redirect_uri
+    if not (isinstance(endpoint, str) and isinstance(id_token, str) and back):
+        return None
+    return endpoint + "?" + urlencode({"id_token_hint": id_token, "post_logout_redirect_uri": back, "state": state})
 
 
 @bp.route("/logout", methods=["GET", "POST"])
@@ -309,4 +332,20 @@ def logout() -> ResponseReturnValue:
             status = type(exc).__name__
         path, scope = client.config.api_calls[0]
         after = client.remote.call_api(path, scope, token=token, refresh=False)
+        state = secrets.token_urlsafe(16)
+        end_session = _end_session_url(client, token, state)
+        if end_session is not None:
+            # what /logged-out shows when the server sends the person back with this state
+            session[_LOGGED_OUT] = {"state": state, "revoked": status, "after": dataclasses.asdict(after)}
+            return redirect(end_session, code=303)
     return _logged_out(client.config, status, after)
+
+
+@bp.get("/logged-out")
+def logged_out() -> ResponseReturnValue:
+    """Where the server's end-session endpoint sends people back, with the ``state`` the app gave it."""
+    kept = session.pop(_LOGGED_OUT, None)
+    state = request.args.get("state", "")
+    if not isinstance(kept, dict) or not hmac.compare_digest(str(kept.get("state", "")).encode(), state.encode()):
+        return _logged_out(_client().config, None, None)
+    return _logged_out(_client().config, kept["revoked"], ApiCall(**kept["after"]), server_signed_out=True)

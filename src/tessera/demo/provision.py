@@ -74,9 +74,12 @@ def _client(store: Store, metadata: ClientMetadata) -> tuple[str, Secret]:
     return registered.record.client_id, Secret(registered.secret)
 
 
-def provision(store: Store, *, redirect_uri: str, resource: str | None = None) -> DemoClients:
+def provision(
+    store: Store, *, redirect_uri: str, resource: str | None = None, post_logout_redirect_uri: str | None = None
+) -> DemoClients:
     """Declare the scopes, create the user and the two clients (and register ``resource``, the API's URI) in a
-    migrated, empty database."""
+    migrated, empty database. ``post_logout_redirect_uri``: where the app asks sign-out at the server to send people
+    back (OpenID Connect RP-Initiated Logout)."""
     for name, description in SCOPE_DESCRIPTIONS.items():
         if store.scopes.get(name) is None:
             create_scope(store.scopes, name, description)
@@ -88,7 +91,11 @@ def provision(store: Store, *, redirect_uri: str, resource: str | None = None) -
     app_id, app_secret = _client(
         store,
         ClientMetadata(
-            "Demo app", redirect_uris=(redirect_uri,), grant_types=("authorization_code", "refresh_token"), scope=SCOPE
+            "Demo app",
+            redirect_uris=(redirect_uri,),
+            grant_types=("authorization_code", "refresh_token"),
+            scope=SCOPE,
+            post_logout_redirect_uris=(post_logout_redirect_uri,) if post_logout_redirect_uri else (),
         ),
     )
     api_id, api_secret = _client(

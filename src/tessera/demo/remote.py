@@ -41,6 +41,9 @@ class ClientAppConfig:
     scope: str = "openid profile api restricted"
     #: the API's URI as a resource (RFC 8707), asked for at sign-in so that tokens are issued for that API alone
     resource: str | None = None
+    #: the app's page the server's end-session endpoint sends people back to (registered for the client); ``None``:
+    #: logging out of the app does not sign out at the server
+    post_logout_redirect_uri: str | None = None
     #: the API endpoints the protected page calls, with the scope each needs
     api_calls: tuple[tuple[str, str], ...] = (("/api/data", "api"), ("/api/restricted", "restricted"))
     refresh_leeway: int = 10

@@ -79,6 +79,7 @@ def running_demo(ports: DemoPorts, data_dir: Path, environ: Mapping[str, str] | 
     app_url = f"http://{HOST}:{ports.app}"
     api_url = f"http://{HOST}:{ports.api}"
     redirect_uri = app_url + "/authorize"
+    post_logout_redirect_uri = app_url + "/logged-out"  # where signing out at the server comes back to
     resource = api_url + "/"  # the API's URI, registered as a resource: its tokens are issued for it alone
     engine = make_engine(database_url)
     from prometheus_client import CollectorRegistry, make_wsgi_app
@@ -87,7 +88,9 @@ def running_demo(ports: DemoPorts, data_dir: Path, environ: Mapping[str, str] | 
     try:
         upgrade(engine)
         store = Store(engine)
-        clients = provision(store, redirect_uri=redirect_uri, resource=resource)
+        clients = provision(
+            store, redirect_uri=redirect_uri, resource=resource, post_logout_redirect_uri=post_logout_redirect_uri
+        )
         client_app = create_client_app(
             ClientAppConfig(
                 issuer=settings.issuer,
@@ -97,6 +100,7 @@ def running_demo(ports: DemoPorts, data_dir: Path, environ: Mapping[str, str] | 
                 api_base_url=api_url,
                 scope=SCOPE,
                 resource=resource,
+                post_logout_redirect_uri=post_logout_redirect_uri,
             )
         )
         sites = [

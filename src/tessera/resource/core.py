@@ -34,7 +34,17 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Final, Literal, Protocol, runtime_checkable
 
-from tessera.dpop import ALGORITHMS, LocalReplayCache, Proof, ProofError, ReplayCache, check_proof
+from tessera.dpop import (
+    ALGORITHMS,
+    BOUND,
+    BindingError,
+    LocalReplayCache,
+    Proof,
+    ProofError,
+    ReplayCache,
+    check_binding,
+    presented_proof,
+)
 from tessera.resource.errors import (
     InsufficientScope,
     InvalidDPoPProof,
@@ -51,8 +61,6 @@ __all__ = ["MISS", "AccessToken", "TokenSource", "TokenValidator"]
 _UNUSABLE = "The access token is invalid, expired or revoked."
 # told apart from the above (see InvalidToken): the token is good, only not for this API
 _ELSEWHERE = "The access token was not issued for this resource."
-_BOUND = "The access token is bound to a DPoP key: send it with the DPoP scheme and a proof."
-_NOT_BOUND = "The access token is not bound to this DPoP proof's key."
 _BEARER_REFUSED = "This resource requires DPoP: send the token with the DPoP scheme and a proof."
 _SCOPES: dict[str, tuple[str, frozenset[str]]] = {}
 _CLIENT_IDS: dict[str, str] = {}
@@ -218,7 +226,7 @@ class TokenValidator:
 
     def _challenged(self, exc: TokenError, scheme_is_dpop: bool) -> TokenError:
         """``exc`` with a DPoP challenge when the refusal concerns DPoP."""
-        if scheme_is_dpop or self.require_dpop or isinstance(exc, InvalidDPoPProof) or exc.description == _BOUND:
+        if scheme_is_dpop or self.require_dpop or isinstance(exc, InvalidDPoPProof) or exc.description == BOUND:
             exc.dpop_algs = self.dpop_algs
         return exc
 
@@ -228,12 +236,10 @@ class TokenValidator:
             if self.require_dpop:
                 raise InvalidToken(_BEARER_REFUSED)
             return None
-        if dpop is not None and "," in dpop:
-            raise InvalidDPoPProof("Send exactly one DPoP proof.")
         if url is None:
             raise InvalidDPoPProof("This API cannot check DPoP proofs: its adapter gives no request URL.")
         try:
-            return check_proof(dpop, method=method, url=url, now=self._clock(), access_token=token)
+            return presented_proof(dpop, method=method, url=url, now=self._clock(), access_token=token)
         except ProofError as exc:
             raise InvalidDPoPProof(str(exc)) from None
 
@@ -261,11 +267,10 @@ class TokenValidator:
     def _check(self, found: AccessToken | None, scopes: Iterable[str], proof: Proof | None = None) -> AccessToken:
         if found is None or found.expires_at <= self._clock():
             raise InvalidToken(_UNUSABLE)
-        if proof is None:
-            if found.jkt is not None:  # RFC 9449 §7.2: a bound token is never a bearer token
-                raise InvalidToken(_BOUND)
-        elif found.jkt != proof.jkt:
-            raise InvalidToken(_NOT_BOUND, "the proof's key is not the token's cnf.jkt")
+        try:
+            check_binding(found.jkt, proof)
+        except BindingError as exc:
+            raise InvalidToken(str(exc)) from None
         if self._audience is not None and self._audience not in found.audience:
             raise InvalidToken(_ELSEWHERE, f"the token's audience does not include {self._audience}")
         required = scopes if isinstance(scopes, frozenset) else frozenset(scopes)

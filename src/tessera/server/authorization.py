@@ -26,7 +26,7 @@ from authlib.oauth2.rfc6749.grants import BaseGrant
 from authlib.oauth2.rfc9207 import IssuerParameter
 
 from tessera.server.characters import has_control, is_visible_ascii
-from tessera.server.clients import NONE, OAuthClient
+from tessera.server.clients import NONE, OAuthClient, is_document_url
 from tessera.server.context import ServerContext
 from tessera.server.errors import SlowDownError
 from tessera.server.request import MachineRequest, Reply
@@ -47,6 +47,7 @@ class Endpoint(Protocol):
 
 
 _MAX_CLIENT_ID = 64
+_MAX_DOCUMENT_URL = 255
 
 
 class _Issuer(IssuerParameter):
@@ -83,8 +84,11 @@ class TesseraServer(_FlaskAuthorizationServer):
     # storage hooks Authlib calls
 
     def query_client(self, client_id: str) -> OAuthClient | None:
-        # client_id is VSCHAR (RFC 6749 Appendix A); anything else is no client, and never reaches the database
-        if not isinstance(client_id, str) or not client_id or len(client_id) > _MAX_CLIENT_ID:
+        # client_id is VSCHAR (RFC 6749 Appendix A); anything else is no client, and never reaches the database; a
+        # URL (a client ID metadata document, tessera.server.client_documents) may be longer than the ids we mint
+        if not isinstance(client_id, str) or not client_id:
+            return None
+        if len(client_id) > (_MAX_DOCUMENT_URL if is_document_url(client_id) else _MAX_CLIENT_ID):
             return None
         if not is_visible_ascii(client_id):
             return None

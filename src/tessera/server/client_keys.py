@@ -12,14 +12,13 @@ public keys the client registered, as a JWKS (``tessera clients create --jwks-fi
 * ``aud`` is the issuer, or the token endpoint's URL (RFC 7523 §3 asks for the authorization server; OpenID
   Connect Core §9 for the token endpoint);
 * every refusal is 401 ``invalid_client`` with one line saying why;
-* a ``jwks_uri`` is fetched with bounds (:class:`JwksFetcher`), kept for :data:`JWKS_TTL` seconds, and fetched again
-  when an assertion names a ``kid`` it does not hold, at most once a minute per client (:data:`REFETCH_AFTER`).
+* a ``jwks_uri`` is fetched with bounds (:class:`JwksFetcher`, :mod:`tessera.server.fetch`), kept for
+  :data:`JWKS_TTL` seconds, and fetched again when an assertion names a ``kid`` it does not hold, at most once a
+  minute per client (:data:`REFETCH_AFTER`).
 """
 
 import dataclasses
-import ipaddress
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from joserfc.jwt import Claims
 
 from tessera.config import is_loopback
 from tessera.dpop import ALGORITHMS, LocalReplayCache, RedisReplayCache
+from tessera.server.fetch import BoundedFetcher, FetchError, Resolve, resolve
 
 __all__ = [
     "ALGORITHMS",
@@ -104,52 +104,35 @@ def check_jwks_uri(uri: str, *, production: bool) -> str:
 
 
 class JwksFetcher:
-    """Fetches a client's key set: at most :data:`MAX_JWKS` bytes, within ``timeout`` seconds, no redirect; in
-    production, never from a private, loopback or link-local address (the server must not be a way into its own
-    network). ``transport`` replaces the network in tests."""
+    """Fetches a client's key set with :class:`~tessera.server.fetch.BoundedFetcher`: at most :data:`MAX_JWKS`
+    bytes, within ``timeout`` seconds, no redirect; in production, never from a private, loopback or link-local
+    address, and the connection goes to the address that was checked. ``transport`` and ``resolve`` replace the
+    network in tests."""
 
-    def __init__(self, *, production: bool, timeout: float = 2.0, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        production: bool,
+        timeout: float = 2.0,
+        transport: httpx.BaseTransport | None = None,
+        resolve: Resolve = resolve,
+    ) -> None:
         self._production = production
-        self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            transport=transport,
-            headers={"Accept": "application/json"},
-        )
+        self._fetcher = BoundedFetcher(refuse_private=production, timeout=timeout, transport=transport, resolve=resolve)
 
     def __call__(self, uri: str) -> dict[str, Any]:
         check_jwks_uri(uri, production=self._production)
-        if self._production:
-            _refuse_private_address(urlsplit(uri).hostname or "")
         try:
-            with self._http.stream("GET", uri) as response:
-                if response.status_code != 200:
-                    raise JwksError(f"the jwks_uri answered HTTP {response.status_code}")
-                body = b""
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > MAX_JWKS:
-                        raise JwksError("the jwks_uri answered more than 64 KiB")
-        except httpx.HTTPError as exc:
-            raise JwksError(f"the jwks_uri could not be fetched ({type(exc).__name__})") from None
+            body = self._fetcher.get(uri, max_bytes=MAX_JWKS, what="the jwks_uri").body
+        except FetchError as exc:
+            raise JwksError(str(exc)) from None
         try:
             return check_jwks(json.loads(body))
         except ValueError as exc:
             raise JwksError(f"the jwks_uri did not answer a usable JWKS: {exc}") from None
 
     def close(self) -> None:
-        self._http.close()
-
-
-def _refuse_private_address(host: str) -> None:
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except OSError:
-        raise JwksError("the jwks_uri's host does not resolve") from None
-    for address in addresses:
-        ip = ipaddress.ip_address(str(address).split("%", 1)[0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
-            raise JwksError("the jwks_uri's host is a private address")
+        self._fetcher.close()
 
 
 @dataclasses.dataclass

@@ -16,6 +16,8 @@ while the database is away, is answered 503 like any request that needs it, rath
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
+from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin
 
@@ -30,7 +32,9 @@ __all__ = [
     "PRIVATE_KEY_JWT",
     "SECRET_METHODS",
     "ClientCache",
+    "Documents",
     "OAuthClient",
+    "is_document_url",
 ]
 
 #: how confidential clients authenticate with a secret (RFC 6749 §2.3.1); the first is what registration reports
@@ -42,6 +46,20 @@ CONFIDENTIAL_METHODS = (*SECRET_METHODS, PRIVATE_KEY_JWT)
 #: how public clients "authenticate": they send their client_id and nothing else (RFC 7591 §2)
 NONE = "none"
 ANY_METHOD = (*CONFIDENTIAL_METHODS, NONE)
+
+
+def is_document_url(client_id: str) -> bool:
+    """Whether ``client_id`` names a client ID metadata document (:mod:`tessera.server.client_documents`): an
+    ``https://`` (or, in development, ``http://``) URL. Ids the server mints never look like one."""
+    return client_id.startswith(("https://", "http://"))
+
+
+class Documents(Protocol):
+    """The clients client ID metadata documents describe (:class:`tessera.server.client_documents.ClientDocuments`)."""
+
+    def record(self, url: str) -> ClientRecord: ...
+
+    def forget(self, url: str | None) -> None: ...
 
 
 #: the digest compared when a client has no previous secret, so that every check compares twice
@@ -75,6 +93,12 @@ class OAuthClient(ClientMixin):
     @property
     def name(self) -> str:
         return self.record.name
+
+    @property
+    def document_host(self) -> str | None:
+        """For a client described by a client ID metadata document, the host (and port) it was fetched from: what
+        the server vouches for, which pages show before the name the document gives itself; else ``None``."""
+        return urlsplit(self.record.client_id).netloc if is_document_url(self.record.client_id) else None
 
     def get_client_id(self) -> str:
         return self.record.client_id
@@ -134,6 +158,10 @@ class ClientCache:
     A change made in this process takes effect at once (storage tells :meth:`forget`), and so does one made by
     another process when Redis carries the change events (:mod:`tessera.server.changes`); without them, within
     ``ttl`` seconds. Unknown ids are not cached, so a new client works at once.
+
+    A ``client_id`` that is a URL is no registered client: ``documents`` says what its client ID metadata document
+    describes (and keeps it, for as long as the document allows); with no ``documents`` (the feature off), there
+    is no such client, whatever the table holds.
     """
 
     def __init__(
@@ -143,8 +171,10 @@ class ClientCache:
         max_entries: int = 10_000,
         *,
         clock: Callable[[], float] = time.time,
+        documents: Documents | None = None,
     ) -> None:
         self._load = load
+        self._documents = documents
         self._ttl = ttl
         self._max = max_entries
         self._clock = clock
@@ -152,6 +182,10 @@ class ClientCache:
         self._lock = threading.Lock()
 
     def get(self, client_id: str) -> OAuthClient | None:
+        if is_document_url(client_id):
+            if self._documents is None:
+                return None
+            return OAuthClient(self._documents.record(client_id), clock=self._clock)
         now = time.monotonic()
         hit = self._entries.get(client_id)
         if hit is not None and hit[0] > now:
@@ -181,3 +215,5 @@ class ClientCache:
                 self._entries.clear()
             else:
                 self._entries.pop(client_id, None)
+        if self._documents is not None:
+            self._documents.forget(client_id)

@@ -12,7 +12,9 @@ resource toolkit. What the server adds:
   shared but the key; it changes every :data:`NONCE_WINDOW` seconds and the previous one is still accepted.
   Every answer of the token endpoint carries the current nonce.
 
-The grants (:mod:`tessera.server.grants`) decide what a proof binds: see :class:`DPoP.proof`.
+The grants (:mod:`tessera.server.grants`) decide what a proof binds: see :class:`DPoP.proof`. The server's
+protected endpoint (:mod:`tessera.server.userinfo`) checks the proofs sent with access tokens as the resource
+toolkit does, with the same replay cache and nonces.
 """
 
 import hashlib
@@ -104,6 +106,10 @@ class DPoP:
         """The nonce to hand out now, or ``None`` when nonces are off."""
         return None if self.nonces is None else self.nonces.current(now)
 
+    def accepts_nonce(self, proof: Proof, now: float) -> bool:
+        """Whether ``proof`` carries a nonce of this server's, or nonces are off (RFC 9449 §8, §9)."""
+        return self.nonces is None or self.nonces.accepts(proof.nonce, now)
+
     def proof(self, header: str | None, *, method: str, url: str, now: float) -> Proof | None:
         """The proof in ``header`` (the request's ``DPoP`` header) if there is one and it is good; ``None`` if
         there is none (and nonces are off); :class:`InvalidDPoPProofError` or :class:`UseDPoPNonceError` else."""
@@ -116,7 +122,7 @@ class DPoP:
             proof = check_proof(header, method=method, url=url, now=now)
         except ProofError as exc:
             raise InvalidDPoPProofError(str(exc), nonce) from None
-        if self.nonces is not None and not self.nonces.accepts(proof.nonce, now):
+        if not self.accepts_nonce(proof, now):
             raise UseDPoPNonceError("Send the DPoP proof again with the server's nonce from DPoP-Nonce.", nonce)
         if not self.replay.first_use(proof):
             raise InvalidDPoPProofError("This DPoP proof was already used.", nonce)

@@ -9,7 +9,8 @@ the holder of an initial access token from ``tessera registration-tokens create`
   ``code`` only;
 - redirect URIs ``https://``, loopback ``http://127.0.0.1``, ``http://[::1]`` or ``http://localhost`` (any
   port, RFC 8252 §7.3), or a private-use scheme (``com.example.app:/cb``, RFC 8252 §7.1), each also passing
-  every rule of :func:`tessera.server.registration.check_redirect_uri`;
+  every rule of :func:`tessera.server.registration.check_redirect_uri`; and so must ``post_logout_redirect_uris``
+  (OpenID Connect RP-Initiated Logout 1.0 §3.1, optional), where sign-out may send people back to;
 - scopes within ``TESSERA_REGISTRATION_SCOPES`` that the operator has declared: a requested scope outside them
   is dropped (RFC 7591 §3.2.1 lets the server replace a value), and a request left with none is refused;
   without ``scope``, the client gets every scope the policy allows;
@@ -41,7 +42,7 @@ from authlib.oauth2.rfc7591 import (
 )
 from authlib.oauth2.rfc7592 import ClientConfigurationEndpoint
 
-from tessera.config import is_loopback
+from tessera.config import Settings, is_loopback
 from tessera.errors import InvalidClientMetadata, InvalidInput, InvalidRedirectUri, NotFound
 from tessera.server.audit import Event
 from tessera.server.authorization import TesseraServer
@@ -56,11 +57,13 @@ from tessera.server.registration import (
 )
 from tessera.server.request import HttpRequest, Reply
 from tessera.server.scopes import catalogue
-from tessera.store import ClientRecord, InitialAccessToken, RegistrationRecord, Registrations
+from tessera.store import ClientRecord, InitialAccessToken, RegistrationRecord, Registrations, Scopes
 from tessera.tokens import MalformedToken, TokenKind, digest, mint, parse
 
 __all__ = [
     "AUTH_METHODS",
+    "check_metadata",
+    "safe_description",
     "GRANT_TYPES",
     "MAX_TTL",
     "MAX_USES",
@@ -82,6 +85,7 @@ _MAX_NAME = 200
 #: the JSON type of each RFC 7591 §2 member, checked before Authlib looks at the values (it assumes them)
 _TYPES: dict[str, type] = {
     "redirect_uris": list,
+    "post_logout_redirect_uris": list,
     "token_endpoint_auth_method": str,
     "grant_types": list,
     "response_types": list,
@@ -103,7 +107,10 @@ _JSON_TYPES: dict[type, str] = {list: "an array", str: "a string", dict: "an obj
 class _Claims(ClientMetadataClaims):
     """Authlib's checks of RFC 7591 §2 metadata, after a check of each member's JSON type (Authlib assumes them:
     ``"client_uri": 5`` would be a 500); and for redirect URIs only that type, since Authlib takes only URLs with
-    a host and :func:`_policy` checks them, private-use schemes included, more strictly."""
+    a host and :func:`_policy` checks them, private-use schemes included, more strictly. Post-logout redirect URIs
+    (RP-Initiated Logout 1.0 §3.1) are kept too, and checked by :func:`_policy` as redirect URIs are."""
+
+    REGISTERED_CLAIMS = [*ClientMetadataClaims.REGISTERED_CLAIMS, "post_logout_redirect_uris"]
 
     def validate(self, now: int | None = None, leeway: int = 0) -> None:
         for name, kind in _TYPES.items():
@@ -113,9 +120,10 @@ class _Claims(ClientMetadataClaims):
         super().validate(now, leeway)
 
     def validate_redirect_uris(self) -> None:
-        uris = self.get("redirect_uris")
-        if uris is not None and (not isinstance(uris, list) or not all(isinstance(u, str) for u in uris)):
-            raise InvalidClientMetadataError("redirect_uris must be an array of strings")
+        for name in ("redirect_uris", "post_logout_redirect_uris"):
+            uris = self.get(name)
+            if uris is not None and (not isinstance(uris, list) or not all(isinstance(u, str) for u in uris)):
+                raise InvalidClientMetadataError(f"{name} must be an array of strings")
 
 
 def _json_request(server: TesseraServer, request: HttpRequest) -> JsonRequest:
@@ -162,27 +170,29 @@ def _bearer(request: JsonRequest, kind: TokenKind) -> str | None:
     return digest(token.strip())
 
 
-def _policy(server: TesseraServer, metadata: dict[str, Any]) -> dict[str, Any]:
+def check_metadata(settings: Settings, scopes: Scopes, metadata: dict[str, Any]) -> dict[str, Any]:
+    """``metadata`` as the policy lets it be stored (see the module), or the RFC 7591 error that says what to
+    change: Authlib's checks of each member (RFC 7591 §2), then :func:`_policy`. What a client ID metadata document
+    says goes through here too (:mod:`tessera.server.client_documents`)."""
+    _Claims(metadata, {}).validate()
+    return _policy(settings, scopes, metadata)
+
+
+def _policy(settings: Settings, scopes: Scopes, metadata: dict[str, Any]) -> dict[str, Any]:
     """``metadata`` (checked by Authlib) as it will be stored, or the OAuth error that says what to change."""
-    settings = server.context.settings
     uris = metadata.get("redirect_uris") or []
     if not uris:
         raise InvalidRedirectURIError("redirect_uris must name at least one redirect URI")
-    for uri in uris:
-        try:
-            check_redirect_uri(uri, production=settings.production)
-        except InvalidRedirectUri as exc:
-            raise _refusal(exc) from None
-        # whatever TESSERA_ENV says: nobody vouches for a client registered over HTTP, so no code in clear text
-        if uri.lower().startswith("http://") and not is_loopback(urlsplit(uri).hostname or ""):
-            raise InvalidRedirectURIError(
-                _safe(f"redirect URI {uri!r} must be https:// (http:// only for 127.0.0.1, [::1] or localhost)")
-            )
+    _check_uris(uris, "redirect URI", production=settings.production)
+    post_logout = metadata.get("post_logout_redirect_uris") or []
+    _check_uris(post_logout, "post-logout redirect URI", production=settings.production)
     grant_types = _strings(metadata, "grant_types") or list(GRANT_TYPES)
     refused = [g for g in grant_types if g not in GRANT_TYPES]
     if refused:
         raise InvalidClientMetadataError(
-            _safe(f"grant type {refused[0]!r} cannot be registered here: use authorization_code and refresh_token")
+            safe_description(
+                f"grant type {refused[0]!r} cannot be registered here: use authorization_code and refresh_token"
+            )
         )
     if "authorization_code" not in grant_types:
         raise InvalidClientMetadataError("grant_types must include authorization_code")
@@ -192,9 +202,9 @@ def _policy(server: TesseraServer, metadata: dict[str, Any]) -> dict[str, Any]:
     method = metadata.get("token_endpoint_auth_method") or SECRET_METHODS[0]
     if method not in AUTH_METHODS:
         raise InvalidClientMetadataError(
-            _safe(f"token_endpoint_auth_method {method!r} is not offered: use {', '.join(AUTH_METHODS)}")
+            safe_description(f"token_endpoint_auth_method {method!r} is not offered: use {', '.join(AUTH_METHODS)}")
         )
-    declared = catalogue(server.context.store.scopes).declared
+    declared = catalogue(scopes).declared
     allowed = [s for s in settings.registration_scopes if s in declared]
     if not allowed:
         raise InvalidClientMetadataError("no scope may be registered on this server")
@@ -204,7 +214,7 @@ def _policy(server: TesseraServer, metadata: dict[str, Any]) -> dict[str, Any]:
     scope = allowed if requested is None else [s for s in dict.fromkeys(requested.split()) if s in allowed]
     if not scope:
         raise InvalidClientMetadataError(
-            _safe(f"none of the requested scopes may be registered: use {' '.join(allowed)}")
+            safe_description(f"none of the requested scopes may be registered: use {' '.join(allowed)}")
         )
     name = metadata.get("client_name")
     if name is None:
@@ -216,6 +226,7 @@ def _policy(server: TesseraServer, metadata: dict[str, Any]) -> dict[str, Any]:
     return {
         "client_name": name.strip(),
         "redirect_uris": list(dict.fromkeys(uris)),
+        "post_logout_redirect_uris": list(dict.fromkeys(post_logout)),
         "grant_types": list(dict.fromkeys(grant_types)),
         "response_types": ["code"],
         "token_endpoint_auth_method": method,
@@ -223,7 +234,20 @@ def _policy(server: TesseraServer, metadata: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _safe(description: str) -> str:
+def _check_uris(uris: list[str], what: str, *, production: bool) -> None:
+    for uri in uris:
+        try:
+            check_redirect_uri(uri, production=production, what=what)
+        except InvalidRedirectUri as exc:
+            raise _refusal(exc) from None
+        # whatever TESSERA_ENV says: nobody vouches for a client registered over HTTP, so nothing in clear text
+        if uri.lower().startswith("http://") and not is_loopback(urlsplit(uri).hostname or ""):
+            raise InvalidRedirectURIError(
+                safe_description(f"{what} {uri!r} must be https:// (http:// only for 127.0.0.1, [::1] or localhost)")
+            )
+
+
+def safe_description(description: str) -> str:
     """``description`` in the characters RFC 6749 §5.2 allows in ``error_description`` (Authlib refuses others):
     a client's own odd characters, echoed in a message, become ``?``."""
     description = description.replace("§", "section ")
@@ -233,7 +257,7 @@ def _safe(description: str) -> str:
 def _refusal(exc: InvalidClientMetadata) -> InvalidClientMetadataError | InvalidRedirectURIError:
     """One of the rules of :mod:`tessera.server.registration`, broken: its RFC 7591 error, the same message."""
     error = InvalidRedirectURIError if isinstance(exc, InvalidRedirectUri) else InvalidClientMetadataError
-    return error(_safe(str(exc)))
+    return error(safe_description(str(exc)))
 
 
 def _strings(metadata: dict[str, Any], name: str) -> list[str]:
@@ -251,6 +275,7 @@ def _stored(record: ClientRecord, method: str) -> dict[str, Any]:
         "client_id": record.client_id,
         "client_name": record.name,
         "redirect_uris": list(record.redirect_uris),
+        "post_logout_redirect_uris": list(record.post_logout_redirect_uris),
         "grant_types": list(record.grant_types),
         "response_types": ["code"],
         "token_endpoint_auth_method": method,
@@ -324,7 +349,8 @@ class ClientRegistration(ClientRegistrationEndpoint):
         return _Checked({}, initial)
 
     def extract_client_metadata(self, request: JsonRequest) -> dict[str, Any]:
-        return _policy(self.server, super().extract_client_metadata(request))
+        context = self.server.context
+        return _policy(context.settings, context.store.scopes, super().extract_client_metadata(request))
 
     def generate_client_info(self, request: JsonRequest) -> dict[str, Any]:
         return {}  # the id and secret are minted when the client is stored (register_client)
@@ -340,6 +366,7 @@ class ClientRegistration(ClientRegistrationEndpoint):
             grant_types=tuple(client_metadata["grant_types"]),
             scope=client_metadata["scope"],
             public=method == NONE,
+            post_logout_redirect_uris=tuple(client_metadata["post_logout_redirect_uris"]),
         )
 
         def save(record: ClientRecord) -> None:
@@ -445,7 +472,8 @@ class ClientConfiguration(ClientConfigurationEndpoint):
         }
 
     def extract_client_metadata(self, request: JsonRequest) -> dict[str, Any]:
-        return _policy(self.server, super().extract_client_metadata(request))
+        context = self.server.context
+        return _policy(context.settings, context.store.scopes, super().extract_client_metadata(request))
 
     def create_update_client_response(
         self, client: Any, request: JsonRequest
@@ -477,6 +505,7 @@ class ClientConfiguration(ClientConfigurationEndpoint):
             redirect_uris=tuple(client_metadata["redirect_uris"]),
             grant_types=tuple(client_metadata["grant_types"]),
             scope=client_metadata["scope"],
+            post_logout_redirect_uris=tuple(client_metadata["post_logout_redirect_uris"]),
         )
         try:
             record = update_client(

@@ -165,13 +165,17 @@ def _openapi() -> dict[str, Any]:
 
 
 @functools.cache
-def _openapi_for(issuer: str) -> bytes:
-    return json.dumps({**_openapi(), "servers": [{"url": issuer}]}).encode()
+def _openapi_for(issuer: str, registration: bool) -> bytes:
+    document = _openapi()
+    paths = {p: ops for p, ops in document["paths"].items() if registration or p != dynamic.REGISTER_PATH}
+    return json.dumps({**document, "paths": paths, "servers": [{"url": issuer}]}).encode()
 
 
 def openapi(machine: Machine, request: HttpRequest) -> Reply:
-    """The OpenAPI 3.1 document of the machine endpoints, with this server as its server URL."""
-    return 200, _openapi_for(machine.server.context.settings.issuer), [_JSON, _CACHEABLE]
+    """The OpenAPI 3.1 document of the machine endpoints, with this server as its server URL; registration only
+    when it is on (``TESSERA_REGISTRATION``), as in the metadata."""
+    settings = machine.server.context.settings
+    return 200, _openapi_for(settings.issuer, settings.registration != "off"), [_JSON, _CACHEABLE]
 
 
 def healthz(machine: Machine, request: HttpRequest) -> Reply:

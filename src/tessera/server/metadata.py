@@ -70,6 +70,8 @@ def derived_metadata(server: TesseraServer, endpoints: Mapping[str, str], scopes
     for name in ("token", *server.endpoints):
         if PRIVATE_KEY_JWT in document.get(f"{name}_endpoint_auth_methods_supported", ()):
             document[f"{name}_endpoint_auth_signing_alg_values_supported"] = list(ASSERTION_ALGORITHMS)
+    if server.context.settings.client_id_metadata:  # tessera.server.client_documents
+        document["client_id_metadata_document_supported"] = True
     return document
 
 

@@ -13,6 +13,8 @@ The rules:
   (RFC 9700 §4.1.3), that every URL parser reads alike (see :func:`check_redirect_uri`); with ``production``,
   ``http://`` only for loopback hosts (RFC 9700 §2.6); or a native app's private-use URI scheme
   (RFC 8252 §7.1, ``com.example.app:/callback``);
+- post-logout redirect URIs (RP-Initiated Logout 1.0 §3.1), where the end-session endpoint may send people after
+  they signed out: every rule of redirect URIs, matched exactly too;
 - grant types among those the server offers (:data:`tessera.server.grants.GRANT_TYPES`); by default the
   authorization code with refresh tokens when a redirect URI is given, else client credentials; the
   authorization code needs a redirect URI;
@@ -103,6 +105,8 @@ class ClientMetadata:
     jwks_uri: str | None = None
     #: the ID token's signing algorithm (OpenID Connect Registration's ``id_token_signed_response_alg``)
     id_token_alg: str | None = None
+    #: where the end-session endpoint may send people after sign-out (RP-Initiated Logout 1.0 §3.1)
+    post_logout_redirect_uris: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +119,7 @@ class ClientChanges:
     scope: str | None = None
     introspect: bool | None = None
     require_dpop: bool | None = None
+    post_logout_redirect_uris: tuple[str, ...] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,15 +138,17 @@ def register_client(
     production: bool = False,
     clock: Callable[[], float] = time.time,
     save: Callable[[ClientRecord], None] | None = None,
+    client_id: str | None = None,
 ) -> Registered:
     """Check ``metadata`` against every rule, ``scopes`` being the declared ones, and store the client with a new
     id (and secret, if confidential): with ``clients.create``, or ``save`` when the caller stores more with it in
-    one transaction (registration over HTTP stores its registration access token)."""
+    one transaction (registration over HTTP stores its registration access token). ``client_id`` is the id a
+    client ID metadata document gives itself, its URL (:mod:`tessera.server.client_documents`); else a new one."""
     checked, scope = _checked(metadata, production=production, scopes=scopes)
     with_key = checked.auth_method == PRIVATE_KEY_JWT
     secret = None if checked.public or with_key else mint(TokenKind.CLIENT_SECRET)
     record = ClientRecord(
-        client_id=random_id(),
+        client_id=client_id or random_id(),
         secret_digest=None if secret is None else digest(secret),
         name=checked.name,
         redirect_uris=checked.redirect_uris,
@@ -155,6 +162,7 @@ def register_client(
         jwks=checked.jwks,
         jwks_uri=checked.jwks_uri,
         id_token_alg=_id_token_alg(metadata.id_token_alg),
+        post_logout_redirect_uris=checked.post_logout_redirect_uris,
     )
     (save or clients.create)(record)
     return Registered(record, secret)
@@ -195,6 +203,9 @@ def update_client(
         auth_method=current.auth_method,
         jwks=current.jwks,
         jwks_uri=current.jwks_uri,
+        post_logout_redirect_uris=current.post_logout_redirect_uris
+        if changes.post_logout_redirect_uris is None
+        else changes.post_logout_redirect_uris,
     )
     checked, scope = _checked(merged, production=production, scopes=None if changes.scope is None else scopes)
     record = dataclasses.replace(
@@ -205,6 +216,7 @@ def update_client(
         scope=scope,
         may_introspect=checked.introspect,
         require_dpop=checked.require_dpop,
+        post_logout_redirect_uris=checked.post_logout_redirect_uris,
     )
     (save or clients.update)(record)
     return record
@@ -253,6 +265,7 @@ def describe(record: ClientRecord) -> dict[str, Any]:
         **({"jwks": record.jwks} if record.jwks is not None else {}),
         **({"jwks_uri": record.jwks_uri} if record.jwks_uri is not None else {}),
         "id_token_signed_response_alg": record.id_token_alg or DEFAULT_ALG,
+        "post_logout_redirect_uris": list(record.post_logout_redirect_uris),
     }
 
 
@@ -265,6 +278,9 @@ def _checked(metadata: ClientMetadata, *, production: bool, scopes: Catalogue | 
     redirect_uris = tuple(dict.fromkeys(metadata.redirect_uris))
     for uri in redirect_uris:
         check_redirect_uri(uri, production=production)
+    post_logout_redirect_uris = tuple(dict.fromkeys(metadata.post_logout_redirect_uris))
+    for uri in post_logout_redirect_uris:
+        check_redirect_uri(uri, production=production, what="post-logout redirect URI")
     scope = _scope(metadata.scope, scopes)
     grant_types = tuple(dict.fromkeys(metadata.grant_types))
     unknown = [g for g in grant_types if g not in GRANT_TYPES]
@@ -279,7 +295,13 @@ def _checked(metadata: ClientMetadata, *, production: bool, scopes: Catalogue | 
     if metadata.public and metadata.introspect:
         raise InvalidClientMetadata("a public client cannot introspect: introspection needs a client secret")
     _check_keys(metadata, production=production)
-    tidied = dataclasses.replace(metadata, name=name, redirect_uris=redirect_uris, grant_types=grant_types)
+    tidied = dataclasses.replace(
+        metadata,
+        name=name,
+        redirect_uris=redirect_uris,
+        grant_types=grant_types,
+        post_logout_redirect_uris=post_logout_redirect_uris,
+    )
     return tidied, scope
 
 
@@ -323,8 +345,9 @@ def _scope(scope: str | None, catalogue: Catalogue | None) -> str:
     return " ".join(names)
 
 
-def check_redirect_uri(uri: str, *, production: bool) -> None:
-    """Raise :class:`~tessera.errors.InvalidRedirectUri` unless ``uri`` may be registered.
+def check_redirect_uri(uri: str, *, production: bool, what: str = "redirect URI") -> None:
+    """Raise :class:`~tessera.errors.InvalidRedirectUri` unless ``uri`` may be registered (as a ``what``: the
+    message names it so).
 
     The server checks a redirect URI with Python's parser and the browser follows it with its own (the WHATWG URL
     standard); where the two disagree about the host, a URI that looks like the client's sends the code
@@ -348,59 +371,57 @@ def check_redirect_uri(uri: str, *, production: bool) -> None:
     (``com.example.app:/callback``): no browser reads a host in it, so it needs none of the host rules, only a
     path and no fragment. ``javascript:``, ``data:`` and every other scheme without a dot are refused.
     """
-    _check_characters(uri)
+    _check_characters(uri, what)
     if _PRIVATE_USE.match(uri):
-        _check_private_use(uri)
+        _check_private_use(uri, what)
         return
     try:
         parts = urlsplit(uri)
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
     except ValueError:
-        raise InvalidRedirectUri(f"redirect URI {uri!r} is not a valid URL") from None
+        raise InvalidRedirectUri(f"{what} {uri!r} is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not host:
-        raise InvalidRedirectUri(f"redirect URI {uri!r} must be an absolute http(s) URL")
+        raise InvalidRedirectUri(f"{what} {uri!r} must be an absolute http(s) URL")
     if parts.fragment or "#" in uri:
-        raise InvalidRedirectUri(f"redirect URI {uri!r} must not have a fragment (RFC 6749 §3.1.2)")
+        raise InvalidRedirectUri(f"{what} {uri!r} must not have a fragment (RFC 6749 §3.1.2)")
     if "@" in parts.netloc:
-        raise InvalidRedirectUri(f"redirect URI {uri!r} must not name a user before the host (no '@' there)")
-    _check_host(uri, parts.netloc, host)
+        raise InvalidRedirectUri(f"{what} {uri!r} must not name a user before the host (no '@' there)")
+    _check_host(uri, parts.netloc, host, what)
     if production and parts.scheme == "http" and not is_loopback(host):
         # RFC 9700 §2.6: plain http only for loopback; elsewhere the code would cross the network in clear
-        raise InvalidRedirectUri(
-            f"redirect URI {uri!r} must be https:// in production (http:// only for loopback addresses)"
-        )
+        raise InvalidRedirectUri(f"{what} {uri!r} must be https:// in production (http:// only for loopback addresses)")
 
 
-def _check_private_use(uri: str) -> None:
+def _check_private_use(uri: str, what: str) -> None:
     scheme, _, rest = uri.partition(":")
     if "#" in rest:
-        raise InvalidRedirectUri(f"redirect URI {uri!r} must not have a fragment (RFC 6749 §3.1.2)")
+        raise InvalidRedirectUri(f"{what} {uri!r} must not have a fragment (RFC 6749 §3.1.2)")
     if not rest.startswith("/") or rest.startswith("//"):
         # RFC 8252 §7.1: one slash after the scheme; with two, a parser reads an authority (a host) there
-        raise InvalidRedirectUri(f"redirect URI {uri!r} must be scheme:/path for a private-use scheme (RFC 8252 §7.1)")
+        raise InvalidRedirectUri(f"{what} {uri!r} must be scheme:/path for a private-use scheme (RFC 8252 §7.1)")
 
 
-def _check_characters(uri: str) -> None:
+def _check_characters(uri: str, what: str) -> None:
     bad = next((c for c in uri if c not in _URI_CHARACTERS), None)
     if bad is None:
         if _LONE_PERCENT.search(uri):
-            raise InvalidRedirectUri(f"redirect URI {uri!r} has a '%' that does not start a percent-encoding")
+            raise InvalidRedirectUri(f"{what} {uri!r} has a '%' that does not start a percent-encoding")
         return
     if bad == " ":
-        what = "a space"
+        found = "a space"
     elif bad < " " or bad == "\x7f":
-        what = f"a control character (U+{ord(bad):04X})"
+        found = f"a control character (U+{ord(bad):04X})"
     elif bad == "\\":
-        what = "a backslash, which browsers read as '/'"
+        found = "a backslash, which browsers read as '/'"
     elif not bad.isascii():
-        what = f"a non-ASCII character (U+{ord(bad):04X}): write the host in its xn-- form and percent-encode the rest"
+        found = f"a non-ASCII character (U+{ord(bad):04X}): write the host in its xn-- form and percent-encode the rest"
     else:
-        what = f"{bad!r}, which a URI cannot hold: percent-encode it"
-    raise InvalidRedirectUri(f"redirect URI {uri!r} has {what}")
+        found = f"{bad!r}, which a URI cannot hold: percent-encode it"
+    raise InvalidRedirectUri(f"{what} {uri!r} has {found}")
 
 
-def _check_host(uri: str, netloc: str, host: str) -> None:
+def _check_host(uri: str, netloc: str, host: str, what: str) -> None:
     """``host`` is Python's reading of it (lower case, brackets removed)."""
     if netloc.startswith("["):
         try:
@@ -409,11 +430,11 @@ def _check_host(uri: str, netloc: str, host: str) -> None:
             ipaddress.IPv6Address(host)
         except ValueError:
             raise InvalidRedirectUri(
-                f"redirect URI {uri!r} must have an IPv6 address between '[' and ']' as its host"
+                f"{what} {uri!r} must have an IPv6 address between '[' and ']' as its host"
             ) from None
         return
     if not _DNS_NAME.fullmatch(host):
-        raise InvalidRedirectUri(f"redirect URI {uri!r} must have a host name of letters, digits, '-', '_' and dots")
+        raise InvalidRedirectUri(f"{what} {uri!r} must have a host name of letters, digits, '-', '_' and dots")
     last = host.removesuffix(".").rsplit(".", 1)[-1]
     if _NUMBER.fullmatch(last):
         try:
@@ -422,5 +443,5 @@ def _check_host(uri: str, netloc: str, host: str) -> None:
             plain = False
         if not plain:
             raise InvalidRedirectUri(
-                f"redirect URI {uri!r} has a host browsers read as an IPv4 address: write it as four decimal numbers"
+                f"{what} {uri!r} has a host browsers read as an IPv4 address: write it as four decimal numbers"
             )

@@ -100,6 +100,7 @@ def client_values(client: ClientRecord) -> dict[str, object]:
         "jwks": client.jwks,
         "jwks_uri": client.jwks_uri,
         "id_token_alg": client.id_token_alg,
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris) or None,
     }
 
 
@@ -122,4 +123,5 @@ def _record(row: Row[tuple[object, ...]]) -> ClientRecord:
         jwks=m["jwks"],
         jwks_uri=m["jwks_uri"],
         id_token_alg=m["id_token_alg"],
+        post_logout_redirect_uris=tuple(m["post_logout_redirect_uris"] or ()),
     )

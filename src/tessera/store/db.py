@@ -8,6 +8,13 @@ own, so reads run without a transaction around them (:func:`reader`): no ``BEGIN
 no ``ROLLBACK`` when the connection goes back to the pool. On PostgreSQL that saves two round trips per read.
 The hottest statements skip ``Connection`` altogether: see :mod:`tessera.store.raw`.
 
+Every PostgreSQL connection is to a primary: libpq's ``target_session_attrs=read-write`` is set unless the URL
+sets it (to ``read-write`` or ``primary``; anything else is refused), so a URL that names a standby, or several
+hosts of which some are standbys (``?host=a:5432&host=b:5432``), never gives a connection that reads what a
+standby has not replayed yet, such as a token revoked a moment ago on the primary. After a failover the pool's
+next connection finds the new primary by itself; until one exists, opening one fails, and requests are answered
+503 (:mod:`tessera.store.failures`).
+
 PostgreSQL connections that died while idle in the pool (the server restarted, a proxy or firewall reset them)
 are noticed at checkout without a round trip: see :func:`_drop_dead_connections`.
 
@@ -30,7 +37,7 @@ from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
-from tessera.errors import StoreError
+from tessera.errors import ConfigError, StoreError
 
 __all__ = [
     "WRITE",
@@ -42,6 +49,8 @@ __all__ = [
     "sqlite_file",
 ]
 
+#: the libpq ``target_session_attrs`` that reach a primary only (PostgreSQL 14 reports the state: no round trip)
+_PRIMARY_ONLY = ("read-write", "primary")
 #: execution option marking a connection whose transaction writes
 WRITE = {"tessera_write": True}
 _READ = {"tessera_read": True}
@@ -110,14 +119,22 @@ def make_engine(url: str, *, counter: StatementCounter | None = None, pool_size:
         if path is not None:
             _configure_sqlite_file(engine, path)
     else:
+        connect_args: dict[str, Any] = {"connect_timeout": 5}
+        attrs = parsed.query.get("target_session_attrs")
+        if attrs is None:
+            connect_args["target_session_attrs"] = "read-write"
+        elif attrs not in _PRIMARY_ONLY:
+            raise ConfigError(
+                "the database URL's target_session_attrs must be read-write or primary: Tessera reads what it wrote"
+            )
         engine = create_engine(
             url,
             pool_size=pool_size,
             max_overflow=2 * pool_size,
             pool_recycle=1800,
             pool_timeout=10,
-            # a database that accepts no connection answers 503 in seconds, not after the OS gives up
-            connect_args={"connect_timeout": 5},
+            # a database that accepts no connection answers 503 in seconds, not after the OS gives up (per host)
+            connect_args=connect_args,
         )
         event.listen(engine, "checkout", _drop_dead_connections)
     if counter is not None:

@@ -54,6 +54,9 @@ __all__ = [
 ]
 
 _DIGEST = String(64)
+#: up to 255 characters: a client ID metadata document's URL; SQLite keeps the declared 64 it was created with and
+#: does not enforce it (migration 0012_cimd_client_ids)
+_CLIENT_ID = String(255).with_variant(String(64), "sqlite")
 
 metadata = MetaData()
 
@@ -76,7 +79,7 @@ users = Table(
 clients = Table(
     "clients",
     metadata,
-    Column("client_id", String(64), primary_key=True),
+    Column("client_id", _CLIENT_ID, primary_key=True),
     Column("secret_digest", _DIGEST, nullable=True),
     Column("name", String(200), nullable=False),
     Column("redirect_uris", JSON, nullable=False),
@@ -96,6 +99,8 @@ clients = Table(
     Column("jwks_uri", Text, nullable=True),
     # the ID token's signing algorithm when not RS256
     Column("id_token_alg", String(8), nullable=True),
+    # where the end-session endpoint may send people after sign-out (RP-Initiated Logout 1.0 §3.1)
+    Column("post_logout_redirect_uris", JSON, nullable=True),
 )
 
 authorization_codes = Table(

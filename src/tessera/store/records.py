@@ -57,6 +57,8 @@ class ClientRecord:
     jwks_uri: str | None = None
     #: the ID token's signing algorithm (``ES256``), or ``None`` for the default, ``RS256``
     id_token_alg: str | None = None
+    #: where the end-session endpoint may send people after sign-out (RP-Initiated Logout 1.0 §3.1)
+    post_logout_redirect_uris: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

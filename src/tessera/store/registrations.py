@@ -9,7 +9,7 @@ requests race for it.
 
 import dataclasses
 
-from sqlalchemy import ColumnElement, delete, exists, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, insert, or_, select, update
 
 from tessera.errors import NotFound
 from tessera.store.clients import client_values
@@ -87,14 +87,20 @@ class RegistrationTable:
             )
 
     def purge_unused(self, registered_before: int) -> int:
-        """Delete the clients registered over HTTP before ``registered_before`` that were never used: no token,
-        code or consent of theirs exists. How many."""
+        """Delete the clients registered over HTTP, or stored from a client ID metadata document (their
+        ``client_id`` is a URL), before ``registered_before`` that were never used: no token, code or consent of
+        theirs exists. How many."""
+        registered = select(_registrations.c.client_id).where(_registrations.c.created_at < registered_before)
+        document = and_(
+            _clients.c.created_at < registered_before,
+            or_(_clients.c.client_id.startswith("https://"), _clients.c.client_id.startswith("http://")),
+        )
         unused = (
-            select(_registrations.c.client_id)
-            .where(_registrations.c.created_at < registered_before)
-            .where(~exists().where(_tokens.c.client_id == _registrations.c.client_id))
-            .where(~exists().where(_codes.c.client_id == _registrations.c.client_id))
-            .where(~exists().where(_consents.c.client_id == _registrations.c.client_id))
+            select(_clients.c.client_id)
+            .where(or_(_clients.c.client_id.in_(registered), document))
+            .where(~exists().where(_tokens.c.client_id == _clients.c.client_id))
+            .where(~exists().where(_codes.c.client_id == _clients.c.client_id))
+            .where(~exists().where(_consents.c.client_id == _clients.c.client_id))
         )
         with self._db.write() as conn:
             ids = list(conn.execute(unused).scalars())

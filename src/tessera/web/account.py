@@ -10,11 +10,13 @@ always the one signed in.
 """
 
 import datetime
+from urllib.parse import urlsplit
 
 from flask import flash, get_flashed_messages, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from tessera.server.audit import Event
+from tessera.server.clients import is_document_url
 from tessera.web.context import current_server
 from tessera.web.security import check_csrf, csrf_token, current_user
 
@@ -25,6 +27,12 @@ def _day(at: int | None) -> str | None:
     if at is None:
         return None
     return datetime.datetime.fromtimestamp(at, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _shown(client_id: str, name: str) -> str:
+    """What the page calls a client: its name, or for a client ID metadata document's client the host the
+    document came from, which is what the server vouches for (the name is the document's own)."""
+    return urlsplit(client_id).netloc if is_document_url(client_id) else name
 
 
 def account() -> ResponseReturnValue:
@@ -47,12 +55,14 @@ def account() -> ResponseReturnValue:
                 user=user.username,
                 detail={"via": "account", "scope": app.scope, "revoked": len(revoked)},
             )
-            flash(f"{app.name} no longer has access to your account.")
+            flash(f"{_shown(app.client_id, app.name)} no longer has access to your account.")
         return redirect(url_for("account"), code=303)
     apps = [
         {
             "client_id": a.client_id,
-            "name": a.name,
+            "name": _shown(a.client_id, a.name),
+            # a client ID metadata document's client: the name it gives itself, beside its host
+            "calls_itself": a.name if is_document_url(a.client_id) else None,
             "scopes": a.scope.split(),
             "granted": _day(a.granted_at),
             "last_used": _day(a.last_used),

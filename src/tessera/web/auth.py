@@ -4,6 +4,7 @@ up and counted in its normal form (:func:`tessera.server.accounts.normalise_user
 
 from urllib.parse import parse_qs, urlsplit
 
+from authlib.oauth2 import OAuth2Error
 from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
@@ -46,13 +47,16 @@ def _client_name(next_url: str) -> str | None:
     if parts.path != "/authorize":
         return None
     query = parse_qs(parts.query)
-    client = current_server().query_client(query.get("client_id", [""])[0])
+    try:
+        client = current_server().query_client(query.get("client_id", [""])[0])
+    except OAuth2Error:  # a client ID metadata document that cannot be used: /authorize will say so
+        return None
     if client is None:
         return None
     redirect_uri = query.get("redirect_uri", [""])[0]
     if client.check_redirect_uri(redirect_uri):
         allow_form_redirect(redirect_uri)
-    return client.name
+    return client.document_host or client.name
 
 
 def _form(error: str | None = None, username: str = "") -> str:

@@ -6,7 +6,16 @@ The page names every resource (RFC 8707) the request asks for, by its name and U
 to reach those APIs, with the checked scopes. A remembered consent is used only when it covers the scopes and
 the resources asked for.
 
-An unknown client or an unregistered redirect URI is shown here and never redirected (RFC 6749 §4.1.2.1).
+An unknown client or an unregistered redirect URI is shown here and never redirected (RFC 6749 §4.1.2.1); so is
+a client ID metadata document that cannot be used. For a client such a document describes, the page names the
+host the document came from first, and the name the document gives itself only beside it: the server vouches
+for the host, not the name.
+
+The endpoint takes GET and POST (OpenID Connect Core §3.1.2.1). A POST is either the consent form's answer (to the
+request's own URL, the parameters in its query; the form holds the CSRF token, the decision and the scopes) or a
+client's authorization request sent as a form, its parameters in the body: one that names ``client_id`` or
+``response_type`` in its body is the latter, and is answered as its GET (:func:`tessera.web.boundary.as_get`), so
+that it is never read as consent and the rest of this page handles one kind of request.
 """
 
 from typing import Any
@@ -17,8 +26,10 @@ from flask.typing import ResponseReturnValue
 
 from tessera.server.audit import Event
 from tessera.server.authorization import TesseraServer
+from tessera.server.client_documents import ClientDocumentError
 from tessera.server.grants import Approval, AuthorizationCodeGrant
 from tessera.web import prompt
+from tessera.web.boundary import as_get
 from tessera.web.context import current_server
 from tessera.web.security import SignedIn, allow_form_redirect, check_csrf, csrf_token, current_session
 
@@ -27,6 +38,8 @@ __all__ = ["authorize"]
 
 #: the parameters the authorization endpoint refuses to see twice (RFC 6749 §3.1), as Authlib checks them
 _SINGLE = ("response_type", "client_id", "redirect_uri", "scope", "state")
+#: what only an authorization request carries in its body, never the consent form
+_REQUEST_IN_BODY = ("client_id", "response_type")
 _CHARACTERS = "The request contains characters that are not allowed."
 
 
@@ -45,6 +58,8 @@ def _explain(error: OAuth2Error) -> str:
     repeated = next((name for name in _SINGLE if len(request.args.getlist(name)) > 1), None)
     if repeated is not None:
         return f"The application sent '{repeated}' more than once."
+    if isinstance(error, ClientDocumentError):  # its reason is in the server's words, never the document's
+        return f"The application's metadata document (its 'client_id') cannot be used: {error.reason}."
     if error.error == "invalid_client":
         if not request.args.get("client_id"):
             return "The application that sent you here did not say which application it is ('client_id' is missing)."
@@ -70,6 +85,8 @@ def _redirect_with_error(error: OAuth2Error) -> Response:
 
 
 def authorize() -> ResponseReturnValue:
+    if request.method == "POST" and any(name in request.form for name in _REQUEST_IN_BODY):
+        return as_get()  # a client's authorization request sent as a form POST, not consent
     server = current_server()
     if len(request.query_string) > 8192:
         return render_template(
@@ -129,6 +146,7 @@ def authorize() -> ResponseReturnValue:
         "consent/consent.html",
         csrf_token=csrf_token(),
         client_name=client.name,
+        client_host=client.document_host,
         username=user.username,
         scopes=[(s, descriptions.get(s, "")) for s in requested],
         resources=[(r.name, r.uri) for r in resources],

@@ -1,0 +1,1 @@
+"""An MCP server protected by Tessera (see server.py; needs the ``mcp`` extra)."""

@@ -1,0 +1,3 @@
+from .end_session import EndSessionEndpoint, EndSessionRequest
+
+__all__ = ["EndSessionEndpoint", "EndSessionRequest"]
