@@ -150,16 +150,24 @@ def test_a_live_access_token_is_a_true_positive_and_its_family_is_revoked(
     event = json.loads(record.getMessage())
     assert (event["event"], event["outcome"], event["reason"]) == ("token.leak_reported", "success", "revoked")
     assert event["client_id"] == web_client.client_id and event["detail"]["url"].startswith("https://github.com/")
+    assert event["user"] == "alice"  # named as every audit event names a user, so `audit list --user` finds it
     assert issued["access_token"] not in caplog.text and issued["refresh_token"] not in caplog.text
 
 
 def test_a_live_refresh_token_reported_with_the_older_key_revokes_the_family(
-    world: World, signers: tuple[Signer, Signer], web_client: RegisteredClient, user: object, service: RegisteredClient
+    world: World,
+    signers: tuple[Signer, Signer],
+    web_client: RegisteredClient,
+    user: object,
+    service: RegisteredClient,
+    store: Store,
 ) -> None:
     issued = _user_tokens(world.client, web_client)
     status, body = _report(world.client, signers[1], issued["refresh_token"])
     assert status == 200 and body[0]["label"] == "true_positive"
     assert not _active(world.client, service, issued["access_token"])
+    (event,) = [e for e in store.audit.list(user="alice") if e.event == "token.leak_reported"]
+    assert event.client_id == web_client.client_id and event.reason == "revoked"
 
 
 def test_anything_else_is_a_false_positive_and_nothing_else_is_touched(

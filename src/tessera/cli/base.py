@@ -79,9 +79,13 @@ def load_settings(*, for_server: bool = False) -> Settings:
 
 def store_of(settings: Settings | None = None) -> Store:
     """The store; with ``TESSERA_REDIS_URL``, every client or user it changes is announced to the server
-    processes (which then drop their cached copy at once, instead of within 5 s)."""
+    processes (which then drop their cached copy at once, instead of within 5 s). Its connections are closed when
+    the command ends, however it ends."""
     settings = settings or load_settings()
     store = Store(make_engine(settings.database_url))
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(store.close)
     if settings.redis_url:
         store.listen(_ChangeAnnouncer(settings))
     return store

@@ -43,7 +43,7 @@ from authlib.oauth2.rfc7591 import (
 from authlib.oauth2.rfc7592 import ClientConfigurationEndpoint
 
 from tessera.config import Settings, is_loopback
-from tessera.errors import InvalidClientMetadata, InvalidInput, InvalidRedirectUri
+from tessera.errors import InvalidClientMetadata, InvalidInput, InvalidRedirectUri, NotFound
 from tessera.server.audit import Event
 from tessera.server.authorization import TesseraServer
 from tessera.server.clients import NONE, SECRET_METHODS, OAuthClient
@@ -518,19 +518,30 @@ class ClientConfiguration(ClientConfigurationEndpoint):
             )
         except InvalidClientMetadata as exc:
             raise _refusal(exc) from None
+        except NotFound:
+            raise _gone() from None
         context.clients.forget(client.client_id)
         context.audit.emit(Event.CLIENT_UPDATED, client_id=client.client_id, detail={"via": "registration"})
         return OAuthClient(record, clock=context.clock)
 
     def delete_client(self, client: OAuthClient, request: JsonRequest) -> None:
         context = self.server.context
-        revoked = context.store.clients.delete(client.client_id)
+        try:
+            revoked = context.store.clients.delete(client.client_id)
+        except NotFound:
+            raise _gone() from None
         context.clients.forget(client.client_id)
         # one "not before" event for every token of the client, as `tessera clients delete` sends
         context.revocations.revoked(revoked, client_id=client.client_id)
         context.audit.emit(
             Event.CLIENT_DELETED, client_id=client.client_id, detail={"via": "registration", "revoked": len(revoked)}
         )
+
+
+def _gone() -> InvalidTokenError:
+    """A client deleted by another request since this one found it: its registration access token went with it,
+    and RFC 7592 section 2 answers a client that does not exist with 401."""
+    return InvalidTokenError("The registration access token is not valid.")
 
 
 def _address(request: HttpRequest, trusted_proxies: int) -> str | None:

@@ -174,12 +174,12 @@ class LeakJudge:
         live = self._live(entry.token.strip())
         if live is None:
             return Verdict(entry.token, entry.type, FALSE_POSITIVE)
-        grant_id, client_id, user_id, token_digest = live
+        grant_id, client_id, username, token_digest = live
         revoked = self._revoke_grant(grant_id)
         self._audit.emit(
             Event.TOKEN_LEAK_REPORTED,
             client_id=client_id,
-            user=user_id,
+            user=username,
             reason="revoked",
             detail={
                 "via": via,
@@ -193,7 +193,8 @@ class LeakJudge:
         return Verdict(entry.token, entry.type, TRUE_POSITIVE)
 
     def _live(self, token: str) -> tuple[str, str, str | None, str] | None:
-        """The family, client, user and digest of a token that works right now; None for anything else."""
+        """The family, client, username (as every audit event names a user) and digest of a token that works
+        right now; None for anything else."""
         try:
             kind = parse(token)
         except MalformedToken:
@@ -201,21 +202,18 @@ class LeakJudge:
         token_digest = digest(token)
         now = self._now()
         if kind is TokenKind.ACCESS:
-            active = self._tokens.active(token_digest, now)
-            ref = None if active is None else self._tokens.ref(token_digest, refresh=False)
-            if active is None or ref is None:
-                return None
-            return ref.grant_id, active.client_id, None if active.user_id is None else str(active.user_id), token_digest
-        if kind is TokenKind.REFRESH:
+            live = self._tokens.active(token_digest, now) is not None
+        elif kind is TokenKind.REFRESH:
             record = self._tokens.refresh(token_digest)
-            usable = (
+            live = (
                 record is not None
                 and record.revoked_at is None
                 and record.refresh_used_at is None
                 and record.refresh_expires_at > now
             )
-            if record is None or not usable:
-                return None
-            user = None if record.user_id is None else str(record.user_id)
-            return record.grant_id, record.client_id, user, token_digest
-        return None
+        else:
+            return None
+        ref = self._tokens.ref(token_digest, refresh=kind is TokenKind.REFRESH) if live else None
+        if ref is None:
+            return None
+        return ref.grant_id, ref.client_id, ref.username, token_digest
