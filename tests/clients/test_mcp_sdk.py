@@ -338,13 +338,17 @@ async def _sign_in_call_refresh_revoke(world: World) -> None:
                 # tessera tokens revoke: the next call is refused (401), and the client can only ask alice again
                 # (one pair is live: each refresh revoked the pair it replaced)
                 assert _revoke(world, client_id).startswith("Revoked 1 token pair ")
+                answered = len(seen.at(world.mcp_url))
                 person.present = False
                 await client.call_tool("whoami", {})
                 pytest.fail("a call went through after tessera tokens revoke")
         except BaseExceptionGroup as group:
             if not _nobody_there(group):
                 raise
-    assert seen.at(world.mcp_url)[-1][0] == 401 and 'error="invalid_token"' in seen.at(world.mcp_url)[-1][1]
+    # the call with the revoked token is refused as such; what the SDK sends after it (a refresh that fails, a request
+    # without a token that starts sign-in again) may differ from run to run
+    status, challenge = seen.at(world.mcp_url)[answered]
+    assert status == 401 and 'error="invalid_token"' in challenge
     assert len(person.asked) == 2
     await person.close()
 

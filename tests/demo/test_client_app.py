@@ -224,7 +224,8 @@ def test_an_expiring_token_is_refreshed_and_rotated(start_demo) -> None:
         page = person.get("/protected")
         assert "used the refresh token to get" in page.text
         assert "200 OK" in _call(page.text, "/api/data")
-        assert re.search(r'class="lifetime">[45] s<', page.text)
+        # a fresh 5 s token; a second or more may pass on a busy machine before the page shows what is left
+        assert re.search(r'class="lifetime">[1-5] s<', page.text)
 
 
 def test_two_requests_at_once_refresh_once(start_demo) -> None:
