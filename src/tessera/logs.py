@@ -63,12 +63,20 @@ def iso_time(at: float) -> str:
 
 
 class TextFormatter(logging.Formatter):
-    """:data:`FORMAT`'s readable line; ``asctime`` as :class:`logging.Formatter` writes it, its second's text kept
-    (the access line and audit events come many to a second)."""
+    """:data:`FORMAT`'s readable line, as :class:`logging.Formatter` writes it, made with less of its machinery: the
+    fields put in by hand, and the text of ``asctime``'s second kept (the access line and audit events come many
+    to a second). A record with an exception or a stack goes through :class:`logging.Formatter` as it is."""
 
     def __init__(self) -> None:
         super().__init__(FORMAT)
         self._second: tuple[int, str] = (-1, "")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info or record.exc_text or record.stack_info:
+            return super().format(record)
+        record.message = message = record.getMessage()
+        record.asctime = asctime = self.formatTime(record)
+        return f"{asctime} {record.levelname} {record.name} {message}"
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
         second = int(record.created)
@@ -121,7 +129,7 @@ def encoded_record(name: str, level: int, at: float, message: str, encoded: str)
     time, the thread and the process."""
     prototype = _prototypes.get((name, level))
     if prototype is None:
-        made = logging.LogRecord(name, level, __file__, 0, "%s", None, None)
+        made = logging.LogRecord(name, level, __file__, 0, "", None, None)
         made.thread = made.threadName = made.process = made.processName = None
         prototype = _prototypes[name, level] = dict(made.__dict__)
     record = logging.LogRecord.__new__(logging.LogRecord)
@@ -130,7 +138,8 @@ def encoded_record(name: str, level: int, at: float, message: str, encoded: str)
     fields["created"] = at
     fields["msecs"] = int((at - int(at)) * 1000) + 0.0  # as LogRecord does
     fields["relativeCreated"] = (at - _START) * 1000
-    fields["args"] = (message,)
+    fields["msg"] = message  # as it is: no args, no %-formatting
+    fields["args"] = None
     fields["tessera_json"] = encoded
     return record
 
