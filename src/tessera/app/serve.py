@@ -85,7 +85,7 @@ def check_signing_keys(settings: Settings) -> None:
     from tessera.server.keys import KeyEncryption, Keyring
     from tessera.store import Store, make_engine
 
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, prepared_statements=settings.prepared_statements)
     try:
         store = Store(engine)
         keyring = Keyring(store.signing_keys, KeyEncryption.from_settings(settings), id_token_ttl=settings.id_token_ttl)

@@ -81,7 +81,7 @@ def store_of(settings: Settings | None = None) -> Store:
     """The store; with ``TESSERA_REDIS_URL``, every client or user it changes is announced to the server
     processes (which then drop their cached copy at once, instead of within 5 s)."""
     settings = settings or load_settings()
-    store = Store(make_engine(settings.database_url))
+    store = Store(make_engine(settings.database_url, prepared_statements=settings.prepared_statements))
     if settings.redis_url:
         store.listen(_ChangeAnnouncer(settings))
     return store
