@@ -18,11 +18,12 @@ happens.
 ``INSERT`` per issuance, designed and measured so. Writing the event in the same transaction would add a
 statement to every issuance and make the issuance fail whenever the audit row does (a full disk for the audit
 table, a lock). So under ``tessera serve`` (:meth:`AuditTrail.start`, called when a worker starts)
-:meth:`AuditTrail.emit` builds the event (a few microseconds, no I/O) and queues it; a writer thread logs the
-queued events and inserts them, many rows to one statement, every :data:`WRITE_INTERVAL` seconds. The request
-never waits for the audit trail and never fails because of it. The price: an event reaches the table a fraction
-of a second after the response, and a worker killed with ``SIGKILL`` loses what it had queued (at most
-:data:`WRITE_INTERVAL` seconds of events; a graceful stop writes everything). When a batch cannot be written
+:meth:`AuditTrail.emit` queues the event as a tuple (under a microsecond, no I/O); a writer thread makes each
+queued event's row and log line from it, logs the lines (stderr flushed once per batch) and inserts the rows,
+many to one statement, every :data:`WRITE_INTERVAL` seconds. The request never waits for the audit trail and
+never fails because of it. The price: an event reaches the table a fraction of a second after the response, and
+a worker killed with ``SIGKILL`` loses what it had queued or was writing (at most :data:`WRITE_INTERVAL` seconds
+of events, rows and lines; a graceful stop writes everything). When a batch cannot be written
 (the database is away), the events are still on the log, and a warning says how many rows are missing.
 
 Anywhere else (the commands, the tests, ``tessera demo``, the app under another WSGI server) each event is
