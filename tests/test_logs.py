@@ -27,3 +27,14 @@ def test_the_text_line_is_loggings_own_line() -> None:
             assert line == theirs.format(_record("request path=%s status=%d", ("/oauth/token", 200), at=at, exc=exc))
             assert "WARNING tessera.access request path=/oauth/token status=200" in line
             assert ("ValueError: boom" in line) is exc
+
+
+def test_iso_time_is_utc_with_milliseconds() -> None:
+    import time
+
+    from tessera.logs import iso_time
+
+    for at in (0.0, 1_764_633_600.0, 1_764_633_600.0005, 1_764_633_600.999, 1_764_633_601.5, 1_764_633_600.25):
+        expected = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(at))) + f".{int(at % 1 * 1000):03d}Z"
+        assert iso_time(at) == expected
+    assert iso_time(1_764_633_600.25) == "2025-12-02T00:00:00.250Z"

@@ -249,3 +249,20 @@ def test_an_event_with_awkward_values_is_the_same_in_both_log_formats_and_the_ro
     json_line = JsonFormatter().format(record)
     assert json_line == json.dumps({"time": fields["time"], "level": "INFO", "logger": "tessera.audit", **fields},
                                    separators=(",", ":"))  # fmt: skip
+
+
+def test_details_are_encoded_as_json_dumps_does_whatever_came_before() -> None:
+    """The JSON of a detail is what ``json.dumps`` writes, including after an equal-looking detail of other types
+    (``True`` and ``1`` are equal keys in Python) and for one that cannot be a key."""
+    from tessera.server.audit import _detail_json
+
+    for detail in (
+        {"grant_type": "client_credentials", "scope": "api"},
+        {"grant_type": "client_credentials", "scope": "api"},
+        {"revoked": 1},
+        {"revoked": True},
+        {"revoked": 1.0},
+        {"via": "cli", "scopes": ["a", "b"]},
+        {"via": "ünï\\"},
+    ):
+        assert _detail_json(detail) == json.dumps(detail, separators=(",", ":"))

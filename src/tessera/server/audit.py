@@ -104,7 +104,26 @@ def as_json(event: AuditRecord) -> dict[str, object]:
     }
 
 
-_detail_json = json.JSONEncoder(separators=(",", ":")).encode  # made once: json.dumps(separators=) makes one a call
+_detail_encoder = json.JSONEncoder(separators=(",", ":")).encode  # made once: json.dumps(separators=) makes one a call
+_details: dict[tuple[tuple[str, object], ...], str] = {}  # detail's JSON by its items: a few kinds recur endlessly
+
+
+def _detail_json(detail: Mapping[str, object]) -> str:
+    """``detail`` as JSON text. One whose values are all strings (a grant type and a scope, ``via``) is encoded once
+    and looked up after that, the encoder costing several times the look-up; only those are kept, so a key made of
+    other values (``True`` equals ``1``) never finds another's text."""
+    try:
+        key = tuple(detail.items())
+        return _details[key]
+    except KeyError:
+        encoded = _detail_encoder(detail)
+        if all(type(value) is str for value in detail.values()):
+            if len(_details) >= 1024:  # many distinct scopes: start again rather than grow
+                _details.clear()
+            _details[key] = encoded
+        return encoded
+    except TypeError:  # a value that cannot be a key (a list)
+        return _detail_encoder(detail)
 
 
 def _text(value: str | None) -> str:
