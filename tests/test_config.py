@@ -326,6 +326,9 @@ def test_server_sizes_and_log_level_are_read_and_checked() -> None:
     assert "TESSERA_THREADS" in _refused({"TESSERA_THREADS": "0"})
     assert "TESSERA_POOL_SIZE" in _refused({"TESSERA_POOL_SIZE": "many"})
     assert "TESSERA_LOG_LEVEL" in _refused({"TESSERA_LOG_LEVEL": "verbose"})
+    assert Settings().prepared_statements is True
+    assert Settings.from_env({"TESSERA_PREPARED_STATEMENTS": "OFF"}).prepared_statements is False
+    assert "TESSERA_PREPARED_STATEMENTS must be one of on, off" in _refused({"TESSERA_PREPARED_STATEMENTS": "0"})
 
 
 def test_settings_for_a_command_skip_only_what_a_server_needs() -> None:

@@ -234,6 +234,9 @@ class Settings:
     threads: int = 4
     #: PostgreSQL connections each process keeps open (up to twice as many more for a burst)
     pool_size: int = 5
+    #: PostgreSQL server-side prepared statements (psycopg prepares a statement on a connection the fifth time it
+    #: runs there); off behind a pooler in transaction mode that cannot keep them (PgBouncer before 1.21)
+    prepared_statements: bool = True
     #: the level of every logger Tessera configures (the access line is INFO)
     log_level: str = "INFO"
     #: ``text`` (one readable line per record) or ``json`` (one JSON object per line; tessera.logs)
@@ -339,6 +342,7 @@ class Settings:
             purge_pause=_seconds(env, "TESSERA_PURGE_PAUSE", cls.purge_pause, 0, 10),
             threads=_int(env, "TESSERA_THREADS", cls.threads, 1, 64, unit="threads"),
             pool_size=_int(env, "TESSERA_POOL_SIZE", cls.pool_size, 1, 100, unit="connections"),
+            prepared_statements=_choice(env, "TESSERA_PREPARED_STATEMENTS", ("on", "off")) == "on",
             log_level=_log_level(env.get("TESSERA_LOG_LEVEL", "").strip() or cls.log_level),
             log_format=_choice(env, "TESSERA_LOG_FORMAT", ("text", "json")),  # type: ignore[arg-type]
             audit=_choice(env, "TESSERA_AUDIT", ("on", "log", "off")),  # type: ignore[arg-type]
