@@ -326,6 +326,9 @@ def test_server_sizes_and_log_level_are_read_and_checked() -> None:
     assert "TESSERA_THREADS" in _refused({"TESSERA_THREADS": "0"})
     assert "TESSERA_POOL_SIZE" in _refused({"TESSERA_POOL_SIZE": "many"})
     assert "TESSERA_LOG_LEVEL" in _refused({"TESSERA_LOG_LEVEL": "verbose"})
+    assert Settings().prepared_statements is True
+    assert Settings.from_env({"TESSERA_PREPARED_STATEMENTS": "OFF"}).prepared_statements is False
+    assert "TESSERA_PREPARED_STATEMENTS must be one of on, off" in _refused({"TESSERA_PREPARED_STATEMENTS": "0"})
 
 
 def test_settings_for_a_command_skip_only_what_a_server_needs() -> None:
@@ -377,3 +380,12 @@ def test_registration_settings() -> None:
     assert "TESSERA_REGISTRATION must be off, token or open" in _refused({"TESSERA_REGISTRATION": "yes"})
     assert "TESSERA_REGISTRATION_SCOPES" in _refused({"TESSERA_REGISTRATION_SCOPES": 'api "quoted"'})
     assert "TESSERA_REGISTRATION_LIMIT" in _refused({"TESSERA_REGISTRATION_LIMIT": "lots"})
+
+
+def test_the_purge_pause_is_seconds_with_a_fraction() -> None:
+    assert Settings.from_env({}).purge_pause == 0.05
+    assert Settings.from_env({"TESSERA_PURGE_PAUSE": "0"}).purge_pause == 0
+    assert Settings.from_env({"TESSERA_PURGE_PAUSE": "0.5"}).purge_pause == 0.5
+    assert _refused({"TESSERA_PURGE_PAUSE": "soon"}) == "TESSERA_PURGE_PAUSE must be a number of seconds, not 'soon'"
+    for bad in ("-1", "11", "nan", "inf"):
+        assert _refused({"TESSERA_PURGE_PAUSE": bad}).startswith("TESSERA_PURGE_PAUSE must be between 0 and 10")

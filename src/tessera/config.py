@@ -97,6 +97,20 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int, u
     return value
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    """A number of seconds that may have a fraction (``0.05``)."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not low <= value <= high:  # NaN too
+        raise ConfigError(f"{name} must be between {low:g} and {high:g} seconds, not {raw.strip()}")
+    return value
+
+
 def parse_limits(value: str) -> tuple[RateLimitItem, ...]:
     """``"5/minute;20/hour"`` -> limit items; ``""``, ``"off"`` or ``"none"`` -> none. Raises ``ValueError`` if
     malformed."""
@@ -220,6 +234,9 @@ class Settings:
     threads: int = 4
     #: PostgreSQL connections each process keeps open (up to twice as many more for a burst)
     pool_size: int = 5
+    #: PostgreSQL server-side prepared statements (psycopg prepares a statement on a connection the fifth time it
+    #: runs there); off behind a pooler in transaction mode that cannot keep them (PgBouncer before 1.21)
+    prepared_statements: bool = True
     #: the level of every logger Tessera configures (the access line is INFO)
     log_level: str = "INFO"
     #: ``text`` (one readable line per record) or ``json`` (one JSON object per line; tessera.logs)
@@ -253,6 +270,8 @@ class Settings:
     client_id_metadata: bool = False
     #: seconds between two purges that ``tessera serve`` runs itself (one node at a time); 0: none
     purge_interval: int = 0
+    #: seconds that purge waits after each batch, leaving the database's CPU to requests (see docs/deployment.md)
+    purge_pause: float = 0.05
     #: whether the production rules a server needs (secret key, issuer) were applied; a server refuses settings
     #: read without them (:meth:`check_for_server`)
     for_server: bool = True
@@ -320,8 +339,10 @@ class Settings:
             trusted_proxies=_int(env, "TESSERA_TRUSTED_PROXIES", 0, 0, 10, unit="proxies"),
             body_timeout=_int(env, "TESSERA_BODY_TIMEOUT", cls.body_timeout, 1, 300),
             purge_interval=_int(env, "TESSERA_PURGE_INTERVAL", cls.purge_interval, 0, 7 * 86_400),
+            purge_pause=_seconds(env, "TESSERA_PURGE_PAUSE", cls.purge_pause, 0, 10),
             threads=_int(env, "TESSERA_THREADS", cls.threads, 1, 64, unit="threads"),
             pool_size=_int(env, "TESSERA_POOL_SIZE", cls.pool_size, 1, 100, unit="connections"),
+            prepared_statements=_choice(env, "TESSERA_PREPARED_STATEMENTS", ("on", "off")) == "on",
             log_level=_log_level(env.get("TESSERA_LOG_LEVEL", "").strip() or cls.log_level),
             log_format=_choice(env, "TESSERA_LOG_FORMAT", ("text", "json")),  # type: ignore[arg-type]
             audit=_choice(env, "TESSERA_AUDIT", ("on", "log", "off")),  # type: ignore[arg-type]

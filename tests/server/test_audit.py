@@ -215,3 +215,54 @@ def test_audit_off_and_log_only(sqlite_url: str, store: Store, service: Register
         before = len(store.audit.list())
         client_credentials_token(client, service)
         assert len(store.audit.list()) - before == rows, mode
+
+
+def test_an_event_with_awkward_values_is_the_same_in_both_log_formats_and_the_row(store: Store) -> None:
+    """Quotes, backslashes, control and non-ASCII characters and NULLs: the text line's message, the JSON-format
+    line and the row read back carry the same fields; both lines are what ``json.dumps`` writes."""
+    from tessera.logs import FORMAT, JsonFormatter, TextFormatter
+    from tessera.server.audit import AuditTrail, Event
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger, keep = logging.getLogger("tessera.audit"), Keep()
+    logger.addHandler(keep)
+    try:
+        AuditTrail(store.audit).emit(
+            Event.SIGN_IN_FAILED, outcome="failure", user='zoë "the\\admin"\n', reason="wrong password\t✓",
+            detail={"via": "cli", "n": 2, "nested": {"ok": True, "none": None}},
+        )  # fmt: skip
+    finally:
+        logger.removeHandler(keep)
+    [record] = records
+    [row] = store.audit.list(user='zoë "the\\admin"\n')
+    fields = as_json(row)
+    assert fields["detail"] == {"via": "cli", "n": 2, "nested": {"ok": True, "none": None}}
+    assert record.getMessage() == json.dumps(fields, separators=(",", ":"))
+    text_line = TextFormatter().format(record)
+    assert text_line == logging.Formatter(FORMAT).format(record)  # the standard line, its second's text kept
+    assert text_line.endswith(" INFO tessera.audit " + json.dumps(fields, separators=(",", ":")))
+    json_line = JsonFormatter().format(record)
+    assert json_line == json.dumps({"time": fields["time"], "level": "INFO", "logger": "tessera.audit", **fields},
+                                   separators=(",", ":"))  # fmt: skip
+
+
+def test_details_are_encoded_as_json_dumps_does_whatever_came_before() -> None:
+    """The JSON of a detail is what ``json.dumps`` writes, including after an equal-looking detail of other types
+    (``True`` and ``1`` are equal keys in Python) and for one that cannot be a key."""
+    from tessera.server.audit import _detail_json
+
+    for detail in (
+        {"grant_type": "client_credentials", "scope": "api"},
+        {"grant_type": "client_credentials", "scope": "api"},
+        {"revoked": 1},
+        {"revoked": True},
+        {"revoked": 1.0},
+        {"via": "cli", "scopes": ["a", "b"]},
+        {"via": "ünï\\"},
+    ):
+        assert _detail_json(detail) == json.dumps(detail, separators=(",", ":"))

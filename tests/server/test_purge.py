@@ -48,6 +48,19 @@ def test_the_thread_purges_every_interval_until_stopped(store: Store, sqlite_url
     assert store.tokens.ref(digest(after_stop), refresh=False) is not None
 
 
+def test_the_thread_leaves_the_purge_pause_between_batches(store: Store, sqlite_url: str) -> None:
+    """``TESSERA_PURGE_PAUSE``: the servers' own purge waits that long after each batch, leaving the database to
+    requests (a purge from the command line pauses only with ``--pause``)."""
+    client_id = register_client(store).client_id
+    for _ in range(4):
+        _insert_token(store, client_id, expires_in=-5)
+    purger = Purger(store, settings_for(sqlite_url, TESSERA_PURGE_PAUSE="0.25"), 3600, batch_size=1)
+    started = time.monotonic()
+    report = purger.run_once()
+    assert report is not None and report.finished and dict(report.counts)["tokens"] == 4
+    assert time.monotonic() - started >= 4 * 0.25  # a pause after each of the 4 token batches, at least
+
+
 @pytest.mark.postgres
 def test_two_nodes_one_purges_the_other_skips_its_turn(postgres_url: str, caplog: pytest.LogCaptureFixture) -> None:
     reset_postgres(postgres_url)

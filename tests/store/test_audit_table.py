@@ -1,7 +1,9 @@
 """The audit table on SQLite and PostgreSQL: a batch in one statement, listed newest first with its filters,
 purged by age."""
 
-from tessera.store import AuditRecord, Store
+import json
+
+from tessera.store import AuditRecord, AuditRow, Store
 
 
 def _event(at: float, event: str, *, user: str | None = None, client_id: str | None = None) -> AuditRecord:
@@ -9,13 +11,18 @@ def _event(at: float, event: str, *, user: str | None = None, client_id: str | N
                        address="127.0.0.1", request_id=f"r-{at}", detail={"scope": "api", "n": 2})  # fmt: skip
 
 
+def _row(e: AuditRecord) -> AuditRow:
+    detail = None if e.detail is None else json.dumps(e.detail)
+    return (e.at, e.event, e.outcome, e.client_id, e.user, e.address, e.request_id, e.reason, detail)
+
+
 def test_a_batch_is_listed_newest_first_with_filters_and_purged(db_store: Store) -> None:
     audit = db_store.audit
     audit.add(
         [
-            _event(100.5, "token.issued", user="alice", client_id="c1"),
-            _event(200.25, "token.issued", client_id="c2"),
-            _event(300.125, "user.sign_in.failed", user="alice"),
+            _row(_event(100.5, "token.issued", user="alice", client_id="c1")),
+            _row(_event(200.25, "token.issued", client_id="c2")),
+            _row(_event(300.125, "user.sign_in.failed", user="alice")),
         ]
     )
     audit.add([])

@@ -198,3 +198,23 @@ def test_hot_statements_need_no_type_conversion(url: str) -> None:
         assert not compiled._bind_processors, statement
         for column in compiled._result_columns:
             assert column.type.dialect_impl(dialect).result_processor(dialect, None) is None, (statement, column)
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_postgresql_prepares_the_hot_statements_unless_told_not_to(postgres_url: str, prepared: bool) -> None:
+    """``TESSERA_PREPARED_STATEMENTS`` (on by default): a lookup that ran a few times on a connection is a prepared
+    statement of that session; off (for a pooler that cannot keep them), nothing is ever prepared."""
+    from tessera.config import Settings
+
+    setting = "on" if prepared else "off"
+    settings = Settings.from_env({"TESSERA_DATABASE_URL": postgres_url, "TESSERA_PREPARED_STATEMENTS": setting})
+    assert settings.prepared_statements is prepared
+    engine = make_engine(postgres_url, pool_size=1, prepared_statements=settings.prepared_statements)
+    upgrade(engine)
+    store = Store(engine)
+    for _ in range(10):
+        assert store.tokens.active("no-such-digest") is None
+    with engine.connect() as conn:  # the pool's one connection, the one the lookups ran on
+        statements = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars().all()
+    assert any("FROM tokens" in s for s in statements) is prepared, statements
+    engine.dispose()

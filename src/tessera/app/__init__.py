@@ -109,7 +109,14 @@ def build(
     settings = settings or Settings.from_env()
     settings.check_for_server()
     counter = StatementCounter() if settings.count_sql else None
-    store = store or Store(make_engine(settings.database_url, counter=counter, pool_size=settings.pool_size))
+    store = store or Store(
+        make_engine(
+            settings.database_url,
+            counter=counter,
+            pool_size=settings.pool_size,
+            prepared_statements=settings.prepared_statements,
+        )
+    )
     # Authlib logs whole token responses at DEBUG; never let a token reach a log
     logging.getLogger("authlib").setLevel(logging.INFO)
 

@@ -91,7 +91,7 @@ def check_signing_keys(settings: Settings) -> None:
     from tessera.server.keys import KeyEncryption, Keyring
     from tessera.store import Store, make_engine
 
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, prepared_statements=settings.prepared_statements)
     try:
         store = Store(engine)
         keyring = Keyring(store.signing_keys, KeyEncryption.from_settings(settings), id_token_ttl=settings.id_token_ttl)
@@ -145,7 +145,8 @@ def _purger(settings: Settings, interval: int) -> Any:
     from tessera.server.purge import Purger
     from tessera.store import Store, make_engine
 
-    purger = Purger(Store(make_engine(settings.database_url, pool_size=1)), settings, interval)
+    engine = make_engine(settings.database_url, pool_size=1, prepared_statements=settings.prepared_statements)
+    purger = Purger(Store(engine), settings, interval)
     purger.start()
     logging.getLogger("tessera").info("purging every %d s, one node at a time", interval)
     return purger

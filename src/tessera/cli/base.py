@@ -82,7 +82,7 @@ def store_of(settings: Settings | None = None) -> Store:
     processes (which then drop their cached copy at once, instead of within 5 s). Its connections are closed when
     the command ends, however it ends."""
     settings = settings or load_settings()
-    store = Store(make_engine(settings.database_url))
+    store = Store(make_engine(settings.database_url, prepared_statements=settings.prepared_statements))
     context = click.get_current_context(silent=True)
     if context is not None:
         context.call_on_close(store.close)

@@ -18,7 +18,7 @@ def db() -> None:
 def db_upgrade() -> None:
     """Create or migrate the schema (idempotent)."""
     settings = load_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, prepared_statements=settings.prepared_statements)
     try:
         upgraded = upgrade(engine)
     except TesseraError as exc:  # a migration that refused, saying why

@@ -20,6 +20,7 @@ import collections
 import logging
 import time
 
+from tessera.logs import batch
 from tessera.server.metrics import Metrics
 from tessera.server.periodic import Periodic
 
@@ -71,14 +72,15 @@ class AccessLog:
     def _drain(self) -> None:
         logger, queue = self.logger, self._queue
         enabled = logger.isEnabledFor(logging.INFO)
-        while queue:
-            at, method, path, status, duration_ms, client_id, request_id = queue.popleft()
-            if enabled:
-                args = (method, path, status, duration_ms, client_id)
-                extra = {"tessera": _fields(*args, request_id)}
-                record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, _FORMAT, args, None, extra=extra)
-                record.created, record.msecs = at, (at % 1) * 1000
-                logger.handle(record)
+        with batch():
+            while queue:
+                at, method, path, status, duration_ms, client_id, request_id = queue.popleft()
+                if enabled:
+                    args = (method, path, status, duration_ms, client_id)
+                    extra = {"tessera": _fields(*args, request_id)}
+                    record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, _FORMAT, args, None, extra=extra)
+                    record.created, record.msecs = at, (at % 1) * 1000
+                    logger.handle(record)
 
 
 def _fields(

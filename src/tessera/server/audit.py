@@ -18,11 +18,12 @@ happens.
 ``INSERT`` per issuance, designed and measured so. Writing the event in the same transaction would add a
 statement to every issuance and make the issuance fail whenever the audit row does (a full disk for the audit
 table, a lock). So under ``tessera serve`` (:meth:`AuditTrail.start`, called when a worker starts)
-:meth:`AuditTrail.emit` builds the event (a few microseconds, no I/O) and queues it; a writer thread logs the
-queued events and inserts them, many rows to one statement, every :data:`WRITE_INTERVAL` seconds. The request
-never waits for the audit trail and never fails because of it. The price: an event reaches the table a fraction
-of a second after the response, and a worker killed with ``SIGKILL`` loses what it had queued (at most
-:data:`WRITE_INTERVAL` seconds of events; a graceful stop writes everything). When a batch cannot be written
+:meth:`AuditTrail.emit` queues the event as a tuple (under a microsecond, no I/O); a writer thread makes each
+queued event's row and log line from it, logs the lines (stderr flushed once per batch) and inserts the rows,
+many to one statement, every :data:`WRITE_INTERVAL` seconds. The request never waits for the audit trail and
+never fails because of it. The price: an event reaches the table a fraction of a second after the response, and
+a worker killed with ``SIGKILL`` loses what it had queued or was writing (at most :data:`WRITE_INTERVAL` seconds
+of events, rows and lines; a graceful stop writes everything). When a batch cannot be written
 (the database is away), the events are still on the log, and a warning says how many rows are missing.
 
 Anywhere else (the commands, the tests, ``tessera demo``, the app under another WSGI server) each event is
@@ -39,9 +40,10 @@ import time
 from collections.abc import Mapping
 from typing import Literal
 
+from tessera.logs import batch, encoded_record, iso_time, json_string
 from tessera.server import requestid
 from tessera.server.periodic import Periodic
-from tessera.store import AuditEvents, AuditRecord
+from tessera.store import AuditEvents, AuditRecord, AuditRow
 
 __all__ = ["WRITE_INTERVAL", "AuditTrail", "Event", "Outcome", "as_json"]
 
@@ -52,6 +54,11 @@ _warn = logging.getLogger("tessera.server.audit")
 WRITE_INTERVAL = 0.2
 
 Outcome = Literal["success", "failure"]
+
+# what emit queues: time, event, outcome, client_id, user, address, request_id, reason, detail
+_Queued = tuple[
+    float, str, str, str | None, str | None, str | None, str | None, str | None, Mapping[str, object] | None
+]
 
 
 class Event(enum.StrEnum):
@@ -82,14 +89,10 @@ class Event(enum.StrEnum):
     USER_PASSWORD_CHANGED = "user.password_changed"
 
 
-def _iso(at: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1000):03d}Z"
-
-
 def as_json(event: AuditRecord) -> dict[str, object]:
     """The event's fields as the log line and ``tessera audit list --json`` show them."""
     return {
-        "time": _iso(event.at),
+        "time": iso_time(event.at),
         "event": event.event,
         "outcome": event.outcome,
         "client_id": event.client_id,
@@ -101,13 +104,49 @@ def as_json(event: AuditRecord) -> dict[str, object]:
     }
 
 
+_detail_encoder = json.JSONEncoder(separators=(",", ":")).encode  # made once: json.dumps(separators=) makes one a call
+_details: dict[tuple[tuple[str, object], ...], str] = {}  # detail's JSON by its items: a few kinds recur endlessly
+
+
+def _detail_json(detail: Mapping[str, object]) -> str:
+    """``detail`` as JSON text. One whose values are all strings (a grant type and a scope, ``via``) is encoded once
+    and looked up after that, the encoder costing several times the look-up; only those are kept, so a key made of
+    other values (``True`` equals ``1``) never finds another's text."""
+    try:
+        key = tuple(detail.items())
+        return _details[key]
+    except KeyError:
+        encoded = _detail_encoder(detail)
+        if all(type(value) is str for value in detail.values()):
+            if len(_details) >= 1024:  # many distinct scopes: start again rather than grow
+                _details.clear()
+            _details[key] = encoded
+        return encoded
+    except TypeError:  # a value that cannot be a key (a list)
+        return _detail_encoder(detail)
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else json_string(value)
+
+
+def _encoded(row: AuditRow) -> str:
+    """``row``'s fields after ``time``, as :func:`as_json` and ``json.dumps`` would write them (the log line)."""
+    _, event, outcome, client_id, user, address, request_id, reason, detail = row
+    return (
+        f'"event":{json_string(event)},"outcome":{json_string(outcome)},"client_id":{_text(client_id)},'
+        f'"user":{_text(user)},"address":{_text(address)},"request_id":{_text(request_id)},'
+        f'"reason":{_text(reason)},"detail":{"null" if detail is None else detail}'
+    )
+
+
 class AuditTrail:
     """Emits audit events to the ``tessera.audit`` logger and to ``store`` (``None``: the logger only)."""
 
     def __init__(self, store: AuditEvents | None, *, enabled: bool = True) -> None:
         self._store = store
         self.enabled = enabled
-        self._queue: collections.deque[AuditRecord] = collections.deque()
+        self._queue: collections.deque[_Queued] = collections.deque()
         self._writer = Periodic(self._write_queued, "tessera-audit")
         self._write_lock = threading.Lock()
 
@@ -126,26 +165,28 @@ class AuditTrail:
         detail: Mapping[str, object] | None = None,
     ) -> None:
         """Record ``event``; the request's id and address come from the request being answered, if any. Never
-        raises; queued (:meth:`start`), never waits for the database either."""
+        raises; queued (:meth:`start`), never waits for the database either.
+
+        What the request pays is a tuple on a queue; the writer makes the log line and the row from it."""
         if not self.enabled:
             return
         info = requestid.current()
-        record = AuditRecord(
-            at=time.time(),
-            event=event.value,
-            outcome=outcome,
-            client_id=client_id,
-            user=user,
-            address=None if info is None else info.address,
-            request_id=None if info is None else info.request_id,
-            reason=reason,
-            detail=dict(detail) if detail else None,
+        queued: _Queued = (
+            time.time(),
+            event.value,
+            outcome,
+            client_id,
+            user,
+            None if info is None else info.address,
+            None if info is None else info.request_id,
+            reason,
+            dict(detail) if detail else None,
         )
         if self._writer.running:
-            self._queue.append(record)
+            self._queue.append(queued)
         else:
             with self._write_lock:
-                self._write([record])
+                self._write([queued])
 
     def start(self) -> None:
         """Queue events from now on, for a writer thread to write every :data:`WRITE_INTERVAL` seconds."""
@@ -161,7 +202,7 @@ class AuditTrail:
         """Write every queued event now, in this thread."""
         queue = self._queue
         with self._write_lock:
-            batch: list[AuditRecord] = []
+            batch: list[_Queued] = []
             while queue:
                 batch.append(queue.popleft())
             self._write(batch)
@@ -170,26 +211,29 @@ class AuditTrail:
         if self._queue:
             self.flush()
 
-    def _write(self, batch: list[AuditRecord]) -> None:
-        if not batch:
+    def _write(self, queued: list[_Queued]) -> None:
+        if not queued:
             return
+        # the row, with ``detail`` as JSON text: the log line is made from it too, so the two carry the same fields
+        rows: list[AuditRow] = [
+            (at, event, outcome, client_id, user, address, request_id, reason, None if detail is None
+             else _detail_json(detail))
+            for at, event, outcome, client_id, user, address, request_id, reason, detail in queued
+        ]  # fmt: skip
         if log.isEnabledFor(logging.INFO):
-            for record in batch:
-                fields = as_json(record)
-                line = json.dumps(fields, separators=(",", ":"))
-                # made and handled directly: Logger.info would look up its caller's frame, and makeRecord check
-                # every key of ``extra`` against the record's attributes
-                entry = logging.LogRecord(log.name, logging.INFO, __file__, 0, "%s", (line,), None)
-                entry.tessera = fields
-                entry.created, entry.msecs = record.at, (record.at % 1) * 1000
-                log.handle(entry)
+            name, handle = log.name, log.handle
+            with batch():
+                for row in rows:
+                    at = row[0]
+                    encoded = _encoded(row)
+                    handle(encoded_record(name, logging.INFO, at, f'{{"time":"{iso_time(at)}",{encoded}}}', encoded))
         if self._store is None:
             return
         try:
-            self._store.add(batch)
+            self._store.add(rows)
         except Exception as exc:  # the trail never fails the server: the events are on the log
             _warn.warning(
                 "could not write %d audit event(s) to the database (%s); they are on the tessera.audit log only",
-                len(batch),
+                len(rows),
                 type(exc).__name__,
             )

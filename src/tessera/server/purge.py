@@ -99,7 +99,7 @@ class Purger:
             self._thread = None
 
     def run_once(self) -> PurgeReport | None:
-        self._budget = Budget(self._batch_size, stopped=self._stop.is_set())
+        self._budget = Budget(self._batch_size, stopped=self._stop.is_set(), pause=self._settings.purge_pause)
         try:
             self.last = report = purge(self._store, self._settings, self._budget)
         except Exception:

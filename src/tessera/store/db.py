@@ -101,9 +101,18 @@ def create_database_file(url: str | URL) -> None:
         os.close(fd)
 
 
-def make_engine(url: str, *, counter: StatementCounter | None = None, pool_size: int = 5) -> Engine:
+#: runs of a statement on a PostgreSQL connection before psycopg prepares it there (psycopg's own default): the
+#: hot statements are prepared within a connection's first requests, one-off ones never
+PREPARE_THRESHOLD = 5
+
+
+def make_engine(
+    url: str, *, counter: StatementCounter | None = None, pool_size: int = 5, prepared_statements: bool = True
+) -> Engine:
     """An engine for ``url``, configured for Tessera's access pattern. On PostgreSQL each process keeps up to
-    ``pool_size`` connections open, and opens up to twice as many more for a burst. It never creates a SQLite
+    ``pool_size`` connections open, and opens up to twice as many more for a burst; with ``prepared_statements``
+    (psycopg's default) a statement that ran :data:`PREPARE_THRESHOLD` times on a connection is prepared there,
+    so the hot ones are parsed and planned once per connection, not once per request. It never creates a SQLite
     file (:func:`create_database_file` does)."""
     parsed = make_url(url)
     engine: Engine
@@ -119,7 +128,10 @@ def make_engine(url: str, *, counter: StatementCounter | None = None, pool_size:
         if path is not None:
             _configure_sqlite_file(engine, path)
     else:
-        connect_args: dict[str, Any] = {"connect_timeout": 5}
+        connect_args: dict[str, Any] = {
+            "connect_timeout": 5,
+            "prepare_threshold": PREPARE_THRESHOLD if prepared_statements else None,
+        }
         attrs = parsed.query.get("target_session_attrs")
         if attrs is None:
             connect_args["target_session_attrs"] = "read-write"

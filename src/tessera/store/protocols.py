@@ -30,6 +30,7 @@ from tessera.store.records import (
     ActiveToken,
     AllowedApp,
     AuditRecord,
+    AuditRow,
     ClientRecord,
     CodeRecord,
     DeviceRecord,
@@ -260,8 +261,8 @@ class Sessions(Protocol):
 
 
 class AuditEvents(Protocol):
-    def add(self, events: Sequence[AuditRecord]) -> None:
-        """Store ``events``, all or none, in one transaction."""
+    def add(self, rows: Sequence[AuditRow]) -> None:
+        """Store ``rows``, all or none, in one transaction."""
 
     def list(
         self, *, user: str | None = None, client_id: str | None = None, since: float | None = None, limit: int = 100

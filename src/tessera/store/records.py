@@ -7,6 +7,7 @@ __all__ = [
     "ActiveToken",
     "AllowedApp",
     "AuditRecord",
+    "AuditRow",
     "ClientRecord",
     "CodeRecord",
     "DeviceRecord",
@@ -247,6 +248,13 @@ class AuditRecord:
     request_id: str | None = None
     reason: str | None = None
     detail: dict[str, object] | None = None
+
+
+#: One audit event as :meth:`~tessera.store.protocols.AuditEvents.add` takes it, in the table's column order: ``at``,
+#: ``event``, ``outcome``, ``client_id``, ``user``, ``address``, ``request_id``, ``reason``, and ``detail`` as JSON
+#: text. A tuple, not an :class:`AuditRecord`: the writer makes one per event, and the JSON of ``detail`` is made
+#: once, for the log line and the row.
+AuditRow = tuple[float, str, str, str | None, str | None, str | None, str | None, str | None, str | None]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
