@@ -2,7 +2,10 @@
 connection made to the address that was checked; private addresses refused in production; size, time and
 redirect bounds."""
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -172,3 +175,17 @@ def test_a_host_that_does_not_resolve_or_a_closed_port_is_a_one_line_refusal() -
         )
     with pytest.raises(FetchError, match=r"the document could not be fetched \(ConnectError\)"):
         BoundedFetcher(refuse_private=False).get("http://127.0.0.1:9/c", max_bytes=10, what="the document")
+
+
+def test_a_server_that_fetches_nothing_never_imports_httpx(tmp_path: Path) -> None:
+    """httpx, with what it pulls in, costs each worker about 8 MiB; it is imported by the first fetch of a
+    ``jwks_uri`` or a client ID metadata document, which most servers never make."""
+    script = (
+        "import sys\n"
+        "from tessera.config import Settings\n"
+        "from tessera.app import create_app\n"
+        f"create_app(Settings.from_env({{'TESSERA_DATABASE_URL': 'sqlite:///{tmp_path / 'x.db'}'}}))\n"
+        "print('httpx' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False", result.stderr

@@ -22,10 +22,9 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 from authlib.oauth2.rfc6749.errors import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt
@@ -36,6 +35,9 @@ from joserfc.jwt import Claims
 from tessera.config import is_loopback
 from tessera.dpop import ALGORITHMS, LocalReplayCache, RedisReplayCache
 from tessera.server.fetch import BoundedFetcher, FetchError, Resolve, resolve
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "ALGORITHMS",
@@ -114,7 +116,7 @@ class JwksFetcher:
         *,
         production: bool,
         timeout: float = 2.0,
-        transport: httpx.BaseTransport | None = None,
+        transport: "httpx.BaseTransport | None" = None,
         resolve: Resolve = resolve,
     ) -> None:
         self._production = production

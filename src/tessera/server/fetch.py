@@ -25,11 +25,14 @@ import dataclasses
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
+if TYPE_CHECKING:  # httpx (with what it pulls in, ~20 MiB) is imported by the first fetch, not by every worker
+    import httpx
 
 __all__ = ["BoundedFetcher", "FetchError", "Fetched", "Resolve", "is_public", "resolve"]
 
@@ -80,7 +83,7 @@ class BoundedFetcher:
         *,
         refuse_private: bool,
         timeout: float = 3.0,
-        transport: httpx.BaseTransport | None = None,
+        transport: "httpx.BaseTransport | None" = None,
         resolve: Resolve = resolve,
         clock: Callable[[], float] = time.monotonic,
         verify: ssl.SSLContext | None = None,
@@ -89,15 +92,28 @@ class BoundedFetcher:
         self._timeout = timeout
         self._resolve = resolve
         self._clock = clock
-        # certificates checked against certifi's roots, or SSL_CERT_FILE / SSL_CERT_DIR when set (a private CA);
-        # no proxy from the environment: the connection must go to the address that was checked
-        self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            transport=transport,
-            trust_env=False,
-            verify=verify or httpx.create_ssl_context(trust_env=True),
-        )
+        self._transport = transport
+        self._verify = verify
+        self._made: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def _http(self) -> "httpx.Client":
+        """The HTTP client, made at the first fetch: most servers never fetch anything."""
+        with self._lock:
+            if self._made is None:
+                import httpx
+
+                # certificates checked against certifi's roots, or SSL_CERT_FILE / SSL_CERT_DIR when set (a private
+                # CA); no proxy from the environment: the connection must go to the address that was checked
+                self._made = httpx.Client(
+                    timeout=httpx.Timeout(self._timeout),
+                    follow_redirects=False,
+                    transport=self._transport,
+                    trust_env=False,
+                    verify=self._verify or httpx.create_ssl_context(trust_env=True),
+                )
+            return self._made
 
     def get(self, url: str, *, max_bytes: int, what: str, accept: str = "application/json") -> Fetched:
         """``url`` fetched within the bounds; ``what`` names it in refusals ("the jwks_uri")."""
@@ -111,6 +127,8 @@ class BoundedFetcher:
         netloc = parts.netloc.rpartition("@")[2]
         extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
         deadline = self._clock() + self._timeout
+        import httpx  # loaded by then (self._http): for its exceptions
+
         try:
             request = self._http.build_request(
                 "GET",
@@ -138,7 +156,7 @@ class BoundedFetcher:
             raise FetchError(f"{what}'s host is a private, loopback or link-local address")
         return addresses[0]
 
-    def _read(self, response: httpx.Response, *, max_bytes: int, what: str, deadline: float) -> Fetched:
+    def _read(self, response: "httpx.Response", *, max_bytes: int, what: str, deadline: float) -> Fetched:
         if response.is_redirect:
             raise FetchError(f"{what} answered a redirect (HTTP {response.status_code}), which is not followed")
         if response.status_code != 200:
