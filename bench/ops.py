@@ -29,26 +29,11 @@ from typing import Any
 from bench import procs
 from bench.load import Load, Scenario, basic, http_call, run_wrk
 from bench.seed import Seeded, drop_database, fresh_database, seed
-from bench.targets import free_port, which_wrk
+from bench.targets import free_port, wait_healthy, which_wrk
 
 __all__ = ["main"]
 
 MODES = ("off", "on")
-
-
-def _wait_ready(started: procs.Started, pid: int, base: str, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        if not started.alive(pid):
-            raise RuntimeError(f"tessera serve exited: {log.read_text()[-2000:]}")
-        try:
-            if http_call(base + "/healthz")[0] == 200:
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("tessera serve did not answer /healthz within 30 s")
-        time.sleep(0.1)
 
 
 def _scenarios(base: str, seeded: Seeded) -> list[Scenario]:
@@ -114,7 +99,7 @@ def run(args: argparse.Namespace, tmp: Path, started: procs.Started) -> list[str
             pid = started.start(argv, env=mode_env, log=log, cwd=tmp)
             base = f"http://127.0.0.1:{port}"
             try:
-                _wait_ready(started, pid, base, log)
+                wait_healthy(started, pid, base, log)
                 for scenario in _scenarios(base, seeded):
                     print(f"  round {round_no + 1}, {mode}: {scenario.label}", file=sys.stderr, flush=True)
                     run_wrk(scenario, load, load.warmup_s, None, tmp / "warmup.txt")

@@ -32,7 +32,7 @@ from typing import Any
 from bench import procs
 from bench.load import Load, Scenario, basic, http_call, run_wrk
 from bench.seed import seed
-from bench.targets import free_port, which_wrk
+from bench.targets import free_port, wait_healthy, which_wrk
 
 __all__ = ["SlowBodies", "main"]
 
@@ -213,18 +213,7 @@ def run(args: argparse.Namespace, tmp: Path, started: procs.Started) -> list[str
     argv = [str(bin_dir / "tessera"), "serve", "--host", "127.0.0.1", "--port", str(port)]
     pid = started.start([*argv, "--workers", str(args.workers)], env=env, log=tmp / "server.log", cwd=tmp)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        if not started.alive(pid):
-            raise RuntimeError(f"tessera serve exited: {(tmp / 'server.log').read_text()[-2000:]}")
-        try:
-            if http_call(base + "/healthz")[0] == 200:
-                break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("tessera serve did not answer /healthz within 30 s")
-        time.sleep(0.1)
+    wait_healthy(started, pid, base, tmp / "server.log")
 
     auth = basic(seeded.cc_id, seeded.cc_secret)
     status, text = http_call(base + "/oauth/token", method="POST", body="grant_type=client_credentials", auth=auth)

@@ -23,9 +23,26 @@ from bench import procs
 from bench.load import Load, Scenario, basic, http_call, run_scenario
 from bench.seed import Seeded, bulk_refresh_pool, fresh_database, seed
 
-__all__ = ["Run", "TesseraTarget", "free_port", "postgres_pid"]
+__all__ = ["Run", "TesseraTarget", "free_port", "postgres_pid", "wait_healthy"]
 
 SQL_SAMPLES = 50
+
+
+def wait_healthy(started: procs.Started, pid: int, base: str, log: Path, seconds: float = 30) -> None:
+    """Return once the server ``pid`` (started by ``started``, logging to ``log``) answers ``base/healthz`` with 200;
+    a ``RuntimeError`` naming the log if it exits or does not answer within ``seconds`` (then it is stopped)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not started.alive(pid):
+            raise RuntimeError(f"tessera serve exited: {log.read_text()[-2000:]}")
+        try:
+            if http_call(base + "/healthz")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    started.stop(pid)
+    raise RuntimeError(f"tessera serve did not answer /healthz within {seconds:g} s: see {log}")
 
 
 def free_port() -> int:
@@ -101,18 +118,8 @@ class TesseraTarget:
         log = run.out / "logs" / f"{self.name}.server.log"
         argv = [str(self.bin_dir / "tessera"), "serve", "--host", "127.0.0.1", "--port", str(port)]
         pid = run.started.start([*argv, "--workers", str(workers)], env=self.env(port, **extra), log=log)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if not run.started.alive(pid):
-                raise RuntimeError(f"{self.name} did not start: see {log}")
-            try:
-                if http_call(f"http://127.0.0.1:{port}/healthz")[0] == 200:
-                    return pid
-            except OSError:
-                pass
-            time.sleep(0.1)
-        run.started.stop(pid)
-        raise RuntimeError(f"{self.name} did not answer within 30 s: see {log}")
+        wait_healthy(run.started, pid, f"http://127.0.0.1:{port}", log)
+        return pid
 
     def run(self, run: Run, names: list[str], *, count_sql: bool = True) -> None:
         run.log(f"=== {self.name}: tessera serve --workers {self.workers}, {self.database_url.split(':', 1)[0]}")
