@@ -291,6 +291,26 @@ class _Grant(BaseGrant, TokenEndpointMixin):
             grant_scope=grant_scope if grant_scope != scope else None,
         )
 
+    def _continue_grant(
+        self, user: Any, record: CodeRecord | RefreshRecord, scope: str, *, include_refresh_token: bool
+    ) -> tuple[dict[str, Any], NewToken]:
+        """The tokens a code or a refresh token of ``record``'s grant gives ``user`` for ``scope``: for the
+        resources the grant covers (narrowed by a ``resource`` of this request), with the grant's ``auth_time``."""
+        covered = tuple((record.resources or "").split())
+        audience = self._target(covered)
+        full, narrowed_scope = self._scope_for(scope, audience)
+        token = self.generate_token(user=user, scope=narrowed_scope, include_refresh_token=include_refresh_token)
+        new = self._new_token(
+            token,
+            user.id,
+            record.grant_id,
+            auth_time=record.auth_time,
+            audience=audience,
+            resources=covered,
+            grant_scope=full,
+        )
+        return token, new
+
     @contextlib.contextmanager
     def _client_must_exist(self) -> Iterator[None]:
         """The client was deleted after this process cached it: forget it and refuse, as any unknown client."""
@@ -378,20 +398,8 @@ class AuthorizationCodeGrant(_Grant, grants.AuthorizationCodeGrant):
             raise InvalidGrantError("The user of this code is no longer active.")
         self.request.user = user
         client: OAuthClient = self.request.client
-        covered = tuple((code.record.resources or "").split())
-        audience = self._target(covered)
-        full, scope = self._scope_for(code.record.scope, audience)
-        token = self.generate_token(
-            user=user, scope=scope, include_refresh_token=client.check_grant_type("refresh_token")
-        )
-        new = self._new_token(
-            token,
-            user.id,
-            code.record.grant_id,
-            auth_time=code.record.auth_time,
-            audience=audience,
-            resources=covered,
-            grant_scope=full,
+        token, new = self._continue_grant(
+            user, code.record, code.record.scope, include_refresh_token=client.check_grant_type("refresh_token")
         )
         with self._client_must_exist():
             redeemed = self.context.store.tokens.redeem_code(code.record.digest, new)
@@ -448,18 +456,11 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
         if user is None:
             raise InvalidGrantError("The user of this token is no longer active.")
         self.request.user = user
-        covered = tuple((old.record.resources or "").split())
-        audience = self._target(covered)
-        full, scope = self._scope_for(self.request.payload.scope or old.record.scope, audience)
-        token = self.generate_token(user=user, scope=scope, include_refresh_token=self.INCLUDE_NEW_REFRESH_TOKEN)
-        new = self._new_token(
-            token,
-            user.id,
-            old.record.grant_id,
-            auth_time=old.record.auth_time,
-            audience=audience,
-            resources=covered,
-            grant_scope=full,
+        token, new = self._continue_grant(
+            user,
+            old.record,
+            self.request.payload.scope or old.record.scope,
+            include_refresh_token=self.INCLUDE_NEW_REFRESH_TOKEN,
         )
         with self._client_must_exist():
             retired = self.context.store.tokens.rotate_refresh(old.digest, new)
