@@ -100,10 +100,13 @@ def test_purge_unused_deletes_only_old_registrations_never_used(db_store: Store)
     db_store.clients.create(by_hand)  # registered by the operator: never purged
     user = db_store.users.create("alice", "x")
     db_store.consents.save(user.id, old_used.client_id, ["api"])
+    heard: list[tuple[str, str]] = []
+    db_store.listen(lambda kind, id: heard.append((kind, id)))
     assert db_store.registrations.purge_unused(100) == 1
     remaining = {c.client_id for c in db_store.clients.all()}
     assert remaining == {old_used.client_id, new_unused.client_id, by_hand.client_id}
     assert db_store.registrations.by_client(old_unused.client_id) is None
+    assert heard == [("client", old_unused.client_id)]  # every process's client cache drops it
     assert db_store.registrations.purge_unused(100) == 0
 
 

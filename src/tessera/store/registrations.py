@@ -89,7 +89,7 @@ class RegistrationTable:
     def purge_unused(self, registered_before: int) -> int:
         """Delete the clients registered over HTTP, or stored from a client ID metadata document (their
         ``client_id`` is a URL), before ``registered_before`` that were never used: no token, code or consent of
-        theirs exists. How many."""
+        theirs exists. How many. Each deletion is announced as a change of that client, as :meth:`delete` does."""
         registered = select(_registrations.c.client_id).where(_registrations.c.created_at < registered_before)
         document = and_(
             _clients.c.created_at < registered_before,
@@ -107,7 +107,9 @@ class RegistrationTable:
             if not ids:
                 return 0
             conn.execute(delete(_registrations).where(_registrations.c.client_id.in_(ids)))
-            return conn.execute(delete(_clients).where(_clients.c.client_id.in_(ids))).rowcount
+            deleted = conn.execute(delete(_clients).where(_clients.c.client_id.in_(ids))).rowcount
+        self._db.changed("client", *ids)  # every process drops its cached copy, as when one client is deleted
+        return deleted
 
     def purge_initial(self, now: int) -> int:
         """Delete initial access tokens that expired or have no use left; how many."""
