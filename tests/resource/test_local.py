@@ -79,3 +79,21 @@ def test_a_database_without_the_schema_is_503_too(sqlite_url: str) -> None:
     token = mint(TokenKind.ACCESS)
     with closing(source), pytest.raises(ServerUnavailable, match="reach"):
         source.lookup(token, digest(token))
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_prepared_statements_can_be_turned_off_for_a_pooler(postgres_url: str, prepared: bool) -> None:
+    """Behind a pooler in transaction mode a prepared statement is lost between transactions: the source can be
+    told never to prepare, as the server can."""
+    from tessera.store import upgrade
+
+    source = LocalSource.from_url(postgres_url, prepared_statements=prepared)
+    assert source._owned is not None
+    engine = source._owned.engine
+    upgrade(engine)
+    for _ in range(10):
+        assert source.lookup("no-such-token", "no-such-digest") is None
+    with engine.connect() as conn:  # the one connection the lookups ran on, one after another
+        statements = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars().all()
+    assert any("FROM tokens" in s for s in statements) is prepared, statements
+    source.close()

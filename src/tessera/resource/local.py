@@ -36,8 +36,12 @@ class LocalSource:
         self._owned: Store | None = None
 
     @classmethod
-    def from_url(cls, database_url: str) -> "LocalSource":
-        """A source on its own engine for ``database_url`` (``TESSERA_DATABASE_URL`` of the server)."""
+    def from_url(cls, database_url: str, *, prepared_statements: bool = True) -> "LocalSource":
+        """A source on its own engine for ``database_url`` (``TESSERA_DATABASE_URL`` of the server).
+
+        ``prepared_statements=False`` on PostgreSQL behind a pooler in transaction mode that cannot keep them, as
+        the server's ``TESSERA_PREPARED_STATEMENTS=off`` (by default the lookup is prepared on each connection
+        after a few runs there)."""
         try:
             from tessera.store import Store, make_engine
         except ImportError as exc:
@@ -45,7 +49,7 @@ class LocalSource:
                 "LocalSource reads the server's database and needs its storage layer: pip install tessera-oauth "
                 "(or use IntrospectionSource, which needs nothing more)"
             ) from exc
-        store = Store(make_engine(database_url))
+        store = Store(make_engine(database_url, prepared_statements=prepared_statements))
         source = cls(store.tokens)
         source._owned = store
         return source
