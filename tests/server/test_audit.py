@@ -122,6 +122,7 @@ def test_the_command_line_changes_are_audited(settings: Settings, store: Store) 
     tessera("users", "enable", "carol")
     tessera("tokens", "revoke", "--user", "carol")
     tessera("users", "delete", "carol", "--yes")
+    key = json.loads(tessera("keys", "rotate", "--alg", "ES256", "--json"))
 
     listed = json.loads(tessera("audit", "list", "--json"))
     assert [e["event"] for e in reversed(listed)] == [
@@ -134,7 +135,9 @@ def test_the_command_line_changes_are_audited(settings: Settings, store: Store) 
         "user.enabled",
         "token.revoked",
         "user.deleted",
+        "key.rotated",
     ]
+    assert listed[0]["detail"] == {"via": "cli", "kid": key["kid"], "alg": "ES256"}
     assert all({"time", "event", "client_id", "user", "outcome"} <= set(e) for e in listed)
     assert all(e["detail"]["via"] == "cli" for e in listed)
     text = json.dumps(listed)
@@ -146,7 +149,7 @@ def test_the_command_line_changes_are_audited(settings: Settings, store: Store) 
     assert len(client_events) == 3
     assert json.loads(tessera("audit", "list", "--since", "2999-01-01", "--json")) == []
     assert "Purged 0 audit event(s)." in tessera("audit", "purge", "--older-than", "1")
-    assert "Purged 9 audit event(s)." in tessera("audit", "purge", "--before", "2999-01-01T00:00:00Z")
+    assert "Purged 10 audit event(s)." in tessera("audit", "purge", "--before", "2999-01-01T00:00:00Z")
 
 
 @pytest.mark.parametrize(

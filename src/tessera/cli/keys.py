@@ -4,7 +4,8 @@ import datetime
 
 import click
 
-from tessera.cli.base import handled, load_settings, main, print_json, store_of
+from tessera.cli.base import audit, handled, load_settings, main, print_json, store_of
+from tessera.server.audit import Event
 from tessera.server.keys import ALGORITHMS, DEFAULT_ALG, KeyEncryption, published, rotate
 from tessera.store import SigningKeyRecord
 
@@ -61,6 +62,7 @@ def keys_rotate(alg: str, as_json: bool) -> None:
     settings = load_settings()
     store = store_of(settings)
     record = rotate(store.signing_keys, KeyEncryption.from_settings(settings), alg)
+    audit(store, Event.KEY_ROTATED, settings=settings, detail={"kid": record.kid, "alg": alg})
     if as_json:
         print_json(_described(record, record.created_at, settings.id_token_ttl))
         return

@@ -87,6 +87,7 @@ class Event(enum.StrEnum):
     USER_ENABLED = "user.enabled"
     USER_DELETED = "user.deleted"
     USER_PASSWORD_CHANGED = "user.password_changed"
+    KEY_ROTATED = "key.rotated"
 
 
 def as_json(event: AuditRecord) -> dict[str, object]:
