@@ -268,6 +268,8 @@ class Settings:
     #: a client_id that is an https:// URL names a client ID metadata document, fetched and used as the client's
     #: registration (tessera.server.client_documents)
     client_id_metadata: bool = False
+    #: client ID metadata documents a client address may make a server process fetch that it does not hold yet
+    client_document_limit: str = "30/minute;300/hour"
     #: seconds between two purges that ``tessera serve`` runs itself (one node at a time); 0: none
     purge_interval: int = 0
     #: seconds that purge waits after each batch, leaving the database's CPU to requests (see docs/deployment.md)
@@ -360,6 +362,7 @@ class Settings:
                 env, "TESSERA_REGISTRATION_UNUSED_TTL", cls.registration_unused_ttl, 60, _YEAR
             ),
             client_id_metadata=_switch(env, "TESSERA_CLIENT_ID_METADATA"),
+            client_document_limit=_limits(env, "TESSERA_CLIENT_DOCUMENT_LIMIT", cls.client_document_limit),
             for_server=for_server,
         )
 

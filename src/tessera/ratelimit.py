@@ -14,6 +14,8 @@
   ``slow_down``, and its interval grows by 5 seconds for this and every later poll (:meth:`RateLimits.device_poll`).
 * **Client registrations** (RFC 7591), per client address, counted whether they succeed or not: open
   registration must not let one address fill the client table.
+* **Client ID metadata documents fetched** for a ``client_id`` URL the process does not hold, per client
+  address: naming new URLs must not turn the server into a fetcher for whoever asks.
 * **Token and introspection requests, per authenticated client** (off unless configured). Counted after the
   client has authenticated, so nobody can use up another client's budget by sending its client_id.
 
@@ -418,6 +420,7 @@ class RateLimits:
             "leak_report": parse_limits(settings.leak_report_limit),
         }
         self.registration = parse_limits(settings.registration_limit)
+        self.client_document = parse_limits(settings.client_document_limit)
         # per-client limits may be high, so they use ``limits``' constant-size sliding-window counter; a sign-in
         # ladder is small, so its exact moving window is cheap and gives an exact Retry-After
         url, prefix = settings.redis_url, settings.redis_prefix
@@ -512,6 +515,13 @@ class RateLimits:
             return _ALLOWED
         key = ("registration", address_key(address))
         return self._clients.run(lambda limiter: _hit(limiter, self.registration, key))
+
+    def client_document_fetch(self, address: str | None) -> Verdict:
+        """Count one fetch of a client ID metadata document this process did not hold, asked for by ``address``."""
+        if not self.client_document:
+            return _ALLOWED
+        key = ("client_document", address_key(address))
+        return self._clients.run(lambda limiter: _hit(limiter, self.client_document, key))
 
 
 def _redis(url: str, prefix: str) -> RedisStorage:

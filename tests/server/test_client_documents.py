@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tessera.app import create_app
-from tessera.server.client_documents import ClientDocumentError, cache_ttl, check_document_url
+from tessera.server.client_documents import FAILED_TTL, ClientDocumentError, cache_ttl, check_document_url
 from tessera.store import Store
 from tests.conftest import (
     INTROSPECT,
@@ -68,7 +68,10 @@ def _serve(documents: DocumentServer, path: str = "/client.json", **members: Any
     return url
 
 
-def _authorize(client: FlaskClient, client_id: str, challenge: str = "x" * 43, **extra: str) -> TestResponse:
+def _authorize(
+    client: FlaskClient, client_id: str, challenge: str = "x" * 43, environ_base: dict[str, str] | None = None,
+    **extra: str,
+) -> TestResponse:  # fmt: skip
     params = {
         "response_type": "code",
         "client_id": client_id,
@@ -79,7 +82,7 @@ def _authorize(client: FlaskClient, client_id: str, challenge: str = "x" * 43, *
         "code_challenge_method": "S256",
         **extra,
     }
-    return client.get("/authorize?" + urlencode(params))
+    return client.get("/authorize?" + urlencode(params), environ_base=environ_base or {})
 
 
 def _code(client: FlaskClient, client_id: str, challenge: str) -> tuple[str, str]:
@@ -455,7 +458,54 @@ def test_a_failed_fetch_refuses_the_client_even_with_a_copy_due_for_renewal(
     clock.advance(31)
     assert "it could not be fetched" in _error_page(_authorize(client, url))
     _serve(documents)
+    clock.advance(FAILED_TTL + 1)
     assert _authorize(client, url).status_code == 200  # and back once it can be read
+
+
+def test_a_document_that_could_not_be_used_is_not_fetched_again_for_a_while(
+    client: FlaskClient, user: Any, documents: DocumentServer, clock: MovableClock
+) -> None:
+    """Naming a bad URL again and again costs one fetch per :data:`FAILED_TTL` seconds, not one per request."""
+    url = documents.url("/client.json")
+    documents.answers["/client.json"] = Answer(b"oops", 500, {"Content-Type": "text/plain"})
+    login(client)
+    for _ in range(3):
+        assert "it could not be fetched" in _error_page(_authorize(client, url))
+    refused = _token(client, url, grant_type="refresh_token", refresh_token="tsr_rt_x")
+    assert refused.status_code == 401 and "it could not be fetched" in refused.get_json()["error_description"]
+    assert documents.fetches == {"/client.json": 1}
+    _serve(documents)
+    clock.advance(FAILED_TTL - 1)
+    _error_page(_authorize(client, url))
+    assert documents.fetches == {"/client.json": 1}
+    clock.advance(2)
+    assert _authorize(client, url).status_code == 200
+    assert documents.fetches == {"/client.json": 2}
+
+
+def test_new_documents_fetched_for_one_address_are_rate_limited(
+    sqlite_url: str, store: Store, user: Any, documents: DocumentServer, clock: MovableClock
+) -> None:
+    """Anyone may name any URL: an address that names too many new ones gets 429 and no fetch, while documents
+    the server holds, and other addresses, go on working."""
+    settings = settings_for(sqlite_url, TESSERA_CLIENT_ID_METADATA="on", TESSERA_CLIENT_DOCUMENT_LIMIT="2/minute")
+    flask = create_app(settings, store=store, clock=clock)
+    client = flask.test_client()
+    login(client)
+    known = _serve(documents, "/known.json")
+    assert _authorize(client, known).status_code == 200
+    assert "it could not be fetched" in _error_page(_authorize(client, documents.url("/missing.json")))
+    limited = _authorize(client, _serve(documents, "/third.json"))
+    assert limited.status_code == 429 and "Location" not in limited.headers
+    assert 0 < int(limited.headers["Retry-After"]) <= 60
+    assert "too many new metadata documents" in limited.get_data(as_text=True)
+    assert "/third.json" not in documents.fetches
+    clock.advance(61)  # the kept copy is due: fetched again, and not counted
+    assert _authorize(client, known).status_code == 200
+    assert documents.fetches["/known.json"] == 2
+    elsewhere = _authorize(client, documents.url("/third.json"), environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    assert elsewhere.status_code == 200
+    assert documents.fetches["/third.json"] == 1
 
 
 def test_a_client_deleted_elsewhere_is_stored_again_from_the_copy_at_its_next_use(

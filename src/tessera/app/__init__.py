@@ -128,9 +128,12 @@ def build(
         )
         listeners.append(publisher)
     audit = AuditTrail(store.audit if settings.audit == "on" else None, enabled=settings.audit != "off")
+    rate_limits = RateLimits(settings)
     documents = None
     if settings.client_id_metadata:
-        documents = ClientDocuments(settings, clients=store.clients, scopes=store.scopes, clock=clock, audit=audit)
+        documents = ClientDocuments(
+            settings, clients=store.clients, scopes=store.scopes, clock=clock, audit=audit, rate_limits=rate_limits
+        )
     clients = ClientCache(store.clients.get, ttl=settings.client_cache_ttl, clock=clock, documents=documents)
     changes = Changes()
     changes.on("client", clients.forget)
@@ -144,7 +147,7 @@ def build(
         settings=settings,
         store=store,
         clients=clients,
-        rate_limits=RateLimits(settings),
+        rate_limits=rate_limits,
         revocations=Revocations(store.tokens, listeners, metrics),
         changes=changes,
         leak_keys=ReportKeys.from_file(settings.leak_report_keys) if settings.leak_report_keys else None,

@@ -32,8 +32,15 @@ When it is due to be fetched again and that fetch fails, the client is refused, 
 document is the client's registration, and one that cannot be read now is not vouched for (the client's host is
 down, so is the client). A change to the row in another process (a ``tessera clients delete``) drops the copy.
 
+Each fetch costs a worker thread up to 3 seconds, and anyone can name a URL, so fetches are bounded twice: a
+document that could not be used is remembered as such for :data:`FAILED_TTL` seconds (the same URL named again
+meanwhile is refused without a fetch), and each client address may make a process fetch documents it does not
+hold at most ``TESSERA_CLIENT_DOCUMENT_LIMIT`` times (``30/minute;300/hour``; shared through Redis when
+configured). Fetching again a document that is due is not counted: the client is known.
+
 A document that cannot be used is a :class:`ClientDocumentError` (``invalid_client``): an error page at the
-authorization endpoint, never a redirect; 401 at the token endpoint.
+authorization endpoint, never a redirect (429 with ``Retry-After`` when the address is over its limit); 401 at the
+token endpoint.
 """
 
 import dataclasses
@@ -49,6 +56,8 @@ from authlib.oauth2.rfc6749.errors import InvalidClientError
 
 from tessera.config import Settings, is_loopback
 from tessera.errors import AlreadyExists, InvalidClientMetadata, InvalidRedirectUri, NotFound
+from tessera.ratelimit import RateLimits
+from tessera.server import requestid
 from tessera.server.audit import AuditTrail, Event
 from tessera.server.clients import NONE
 from tessera.server.dynamic import check_metadata, safe_description
@@ -64,6 +73,7 @@ from tessera.server.scopes import catalogue
 from tessera.store import ClientRecord, Clients, Scopes
 
 __all__ = [
+    "FAILED_TTL",
     "MAX_DOCUMENT",
     "MAX_TTL",
     "MAX_URL",
@@ -83,6 +93,8 @@ MIN_TTL = 60
 MAX_TTL = 86_400
 #: documents kept per process
 MAX_ENTRIES = 1000
+#: how long a document that could not be used is refused without being fetched again (seconds)
+FAILED_TTL = 30
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
 _NO_STORE = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:[,=]|$)", re.IGNORECASE)
 
@@ -94,8 +106,11 @@ class ClientDocumentError(InvalidClientError):
 
     status_code = 401
 
-    def __init__(self, reason: str, detail: str | None = None) -> None:
+    def __init__(self, reason: str, detail: str | None = None, *, retry_after: int | None = None) -> None:
         self.reason = reason
+        self.detail = detail
+        #: set when the client address fetched too many documents: seconds until it may try again
+        self.retry_after = retry_after
         text = f"The client's metadata document cannot be used: {reason}" + (f" ({detail})" if detail else "")
         super().__init__(description=safe_description(text.rstrip(".") + "."), status_code=401)
 
@@ -157,14 +172,18 @@ class ClientDocuments:
         fetcher: BoundedFetcher | None = None,
         clock: Callable[[], float] = time.time,
         audit: AuditTrail | None = None,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self._settings = settings
+        self._rate_limits = rate_limits
         self._audit = audit or AuditTrail.off()
         self._clients = clients
         self._scopes = scopes
         self._fetcher = fetcher or BoundedFetcher(refuse_private=settings.production)
         self._clock = clock
         self._kept: dict[str, _Kept] = {}
+        #: documents that could not be used: until when, and why
+        self._failed: dict[str, tuple[float, ClientDocumentError]] = {}
         self._lock = threading.Lock()
 
     def record(self, url: str) -> ClientRecord:
@@ -179,7 +198,16 @@ class ClientDocuments:
             self._keep(url, _Kept(record, kept.wanted, kept.until, now + self._settings.client_cache_ttl))
             return record
         check_document_url(url, production=self._settings.production)
-        wanted, ttl = self._fetch(url)
+        failed = self._failed.get(url)
+        if failed is not None and failed[0] > now:
+            raise ClientDocumentError(failed[1].reason, failed[1].detail)  # a new one: no traceback piling up
+        if kept is None:
+            self._count_fetch()
+        try:
+            wanted, ttl = self._fetch(url)
+        except ClientDocumentError as exc:
+            self._remember_failure(url, now + FAILED_TTL, exc)
+            raise
         record = self._store(url, wanted)
         self._keep(url, _Kept(record, wanted, now + ttl, now + self._settings.client_cache_ttl))
         return record
@@ -192,6 +220,28 @@ class ClientDocuments:
                 while len(self._kept) >= MAX_ENTRIES:
                     del self._kept[next(iter(self._kept))]
             self._kept[url] = kept
+
+    def _count_fetch(self) -> None:
+        """Count a fetch of a document this process does not hold against the requesting address's limit."""
+        if self._rate_limits is None:
+            return
+        info = requestid.current()
+        verdict = self._rate_limits.client_document_fetch(None if info is None else info.address)
+        if not verdict.allowed:
+            raise ClientDocumentError(
+                f"this address has asked for too many new metadata documents; try again in {verdict.retry_after} "
+                "seconds",
+                retry_after=verdict.retry_after,
+            )
+
+    def _remember_failure(self, url: str, until: float, error: ClientDocumentError) -> None:
+        with self._lock:
+            if url not in self._failed and len(self._failed) >= MAX_ENTRIES:
+                now = self._clock()
+                self._failed = {k: v for k, v in self._failed.items() if v[0] > now}
+                while len(self._failed) >= MAX_ENTRIES:
+                    del self._failed[next(iter(self._failed))]
+            self._failed[url] = (until, error)
 
     def forget(self, url: str | None) -> None:
         """Drop the kept copy of ``url`` (its row changed), or of every document (``None``)."""

@@ -71,9 +71,11 @@ def _explain(error: OAuth2Error) -> str:
     return f"The application sent a request this server cannot answer ({error.error})."
 
 
-def _error_page(message: str) -> tuple[str, int]:
-    page = render_template("errors/error.html", title="This request cannot be completed", message=message, status=400)
-    return page, 400
+def _error_page(message: str, status: int = 400) -> tuple[str, int]:
+    page = render_template(
+        "errors/error.html", title="This request cannot be completed", message=message, status=status
+    )
+    return page, status
 
 
 def _redirect_with_error(error: OAuth2Error) -> Response:
@@ -97,6 +99,9 @@ def authorize() -> ResponseReturnValue:
     try:
         grant = server.get_consent_grant(end_user=user)
     except OAuth2Error as error:
+        if isinstance(error, ClientDocumentError) and error.retry_after is not None:
+            page, _ = _error_page(_explain(error), 429)
+            return page, 429, {"Retry-After": str(error.retry_after)}
         return _redirect_with_error(error) if error.redirect_uri else _error_page(_explain(error))
     except ValueError:
         # Authlib quotes the request's own response_type or redirect_uri in an error description and refuses to
