@@ -544,17 +544,6 @@ def _gone() -> InvalidTokenError:
     return InvalidTokenError("The registration access token is not valid.")
 
 
-def _address(request: HttpRequest, trusted_proxies: int) -> str | None:
-    """The client's address as the sign-in limit reads it for the pages (werkzeug's ``ProxyFix(x_for=n)``): behind
-    ``n`` trusted proxies, the ``n``-th address from the right of ``X-Forwarded-For``; without it, the peer's, so
-    that a client cannot pick its own address when no proxy is trusted."""
-    if trusted_proxies:
-        forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",")]
-        if len(forwarded) >= trusted_proxies and forwarded[-trusted_proxies]:
-            return forwarded[-trusted_proxies]
-    return request.remote_addr
-
-
 def answer(server: TesseraServer, request: HttpRequest) -> Reply:
     """The registration endpoint: ``POST`` registers (RFC 7591); ``GET``, ``PUT`` and ``DELETE`` with
     ``?client_id=`` manage a registration (RFC 7592)."""
@@ -562,7 +551,7 @@ def answer(server: TesseraServer, request: HttpRequest) -> Reply:
     if request.method == "POST":
         if request.query:
             raise InvalidRequestError("Register by POST to the registration endpoint itself, with no query string.")
-        verdict = context.rate_limits.registration_request(_address(request, context.settings.trusted_proxies))
+        verdict = context.rate_limits.registration_request(request.client_address(context.settings.trusted_proxies))
         if not verdict.allowed:
             raise SlowDownError(verdict.retry_after)
         registration = ClientRegistration(server)

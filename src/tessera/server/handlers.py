@@ -91,16 +91,6 @@ def _error(status: int, error: str, description: str, *extra: tuple[str, str]) -
     return status, {"error": error, "error_description": description}, [_JSON, _NO_STORE, *extra]
 
 
-def _client_address(request: HttpRequest, trusted_proxies: int) -> str | None:
-    """The client's address as the pages see it behind ``TESSERA_TRUSTED_PROXIES`` proxies (werkzeug's ProxyFix:
-    the address the outermost trusted proxy saw, ``X-Forwarded-For``'s n-th entry from the right)."""
-    if trusted_proxies:
-        forwarded = [v.strip() for v in request.headers.get("x-forwarded-for", "").split(",") if v.strip()]
-        if len(forwarded) >= trusted_proxies:
-            return forwarded[-trusted_proxies]
-    return request.remote_addr
-
-
 def leak_report(machine: Machine, request: HttpRequest) -> Reply:
     """A report of leaked tokens in GitHub's secret scanning partner format (:mod:`tessera.server.leaks`):
     rate limited per address, then the signature over the raw body, then the JSON; nothing is revoked unless all
@@ -108,7 +98,7 @@ def leak_report(machine: Machine, request: HttpRequest) -> Reply:
     context = machine.server.context
     if request.method != "POST":
         return _error(405, "invalid_request", "Use POST.", ("Allow", "OPTIONS, POST"))
-    address = _client_address(request, context.settings.trusted_proxies)
+    address = request.client_address(context.settings.trusted_proxies)
     verdict = context.rate_limits.client_request("leak_report", address_key(address))
     if not verdict.allowed:
         return _error(429, "slow_down", "Too many reports; try again later.", ("Retry-After", str(verdict.retry_after)))

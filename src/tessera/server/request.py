@@ -107,6 +107,17 @@ class HttpRequest:
             self._oauth = MachineRequest(self.method, issuer + self.path, headers, _form(self.body))
         return self._oauth
 
+    def client_address(self, trusted_proxies: int) -> str | None:
+        """The client's address as the pages see it behind ``trusted_proxies`` proxies (``TESSERA_TRUSTED_PROXIES``,
+        as werkzeug's ``ProxyFix(x_for=n)``: ``X-Forwarded-For``'s n-th entry from the right, the address the
+        outermost trusted proxy saw); without them, or with fewer entries, the peer's, so that a client cannot
+        pick its own address when no proxy is trusted."""
+        if trusted_proxies:
+            forwarded = [v.strip() for v in self.headers.get("x-forwarded-for", "").split(",") if v.strip()]
+            if len(forwarded) >= trusted_proxies:
+                return forwarded[-trusted_proxies]
+        return self.remote_addr
+
     @property
     def client_id(self) -> str | None:
         """The client that authenticated, once an endpoint has authenticated one."""
