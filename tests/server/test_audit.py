@@ -220,6 +220,21 @@ def test_audit_off_and_log_only(sqlite_url: str, store: Store, service: Register
         assert len(store.audit.list()) - before == rows, mode
 
 
+def test_behind_trusted_proxies_the_token_endpoints_events_name_the_forwarded_address(
+    sqlite_url: str, store: Store, service: RegisteredClient
+) -> None:
+    """As the pages' events do: the address the outermost trusted proxy saw, not the proxy's."""
+    from tessera.app import create_app
+
+    app = create_app(settings_for(sqlite_url, TESSERA_TRUSTED_PROXIES="1"), store=store)
+    client = app.test_client()
+    forwarded = {"X-Forwarded-For": "198.51.100.7, 203.0.113.9", **service.basic}
+    answer = client.post(TOKEN, data={"grant_type": "client_credentials"}, headers=forwarded)
+    assert answer.status_code == 200
+    issued = [e for e in _events(app) if e["event"] == "token.issued"]
+    assert [e["address"] for e in issued] == ["203.0.113.9"]
+
+
 def test_an_event_with_awkward_values_is_the_same_in_both_log_formats_and_the_row(store: Store) -> None:
     """Quotes, backslashes, control and non-ASCII characters and NULLs: the text line's message, the JSON-format
     line and the row read back carry the same fields; both lines are what ``json.dumps`` writes."""

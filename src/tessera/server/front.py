@@ -107,6 +107,7 @@ class Front:
     ) -> None:
         self.machine = machine
         self.routes = {route.path: route for route in routes}
+        self._trusted_proxies = machine.server.context.settings.trusted_proxies
         #: the pages, as a WSGI application (the Flask app)
         self.pages = pages
         #: the one access line per request; the adapters call it
@@ -146,7 +147,8 @@ class Front:
             return refused_answer(
                 Refused(405, "The method is not allowed for the requested URL.", [("Allow", route.allow)])
             )
-        entered = requestid.entered(requestid.RequestInfo(request.request_id, request.remote_addr))
+        address = request.client_address(self._trusted_proxies)  # as the pages see it: audit events name it
+        entered = requestid.entered(requestid.RequestInfo(request.request_id, address))
         try:
             status, body, headers = route.handler(self.machine, request)
         except Refused as refused:
