@@ -85,47 +85,50 @@ def _best_us(case: Callable[[], object], n: int, rounds: int) -> float:
     return best
 
 
-def measure(n: int, rounds: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'dpop.db'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        store = Store(engine)
-        settings = Settings.from_env({"TESSERA_DATABASE_URL": url, "TESSERA_SECRET_KEY": "x" * 40})
-        server = _caller(create_app(settings, store=store))
-        secret = mint(TokenKind.CLIENT_SECRET)
-        client_id = random_id()
-        store.clients.create(
-            ClientRecord(client_id, digest(secret), "bench", (), ("client_credentials",), "api", False, True, 0)
-        )
-        basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-        body = b"grant_type=client_credentials"
-        client = _Client()
-        token_url = ISSUER + "/oauth/token"
-        issue_proofs = client.proofs(n * rounds + 1, "POST", token_url)
+def cases(tmp: Path, count: int) -> tuple[dict[str, Callable[[], object]], TokenValidator, Callable[[], None]]:
+    """The five cases (see the module's docstring) on SQLite in ``tmp``, with ``count`` proofs for each DPoP case;
+    the API's validator; and what to call at the end."""
+    url = f"sqlite:///{tmp / 'dpop.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    store = Store(engine)
+    settings = Settings.from_env({"TESSERA_DATABASE_URL": url, "TESSERA_SECRET_KEY": "x" * 40})
+    server = _caller(create_app(settings, store=store))
+    secret = mint(TokenKind.CLIENT_SECRET)
+    client_id = random_id()
+    store.clients.create(
+        ClientRecord(client_id, digest(secret), "bench", (), ("client_credentials",), "api", False, True, 0)
+    )
+    basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    body = b"grant_type=client_credentials"
+    client = _Client()
+    token_url = ISSUER + "/oauth/token"
+    issue_proofs = client.proofs(count + 1, "POST", token_url)
 
-        def issue(proof: str | None = None) -> str:
-            headers = {"authorization": basic} if proof is None else {"authorization": basic, "dpop": proof}
-            answer: dict[str, str] = json.loads(server(environ("POST", "/oauth/token", body, **headers)))
-            return answer["access_token"]
+    def issue(proof: str | None = None) -> str:
+        headers = {"authorization": basic} if proof is None else {"authorization": basic, "dpop": proof}
+        answer: dict[str, str] = json.loads(server(environ("POST", "/oauth/token", body, **headers)))
+        return answer["access_token"]
 
-        bearer, bound = issue(), issue(next(issue_proofs))
+    bearer, bound = issue(), issue(next(issue_proofs))
 
-        api = Flask("bench_api")
-        protect = ResourceProtector(TokenValidator(TokenCache(LocalSource(store.tokens), ttl=300)))
+    api = Flask("bench_api")
+    validator = TokenValidator(TokenCache(LocalSource(store.tokens), ttl=300))
+    protect = ResourceProtector(validator)
 
-        def data() -> str:
-            return "ok"
+    def data() -> str:
+        return "ok"
 
-        api.add_url_rule("/open", "open", data)
-        api.add_url_rule("/data", "data", protect("api")(data))
-        call_api = _caller(api)
-        api_proofs = client.proofs(n * rounds + 1, "GET", ISSUER + "/data", access_token=bound)
-        bearer_header, dpop_header = f"Bearer {bearer}", f"DPoP {bound}"
-        call_api(environ("GET", "/data", authorization=dpop_header, dpop=next(api_proofs)))  # fills the cache
-        call_api(environ("GET", "/data", authorization=bearer_header))
+    api.add_url_rule("/open", "open", data)
+    api.add_url_rule("/data", "data", protect("api")(data))
+    call_api = _caller(api)
+    api_proofs = client.proofs(count + 1, "GET", ISSUER + "/data", access_token=bound)
+    bearer_header, dpop_header = f"Bearer {bearer}", f"DPoP {bound}"
+    call_api(environ("GET", "/data", authorization=dpop_header, dpop=next(api_proofs)))  # fills the cache
+    call_api(environ("GET", "/data", authorization=bearer_header))
 
-        cases: dict[str, Callable[[], object]] = {
+    return (
+        {
             "api: unprotected": lambda: call_api(environ("GET", "/open")),
             "api: cached Bearer": lambda: call_api(environ("GET", "/data", authorization=bearer_header)),
             "api: cached DPoP": lambda: call_api(
@@ -133,9 +136,17 @@ def measure(n: int, rounds: int) -> dict[str, float]:
             ),
             "issue: Bearer": issue,
             "issue: DPoP": lambda: issue(next(issue_proofs)),
-        }
-        out = {name: round(_best_us(case, n, rounds), 1) for name, case in cases.items()}
-        engine.dispose()
+        },
+        validator,
+        engine.dispose,
+    )
+
+
+def measure(n: int, rounds: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        found, _, close = cases(Path(tmp), n * rounds)
+        out = {name: round(_best_us(case, n, rounds), 1) for name, case in found.items()}
+        close()
         return out
 
 

@@ -96,3 +96,26 @@ def test_base64url_is_read_strictly() -> None:
     ):
         assert "signature does not verify" in _refused(bad)
     assert "not a compact JWS" in _refused(f"{head}=.{payload}.{signature}")
+
+
+def test_the_replay_cache_refuses_a_jti_for_its_whole_window_and_forgets_it_after() -> None:
+    now = [1000.0]
+    cache = dpop.LocalReplayCache(clock=lambda: now[0])
+    assert cache.first_use_of("a")
+    now[0] += 100
+    assert cache.first_use_of("b")
+    assert not cache.first_use_of("a") and not cache.first_use_of("b")
+    now[0] = 1000.0 + dpop.MAX_AGE + dpop.LEEWAY  # "a"'s window is over, "b"'s is not
+    assert cache.first_use_of("a")
+    assert not cache.first_use_of("b")
+    now[0] += 100  # and now "b"'s is over, while "a" was seen again 100 s ago
+    assert cache.first_use_of("b")
+    assert not cache.first_use_of("a")
+
+
+def test_a_full_replay_cache_forgets_the_oldest_first() -> None:
+    now = [1000.0]
+    cache = dpop.LocalReplayCache(max_entries=2, clock=lambda: now[0])
+    assert cache.first_use_of("a") and cache.first_use_of("b") and cache.first_use_of("c")
+    assert not cache.first_use_of("b") and not cache.first_use_of("c")
+    assert cache.first_use_of("a")  # forgotten to make room for "c"

@@ -177,7 +177,8 @@ def check_proof(
         raise ProofError("The DPoP proof is too large.")
     if not value.isascii() or value.count(".") != 2:
         raise ProofError("The DPoP proof is not a compact JWS.")
-    header_segment, payload_segment, signature_segment = value.split(".")
+    signing_input, _, signature_segment = value.rpartition(".")
+    header_segment, _, payload_segment = signing_input.partition(".")
     header = _header(header_segment)
     if header.alg not in (ALGORITHMS if algorithms is None else algorithms):
         raise ProofError("The DPoP proof's 'alg' is not supported: use ES256 or RS256.")
@@ -185,7 +186,7 @@ def check_proof(
         signature = _b64decode(signature_segment)
     except ValueError:
         signature = b""
-    if not header.verify(f"{header_segment}.{payload_segment}".encode("ascii"), signature):
+    if not header.verify(signing_input.encode("ascii"), signature):
         raise ProofError("The DPoP proof's signature does not verify with its 'jwk'.")
     try:
         claims = json.loads(_b64decode(payload_segment).decode("utf-8"))
@@ -336,7 +337,8 @@ def _claims(claims: dict[str, Any], jkt: str, *, method: str, url: str, now: flo
     if claims.get("htm") != method:
         raise ProofError("The DPoP proof's 'htm' is not this request's method.")
     htu = claims.get("htu")
-    if not isinstance(htu, str) or normal_htu(htu) != normal_htu(url):
+    # the same text is the same URL (a client usually sends the URL as the API builds it); else both normalised
+    if not isinstance(htu, str) or (htu != url and normal_htu(htu) != normal_htu(url)):
         raise ProofError("The DPoP proof's 'htu' is not this request's URL.")
     iat = claims.get("iat")
     if not isinstance(iat, int | float) or isinstance(iat, bool):
@@ -371,6 +373,8 @@ class LocalReplayCache:
         self._clock = clock
         self._lock = threading.Lock()
         self._warned = False
+        #: when the oldest entry expires: until then there is nothing to drop
+        self._next_expiry = float("inf")
 
     def first_use(self, proof: Proof) -> bool:
         return self.first_use_of(proof.replay_key)
@@ -379,11 +383,13 @@ class LocalReplayCache:
         now = self._clock()
         with self._lock:
             seen = self._seen
-            while seen:  # every entry lives as long, so the oldest is first: drop the expired ones off the front
-                oldest, until = next(iter(seen.items()))
-                if until > now:
-                    break
-                del seen[oldest]
+            if now >= self._next_expiry:  # until the oldest entry expires there is nothing to drop
+                while seen:  # every entry lives as long, so the oldest is first: drop the expired ones off the front
+                    oldest, until = next(iter(seen.items()))
+                    if until > now:
+                        break
+                    del seen[oldest]
+                self._next_expiry = next(iter(seen.values())) if seen else float("inf")
             if key in seen:
                 return False
             if len(seen) >= self._max:
@@ -391,7 +397,9 @@ class LocalReplayCache:
                 if not self._warned:
                     log.warning("the DPoP replay cache is full: proofs are forgotten before their window ends")
                     self._warned = True
-            seen[key] = now + ttl
+            until = now + ttl
+            seen[key] = until
+            self._next_expiry = min(self._next_expiry, until)
             return True
 
 

@@ -240,6 +240,34 @@ def test_flask_compares_htu_with_the_path_as_the_client_encoded_it(source: Scrip
     assert response.status_code == 200, response.get_data(as_text=True)
 
 
+def test_flask_checks_each_request_against_its_own_host_and_path(source: ScriptedSource, prover: Prover) -> None:
+    """The URL a proof must name is worked out per request (and kept per host and path): a proof made for one host
+    or path of the API is refused on another, however many requests came before."""
+    token, _ = source.add(jkt=prover.jkt)
+    api = Flask("api")
+    protect = ResourceProtector(_validator(source))
+
+    @api.get("/a")
+    @api.get("/b")
+    @protect("api")
+    def data() -> str:
+        return "ok"
+
+    client = api.test_client()
+
+    def call(host: str, path: str, htu: str) -> int:
+        proof = prover.proof("GET", htu, access_token=token)
+        headers = {"Authorization": f"DPoP {token}", "DPoP": proof, "Host": host}
+        return client.get(path, headers=headers).status_code
+
+    for _ in range(2):
+        assert call("one.example", "/a", "http://one.example/a") == 200
+        assert call("two.example", "/a", "http://two.example/a") == 200
+        assert call("two.example", "/a", "http://one.example/a") == 401
+        assert call("one.example", "/b", "http://one.example/a") == 401
+        assert call("one.example", "/b", "http://ONE.example:80/b") == 200
+
+
 def test_fastapi_checks_the_proof_against_its_own_method_and_url(
     client: FlaskClient, service: RegisteredClient, introspection: IntrospectionSource, prover: Prover
 ) -> None:

@@ -115,15 +115,21 @@ class ResourceProtector:
             @functools.wraps(view)
             def protected(*args: P.args, **kwargs: P.kwargs) -> R | Response:
                 validator = self._validator()
-                authorization = _authorization()
+                # the environ once: each attribute of ``request`` is a look-up through Flask's context proxy
+                environ = request.environ
+                authorization = _authorization(environ)
                 try:
                     if _is_dpop(authorization):
                         g.tessera_access_token = validator.validate(
                             authorization,
                             required,
-                            dpop=request.environ.get("HTTP_DPOP"),
-                            method=request.method,
-                            url=_url(request.environ),
+                            dpop=environ.get("HTTP_DPOP"),
+                            method=environ["REQUEST_METHOD"],
+                            url=_url(
+                                environ["wsgi.url_scheme"],
+                                environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}",
+                                environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+                            ),
                         )
                     else:
                         g.tessera_access_token = validator.validate(authorization, required)
@@ -138,12 +144,11 @@ class ResourceProtector:
         return decorator
 
 
-def _authorization() -> str | None:
+def _authorization(environ: dict[str, Any]) -> str | None:
     # A WSGI environ holds one value per header name, so request.headers.getlist never saw more than one; repeated
     # headers arrive joined with ", " (Werkzeug's test client does so too), which the core refuses as several
     # tokens. Reading the environ directly skips getlist's scan of every header of the request.
-    value = request.environ.get("HTTP_AUTHORIZATION")
-    return cast(str | None, value)
+    return cast(str | None, environ.get("HTTP_AUTHORIZATION"))
 
 
 def _is_dpop(authorization: str | None) -> bool:
@@ -151,13 +156,14 @@ def _is_dpop(authorization: str | None) -> bool:
     return authorization is not None and authorization.lstrip()[:5].lower() == "dpop "
 
 
-def _url(environ: dict[str, Any]) -> str:
+@functools.lru_cache(maxsize=1024)
+def _url(scheme: str, host: str, path: str) -> str:
     """The request's URL without its query, percent-encoded as the client sent it (RFC 9449 §4.3 compares ``htu``
-    with it). Werkzeug's ``request.base_url`` is an IRI, with escapes such as ``%C3%A9`` decoded."""
-    host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+    with it), from the environ's scheme, host and ``SCRIPT_NAME`` + ``PATH_INFO``; kept per distinct request
+    target (an API has few), so that a request to one pays a look-up. Werkzeug's ``request.base_url`` is an IRI,
+    with escapes such as ``%C3%A9`` decoded."""
     # PEP 3333: the path is the raw bytes read as latin-1; quoted back as they came, reserved characters kept
-    path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")
-    return f"{environ['wsgi.url_scheme']}://{host}{quote(path, safe=_PATH_SAFE)}"
+    return f"{scheme}://{host}{quote(path.encode('latin-1'), safe=_PATH_SAFE)}"
 
 
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
