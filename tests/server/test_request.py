@@ -33,7 +33,12 @@ def test_the_request_has_every_attribute_authlibs_has() -> None:
     ],
 )
 def test_token_endpoint_follows_authlibs_transport_rule(
-    store: Store, sqlite_url: str, service: RegisteredClient, monkeypatch: pytest.MonkeyPatch, issuer: str, answered: int
+    store: Store,
+    sqlite_url: str,
+    service: RegisteredClient,
+    monkeypatch: pytest.MonkeyPatch,
+    issuer: str,
+    answered: int,
 ) -> None:
     monkeypatch.delenv("AUTHLIB_INSECURE_TRANSPORT", raising=False)
     client: FlaskClient = app_for(store, sqlite_url, TESSERA_ISSUER=issuer).test_client()
