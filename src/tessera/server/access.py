@@ -72,13 +72,25 @@ class AccessLog:
     def _drain(self) -> None:
         logger, queue = self.logger, self._queue
         enabled = logger.isEnabledFor(logging.INFO)
+        # the batch's first record is made by the logger; the others are copies of it with their own time, values
+        # and fields (LogRecord() looks up the time, the thread, the process and the file's name each time, which
+        # are the same for every record a drain writes: it runs in one thread of one process)
+        made: dict[str, object] | None = None
         with batch():
             while queue:
                 at, method, path, status, duration_ms, client_id, request_id = queue.popleft()
                 if enabled:
                     args = (method, path, status, duration_ms, client_id)
-                    extra = {"tessera": _fields(*args, request_id)}
-                    record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, _FORMAT, args, None, extra=extra)
+                    fields = _fields(*args, request_id)
+                    if made is None:
+                        record = logger.makeRecord(
+                            logger.name, logging.INFO, __file__, 0, _FORMAT, args, None, extra={"tessera": fields}
+                        )
+                        made = dict(record.__dict__)
+                    else:
+                        record = logging.LogRecord.__new__(logging.LogRecord)
+                        record.__dict__.update(made)
+                        record.args, record.tessera = args, fields
                     record.created, record.msecs = at, (at % 1) * 1000
                     logger.handle(record)
 

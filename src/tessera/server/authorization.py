@@ -176,7 +176,8 @@ def _check_credentials_shape(request: Any) -> None:
         if len(parts) != 2:
             raise ValueError("no credentials after 'Basic'")
         credentials = base64.b64decode(parts[1], validate=True).decode("utf-8")
-        if any(has_control(part) or has_control(unquote(part)) for part in credentials.split(":", 1)):
+        # the id and the secret as sent and form-decoded (a percent escape never spans the ':' between them)
+        if has_control(credentials) or has_control(unquote(credentials)):
             raise ValueError("a control character in the credentials")
     except ValueError as exc:  # binascii.Error and UnicodeDecodeError are ValueErrors
         raise InvalidClientError(

@@ -45,6 +45,9 @@ __all__ = [
 ]
 
 _STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
+# what json.dumps(body, separators=(",", ":")) writes, without making an encoder for every answer
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+_JSON_TYPES = (dict, list)
 
 
 def status_line(status: int) -> str:
@@ -172,7 +175,7 @@ def refused_answer(refused: Refused) -> Answer:
 def json_answer(status: int, body: Any, headers: Sequence[tuple[str, str]]) -> Answer:
     """``body`` (a dict or a list, as JSON; or bytes as they are) with its length, and ``no-store`` unless
     ``headers`` say otherwise."""
-    data: bytes = json.dumps(body, separators=(",", ":")).encode() if isinstance(body, dict | list) else (body or b"")
+    data: bytes = _encode(body).encode() if isinstance(body, _JSON_TYPES) else (body or b"")
     names = {name.lower() for name, _ in headers}
     extra = [h for h in JSON_NO_STORE if h[0].lower() not in names] if data else []
     return Answer(status, [*headers, *extra, ("Content-Length", str(len(data)))], data)
