@@ -203,6 +203,10 @@ def _serve_metrics(port: int, directory: str) -> Any:
 
 
 def _serve(settings: Settings, *, host: str, port: int, workers: int, metrics: bool) -> None:
+    from tessera.store.db import load_driver
+
+    load_driver(settings.database_url)  # before the fork, as everything else the workers use: see load_driver
+
     def load_app() -> Any:
         # runs in each worker after the fork, with the settings the command validated
         from tessera.app import build, new_metrics
