@@ -37,16 +37,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from joserfc import jws
-from joserfc.errors import JoseError
-from joserfc.jwa import ESAlgorithm, JWSAlgModel, RSAAlgorithm, RSAPSSAlgorithm
-from joserfc.jwk import ECKey, RSAKey
+if TYPE_CHECKING:  # imported by the first proof's header (see _header): a server that sees none never loads them
+    from joserfc import jws
+    from joserfc.jwa import JWSAlgModel
+    from joserfc.jwk import ECKey, RSAKey
 
 __all__ = [
     "ALGORITHMS",
@@ -80,9 +77,6 @@ MAX_AGE = 300
 LEEWAY = 60
 
 
-# what checks a header's parameters and names the algorithms; the whole proof is bounded by MAX_PROOF beforehand
-_REGISTRY = jws.JWSRegistry(algorithms=list(ALGORITHMS))
-_KEY_TYPES: dict[str, type[ECKey] | type[RSAKey]] = {"EC": ECKey, "RSA": RSAKey}
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 #: distinct proof headers (so keys) kept checked and imported, least recently used forgotten first
 _CACHED_HEADERS = 1024
@@ -262,23 +256,39 @@ def _header(segment: str) -> _Header:
     alg = header.get("alg")
     if alg not in ALGORITHMS:
         raise ProofError("The DPoP proof's 'alg' is not supported: use ES256 or RS256.")
+    from joserfc.errors import JoseError
+
     key, jkt = _key(header.get("jwk"))
     try:
-        _REGISTRY.check_header(header)
-        algorithm = _REGISTRY.get_alg(alg)
+        registry = _registry()
+        registry.check_header(header)
+        algorithm = registry.get_alg(alg)
         algorithm.check_key(key)
     except (JoseError, ValueError, TypeError) as exc:
         raise ProofError("The DPoP proof's header is not acceptable.") from exc
     return _Header(alg, _verifier(algorithm, key), jkt)
 
 
-def _key(jwk: object) -> tuple[ECKey | RSAKey, str]:
+@functools.cache
+def _registry() -> "jws.JWSRegistry":
+    """What checks a header's parameters and names the algorithms; the whole proof is bounded by MAX_PROOF
+    beforehand. Made with the first proof: joserfc and ``cryptography`` weigh about 10 MiB in every process."""
+    from joserfc import jws
+
+    return jws.JWSRegistry(algorithms=list(ALGORITHMS))
+
+
+def _key(jwk: object) -> "tuple[ECKey | RSAKey, str]":
     """The public key in a proof's header, imported, and its RFC 7638 thumbprint."""
+    from joserfc.errors import JoseError
+    from joserfc.jwk import ECKey, RSAKey
+
     if not isinstance(jwk, dict):
         raise ProofError("The DPoP proof has no 'jwk' header.")
     if _PRIVATE_MEMBERS & jwk.keys():
         raise ProofError("The DPoP proof's 'jwk' holds a private key.")
-    key_type = _KEY_TYPES.get(str(jwk.get("kty")))
+    key_types: dict[str, type[ECKey] | type[RSAKey]] = {"EC": ECKey, "RSA": RSAKey}
+    key_type = key_types.get(str(jwk.get("kty")))
     if key_type is None:
         raise ProofError("The DPoP proof's 'jwk' must be an EC or RSA public key.")
     if key_type is RSAKey and len(str(jwk.get("n", ""))) < _RSA_MIN_N:
@@ -293,10 +303,15 @@ def _key(jwk: object) -> tuple[ECKey | RSAKey, str]:
     return key, thumbprint
 
 
-def _verifier(algorithm: JWSAlgModel, key: ECKey | RSAKey) -> Callable[[bytes, bytes], bool]:
+def _verifier(algorithm: "JWSAlgModel", key: "ECKey | RSAKey") -> Callable[[bytes, bytes], bool]:
     """What joserfc's ``algorithm.verify(message, signature, key)`` does, with everything that does not depend on
     the message made once: the ``cryptography`` key object, the hash and padding (joserfc's own, from the
     algorithm object), the size of an ECDSA signature's halves. The signature is checked by ``cryptography``."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+    from joserfc.jwa import ESAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
+
     public = key.get_op_key("verify")
     if isinstance(algorithm, ESAlgorithm) and isinstance(public, ec.EllipticCurvePublicKey):
         size = (public.curve.key_size + 7) // 8

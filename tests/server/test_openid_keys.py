@@ -190,3 +190,37 @@ def test_an_id_token_is_for_its_client_alone(client: FlaskClient, store: Store, 
     with pytest.raises((OAuth2Error, InvalidClaimError, Exception)) as refused:
         CodeIDToken(token.claims, token.header, options, {}).validate()
     assert "aud" in str(refused.value)
+
+
+def test_a_server_that_signs_nothing_never_imports_joserfc(store: Store, sqlite_url: str) -> None:
+    """A server built as ``tessera serve``'s workers build it (the keys checked beforehand) and that issues,
+    introspects and revokes opaque tokens and serves its metadata never imports joserfc, ``cryptography``,
+    Authlib's OpenID Connect, RFC 7523 or RFC 7591 modules (about 10 MiB); its JWKS does."""
+    rc = register_client(store, grant_types=("client_credentials",), scope="api", introspect=True)
+    settings = {
+        "TESSERA_DATABASE_URL": sqlite_url,
+        "TESSERA_ISSUER": "http://127.0.0.1:1",
+        "TESSERA_SECRET_KEY": "x" * 40,
+    }
+    script = f"""
+import sys
+from tessera.app import build
+from tessera.config import Settings
+
+client = build(Settings.from_env({settings!r}), load_keys=False).flask.test_client()
+auth = ({rc.client_id!r}, {rc.secret!r})
+token = client.post("/oauth/token", data={{"grant_type": "client_credentials"}}, auth=auth).get_json()["access_token"]
+assert client.post("/oauth/introspect", data={{"token": token}}, auth=auth).get_json()["active"]
+assert client.post("/oauth/revoke", data={{"token": token}}, auth=auth).status_code == 200
+for path in ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/openapi.json"):
+    assert client.get(path).status_code == 200
+heavy = ("joserfc", "cryptography", "authlib.oidc.core", "authlib.oauth2.rfc7523", "authlib.oauth2.rfc7591")
+print(sorted(name for name in heavy if name in sys.modules))
+assert client.get("/oauth/jwks").get_json()["keys"]
+print(sorted(name for name in heavy if name in sys.modules))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    before, after = result.stdout.splitlines()
+    assert before == "[]"
+    assert after == "['cryptography', 'joserfc']"

@@ -199,3 +199,34 @@ def test_unauthenticated_and_malformed_requests_are_logged_without_secrets(serve
     log = server.log()
     for value in (wrong_secret, server.service["client_secret"], made_up):
         assert value not in log
+
+
+def _maps(pid: int) -> str:
+    """The files ``pid`` has mapped (Linux /proc): a native library appears there once it is loaded."""
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_a_worker_loads_cryptography_only_when_it_first_signs(server: Server) -> None:
+    """joserfc and ``cryptography`` cost each worker about 10 MiB: the master checks the signing keys in a child
+    process, and a worker loads them with its first ID token, DPoP proof, client assertion or JWKS; a worker that
+    only issues and introspects opaque tokens never does."""
+    auth = (server.service["client_id"], server.service["client_secret"])
+    deadline = time.monotonic() + 15
+    while len(_children(server.process.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = _children(server.process.pid)
+    assert len(workers) == 2
+    for _ in range(10):  # each on a new connection, so both workers serve some
+        token = httpx.post(f"{server.base_url}/oauth/token", data={"grant_type": "client_credentials"}, auth=auth)
+        assert token.status_code == 200, token.text
+        answer = httpx.post(
+            f"{server.base_url}/oauth/introspect", data={"token": token.json()["access_token"]}, auth=auth
+        )
+        assert answer.json()["active"] is True
+    for pid in [server.process.pid, *workers]:
+        assert "cryptography" not in _maps(pid), pid
+
+    jwks = httpx.get(f"{server.base_url}/oauth/jwks")
+    assert jwks.status_code == 200 and jwks.json()["keys"]
+    assert any("cryptography" in _maps(pid) for pid in workers)
+    assert "cryptography" not in _maps(server.process.pid)

@@ -105,7 +105,12 @@ def build(
     on_revoke: list[RevocationListener] | None = None,
     clock: Clock = time.time,
     metrics: Metrics | None = None,
+    load_keys: bool = True,
 ) -> Built:
+    """The server and its parts (see :func:`create_app`). With ``load_keys`` (the default), every published
+    ID-token signing key is decrypted now, and one that cannot be stops the server here, at start. ``tessera
+    serve`` has checked them once before its workers start and passes ``False``: a worker then reads its keys when
+    it first signs an ID token or serves the JWKS, and one that never does never loads ``cryptography``."""
     settings = settings or Settings.from_env()
     settings.check_for_server()
     counter = StatementCounter() if settings.count_sql else None
@@ -159,10 +164,11 @@ def build(
         metrics=metrics,
         audit=audit,
     )
-    try:
-        context.keys.load()  # a key that cannot be decrypted stops the server here, at start
-    except StoreError:
-        pass  # the database is away: the keys are read at their first use, as everything else is
+    if load_keys:
+        try:
+            context.keys.load()  # a key that cannot be decrypted stops the server here, at start
+        except StoreError:
+            pass  # the database is away: the keys are read at their first use, as everything else is
     server = TesseraServer(context)
     for grant, extensions in GRANTS:
         server.register_grant(grant, extensions)

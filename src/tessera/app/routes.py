@@ -15,8 +15,8 @@ from collections.abc import Callable
 from flask.typing import ResponseReturnValue
 
 from tessera.server import handlers
-from tessera.server.dynamic import REGISTER_PATH
 from tessera.server.front import MachineRoute, Runs
+from tessera.server.registration import REGISTER_PATH
 from tessera.web import account, auth, consent, device, end_session
 
 __all__ = ["MACHINE", "PAGES", "Page", "advertised", "endpoint_paths", "page_path"]

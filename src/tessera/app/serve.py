@@ -43,7 +43,7 @@ from granian.server import Server
 
 from tessera import __version__
 from tessera.config import Settings
-from tessera.errors import TesseraError
+from tessera.errors import ConfigError, TesseraError
 from tessera.logs import configure
 
 __all__ = ["HEADER_TIMEOUT", "MULTIPROC_VARIABLE", "describe", "run"]
@@ -85,8 +85,43 @@ def describe(settings: Settings, *, host: str, port: int, workers: int) -> str:
 
 
 def check_signing_keys(settings: Settings) -> None:
-    """Decrypt every published ID-token signing key once, in the command's process:
-    :class:`~tessera.errors.ConfigError` (one line) if one cannot be, rather than workers failing one by one."""
+    """Decrypt every published ID-token signing key once, before any worker starts:
+    :class:`~tessera.errors.ConfigError` (one line) if one cannot be, rather than workers failing one by one.
+
+    The decrypting is done by a child process, and only its verdict comes back: ``cryptography`` and joserfc, which
+    it takes (about 10 MiB), stay out of this process, and so out of the workers forked from it, which load them
+    only if they ever sign an ID token, check a DPoP proof or a client's assertion, or serve the JWKS."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")  # the settings as they are, nothing imported again
+    verdict, reply = context.Pipe(duplex=False)
+    child = context.Process(target=_check_in_child, args=(settings, reply), name="tessera-check-keys")
+    child.start()
+    reply.close()
+    try:
+        message = verdict.recv()
+    except EOFError:  # the child died without a word
+        message = "the signing keys could not be checked"
+    finally:
+        verdict.close()
+        child.join()
+    if message:
+        raise ConfigError(message)
+
+
+def _check_in_child(settings: Settings, reply: Any) -> None:
+    try:
+        _decrypt_signing_keys(settings)
+        reply.send("")
+    except ConfigError as exc:
+        reply.send(str(exc))
+    except BaseException as exc:  # one line from the parent; the kind only, as a driver's message may hold the URL
+        reply.send(f"the signing keys could not be checked ({type(exc).__name__})")
+    finally:
+        reply.close()
+
+
+def _decrypt_signing_keys(settings: Settings) -> None:
     from tessera.errors import StoreError
     from tessera.server.keys import KeyEncryption, Keyring
     from tessera.store import Store, make_engine
@@ -168,11 +203,17 @@ def _serve_metrics(port: int, directory: str) -> Any:
 
 
 def _serve(settings: Settings, *, host: str, port: int, workers: int, metrics: bool) -> None:
+    from tessera.store.db import load_driver
+
+    load_driver(settings.database_url)  # before the fork, as everything else the workers use: see load_driver
+
     def load_app() -> Any:
         # runs in each worker after the fork, with the settings the command validated
         from tessera.app import build, new_metrics
 
-        return build(settings, metrics=new_metrics() if metrics else None).rsgi(threads=settings.threads)
+        # the keys were checked before the fork (check_signing_keys): read when first used
+        built = build(settings, metrics=new_metrics() if metrics else None, load_keys=False)
+        return built.rsgi(threads=settings.threads)
 
     server = Server(
         "tessera.app:build",

@@ -6,7 +6,6 @@ import time
 import click
 
 from tessera.cli.base import handled, load_settings, main, print_json, store_of
-from tessera.server.dynamic import issue_initial_access_token
 
 
 @main.group("registration-tokens")
@@ -23,6 +22,8 @@ def registration_tokens_create(uses: int | None, ttl: int | None, as_json: bool)
     """Create an initial access token; it is shown once, and only its digest is stored."""
     settings = load_settings()
     store = store_of(settings)
+    from tessera.server.dynamic import issue_initial_access_token
+
     token, record = issue_initial_access_token(store.registrations, uses=uses, ttl=ttl, now=int(time.time()))
     if as_json:
         print_json({"initial_access_token": token, "uses": record.uses_left, "expires_at": record.expires_at})

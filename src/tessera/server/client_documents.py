@@ -60,7 +60,6 @@ from tessera.ratelimit import RateLimits
 from tessera.server import requestid
 from tessera.server.audit import AuditTrail, Event
 from tessera.server.clients import NONE
-from tessera.server.dynamic import check_metadata, safe_description
 from tessera.server.fetch import BoundedFetcher, FetchError
 from tessera.server.registration import (
     ClientChanges,
@@ -112,6 +111,8 @@ class ClientDocumentError(InvalidClientError):
         #: set when the client address fetched too many documents: seconds until it may try again
         self.retry_after = retry_after
         text = f"The client's metadata document cannot be used: {reason}" + (f" ({detail})" if detail else "")
+        from tessera.server.dynamic import safe_description
+
         super().__init__(description=safe_description(text.rstrip(".") + "."), status_code=401)
 
 
@@ -275,6 +276,8 @@ class ClientDocuments:
         # an unnamed client is named after the host the server fetched it from, which is what it vouches for
         unnamed = {"client_name": urlsplit(url).netloc}
         try:
+            from tessera.server.dynamic import check_metadata  # with Authlib's RFC 7591 module, at the first
+
             metadata = check_metadata(self._settings, self._scopes, {**unnamed, **document})
         except OAuth2Error as exc:
             raise ClientDocumentError("it breaks this server's policy for clients", exc.description) from None

@@ -1,5 +1,7 @@
 """Clients that authenticate with their own keys: ``private_key_jwt`` (RFC 7523 §2.2, OpenID Connect Core §9), on
-Authlib's :class:`~authlib.oauth2.rfc7523.JWTBearerClientAssertion`.
+Authlib's :class:`~authlib.oauth2.rfc7523.JWTBearerClientAssertion` (:mod:`tessera.server.client_assertion`, imported
+with joserfc and ``cryptography`` by the first assertion a client sends: a server whose clients authenticate with
+secrets never loads them).
 
 The client signs a short JWT (the assertion) with a private key only it holds; the server checks it against the
 public keys the client registered, as a JWKS (``tessera clients create --jwks-file``) or at a URL
@@ -17,20 +19,12 @@ public keys the client registered, as a JWKS (``tessera clients create --jwks-fi
   minute per client (:data:`REFETCH_AFTER`).
 """
 
-import dataclasses
 import json
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-from authlib.oauth2.rfc6749.errors import InvalidClientError
-from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
-from joserfc.jwt import Claims
 
 from tessera.config import is_loopback
 from tessera.dpop import ALGORITHMS, LocalReplayCache, RedisReplayCache
@@ -39,8 +33,11 @@ from tessera.server.fetch import BoundedFetcher, FetchError, Resolve, resolve
 if TYPE_CHECKING:
     import httpx
 
+    from tessera.server.client_assertion import ClientAssertion
+
 __all__ = [
     "ALGORITHMS",
+    "ASSERTION_TYPE",
     "JWKS_TTL",
     "MAX_JWKS",
     "MAX_LIFETIME",
@@ -63,6 +60,8 @@ JWKS_TTL = 300
 REFETCH_AFTER = 60
 #: the largest key set accepted, in bytes, from a file or a URL
 MAX_JWKS = 64 * 1024
+#: ``client_assertion_type`` of a JWT assertion (RFC 7523 §2.2)
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _MAX_KEYS = 20
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
@@ -82,6 +81,9 @@ def check_jwks(value: object) -> dict[str, Any]:
             raise JwksError("every key must be an EC or RSA public key")
         if _PRIVATE_MEMBERS & key.keys():
             raise JwksError("the JWKS holds a private key: register the public keys only")
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
+
     try:
         KeySet.import_key_set(value)  # type: ignore[arg-type]
     except (JoseError, ValueError, TypeError, KeyError) as exc:
@@ -137,22 +139,12 @@ class JwksFetcher:
         self._fetcher.close()
 
 
-@dataclasses.dataclass
-class _Fetched:
-    keys: KeySet
-    fetched_at: float
-
-
-class _ClientKeys(KeySet):
-    """A client's keys, and which client they are (so that an unknown ``kid`` can fetch them again)."""
-
-    client_id: str = ""
-    jwks_uri: str | None = None
-
-
-class PrivateKeyJWT(JWTBearerClientAssertion):
-    """Authlib's assertion checks, with Tessera's rules (see the module). ``audiences`` are the accepted ``aud``
-    values; ``fetch`` fetches a ``jwks_uri``; ``replay`` remembers the assertions' ``jti`` values."""
+class PrivateKeyJWT:
+    """The ``private_key_jwt`` client authentication method, as Authlib calls it: ``(query_client, request)`` in,
+    the client out, or ``None`` when the request carries no JWT assertion. The checks are
+    :class:`~tessera.server.client_assertion.ClientAssertion`'s, made (and joserfc imported) with the first
+    assertion. ``audiences`` are the accepted ``aud`` values; ``fetch`` fetches a ``jwks_uri``; ``replay``
+    remembers the assertions' ``jti`` values."""
 
     CLIENT_AUTH_METHOD = PRIVATE_KEY_JWT
 
@@ -164,78 +156,23 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         replay: LocalReplayCache | RedisReplayCache,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(validate_jti=True, leeway=30)
         self._audiences = audiences
         self._fetch = fetch
         self._replay = replay
         self._clock = clock
-        self._fetched: dict[str, _Fetched] = {}
+        self._made: ClientAssertion | None = None
         self._lock = threading.Lock()
 
     def __call__(self, query_client: Callable[[str], Any], request: Any) -> Any:
-        try:
-            return super().__call__(query_client, request)
-        except InvalidClientError as exc:  # RFC 6749 §5.2: a client that failed to authenticate gets a 401
-            raise InvalidClientError(status_code=401, description=exc.description) from None
+        # Authlib asks every method the endpoint allows, in turn: a request without an assertion is not this one's
+        if request.form.get("client_assertion_type") != ASSERTION_TYPE or not request.form.get("client_assertion"):
+            return None
+        return self._checks()(query_client, request)
 
-    def get_audiences(self) -> list[str]:
-        return self._audiences
-
-    def verify_claims(self, claims: Claims) -> None:
-        exp = claims.get("exp")
-        if isinstance(exp, int | float) and not isinstance(exp, bool) and exp > self._clock() + MAX_LIFETIME + 30:
-            raise InvalidClientError(description="The assertion's 'exp' is more than an hour ahead.")
-        if not isinstance(claims.get("jti"), str) or not claims["jti"]:
-            raise InvalidClientError(description="The assertion has no 'jti'.")
-        super().verify_claims(claims)
-
-    def validate_jti(self, claims: Claims, jti: str) -> bool:
-        key = f"pkj:{claims['sub']}:{jti}"
-        return self._replay.first_use_of(key, MAX_LIFETIME + 60)
-
-    def resolve_client_public_key(self, client: Any) -> KeySet:
-        record = client.record
-        if record.jwks is not None:
-            keys = _ClientKeys.import_key_set(record.jwks)
-        else:
-            keys = self._from_uri(record.client_id, record.jwks_uri, refetch=False)
-        keys.client_id, keys.jwks_uri = record.client_id, record.jwks_uri
-        return keys
-
-    def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Claims:
-        header = self.extract_assertion(assertion)[0]
-        if header.get("alg") not in ALGORITHMS:
-            raise InvalidClientError(
-                description="The assertion's 'alg' must be ES256 or RS256 (or another of its kin)."
-            )
-        keys = resolve_key
-        kid = header.get("kid")
-        if isinstance(keys, _ClientKeys) and keys.jwks_uri and kid and not any(k.kid == kid for k in keys.keys):
-            keys = self._from_uri(keys.client_id, keys.jwks_uri, refetch=True)  # the client may have rotated
-        try:
-            token = jwt.decode(assertion, keys, algorithms=list(ALGORITHMS))
-        except (JoseError, ValueError) as exc:
-            raise InvalidClientError(
-                description="The assertion's signature does not verify with the client's keys."
-            ) from exc
-        self.verify_claims(token.claims)
-        return token.claims
-
-    def _from_uri(self, client_id: str, uri: str | None, *, refetch: bool) -> _ClientKeys:
-        if uri is None:
-            raise InvalidClientError(description="The client has no keys registered.")
-        now = self._clock()
+    def _checks(self) -> "ClientAssertion":
         with self._lock:
-            known = self._fetched.get(client_id)
-        fresh = known is not None and now - known.fetched_at < JWKS_TTL
-        if known is not None and (fresh and not refetch or refetch and now - known.fetched_at < REFETCH_AFTER):
-            return _ClientKeys(list(known.keys.keys))
-        try:
-            keys = _ClientKeys.import_key_set(self._fetch(uri))  # type: ignore[arg-type]
-        except JwksError as exc:
-            if known is not None:  # keep using what was fetched last rather than lock the client out
-                return _ClientKeys(list(known.keys.keys))
-            raise InvalidClientError(description=f"The client's keys cannot be fetched: {exc}.") from None
-        with self._lock:
-            self._fetched[client_id] = _Fetched(keys, now)
-        return keys
+            if self._made is None:
+                from tessera.server.client_assertion import ClientAssertion
+
+                self._made = ClientAssertion(self._audiences, fetch=self._fetch, replay=self._replay, clock=self._clock)
+            return self._made

@@ -49,6 +49,7 @@ from tessera.server.authorization import TesseraServer
 from tessera.server.clients import NONE, SECRET_METHODS, OAuthClient
 from tessera.server.errors import SlowDownError
 from tessera.server.registration import (
+    REGISTER_PATH,
     ClientChanges,
     ClientMetadata,
     check_redirect_uri,
@@ -310,10 +311,6 @@ def issue_initial_access_token(
     record = InitialAccessToken(digest(token), uses, None if ttl is None else now + ttl, now)
     registrations.create_initial(record)
     return token, record
-
-
-#: where the request map serves registration; the client URI is this path with ``?client_id=``
-REGISTER_PATH = "/oauth/register"
 
 
 class _Checked:

@@ -16,10 +16,10 @@ from typing import Any
 
 from tessera.errors import StoreError
 from tessera.ratelimit import address_key
-from tessera.server import dynamic
 from tessera.server.authorization import TesseraServer
 from tessera.server.leaks import LeakJudge, parse_report
 from tessera.server.metadata import Metadata
+from tessera.server.registration import REGISTER_PATH
 from tessera.server.request import MAX_BODY, HttpRequest, Reply
 from tessera.server.userinfo import userinfo as _userinfo
 
@@ -123,7 +123,10 @@ def device_authorization(machine: Machine, request: HttpRequest) -> Reply:
 
 
 def register(machine: Machine, request: HttpRequest) -> Reply:
-    """RFC 7591 and RFC 7592 (:mod:`tessera.server.dynamic`); in the request map unless TESSERA_REGISTRATION=off."""
+    """RFC 7591 and RFC 7592 (:mod:`tessera.server.dynamic`); in the request map unless TESSERA_REGISTRATION=off.
+    Authlib's modules for them take joserfc and ``cryptography``: imported by the first registration request."""
+    from tessera.server import dynamic
+
     return dynamic.answer(machine.server, request)
 
 
@@ -157,7 +160,7 @@ def _openapi() -> dict[str, Any]:
 @functools.cache
 def _openapi_for(issuer: str, registration: bool) -> bytes:
     document = _openapi()
-    paths = {p: ops for p, ops in document["paths"].items() if registration or p != dynamic.REGISTER_PATH}
+    paths = {p: ops for p, ops in document["paths"].items() if registration or p != REGISTER_PATH}
     return json.dumps({**document, "paths": paths, "servers": [{"url": issuer}]}).encode()
 
 

@@ -17,7 +17,10 @@ no thread or subscription is needed for it. The JWKS is kept as bytes and rebuil
 **First key.** ``tessera db upgrade`` makes one RS256 and one ES256 key when there is none; a server that finds no
 active key for an algorithm makes one the first time it needs it (the demo, the tests).
 
-Keys are made and used with ``joserfc``; nothing here signs or verifies anything itself.
+Keys are made and used with ``joserfc``; nothing here signs or verifies anything itself. ``joserfc`` and
+``cryptography`` (about 10 MiB in each process) are imported by the first key decrypted or made: ``tessera serve``
+decrypts every key once in a child process before the workers start (:func:`tessera.app.serve.check_signing_keys`),
+and a worker reads its keys when it first signs an ID token or serves the JWKS.
 """
 
 import base64
@@ -28,13 +31,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from joserfc.jwk import ECKey, RSAKey
+from typing import TYPE_CHECKING, Any
 
 from tessera.config import Settings
 from tessera.errors import ConfigError
@@ -54,15 +51,31 @@ _NONCE = 12
 #: how often a process looks for a rotation
 REFRESH_SECONDS = 1.0
 
-Key = RSAKey | ECKey
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from joserfc.jwk import ECKey, RSAKey
+
+    Key = RSAKey | ECKey
 
 
 class KeyEncryption:
     """AES-256-GCM with a key derived (HKDF-SHA256) from the configured secret."""
 
     def __init__(self, secret: str) -> None:
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO)
-        self._aead = AESGCM(hkdf.derive(secret.encode("utf-8")))
+        self._secret = secret
+        self._made: AESGCM | None = None
+
+    @property
+    def _aead(self) -> "AESGCM":
+        """The cipher, made by the first key encrypted or decrypted (``cryptography`` is imported then)."""
+        if self._made is None:
+            from cryptography.hazmat.primitives import hashes
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+            from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+            hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO)
+            self._made = AESGCM(hkdf.derive(self._secret.encode("utf-8")))
+        return self._made
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "KeyEncryption":
@@ -79,6 +92,8 @@ class KeyEncryption:
 
     def decrypt(self, kid: str, blob: str) -> dict[str, Any]:
         """The private JWK; :class:`~tessera.errors.ConfigError` (one line) if it cannot be decrypted."""
+        from cryptography.exceptions import InvalidTag
+
         try:
             raw = base64.urlsafe_b64decode(blob.encode("ascii"))
             value = json.loads(self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], kid.encode()))
@@ -96,10 +111,12 @@ class KeyEncryption:
 class SigningKey:
     kid: str
     alg: str
-    key: Key = dataclasses.field(repr=False)
+    key: "Key" = dataclasses.field(repr=False)
 
 
-def _generate(alg: str) -> Key:
+def _generate(alg: str) -> "Key":
+    from joserfc.jwk import ECKey, RSAKey
+
     parameters: Any = {"alg": alg, "use": "sig"}
     if alg == "RS256":
         return RSAKey.generate_key(2048, parameters=parameters, private=True)
@@ -220,6 +237,8 @@ class Keyring:
         now = self._clock()
         for record in records:
             if record.kid not in self._decrypted and published(record, now, self._ttl):
+                from joserfc.jwk import ECKey, RSAKey
+
                 jwk = self._encryption.decrypt(record.kid, record.encrypted_private_key)
                 key: Key = RSAKey.import_key(jwk) if record.alg == "RS256" else ECKey.import_key(jwk)
                 self._decrypted[record.kid] = SigningKey(record.kid, record.alg, key)

@@ -13,100 +13,56 @@ Access and refresh tokens stay opaque; the ID token is the only JWT, an identity
 
 Authlib's :class:`~authlib.oidc.core.grants.OpenIDCode` checks the authorization request (a ``nonce`` seen before
 for the client is a replay: ``invalid_request``; ``prompt=none`` without a session is ``login_required``) and
-builds and signs the ID token with joserfc; this module says where the claims and keys come from. One extension
-object is made per grant object (so per request): it remembers the key it chose, so the ``kid`` in the header is
-always the key that signed.
+builds and signs the ID token with joserfc; :mod:`tessera.server.id_tokens` says where the claims and keys come
+from. One extension object is made per grant object (so per request): it remembers the key it chose, so the
+``kid`` in the header is always the key that signed.
+
+The extensions registered here are stand-ins that import :mod:`tessera.server.id_tokens` (Authlib's OpenID Connect
+modules, joserfc and ``cryptography``: about 10 MiB in each process) the first time an ID token may be issued: by
+the first authorization-code grant, or by the first refresh of a grant whose scope has ``openid``.
 """
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.grants import BaseGrant
-from authlib.oidc.core import UserInfo
-from authlib.oidc.core.grants import OpenIDCode, OpenIDToken
-from joserfc.jwk import Key
 
 from tessera.server.authorization import TesseraServer
-from tessera.server.context import ServerContext
-from tessera.server.keys import DEFAULT_ALG, SigningKey
-from tessera.store import UserRecord
 
-__all__ = ["OpenIDCodeExtension", "OpenIDRefreshExtension", "claims_for"]
+if TYPE_CHECKING:
+    from tessera.server.id_tokens import CodeIdTokens, RefreshIdTokens
 
-
-def claims_for(user: UserRecord, scope: str) -> UserInfo:
-    """The user's claims that ``scope`` releases (OpenID Connect Core §5.4): ``sub`` always. Tessera sends no
-    mail, so no address is verified: ``email_verified`` is false."""
-    info = UserInfo(sub=user.subject, preferred_username=user.username, email_verified=False)
-    if user.name:
-        info["name"] = user.name
-    if user.email:
-        info["email"] = user.email
-    else:
-        del info["email_verified"]
-    return info.filter(scope)
-
-
-class _Signing:
-    """What the code and refresh extensions share: keys, claims and lifetime from the server's context."""
-
-    context: ServerContext
-    _key: SigningKey | None = None
-
-    def _signing_key(self, client: Any) -> SigningKey:
-        if self._key is None:
-            self._key = self.context.keys.signing_key(self.get_client_algorithm(client))
-        return self._key
-
-    def get_client_algorithm(self, client: Any) -> str:
-        return str(client.record.id_token_alg or DEFAULT_ALG)
-
-    def resolve_client_private_key(self, client: Any) -> Key:
-        return self._signing_key(client).key
-
-    def get_encode_header(self, client: Any) -> dict[str, Any]:
-        key = self._signing_key(client)
-        return {"alg": key.alg, "kid": key.kid, "typ": "JWT"}
-
-    def get_client_claims(self, client: Any) -> dict[str, Any]:
-        now = self.context.now()
-        settings = self.context.settings
-        return {"iss": settings.issuer, "aud": client.client_id, "iat": now, "exp": now + settings.id_token_ttl}
-
-    def generate_user_info(self, user: UserRecord, scope: str) -> UserInfo:
-        return claims_for(user, scope)
-
-
-class _CodeIdTokens(_Signing, OpenIDCode):
-    def __init__(self, context: ServerContext) -> None:
-        super().__init__(require_nonce=False)
-        self.context = context
-
-    def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
-        return self.context.store.tokens.nonce_used(str(request.payload.client_id), nonce)
-
-
-class _RefreshIdTokens(_Signing, OpenIDToken):
-    def __init__(self, context: ServerContext) -> None:
-        self.context = context
-
-    def get_compatible_claims(self, request: OAuth2Request) -> dict[str, Any]:
-        claims = super().get_compatible_claims(request)
-        auth_time = request.refresh_token.record.auth_time
-        if auth_time is not None:
-            claims["auth_time"] = auth_time
-        return claims
+__all__ = ["OpenIDCodeExtension", "OpenIDRefreshExtension"]
 
 
 class OpenIDCodeExtension:
     """Registered with the authorization-code grant: ID tokens for ``openid`` codes (OpenID Connect Core §3.1)."""
 
+    _extension: "type[CodeIdTokens] | None" = None
+
     def __call__(self, grant: BaseGrant) -> None:
-        _CodeIdTokens(cast(TesseraServer, grant.server).context)(grant)
+        if self._extension is None:
+            from tessera.server.id_tokens import CodeIdTokens
+
+            self._extension = CodeIdTokens
+        self._extension(cast(TesseraServer, grant.server).context)(grant)
 
 
 class OpenIDRefreshExtension:
-    """Registered with the refresh-token grant: a fresh ID token when an ``openid`` grant is refreshed (§12.2)."""
+    """Registered with the refresh-token grant: a fresh ID token when an ``openid`` grant is refreshed (§12.2).
+    A refresh whose scope has no ``openid`` (Authlib's ``is_openid_scope``) is left alone without importing
+    anything."""
+
+    _extension: "type[RefreshIdTokens] | None" = None
 
     def __call__(self, grant: BaseGrant) -> None:
-        _RefreshIdTokens(cast(TesseraServer, grant.server).context)(grant)
+        grant.register_hook("after_create_token_response", self._process_token)
+
+    def _process_token(self, grant: BaseGrant, response: tuple[int, dict[str, Any], Any]) -> None:
+        scope = response[1].get("scope")
+        if not isinstance(scope, str) or "openid" not in scope.split():
+            return
+        if self._extension is None:
+            from tessera.server.id_tokens import RefreshIdTokens
+
+            self._extension = RefreshIdTokens
+        self._extension(cast(TesseraServer, grant.server).context).process_token(grant, response)

@@ -59,7 +59,11 @@ from tessera.server.scopes import Catalogue, is_scope_token
 from tessera.store import ClientRecord, Clients
 from tessera.tokens import TokenKind, digest, mint, random_id
 
+#: where the request map serves registration; the client URI is this path with ``?client_id=``
+REGISTER_PATH = "/oauth/register"
+
 __all__ = [
+    "REGISTER_PATH",
     "MAX_GRACE",
     "ClientChanges",
     "ClientMetadata",

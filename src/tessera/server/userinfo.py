@@ -1,6 +1,6 @@
 """The UserInfo endpoint (OpenID Connect Core §5.3): GET or POST with the access token as a Bearer header
 (RFC 6750 §2.1) or, in a POST, as the form body's ``access_token`` (§2.2), or with the ``DPoP`` scheme and a proof
-(RFC 9449 §7.1); the user's claims by the token's scope (:func:`tessera.server.openid.claims_for`).
+(RFC 9449 §7.1); the user's claims by the token's scope (:func:`tessera.server.id_tokens.claims_for`).
 
 * no token: 401 with bare ``Bearer`` and ``DPoP algs="..."`` challenges and no error code (RFC 6750 §3.1);
 * a malformed, unknown, expired or revoked token, or one of a user who is gone or disabled: 401 ``invalid_token``;
@@ -25,7 +25,6 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from tessera.dpop import BindingError, Proof, ProofError, check_binding, presented_proof
 from tessera.server.context import ServerContext
 from tessera.server.dpop import DPoP
-from tessera.server.openid import claims_for
 from tessera.server.request import HttpRequest, Reply
 from tessera.tokens import MalformedToken, TokenKind, digest, parse
 
@@ -105,6 +104,8 @@ def _claims(
         raise _Refused(401, "invalid_token", _UNUSABLE, dpop=scheme_is_dpop)
     if proof is not None and not context.dpop.replay.first_use(proof):
         raise _Refused(401, "invalid_dpop_proof", "This DPoP proof was already used.", dpop=True)
+    from tessera.server.id_tokens import claims_for  # Authlib's OpenID Connect modules: with the first answer
+
     return dict(claims_for(user, active.scope))
 
 

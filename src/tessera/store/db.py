@@ -44,6 +44,7 @@ __all__ = [
     "MissingDatabaseFile",
     "StatementCounter",
     "create_database_file",
+    "load_driver",
     "make_engine",
     "reader",
     "sqlite_file",
@@ -104,6 +105,13 @@ def create_database_file(url: str | URL) -> None:
 #: runs of a statement on a PostgreSQL connection before psycopg prepares it there (psycopg's own default): the
 #: hot statements are prepared within a connection's first requests, one-off ones never
 PREPARE_THRESHOLD = 5
+
+
+def load_driver(url: str | URL) -> None:
+    """Import the driver of ``url`` and its SQLAlchemy dialect, without connecting. ``tessera serve`` does it
+    before it forks its workers, which all use them: what loading psycopg's libraries touches (about 3 MiB) is then
+    never counted in a worker, and the modules' memory is shared by the workers rather than made by each."""
+    make_url(url).get_dialect().import_dbapi()
 
 
 def make_engine(

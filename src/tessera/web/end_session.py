@@ -12,7 +12,6 @@ from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from tessera.server.audit import Event
-from tessera.server.end_session import EndSession
 from tessera.web.boundary import as_get
 from tessera.web.context import current_server
 from tessera.web.security import allow_form_redirect, check_csrf, csrf_token, current_user, sign_out
@@ -29,6 +28,9 @@ def end_session() -> ResponseReturnValue:
         return render_template(
             "errors/error.html", title="Request too long", message="The request is too long.", status=414
         ), 414
+    # with Authlib's OpenID Connect modules, joserfc and cryptography: imported by the first sign-out request
+    from tessera.server.end_session import EndSession
+
     server = current_server()
     try:
         ending = EndSession(server).check(server.create_oauth2_request(request))

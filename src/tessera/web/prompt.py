@@ -20,12 +20,6 @@ from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
-from authlib.oidc.core.errors import (
-    ConsentRequiredError,
-    LoginRequiredError,
-    RequestNotSupportedError,
-    RequestURINotSupportedError,
-)
 
 from tessera.web.security import SignedIn
 
@@ -55,6 +49,9 @@ def decide(grant: Any, signed_in: SignedIn | None, now: int) -> Decision:
     data = grant.request.payload.data
     if not _is_openid(grant.request.payload.scope):
         return Decision()
+    # Authlib's OpenID Connect package takes joserfc and cryptography: imported by the first OpenID request
+    from authlib.oidc.core.errors import LoginRequiredError, RequestNotSupportedError, RequestURINotSupportedError
+
     if data.get("request"):
         return _refuse(grant, RequestNotSupportedError("Request objects are not supported."))
     if data.get("request_uri"):
@@ -78,6 +75,8 @@ def decide(grant: Any, signed_in: SignedIn | None, now: int) -> Decision:
 
 
 def consent_required(grant: Any) -> OAuth2Error:
+    from authlib.oidc.core.errors import ConsentRequiredError
+
     error = ConsentRequiredError()
     error.redirect_uri = grant.redirect_uri
     error.state = grant.request.payload.state
