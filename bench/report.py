@@ -74,7 +74,7 @@ def _results_table(results: list[Row]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in results:
-        s0 = _find(results, d["target"], "S6c" if d["scenario"] in ("S6a", "S6b", "S6d") else "S0")
+        s0 = _find(results, d["target"], "S6c" if d["scenario"] in ("S6a", "S6b", "S6d", "S6e") else "S0")
         ratio = _ratio(d, s0) if d["scenario"] not in ("S0", "S6c") else None
         measured = d.get("status") in ("ok", "errors")
         sql = d.get("sql_per_op")
@@ -151,6 +151,14 @@ def _targets(results: list[Row], targets: list[Row]) -> list[str]:
         )
         out.append(
             _check(f"{ours} DPoP cached validation / unprotected", _ratio(find(ours, "S6d"), find(ours, "S6c")), 0.5, x)
+        )
+        out.append(
+            _check(
+                f"{ours} DPoP cached validation, RS256 proofs / unprotected",
+                _ratio(find(ours, "S6e"), find(ours, "S6c")),
+                0.5,
+                x,
+            )
         )
         s2, s1 = find(ours, "S2") or {}, find(ours, "S1") or {}
         out.append(_check(f"{ours} SQL statements per introspection", s2.get("sql_per_op"), 1, "{:g}", higher=False))
