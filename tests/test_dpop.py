@@ -119,3 +119,22 @@ def test_a_full_replay_cache_forgets_the_oldest_first() -> None:
     assert cache.first_use_of("a") and cache.first_use_of("b") and cache.first_use_of("c")
     assert not cache.first_use_of("b") and not cache.first_use_of("c")
     assert cache.first_use_of("a")  # forgotten to make room for "c"
+
+
+def test_a_full_replay_cache_refuses_proofs_as_old_as_those_it_forgot() -> None:
+    """A proof pushed out of a full cache before its window ended cannot be replayed: every proof as old as it is
+    refused from then on, while fresh ones still work."""
+    now = [5000.0]  # the wall clock and the cache's clock, here the same
+    cache = dpop.LocalReplayCache(max_entries=2, clock=lambda: now[0], wall_clock=lambda: now[0])
+
+    def proof(jti: str, iat: float) -> dpop.Proof:
+        return dpop.Proof(jkt="k" * 43, jti=jti, iat=iat, nonce=None)
+
+    first = proof("first", 5000.0)
+    assert cache.first_use(first)
+    now[0] = 5100.0
+    assert cache.first_use(proof("second", 5100.0))
+    assert cache.first_use(proof("third", 5100.0))  # "first" is forgotten to make room
+    assert not cache.first_use(first)  # yet its replay is refused: it is as old as what was forgotten
+    assert not cache.first_use(proof("unseen but as old", 5000.0 + dpop.LEEWAY))
+    assert cache.first_use(proof("fresh", 5100.0))

@@ -378,21 +378,38 @@ class ReplayCache(Protocol):
 class LocalReplayCache:
     """This process's memory: enough for one process, and the fallback while Redis is away.
 
-    Bounded: at ``max_entries`` the oldest entry is forgotten first (and a warning logged once), which at the
-    default million is more than three thousand proofs a second for the whole window.
+    Bounded: at ``max_entries`` (a million: more than three thousand proofs a second for the whole window) the
+    oldest entry is forgotten first, and a warning logged once. A forgotten proof could then be replayed within
+    its window, so the cache also moves a horizon: a proof whose ``iat`` is no later than the time the last
+    forgotten entry was first seen, plus :data:`LEEWAY`, is refused (any proof accepted then had an ``iat`` no
+    later than that). Fresh proofs keep working unless a minute's proofs no longer fit in the cache, which one
+    process cannot check (each costs a signature check); past that, the cache fails closed.
     """
 
-    def __init__(self, max_entries: int = 1_000_000, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_entries: int = 1_000_000,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self._seen: collections.OrderedDict[str, float] = collections.OrderedDict()
         self._max = max_entries
         self._clock = clock
+        self._wall_clock = wall_clock
         self._lock = threading.Lock()
         self._warned = False
         #: when the oldest entry expires: until then there is nothing to drop
         self._next_expiry = float("inf")
+        #: proofs with an ``iat`` up to this (Unix seconds) are refused: they may have been forgotten
+        self._horizon = float("-inf")
 
     def first_use(self, proof: Proof) -> bool:
-        return self.first_use_of(proof.replay_key)
+        return not self.may_have_forgotten(proof) and self.first_use_of(proof.replay_key)
+
+    def may_have_forgotten(self, proof: Proof) -> bool:
+        """Whether ``proof`` is as old as one this cache had to forget, full, before its window ended."""
+        return proof.iat <= self._horizon
 
     def first_use_of(self, key: str, ttl: float = MAX_AGE + LEEWAY) -> bool:
         now = self._clock()
@@ -408,9 +425,15 @@ class LocalReplayCache:
             if key in seen:
                 return False
             if len(seen) >= self._max:
-                seen.popitem(last=False)
+                _, until = seen.popitem(last=False)
+                # when that entry was first seen, on the wall clock proofs' iat is read on
+                seen_at = self._wall_clock() - (now - (until - ttl))
+                self._horizon = max(self._horizon, seen_at + LEEWAY)
                 if not self._warned:
-                    log.warning("the DPoP replay cache is full: proofs are forgotten before their window ends")
+                    log.warning(
+                        "the DPoP replay cache is full: the oldest proofs are forgotten, and proofs as old as they "
+                        "are refused"
+                    )
                     self._warned = True
             until = now + ttl
             seen[key] = until
@@ -437,7 +460,7 @@ class RedisReplayCache:
         self._away_until = 0.0
 
     def first_use(self, proof: Proof) -> bool:
-        return self.first_use_of(proof.replay_key)
+        return not self.local.may_have_forgotten(proof) and self.first_use_of(proof.replay_key)
 
     def first_use_of(self, key: str, ttl: int = MAX_AGE + LEEWAY) -> bool:
         now = time.monotonic()
