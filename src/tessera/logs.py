@@ -98,7 +98,7 @@ class TextFormatter(logging.Formatter):
         if second != last:
             text = time.strftime(self.default_time_format, self.converter(second))
             self._second = (second, text)
-        return text + _MSECS[int(record.msecs)]
+        return f"{text},{int(record.msecs):03d}"  # default_msec_format
 
     def field_lines(self, name: str, levelname: str, entries: Sequence[Fields]) -> list[str]:
         """What :meth:`format` writes for each record :func:`fields_record` makes of ``name``, ``levelname`` and
