@@ -272,9 +272,15 @@ def test_an_event_with_awkward_values_is_the_same_in_both_log_formats_and_the_ro
 def test_details_are_encoded_as_json_dumps_does_whatever_came_before() -> None:
     """The JSON of a detail is what ``json.dumps`` writes, including after an equal-looking detail of other types
     (``True`` and ``1`` are equal keys in Python) and for one that cannot be a key."""
-    from tessera.server.audit import _detail_json
+    from tessera.server.audit import AuditTrail, Event
 
-    for detail in (
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    details: list[dict[str, Any]] = [
         {"grant_type": "client_credentials", "scope": "api"},
         {"grant_type": "client_credentials", "scope": "api"},
         {"revoked": 1},
@@ -282,5 +288,16 @@ def test_details_are_encoded_as_json_dumps_does_whatever_came_before() -> None:
         {"revoked": 1.0},
         {"via": "cli", "scopes": ["a", "b"]},
         {"via": "ünï\\"},
-    ):
-        assert _detail_json(detail) == json.dumps(detail, separators=(",", ":"))
+    ]
+    logger, keep = logging.getLogger("tessera.audit"), Keep()
+    logger.addHandler(keep)
+    logger.setLevel(logging.INFO)
+    try:
+        trail = AuditTrail(None)
+        for detail in details:
+            trail.emit(Event.CLIENT_UPDATED, detail=detail)
+    finally:
+        logger.removeHandler(keep)
+        logger.setLevel(logging.NOTSET)
+    written = [record.getMessage().partition(',"detail":')[2][:-1] for record in records]
+    assert written == [json.dumps(detail, separators=(",", ":")) for detail in details]

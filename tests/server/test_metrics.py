@@ -3,6 +3,7 @@ every series there at zero before any traffic."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -145,3 +146,31 @@ def test_metrics_off_count_nothing_and_load_no_prometheus_series() -> None:
     metrics.request("/oauth/token", 200, 0.001)
     metrics.flush()
     assert not hasattr(metrics, "issued")
+
+
+def test_a_flushed_batch_of_durations_is_exposed_as_the_same_observations_one_by_one() -> None:
+    """The flush writes each endpoint's histogram once per bucket and once for the sum, through
+    ``prometheus_client``'s private histogram attributes: if they change, this fails. Durations on bucket bounds,
+    between them, beyond the last, and exact in binary (so that the sum is the same whatever the order)."""
+    seconds = [0.0, 2**-11, 2**-10, 0.0025, 2**-3, 0.5, 1.0, 2.0, 16.0, 2**-11, 2**-8, 0.001]
+    batched, one_by_one = CollectorRegistry(), CollectorRegistry()
+    metrics = new_metrics(batched)
+    metrics.start(interval=3600)
+    try:
+        for n, duration in enumerate(seconds):
+            metrics.request("/oauth/token" if n % 3 else "/nowhere", 200, duration)
+    finally:
+        metrics.close()
+    new_metrics(one_by_one)
+    reference: Any = one_by_one._names_to_collectors["tessera_http_request_duration_seconds"]
+    reference_requests: Any = one_by_one._names_to_collectors["tessera_http_requests_total"]
+    for n, duration in enumerate(seconds):
+        endpoint = "/oauth/token" if n % 3 else "other"
+        reference.labels(endpoint).observe(duration)
+        reference_requests.labels(endpoint, "200").inc()
+
+    def exposed(registry: CollectorRegistry) -> list[str]:
+        return [line for line in generate_latest(registry).decode().splitlines() if "_created" not in line]
+
+    assert exposed(batched) == exposed(one_by_one)
+    assert 'tessera_http_request_duration_seconds_bucket{endpoint="other",le="0.001"} 2.0' in exposed(batched)

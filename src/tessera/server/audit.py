@@ -19,8 +19,12 @@ happens.
 statement to every issuance and make the issuance fail whenever the audit row does (a full disk for the audit
 table, a lock). So under ``tessera serve`` (:meth:`AuditTrail.start`, called when a worker starts)
 :meth:`AuditTrail.emit` queues the event as a tuple (under a microsecond, no I/O); a writer thread makes each
-queued event's row and log line from it, logs the lines (stderr flushed once per batch) and inserts the rows,
-many to one statement, every :data:`WRITE_INTERVAL` seconds. The request never waits for the audit trail and
+queued event's row and log line from it, logs the lines and inserts the rows, many to one statement, every
+:data:`WRITE_INTERVAL` seconds. The lines go through :func:`tessera.logs.log_fields`: when nothing but the stderr
+handler of ``tessera serve`` would see them (no handler or filter added on ``tessera.audit``, the loggers above
+it or that handler), the batch's lines are written to stderr in one ``write``, byte for byte what the handler
+would have written, without making a log record; otherwise each event is one record through ``logging``, so
+whatever was added sees every one. The request never waits for the audit trail and
 never fails because of it. The price: an event reaches the table a fraction of a second after the response, and
 a worker killed with ``SIGKILL`` loses what it had queued or was writing (at most :data:`WRITE_INTERVAL` seconds
 of events, rows and lines; a graceful stop writes everything). When a batch cannot be written
@@ -37,10 +41,10 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Literal
 
-from tessera.logs import batch, encoded_record, iso_time, json_string
+from tessera.logs import Fields, iso_time, json_string, log_fields
 from tessera.server import requestid
 from tessera.server.periodic import Periodic
 from tessera.store import AuditEvents, AuditRecord, AuditRow
@@ -55,10 +59,10 @@ WRITE_INTERVAL = 0.2
 
 Outcome = Literal["success", "failure"]
 
-# what emit queues: time, event, outcome, client_id, user, address, request_id, reason, detail
-_Queued = tuple[
-    float, str, str, str | None, str | None, str | None, str | None, str | None, Mapping[str, object] | None
-]
+# what emit queues: time, event, outcome, client_id, user, address, request_id, reason, detail's items (a tuple,
+# which is also the key its JSON text is kept under)
+_Items = tuple[tuple[str, object], ...]
+_Queued = tuple[float, str, str, str | None, str | None, str | None, str | None, str | None, _Items | None]
 
 
 class Event(enum.StrEnum):
@@ -106,39 +110,36 @@ def as_json(event: AuditRecord) -> dict[str, object]:
 
 
 _detail_encoder = json.JSONEncoder(separators=(",", ":")).encode  # made once: json.dumps(separators=) makes one a call
-_details: dict[tuple[tuple[str, object], ...], str] = {}  # detail's JSON by its items: a few kinds recur endlessly
+_details: dict[_Items, str] = {}  # detail's JSON by its items: a few kinds recur endlessly
 
 
-def _detail_json(detail: Mapping[str, object]) -> str:
-    """``detail`` as JSON text. One whose values are all strings (a grant type and a scope, ``via``) is encoded once
-    and looked up after that, the encoder costing several times the look-up; only those are kept, so a key made of
-    other values (``True`` equals ``1``) never finds another's text."""
-    try:
-        key = tuple(detail.items())
-        return _details[key]
-    except KeyError:
-        encoded = _detail_encoder(detail)
-        if all(type(value) is str for value in detail.values()):
-            if len(_details) >= 1024:  # many distinct scopes: start again rather than grow
-                _details.clear()
-            _details[key] = encoded
-        return encoded
-    except TypeError:  # a value that cannot be a key (a list)
-        return _detail_encoder(detail)
+def _detail_json(items: _Items) -> str:
+    """The JSON text of the ``detail`` whose items are ``items``, when :data:`_details` does not have it yet. One
+    whose values are all strings (a grant type and a scope, ``via``) is kept there, so that the next is looked up
+    (the encoder costs several times the look-up); only those, so that a key made of other values (``True``
+    equals ``1``) never finds another's text."""
+    encoded = _detail_encoder(dict(items))
+    if all(type(value) is str for _, value in items):
+        if len(_details) >= 1024:  # many distinct scopes: start again rather than grow
+            _details.clear()
+        _details[items] = encoded
+    return encoded
 
 
-def _text(value: str | None) -> str:
-    return "null" if value is None else json_string(value)
+class _Quoted(dict[str | None, str]):
+    """Strings as JSON text (``None`` as ``null``), each encoded once: an event's names, its client, user and
+    address recur from one event to the next, and the look-up costs a fraction of :func:`json_string`'s call.
+    Started again rather than grown past 4096."""
+
+    def __missing__(self, value: str) -> str:
+        if len(self) >= 4096:
+            self.clear()
+            self[None] = "null"
+        text = self[value] = json_string(value)
+        return text
 
 
-def _encoded(row: AuditRow) -> str:
-    """``row``'s fields after ``time``, as :func:`as_json` and ``json.dumps`` would write them (the log line)."""
-    _, event, outcome, client_id, user, address, request_id, reason, detail = row
-    return (
-        f'"event":{json_string(event)},"outcome":{json_string(outcome)},"client_id":{_text(client_id)},'
-        f'"user":{_text(user)},"address":{_text(address)},"request_id":{_text(request_id)},'
-        f'"reason":{_text(reason)},"detail":{"null" if detail is None else detail}'
-    )
+_quoted = _Quoted({None: "null"})
 
 
 class AuditTrail:
@@ -150,6 +151,7 @@ class AuditTrail:
         self._queue: collections.deque[_Queued] = collections.deque()
         self._writer = Periodic(self._write_queued, "tessera-audit")
         self._write_lock = threading.Lock()
+        self._put: Callable[[_Queued], None] = self._write_now  # the queue's append once started
 
     @classmethod
     def off(cls) -> "AuditTrail":
@@ -174,28 +176,30 @@ class AuditTrail:
         info = requestid.current()
         queued: _Queued = (
             time.time(),
-            event.value,
+            event._value_,  # what .value returns, without the property's call
             outcome,
             client_id,
             user,
             None if info is None else info.address,
             None if info is None else info.request_id,
             reason,
-            dict(detail) if detail else None,
+            tuple(detail.items()) if detail else None,  # a copy, as the caller's dict may change after
         )
-        if self._writer.running:
-            self._queue.append(queued)
-        else:
-            with self._write_lock:
-                self._write([queued])
+        self._put(queued)
+
+    def _write_now(self, queued: _Queued) -> None:
+        with self._write_lock:
+            self._write([queued])
 
     def start(self) -> None:
         """Queue events from now on, for a writer thread to write every :data:`WRITE_INTERVAL` seconds."""
         if self.enabled:
+            self._put = self._queue.append
             self._writer.start(WRITE_INTERVAL)
 
     def close(self) -> None:
         """Stop queueing and write every event still queued (a worker that stops gracefully loses nothing)."""
+        self._put = self._write_now
         self._writer.stop()
         self.flush()
 
@@ -215,19 +219,30 @@ class AuditTrail:
     def _write(self, queued: list[_Queued]) -> None:
         if not queued:
             return
-        # the row, with ``detail`` as JSON text: the log line is made from it too, so the two carry the same fields
-        rows: list[AuditRow] = [
-            (at, event, outcome, client_id, user, address, request_id, reason, None if detail is None
-             else _detail_json(detail))
-            for at, event, outcome, client_id, user, address, request_id, reason, detail in queued
-        ]  # fmt: skip
-        if log.isEnabledFor(logging.INFO):
-            name, handle = log.name, log.handle
-            with batch():
-                for row in rows:
-                    at = row[0]
-                    encoded = _encoded(row)
-                    handle(encoded_record(name, logging.INFO, at, f'{{"time":"{iso_time(at)}",{encoded}}}', encoded))
+        # the row, with ``detail`` as JSON text, and the log line's fields made from it: the two carry the same
+        # fields. One loop, every value encoded inline (a function call per value was a fifth of the line's cost),
+        # the values that recur (event, client, user, address) looked up (json_string's call cost as much again).
+        logged = log.isEnabledFor(logging.INFO)
+        rows: list[AuditRow] = []
+        lines: list[Fields] = []
+        details, quoted, add_row, add_line, text = _details, _quoted, rows.append, lines.append, json_string
+        for at, event, outcome, client_id, user, address, request_id, reason, items in queued:
+            detail: str | None = None
+            if items is not None:
+                try:
+                    detail = details[items]
+                except (KeyError, TypeError):  # TypeError: a value that cannot be a key (a list)
+                    detail = _detail_json(items)
+            add_row((at, event, outcome, client_id, user, address, request_id, reason, detail))
+            if logged:
+                add_line((at, (
+                    f'"event":{quoted[event]},"outcome":{quoted[outcome]},"client_id":{quoted[client_id]},'
+                    f'"user":{quoted[user]},"address":{quoted[address]},'
+                    f'"request_id":{"null" if request_id is None else text(request_id)},'  # one per request
+                    f'"reason":{quoted[reason]},"detail":{"null" if detail is None else detail}'
+                )))  # fmt: skip
+        if logged:
+            log_fields(log, logging.INFO, lines)
         if self._store is None:
             return
         try:

@@ -21,8 +21,10 @@ Three modes:
 - **queued** (:meth:`Metrics.start`, what ``tessera serve --metrics-port`` does in each worker): a call only
   appends a tuple to a deque (thread-safe, about 60 ns); a thread takes them off every
   :data:`FLUSH_INTERVAL` seconds, adds them up, and writes the sums to ``prometheus_client``'s multiprocess
-  files. Each of those writes takes a lock and touches a memory-mapped file (1-2 µs), which on every request
-  of a hot path would show; once per batch, it does not (measured in ``bench/``, see ``bench/RESULTS.md``).
+  files: a counter's increment per label set, and per endpoint the durations' sum and each bucket's count
+  (:func:`_observe_all`), not two writes per request as ``observe`` would. Each of those writes takes a lock and
+  touches a memory-mapped file (1-2 µs), which on every request of a hot path would show; once per batch, it
+  does not (measured in ``bench/``, see ``bench/RESULTS.md``).
   The exposition lags the traffic by at most that interval. :meth:`Metrics.close` flushes what is left, so a
   worker that stops loses nothing.
 
@@ -31,7 +33,11 @@ In multiprocess mode the master process serves ``/metrics`` on a loopback port o
 kept. ``prometheus_client`` is imported only when metrics are on, after ``PROMETHEUS_MULTIPROC_DIR`` is set.
 """
 
+import bisect
 import collections
+import functools
+import itertools
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -51,6 +57,11 @@ OTHER = "other"
 STATIC = "/static"
 
 _Fact = tuple[Any, ...]
+# a request's path, status and duration in seconds
+_Request = tuple[str, int, float]
+_PATH_STATUS = operator.itemgetter(0, 1)
+_PATH = operator.itemgetter(0)
+_SECONDS = operator.itemgetter(2)
 
 
 def _discard(fact: _Fact) -> None:
@@ -71,8 +82,10 @@ class Metrics:
         self.enabled = enabled
         self.endpoints = frozenset(endpoints)
         self._queue: collections.deque[_Fact] = collections.deque()
+        self._requests: collections.deque[_Request] = collections.deque()  # every request's: a queue of its own
         self._flusher = Periodic(self.flush, "tessera-metrics")
         self._record: Callable[[_Fact], None] = self._apply if enabled else _discard
+        self._record_request: Callable[[_Request], None] = self._apply_request if enabled else _discard
         if enabled:
             self._series(registry, sorted(self.endpoints), list(grant_types))
 
@@ -151,7 +164,7 @@ class Metrics:
         self._record(("limited",))
 
     def request(self, path: str, status: int, seconds: float) -> None:
-        self._record(("http", path, status, seconds))
+        self._record_request((path, status, seconds))
 
     # applying them
 
@@ -162,14 +175,15 @@ class Metrics:
         return STATIC if path.startswith(STATIC + "/") else OTHER
 
     def _apply(self, fact: _Fact) -> None:
-        self._apply_counts(collections.Counter([fact[:3]] if fact[0] == "http" else [fact]), [fact])
+        self._apply_facts([fact])
 
-    def _apply_counts(self, counts: "collections.Counter[_Fact]", facts: Iterable[_Fact]) -> None:
-        for fact, n in counts.items():
+    def _apply_request(self, request: _Request) -> None:
+        self._apply_requests([request])
+
+    def _apply_facts(self, facts: Iterable[_Fact]) -> None:
+        for fact, n in collections.Counter(facts).items():
             kind = fact[0]
-            if kind == "http":
-                self.requests.labels(self.endpoint(fact[1]), str(fact[2])).inc(n)
-            elif kind == "issued":
+            if kind == "issued":
                 self.issued.labels(fact[1]).inc(n)
             elif kind == "introspected":
                 self.introspections.labels("true" if fact[1] else "false").inc(n)
@@ -181,33 +195,67 @@ class Metrics:
                 self.sign_ins.labels(fact[1]).inc(n)
             elif kind == "limited":
                 self.rate_limited.inc(n)
-        for fact in facts:
-            if fact[0] == "http":
-                self._durations[self.endpoint(fact[1])].observe(fact[3])
+
+    def _apply_requests(self, requests: list[_Request]) -> None:
+        """Count the requests by endpoint and status, and observe their durations by endpoint, with one write per
+        label set (:func:`_observe_all`). Python works per path and per label set; per request, only C does
+        (``Counter``, ``sort``, ``groupby``, ``map``)."""
+        for (path, status), n in collections.Counter(map(_PATH_STATUS, requests)).items():
+            self.requests.labels(self.endpoint(path), str(status)).inc(n)
+        requests.sort(key=_PATH)
+        durations: dict[str, list[float]] = {}
+        for path, same in itertools.groupby(requests, _PATH):
+            durations.setdefault(self.endpoint(path), []).extend(map(_SECONDS, same))
+        for endpoint, seconds in durations.items():
+            _observe_all(self._durations[endpoint], seconds)
 
     def flush(self) -> None:
         """Apply every queued fact (queued mode); the sums go to ``prometheus_client`` once per label set."""
-        queue = self._queue
-        facts: list[_Fact] = []
-        while queue:
-            facts.append(queue.popleft())
+        facts = _drained(self._queue)
         if facts:
-            counts = collections.Counter(fact[:3] if fact[0] == "http" else fact for fact in facts)
-            self._apply_counts(counts, facts)
+            self._apply_facts(facts)
+        requests = _drained(self._requests)
+        if requests:
+            self._apply_requests(requests)
 
     def start(self, interval: float = FLUSH_INTERVAL) -> None:
         """Queue facts from now on, for a thread to apply every ``interval`` seconds."""
         if self.enabled and not self._flusher.running:
-            self._record = self._queue.append
+            self._record, self._record_request = self._queue.append, self._requests.append
             self._flusher.start(interval)
 
     def close(self) -> None:
         """Stop queueing and apply whatever is still queued."""
         if self._flusher.running:
             self._flusher.stop()
-            self._record = self._apply
+            self._record, self._record_request = self._apply, self._apply_request
         if self.enabled:
             self.flush()
+
+
+def _drained(queue: "collections.deque[Any]") -> list[Any]:
+    """What ``queue`` holds now, taken off it: ``popleft`` as many times as it had items, called from C (a
+    request thread may append meanwhile; what it appends stays for the next time)."""
+    return list(itertools.islice(iter(queue.popleft, None), len(queue)))
+
+
+def _observe_all(histogram: Any, amounts: Sequence[float]) -> None:
+    """What ``histogram.observe(amount)`` for each of ``amounts`` does, in one write per bucket used and one for the
+    sum rather than two per amount (``observe`` adds the amount to the sum and one to the first bucket whose
+    upper bound is at least the amount; in multiprocess mode each is a locked write to a memory-mapped file).
+
+    ``prometheus_client`` has no public call for many observations: this uses its histogram child's ``_sum``,
+    ``_buckets`` and ``_upper_bounds`` (the last with ``+Inf``), as ``observe`` does. The range of
+    ``prometheus-client`` in ``pyproject.toml`` is the one this was checked against, and
+    ``tests/server/test_metrics.py`` fails if they change. The sum may differ from the one-by-one sum in the last
+    bits of the float (the amounts are added together first), which no scrape shows."""
+    buckets = histogram._buckets
+    histogram._sum.inc(sum(amounts))
+    # the first bound >= amount, as observe's loop finds it
+    for index, n in collections.Counter(
+        map(functools.partial(bisect.bisect_left, histogram._upper_bounds), amounts)
+    ).items():
+        buckets[index].inc(n)
 
 
 def serve_metrics(port: int, multiprocess_dir: str) -> Any:
