@@ -218,3 +218,22 @@ def test_postgresql_prepares_the_hot_statements_unless_told_not_to(postgres_url:
         statements = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars().all()
     assert any("FROM tokens" in s for s in statements) is prepared, statements
     engine.dispose()
+
+
+def test_the_counter_leaves_out_the_threads_it_is_told_to(database_url: str) -> None:
+    """The bench's SQL per operation counts a request's statements, not those of a thread working beside the
+    requests (the audit trail's batched rows)."""
+    import threading
+
+    counter = StatementCounter(ignore_threads=["beside"])
+    engine = make_engine(database_url, counter=counter)
+    upgrade(engine)
+    store = Store(engine)
+    before = counter.count
+    beside = threading.Thread(target=lambda: store.tokens.active("no-such-digest"), name="beside")
+    beside.start()
+    beside.join()
+    assert counter.count == before
+    store.tokens.active("no-such-digest")
+    assert counter.count == before + 1
+    engine.dispose()

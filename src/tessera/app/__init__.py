@@ -28,7 +28,7 @@ from tessera.errors import StoreError
 from tessera.events import PublishError, RevocationPublisher, changes_stream
 from tessera.ratelimit import RateLimits
 from tessera.server.access import AccessLog
-from tessera.server.audit import AuditTrail
+from tessera.server.audit import WRITER_THREAD, AuditTrail
 from tessera.server.authorization import TesseraServer
 from tessera.server.changes import Changes
 from tessera.server.client_documents import ClientDocuments
@@ -113,7 +113,8 @@ def build(
     it first signs an ID token or serves the JWKS, and one that never does never loads ``cryptography``."""
     settings = settings or Settings.from_env()
     settings.check_for_server()
-    counter = StatementCounter() if settings.count_sql else None
+    # a request's statements: the audit trail's rows, written in batches by its thread, belong to no request
+    counter = StatementCounter(ignore_threads=[WRITER_THREAD]) if settings.count_sql else None
     store = store or Store(
         make_engine(
             settings.database_url,

@@ -49,13 +49,15 @@ from tessera.server import requestid
 from tessera.server.periodic import Periodic
 from tessera.store import AuditEvents, AuditRecord, AuditRow
 
-__all__ = ["WRITE_INTERVAL", "AuditTrail", "Event", "Outcome", "as_json"]
+__all__ = ["WRITER_THREAD", "WRITE_INTERVAL", "AuditTrail", "Event", "Outcome", "as_json"]
 
 log = logging.getLogger("tessera.audit")
 _warn = logging.getLogger("tessera.server.audit")
 
 #: seconds between two batches written by the writer thread
 WRITE_INTERVAL = 0.2
+#: the writer thread's name
+WRITER_THREAD = "tessera-audit"
 
 Outcome = Literal["success", "failure"]
 
@@ -149,7 +151,7 @@ class AuditTrail:
         self._store = store
         self.enabled = enabled
         self._queue: collections.deque[_Queued] = collections.deque()
-        self._writer = Periodic(self._write_queued, "tessera-audit")
+        self._writer = Periodic(self._write_queued, WRITER_THREAD)
         self._write_lock = threading.Lock()
         self._put: Callable[[_Queued], None] = self._write_now  # the queue's append once started
 

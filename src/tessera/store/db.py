@@ -29,6 +29,7 @@ import os
 import select
 import sqlite3
 import threading
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import quote
 
@@ -58,13 +59,17 @@ _READ = {"tessera_read": True}
 
 
 class StatementCounter:
-    """Counts SQL statements per process (bench-only: ``TESSERA_BENCH_COUNT_SQL=1``)."""
+    """Counts SQL statements per process (bench-only: ``TESSERA_BENCH_COUNT_SQL=1``), except those of the threads
+    named in ``ignore_threads`` (work done beside the requests, such as the audit trail's batched rows)."""
 
-    def __init__(self) -> None:
+    def __init__(self, ignore_threads: Collection[str] = ()) -> None:
         self._lock = threading.Lock()
+        self._ignored = frozenset(ignore_threads)
         self.count = 0
 
     def __call__(self, *args: Any) -> None:
+        if self._ignored and threading.current_thread().name in self._ignored:
+            return
         with self._lock:
             self.count += 1
 
