@@ -1,6 +1,7 @@
-"""S6: a protected endpoint of an API that uses ``tessera.resource``, four ways: validated from its cache,
-validated by introspection on every call (no cache), the same endpoint unprotected (the API's ceiling), and
-validated from its cache with a DPoP-bound token and a fresh proof on every request (S6d).
+"""S6: a protected endpoint of an API that uses ``tessera.resource``, several ways: validated from its cache,
+validated by introspection on every call (no cache), the same endpoint unprotected (the API's ceiling), validated
+by reading the server's database on every call (S6f, ``LocalSource``, no cache), and validated from its cache with
+a DPoP-bound token and a fresh proof on every request (S6d with ES256 proofs, S6e with RS256).
 
 S6d and S6e: wrk cannot sign a proof per request, so the proofs are made beforehand (S6d ES256, S6e RS256 with a
 2048-bit key: the API's check of the latter is about 4 times cheaper; joserfc, one key, each with
@@ -38,6 +39,7 @@ VARIANTS = (
     ("S6a", "API endpoint, cached validation", "/cached"),
     ("S6b", "API endpoint, uncached (introspection)", "/uncached"),
     ("S6c", "API endpoint, unprotected", "/open"),
+    ("S6f", "API endpoint, uncached, read from the server's database (LocalSource)", "/local"),
 )
 #: name, label, path, the proofs' algorithm, proofs made per second of each window: more than the API answers with
 #: them on this machine (on a quiet machine S6d used up 4000 a second before its 10 s window ended, and S6c, with no

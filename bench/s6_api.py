@@ -3,15 +3,17 @@
 ``/cached`` and ``/uncached`` require scope ``api`` through ``tessera.resource.flask``, validating by
 introspection against the authorization server at ``BENCH_AS_URL`` with the client
 ``BENCH_CLIENT_ID``/``BENCH_CLIENT_SECRET``; ``/cached`` keeps answers in the toolkit's bounded
-:class:`~tessera.resource.TokenCache`, ``/uncached`` asks on every call. ``/open`` is the same view with no
-protection. Served by granian (``granian --interface wsgi bench.s6_api:app``), as ``tessera serve`` is.
+:class:`~tessera.resource.TokenCache`, ``/uncached`` asks on every call. ``/local`` reads the server's database
+(``TESSERA_DATABASE_URL``) on every call through :class:`~tessera.resource.LocalSource`, with no cache and no
+HTTP hop. ``/open`` is the same view with no protection. Served by granian (``granian --interface wsgi
+bench.s6_api:app``), as ``tessera serve`` is.
 """
 
 import os
 
 from flask import Flask, Response, jsonify
 
-from tessera.resource import IntrospectionSource, TokenCache, TokenValidator
+from tessera.resource import IntrospectionSource, LocalSource, TokenCache, TokenValidator
 from tessera.resource.flask import ResourceProtector
 
 __all__ = ["app", "create_app"]
@@ -25,6 +27,7 @@ def create_app() -> Flask:
         TokenValidator(TokenCache(IntrospectionSource(issuer, *credentials, endpoint=endpoint), ttl=60))
     )
     uncached = ResourceProtector(TokenValidator(IntrospectionSource(issuer, *credentials, endpoint=endpoint)))
+    local = ResourceProtector(TokenValidator(LocalSource.from_url(os.environ["TESSERA_DATABASE_URL"])))
     api = Flask("s6_api")
 
     def data() -> Response:
@@ -33,6 +36,7 @@ def create_app() -> Flask:
     api.add_url_rule("/open", "open", data)
     api.add_url_rule("/cached", "cached", cached("api")(data))
     api.add_url_rule("/uncached", "uncached", uncached("api")(data))
+    api.add_url_rule("/local", "local", local("api")(data))
     return api
 
 
