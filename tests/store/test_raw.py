@@ -11,9 +11,11 @@ from sqlalchemy import Engine, create_engine, text
 from tessera.errors import NotFound, StoreError, StoreUnavailable
 from tessera.store import CodeRecord, NewToken, Store, make_engine, upgrade
 from tessera.store.db import StatementCounter, create_database_file
+from tessera.store.devices import DEVICE_STATEMENTS
 from tessera.store.failures import NO_SCHEMA
 from tessera.store.raw import Hot
 from tessera.store.tokens import _INSERT_TOKEN, HOT_STATEMENTS, _values
+from tessera.store.users import USER_STATEMENTS
 from tessera.tokens import random_id
 from tests.conftest import register_client
 
@@ -193,11 +195,24 @@ def test_an_error_in_the_caller_rolls_back_and_gives_the_connection_back(databas
 def test_hot_statements_need_no_type_conversion(url: str) -> None:
     """The cursor hands back what the driver gives: only right while no type of these statements converts."""
     dialect = create_engine(url).dialect  # connects to nothing
-    for statement in HOT_STATEMENTS:
+    for statement in (*HOT_STATEMENTS, *DEVICE_STATEMENTS, *USER_STATEMENTS):
         compiled: Any = statement.compile(dialect=dialect)
         assert not compiled._bind_processors, statement
         for column in compiled._result_columns:
+            if statement in USER_STATEMENTS and column.name == "disabled":
+                continue  # a Boolean: UserTable.by_id makes it one from SQLite's 0 or 1
             assert column.type.dialect_impl(dialect).result_processor(dialect, None) is None, (statement, column)
+
+
+def test_a_user_read_on_the_hot_path_is_the_same_record(db_store: Store) -> None:
+    """``by_id`` (every refresh and code redemption) reads through the prebuilt statement: the same record as the
+    ``Connection`` path gives, the disabled flag a bool on both databases."""
+    alice = db_store.users.create("alice", "a-hash", email="alice@example.com", name="Alice")
+    assert db_store.users.by_id(alice.id) == db_store.users.by_name("alice") == alice
+    db_store.users.disable("alice")
+    disabled = db_store.users.by_id(alice.id)
+    assert disabled is not None and disabled.disabled is True
+    assert db_store.users.by_id(alice.id + 1000) is None
 
 
 @pytest.mark.parametrize("prepared", [True, False])

@@ -25,7 +25,8 @@ What :meth:`Hot.connect` does itself that ``Connection`` did:
   is emitted.
 
 Only for statements whose values need no conversion between Python and the driver (strings, integers, NULL):
-a Boolean or JSON column would need SQLAlchemy's type processing (pinned by a test).
+a Boolean or JSON column would need SQLAlchemy's type processing (pinned by a test). The one exception is the
+user look-up's ``disabled`` flag, which its caller makes a ``bool`` (SQLite gives 0 or 1).
 """
 
 import contextlib

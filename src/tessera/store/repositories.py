@@ -32,7 +32,7 @@ from tessera.store.scopes import ScopeTable
 from tessera.store.sessions import SessionTable
 from tessera.store.signing_keys import SigningKeyTable
 from tessera.store.tokens import HOT_STATEMENTS, TokenTable
-from tessera.store.users import UserTable
+from tessera.store.users import USER_STATEMENTS, UserTable
 
 __all__ = ["Store"]
 
@@ -42,7 +42,7 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._db = Database(engine, (*HOT_STATEMENTS, *DEVICE_STATEMENTS))
+        self._db = Database(engine, (*HOT_STATEMENTS, *DEVICE_STATEMENTS, *USER_STATEMENTS))
         self.tokens = TokenTable(self._db)
         self.clients = ClientTable(self._db)
         self.users = UserTable(self._db)

@@ -24,9 +24,11 @@ from tessera.store.records import UserRecord
 from tessera.store.sessions import end_sessions
 from tessera.store.tokens import revoke_where
 
-__all__ = ["UserTable", "new_subject"]
+__all__ = ["USER_STATEMENTS", "UserTable", "new_subject"]
 
 _BY_ID = select(_users).where(_users.c.id == bindparam("user_id"))
+#: what :class:`~tessera.store.database.Database` prebuilds: the look-up every code redemption and refresh makes
+USER_STATEMENTS = (_BY_ID,)
 
 
 def new_subject() -> str:
@@ -82,9 +84,13 @@ class UserTable:
         return None if row is None else UserRecord(*row)
 
     def by_id(self, user_id: int) -> UserRecord | None:
-        with self._db.read() as conn:
-            row = conn.execute(_BY_ID, {"user_id": user_id}).one_or_none()
-        return None if row is None else UserRecord(*row)
+        # on the hot path of every code redemption and refresh: the prebuilt statement, one round trip
+        with self._db.hot() as run:
+            row = run(_BY_ID, {"user_id": user_id}).fetchone()
+        if row is None:
+            return None
+        uid, username, password_hash, disabled, *rest = row
+        return UserRecord(uid, username, password_hash, bool(disabled), *rest)  # SQLite gives the flag as 0 or 1
 
     def all(self) -> list[UserRecord]:
         with self._db.read() as conn:
