@@ -418,6 +418,7 @@ def test_behind_a_trusted_proxy_the_limit_counts_the_forwarded_address(store: St
     assert forwarded("192.0.2.1") == 201
     assert forwarded("192.0.2.2") == 201  # another client behind the same proxy
     assert forwarded("198.51.100.7, 192.0.2.1") == 429  # what the client wrote itself is not trusted
+    assert len(store.clients.all()) == 2  # the refused one stored nothing
 
 
 def test_methods_and_the_query_string(open_client: FlaskClient, registered: dict[str, Any]) -> None:

@@ -49,6 +49,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from authlib.oauth2 import OAuth2Error
@@ -149,6 +150,20 @@ def cache_ttl(cache_control: str) -> int:
     return max(MIN_TTL, min(MAX_TTL, int(match.group(1))))
 
 
+_V = TypeVar("_V")
+
+
+def _bounded(entries: dict[str, _V], url: str, value: _V, live: Callable[[_V], bool]) -> dict[str, _V]:
+    """``entries`` with ``url`` set to ``value``, never more than :data:`MAX_ENTRIES` of them: when full, the entries
+    no longer ``live`` go first, then the oldest."""
+    if url not in entries and len(entries) >= MAX_ENTRIES:
+        entries = {k: v for k, v in entries.items() if live(v)}
+        while len(entries) >= MAX_ENTRIES:
+            del entries[next(iter(entries))]
+    entries[url] = value
+    return entries
+
+
 @dataclasses.dataclass(frozen=True)
 class _Kept:
     record: ClientRecord
@@ -216,11 +231,7 @@ class ClientDocuments:
     def _keep(self, url: str, kept: _Kept) -> None:
         now = self._clock()
         with self._lock:
-            if url not in self._kept and len(self._kept) >= MAX_ENTRIES:
-                self._kept = {k: v for k, v in self._kept.items() if v.until > now}
-                while len(self._kept) >= MAX_ENTRIES:
-                    del self._kept[next(iter(self._kept))]
-            self._kept[url] = kept
+            self._kept = _bounded(self._kept, url, kept, lambda entry: entry.until > now)
 
     def _count_fetch(self) -> None:
         """Count a fetch of a document this process does not hold against the requesting address's limit."""
@@ -236,13 +247,9 @@ class ClientDocuments:
             )
 
     def _remember_failure(self, url: str, until: float, error: ClientDocumentError) -> None:
+        now = self._clock()
         with self._lock:
-            if url not in self._failed and len(self._failed) >= MAX_ENTRIES:
-                now = self._clock()
-                self._failed = {k: v for k, v in self._failed.items() if v[0] > now}
-                while len(self._failed) >= MAX_ENTRIES:
-                    del self._failed[next(iter(self._failed))]
-            self._failed[url] = (until, error)
+            self._failed = _bounded(self._failed, url, (until, error), lambda entry: entry[0] > now)
 
     def forget(self, url: str | None) -> None:
         """Drop the kept copy of ``url`` (its row changed), or of every document (``None``)."""
