@@ -2,9 +2,11 @@
 
 import json
 import logging
+import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -256,3 +258,80 @@ def test_a_change_goes_on_the_changes_stream(redis_url: str, redis_prefix: str) 
         publisher.changed("client", "billing")
         publisher.changed("user", "42")
     assert _entries(redis_url, stream) == [Changed("client", "billing"), Changed("user", "42")]
+
+
+def _kept_publisher(port: int, **options: float) -> RevocationPublisher:
+    return RevocationPublisher(
+        f"redis://127.0.0.1:{port}/0", channel="tessera:revoked", changes="tessera:changes", timeout=0.2, **options
+    )  # type: ignore[arg-type]
+
+
+def _until(condition: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(0.02)
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+def test_what_could_not_be_published_is_sent_as_soon_as_redis_answers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server process (``redeliver_for``) keeps what Redis did not take, a failover's few seconds say, and
+    sends it when Redis is back: caches drop those tokens then, not at the end of their TTL."""
+    import redis
+
+    port = unused_port()
+    digests = _digests(3)
+    with caplog.at_level(logging.INFO, logger="tessera.events"), closing(_kept_publisher(port, redeliver_for=60)) as p:
+        assert p.publish(digests) == 0  # no error: kept
+        p.not_before([], subject="42", at=1_700_000_000)
+        p.changed("client", "billing")
+        assert p.pending == 3 + 1 + 1 + 3  # the events, and the digests for the old channel
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1 and "sending it again when Redis answers" in warnings[0].getMessage()
+
+        server = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            _until(lambda: p.pending == 0)
+            conn = redis.Redis(port=port)
+            revoked = [decode_entry(fields) for _, fields in conn.xrange("tessera:revoked")]
+            changes = [decode_entry(fields) for _, fields in conn.xrange("tessera:changes")]
+            conn.close()
+        finally:
+            server.kill()
+            server.wait(timeout=10)
+    assert revoked == [Revoked(tuple(digests)), NotBefore("42", None, 1_700_000_000)]
+    assert changes == [Changed("client", "billing")]
+    assert "Redis answers again" in caplog.text
+    assert all(d not in caplog.text for d in digests)
+
+
+def test_what_was_kept_longer_than_redeliver_for_is_given_up(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="tessera.events"):
+        with closing(_kept_publisher(unused_port(), redeliver_for=0.3)) as publisher:
+            publisher.publish(_digests(2))
+            _until(lambda: publisher.pending == 0)
+    assert "gave up publishing 4 event(s) and digest(s)" in caplog.text  # 2 in the entry, 2 for the old channel
+    assert "never published" not in caplog.text
+
+
+def test_beyond_redeliver_max_the_oldest_are_given_up_first(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="tessera.events"):
+        with closing(_kept_publisher(unused_port(), redeliver_for=60, redeliver_max=3)) as publisher:
+            publisher.changed("client", "first")
+            publisher.changed("client", "second")
+            publisher.changed("client", "third")
+            publisher.changed("user", "fourth")
+            assert publisher.pending == 3
+            assert [b.events for b in publisher._kept] == [  # noqa: SLF001
+                (Changed("client", "second"),),
+                (Changed("client", "third"),),
+                (Changed("user", "fourth"),),
+            ]
+    assert "gave up publishing 1 event(s)" in caplog.text
+    # what was still kept when the process ended is said too
+    assert "3 event(s) and digest(s) were never published" in caplog.text

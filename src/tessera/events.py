@@ -35,12 +35,15 @@ import dataclasses
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Mapping, Sequence
 
 __all__ = [
     "CHANGE_KINDS",
     "MAX_DIGESTS_PER_MESSAGE",
+    "REDELIVER_FOR",
+    "REDELIVER_MAX",
     "REVOCATION_CHANNEL",
     "STREAM_MAXLEN",
     "STREAM_MAX_AGE",
@@ -70,6 +73,10 @@ CHANGE_KINDS = ("client", "user", "key")
 #: entries each stream keeps at least (approximately: Redis trims in whole nodes), and for how many seconds
 STREAM_MAXLEN = 100_000
 STREAM_MAX_AGE = 3600
+#: how long a server process keeps what it could not publish (Redis away, a Sentinel failover) and sends it again
+#: (every 0.1 s, backing off to 1 s), and how many digests and events it keeps at most (the oldest go first)
+REDELIVER_FOR = 600.0
+REDELIVER_MAX = 100_000
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _MAX_ID = 512  # a client id, a subject or a key id on the wire; anything longer is not ours
@@ -191,6 +198,21 @@ def decode_entry(raw: Mapping[bytes, bytes] | Mapping[str, str]) -> Event:
     raise MalformedEvent(f"stream entry of unknown kind {kind!r}"[:100])
 
 
+@dataclasses.dataclass(frozen=True)
+class _Batch:
+    """What one call publishes: stream entries and, for one release, pub/sub messages; when it was first tried."""
+
+    stream: str
+    events: tuple[Event, ...]
+    legacy: tuple[tuple[str, ...], ...]
+    at: float
+
+    @property
+    def weight(self) -> int:
+        """What keeping it costs, counted in events and digests."""
+        return sum(len(e.digests) if isinstance(e, Revoked) else 1 for e in self.events) + sum(map(len, self.legacy))
+
+
 class RevocationPublisher:
     """Publishes events on Redis: revocations (:meth:`publish`, :meth:`not_before`) on the revocation stream and,
     for one release, its pub/sub channel; changes (:meth:`changed`) on the changes stream. Called with a list of
@@ -200,6 +222,11 @@ class RevocationPublisher:
     still revoked in the database, and caches drop them within their TTL bound. Timeouts are short and
     redis-py's retries are off for the same reason. Each call is one round trip (a pipeline). (An idle connection
     that Redis, or Sentinel in a failover, closed is replaced when it is taken from the pool, before it is used.)
+
+    With ``redeliver_for`` (seconds; the server uses :data:`REDELIVER_FOR`), what could not be published is kept
+    instead of raising :class:`PublishError`, and a thread sends it again as soon as Redis answers (a failover's
+    few seconds, a restart), so caches drop those tokens then rather than at the end of their TTL. What is older
+    than ``redeliver_for``, or beyond ``redeliver_max`` digests and events, is given up, with a warning.
     """
 
     def __init__(
@@ -211,6 +238,8 @@ class RevocationPublisher:
         maxlen: int = STREAM_MAXLEN,
         max_age: int = STREAM_MAX_AGE,
         timeout: float = 0.5,
+        redeliver_for: float = 0.0,
+        redeliver_max: int = REDELIVER_MAX,
     ) -> None:
         import redis
         from redis.backoff import NoBackoff
@@ -229,6 +258,19 @@ class RevocationPublisher:
             socket_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
         )
+        self._redeliver_for = redeliver_for
+        self._redeliver_max = redeliver_max
+        self._kept: list[_Batch] = []
+        self._away = False  # an outage began: its first failure was logged
+        self._lock = threading.Lock()
+        self._sender: threading.Thread | None = None
+        self._closing = threading.Event()
+
+    @property
+    def pending(self) -> int:
+        """How many events and digests are kept, waiting for Redis."""
+        with self._lock:
+            return sum(batch.weight for batch in self._kept)
 
     def publish(self, digests: Sequence[str]) -> int:
         """Publish ``digests``; return how many pub/sub subscribers received the (last) message.
@@ -256,19 +298,89 @@ class RevocationPublisher:
         self._send(self.changes, [Changed(kind, id)], [])
 
     def _send(self, stream: str, events: Sequence[Event], legacy: Sequence[Sequence[str]]) -> int:
+        batch = _Batch(stream, tuple(events), tuple(tuple(chunk) for chunk in legacy), time.monotonic())
+        try:
+            return self._execute([batch])
+        except PublishError as exc:
+            if self._redeliver_for <= 0:
+                raise
+            self._keep([batch], warn=str(exc))
+            return 0
+
+    def _execute(self, batches: Sequence[_Batch]) -> int:
+        """Send ``batches`` in one pipeline; the number of pub/sub subscribers of the last message."""
         pipe = self._redis.pipeline(transaction=False)
-        for event in events:
-            pipe.xadd(stream, encode_entry(event), maxlen=self._maxlen, approximate=True)  # type: ignore[arg-type]
-        if events:
-            # age, besides length: ids are milliseconds since the epoch, so MINID keeps what is younger
-            pipe.xtrim(stream, minid=f"{int((time.time() - self._max_age) * 1000)}-0", approximate=True)
-        for chunk in legacy:
-            pipe.publish(self.channel, encode_revoked(chunk))
+        for batch in batches:
+            for event in batch.events:
+                pipe.xadd(batch.stream, encode_entry(event), maxlen=self._maxlen, approximate=True)  # type: ignore[arg-type]
+            if batch.events:
+                # age, besides length: ids are milliseconds since the epoch, so MINID keeps what is younger
+                pipe.xtrim(batch.stream, minid=f"{int((time.time() - self._max_age) * 1000)}-0", approximate=True)
+            for chunk in batch.legacy:
+                pipe.publish(self.channel, encode_revoked(chunk))
         try:
             results = pipe.execute()
         except self._failures as exc:
             raise PublishError(f"could not publish on Redis: {type(exc).__name__}") from exc
-        return int(results[-1]) if legacy else 0
+        return int(results[-1]) if batches[-1].legacy else 0
+
+    def _keep(self, batches: list[_Batch], *, warn: str | None = None) -> None:
+        """Keep ``batches`` in the order they were first tried; start the sender if none runs. The first failure
+        of an outage is logged (``warn``), not every one."""
+        with self._lock:
+            first, self._away = not self._away, True
+            self._kept = sorted([*batches, *self._kept], key=lambda batch: batch.at)
+            given_up = self._trim(time.monotonic())
+            if self._sender is None and not self._closing.is_set():
+                self._sender = threading.Thread(target=self._redeliver, name="tessera-redeliver", daemon=True)
+                self._sender.start()
+        if first and warn:
+            log.warning(
+                "%s; sending it again when Redis answers (caches keep those tokens till then, at most their TTL)", warn
+            )
+        self._report_given_up(given_up)
+
+    def _trim(self, now: float) -> int:
+        """Drop what is too old or too much, the oldest first (under the lock); how many events and digests."""
+        total = sum(batch.weight for batch in self._kept)
+        dropped = 0
+        while self._kept and (now - self._kept[0].at > self._redeliver_for or total > self._redeliver_max):
+            weight = self._kept.pop(0).weight
+            total -= weight
+            dropped += weight
+        return dropped
+
+    def _report_given_up(self, dropped: int) -> None:
+        if dropped:
+            log.warning(
+                "events: gave up publishing %d event(s) and digest(s) kept while Redis was away; caches keep those "
+                "tokens until their TTL ends",
+                dropped,
+            )
+
+    def _redeliver(self) -> None:
+        backoff = 0.1
+        while not self._closing.wait(backoff):
+            with self._lock:
+                given_up = self._trim(time.monotonic())
+                batches, self._kept = self._kept, []
+                if not batches:
+                    self._sender = None
+            self._report_given_up(given_up)
+            if not batches:
+                return
+            try:
+                while batches:
+                    self._execute(batches[:100])
+                    del batches[:100]  # sent: not kept again if a later slice fails
+            except PublishError:
+                self._keep(batches)
+                backoff = min(backoff * 2, 1.0)
+                continue
+            with self._lock:
+                self._away = bool(self._kept)
+            log.info("events: Redis answers again; sent what was kept while it was away")
+            backoff = 0.1
 
     def __call__(self, digests: list[str]) -> None:
         try:
@@ -279,4 +391,13 @@ class RevocationPublisher:
             )
 
     def close(self) -> None:
+        self._closing.set()
+        sender = self._sender
+        if sender is not None:
+            sender.join(timeout=2)
+        if left := self.pending:
+            log.warning(
+                "events: %d event(s) and digest(s) were never published; caches keep those tokens until their TTL ends",
+                left,
+            )
         self._redis.close()

@@ -25,7 +25,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from tessera.app.routes import MACHINE, PAGES, advertised, endpoint_paths, page_path
 from tessera.config import Settings
 from tessera.errors import StoreError
-from tessera.events import PublishError, RevocationPublisher, changes_stream
+from tessera.events import REDELIVER_FOR, PublishError, RevocationPublisher, changes_stream
 from tessera.ratelimit import RateLimits
 from tessera.server.access import AccessLog
 from tessera.server.audit import WRITER_THREAD, AuditTrail
@@ -130,7 +130,10 @@ def build(
     publisher = None
     if settings.redis_url:
         publisher = RevocationPublisher(
-            settings.redis_url, channel=settings.revocation_channel, changes=changes_stream(settings.redis_prefix)
+            settings.redis_url,
+            channel=settings.revocation_channel,
+            changes=changes_stream(settings.redis_prefix),
+            redeliver_for=REDELIVER_FOR,
         )
         listeners.append(publisher)
     audit = AuditTrail(store.audit if settings.audit == "on" else None, enabled=settings.audit != "off")
