@@ -260,10 +260,15 @@ def test_a_change_goes_on_the_changes_stream(redis_url: str, redis_prefix: str) 
     assert _entries(redis_url, stream) == [Changed("client", "billing"), Changed("user", "42")]
 
 
-def _kept_publisher(port: int, **options: float) -> RevocationPublisher:
+def _kept_publisher(port: int, *, redeliver_for: float, redeliver_max: int = 100_000) -> RevocationPublisher:
     return RevocationPublisher(
-        f"redis://127.0.0.1:{port}/0", channel="tessera:revoked", changes="tessera:changes", timeout=0.2, **options
-    )  # type: ignore[arg-type]
+        f"redis://127.0.0.1:{port}/0",
+        channel="tessera:revoked",
+        changes="tessera:changes",
+        timeout=0.2,
+        redeliver_for=redeliver_for,
+        redeliver_max=redeliver_max,
+    )
 
 
 def _until(condition: Callable[[], bool], seconds: float = 10) -> None:
@@ -279,7 +284,6 @@ def test_what_could_not_be_published_is_sent_as_soon_as_redis_answers(
 ) -> None:
     """A server process (``redeliver_for``) keeps what Redis did not take, a failover's few seconds say, and
     sends it when Redis is back: caches drop those tokens then, not at the end of their TTL."""
-    import redis
 
     port = unused_port()
     digests = _digests(3)
@@ -297,10 +301,8 @@ def test_what_could_not_be_published_is_sent_as_soon_as_redis_answers(
         )
         try:
             _until(lambda: p.pending == 0)
-            conn = redis.Redis(port=port)
-            revoked = [decode_entry(fields) for _, fields in conn.xrange("tessera:revoked")]
-            changes = [decode_entry(fields) for _, fields in conn.xrange("tessera:changes")]
-            conn.close()
+            revoked = _entries(f"redis://127.0.0.1:{port}/0", "tessera:revoked")
+            changes = _entries(f"redis://127.0.0.1:{port}/0", "tessera:changes")
         finally:
             server.kill()
             server.wait(timeout=10)
