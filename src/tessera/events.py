@@ -42,8 +42,6 @@ from collections.abc import Mapping, Sequence
 __all__ = [
     "CHANGE_KINDS",
     "MAX_DIGESTS_PER_MESSAGE",
-    "REDELIVER_FOR",
-    "REDELIVER_MAX",
     "REVOCATION_CHANNEL",
     "STREAM_MAXLEN",
     "STREAM_MAX_AGE",
