@@ -1,5 +1,6 @@
 """A web server on 127.0.0.1 that answers what a test tells it: the client's side of a fetch the server makes
-(a client ID metadata document, a jwks_uri). Counts the requests and remembers their ``Host`` headers."""
+(a client ID metadata document, a jwks_uri), or the server a resource server asks (a ``POST`` is answered as a
+``GET``). Counts the requests and remembers their ``Host`` headers."""
 
 import dataclasses
 import datetime
@@ -105,6 +106,10 @@ class DocumentServer:
                         self.wfile.write(answer.body)
                 except OSError:
                     pass  # the fetcher gave up
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                self.do_GET()
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's name
                 pass

@@ -5,9 +5,12 @@ import base64
 import json
 import logging
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,6 +33,7 @@ from tests.conftest import (
     register_client,
     unused_port,
 )
+from tests.document_server import DocumentServer, tls_pair
 from tests.resource.conftest import LiveServer
 
 ENDPOINT = ISSUER + INTROSPECT
@@ -244,7 +248,78 @@ def test_over_a_socket_with_one_kept_alive_connection(live_auth: LiveServer, ser
             assert _lookup(source, token).client_id == service.client_id
         assert _lookup(source, mint(TokenKind.ACCESS)) is None
     assert len(live_auth.client_ports) == 5  # the metadata, then four introspections
-    assert len(set(live_auth.client_ports)) == 1  # all on one connection
+    assert len(set(live_auth.client_ports[1:])) == 1  # the introspections on one kept-alive connection
+
+
+def test_each_thread_keeps_its_own_connection(live_auth: LiveServer, service: RegisteredClient) -> None:
+    assert service.secret is not None
+    token = httpx.post(
+        live_auth.url + "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(service.client_id, service.secret),
+    ).json()["access_token"]
+    source = IntrospectionSource(live_auth.url, service.client_id, service.secret, endpoint=live_auth.url + INTROSPECT)
+    live_auth.client_ports.clear()
+    with closing(source), ThreadPoolExecutor(4) as pool:
+        barrier = threading.Barrier(4)
+
+        def three_lookups(_: int) -> list[str]:
+            barrier.wait()  # all four threads at once, so none can reuse another's connection
+            return [_lookup(source, token).client_id for _ in range(3)]
+
+        answers = list(pool.map(three_lookups, range(4)))
+    assert answers == [[service.client_id] * 3] * 4
+    assert len(live_auth.client_ports) == 12 and len(set(live_auth.client_ports)) == 4
+
+
+class _OneAnswerPerConnection(threading.Thread):
+    """An HTTP server that answers each connection's first request (keep-alive, as far as the client can tell)
+    and then closes it, as a server does with an idle connection; counts the connections."""
+
+    def __init__(self, answer: bytes) -> None:
+        super().__init__(daemon=True)
+        self.answer = answer
+        self.connections = 0
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def run(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(65536)
+                head, _, body = request.partition(b"\r\n\r\n")
+                length = int(
+                    next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[1]
+                )
+                while len(body) < length:
+                    body += conn.recv(65536)
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    + f"Content-Length: {len(self.answer)}\r\n\r\n".encode()
+                    + self.answer
+                )
+                time.sleep(0.05)  # the client has read the answer and keeps the connection; then it is closed
+
+
+def test_a_kept_connection_the_server_closed_is_replaced_and_the_lookup_answered() -> None:
+    server = _OneAnswerPerConnection(json.dumps(_GOOD).encode())
+    server.start()
+    source = IntrospectionSource(server.url, "c", "s", endpoint=server.url + "/introspect")
+    try:
+        with closing(source):
+            for _ in range(3):
+                assert _lookup(source, mint(TokenKind.ACCESS)).client_id == _GOOD["client_id"]
+                time.sleep(0.1)  # closed by the server by now
+    finally:
+        server.sock.close()
+    assert server.connections == 3
 
 
 def test_nothing_listening_is_503_at_once() -> None:
@@ -280,3 +355,26 @@ def test_the_answer_body_is_not_logged(caplog: pytest.LogCaptureFixture) -> None
     with closing(source), caplog.at_level(logging.DEBUG, logger="tessera.resource"), pytest.raises(ServerUnavailable):
         _lookup(source, mint(TokenKind.ACCESS))
     assert "secret_stuff" not in caplog.text and json.dumps(_GOOD) not in caplog.text
+
+
+def test_over_https_the_certificate_is_checked_with_httpx_trust_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server_tls, _, ca_pem = tls_pair("127.0.0.1")
+    server = DocumentServer(server_tls)
+    try:
+        endpoint = server.serve_json("/introspect", _GOOD)
+        untrusted = IntrospectionSource(server.origin, "c", "s", endpoint=endpoint)
+        with closing(untrusted), pytest.raises(ServerUnavailable) as caught:
+            _lookup(untrusted, mint(TokenKind.ACCESS))
+        assert "ConnectError" in caught.value.detail
+        assert "/introspect" not in server.fetches  # nothing sent before the certificate was checked
+
+        (tmp_path / "ca.pem").write_bytes(ca_pem)
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))  # as httpx reads it
+        trusted = IntrospectionSource(server.origin, "c", "s", endpoint=endpoint)
+        with closing(trusted):
+            assert _lookup(trusted, mint(TokenKind.ACCESS)).client_id == "c"
+        assert server.fetches["/introspect"] == 1
+    finally:
+        server.stop()
