@@ -323,11 +323,15 @@ class RevocationPublisher:
         return int(results[-1]) if batches[-1].legacy else 0
 
     def _keep(self, batches: list[_Batch], *, warn: str | None = None) -> None:
-        """Keep ``batches`` in the order they were first tried; start the sender if none runs. The first failure
-        of an outage is logged (``warn``), not every one."""
+        """Keep ``batches``: a new one (``warn``: why it failed, logged for the first failure of an outage only)
+        after what is kept, or what the sender took and could not send (no ``warn``) before what was kept since,
+        so that the oldest stay first. Start the sender if none runs."""
         with self._lock:
             first, self._away = not self._away, True
-            self._kept = sorted([*batches, *self._kept], key=lambda batch: batch.at)
+            if warn is None:
+                self._kept[:0] = batches
+            else:
+                self._kept.extend(batches)
             given_up = self._trim(time.monotonic())
             if self._sender is None and not self._closing.is_set():
                 self._sender = threading.Thread(target=self._redeliver, name="tessera-redeliver", daemon=True)
@@ -341,11 +345,13 @@ class RevocationPublisher:
     def _trim(self, now: float) -> int:
         """Drop what is too old or too much, the oldest first (under the lock); how many events and digests."""
         total = sum(batch.weight for batch in self._kept)
-        dropped = 0
-        while self._kept and (now - self._kept[0].at > self._redeliver_for or total > self._redeliver_max):
-            weight = self._kept.pop(0).weight
-            total -= weight
-            dropped += weight
+        dropped = cut = 0
+        for batch in self._kept:
+            if now - batch.at <= self._redeliver_for and total - dropped <= self._redeliver_max:
+                break
+            dropped += batch.weight
+            cut += 1
+        del self._kept[:cut]
         return dropped
 
     def _report_given_up(self, dropped: int) -> None:
