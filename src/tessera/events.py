@@ -259,6 +259,7 @@ class RevocationPublisher:
         self._redeliver_for = redeliver_for
         self._redeliver_max = redeliver_max
         self._kept: list[_Batch] = []
+        self._weight = 0  # of what is kept
         self._away = False  # an outage began: its first failure was logged
         self._lock = threading.Lock()
         self._sender: threading.Thread | None = None
@@ -267,8 +268,7 @@ class RevocationPublisher:
     @property
     def pending(self) -> int:
         """How many events and digests are kept, waiting for Redis."""
-        with self._lock:
-            return sum(batch.weight for batch in self._kept)
+        return self._weight
 
     def publish(self, digests: Sequence[str]) -> int:
         """Publish ``digests``; return how many pub/sub subscribers received the (last) message.
@@ -302,7 +302,7 @@ class RevocationPublisher:
         except PublishError as exc:
             if self._redeliver_for <= 0:
                 raise
-            self._keep([batch], warn=str(exc))
+            self._keep(batch, str(exc))
             return 0
 
     def _execute(self, batches: Sequence[_Batch]) -> int:
@@ -322,36 +322,33 @@ class RevocationPublisher:
             raise PublishError(f"could not publish on Redis: {type(exc).__name__}") from exc
         return int(results[-1]) if batches[-1].legacy else 0
 
-    def _keep(self, batches: list[_Batch], *, warn: str | None = None) -> None:
-        """Keep ``batches``: a new one (``warn``: why it failed, logged for the first failure of an outage only)
-        after what is kept, or what the sender took and could not send (no ``warn``) before what was kept since,
-        so that the oldest stay first. Start the sender if none runs."""
+    def _keep(self, batch: _Batch, why: str) -> None:
+        """Keep ``batch`` after what is kept already; start the sender if none runs. The first failure of an
+        outage is logged (``why``), not every one."""
         with self._lock:
             first, self._away = not self._away, True
-            if warn is None:
-                self._kept[:0] = batches
-            else:
-                self._kept.extend(batches)
+            self._kept.append(batch)
+            self._weight += batch.weight
             given_up = self._trim(time.monotonic())
             if self._sender is None and not self._closing.is_set():
                 self._sender = threading.Thread(target=self._redeliver, name="tessera-redeliver", daemon=True)
                 self._sender.start()
-        if first and warn:
+        if first:
             log.warning(
-                "%s; sending it again when Redis answers (caches keep those tokens till then, at most their TTL)", warn
+                "%s; sending it again when Redis answers (caches keep those tokens till then, at most their TTL)", why
             )
         self._report_given_up(given_up)
 
     def _trim(self, now: float) -> int:
         """Drop what is too old or too much, the oldest first (under the lock); how many events and digests."""
-        total = sum(batch.weight for batch in self._kept)
         dropped = cut = 0
         for batch in self._kept:
-            if now - batch.at <= self._redeliver_for and total - dropped <= self._redeliver_max:
+            if now - batch.at <= self._redeliver_for and self._weight - dropped <= self._redeliver_max:
                 break
             dropped += batch.weight
             cut += 1
         del self._kept[:cut]
+        self._weight -= dropped
         return dropped
 
     def _report_given_up(self, dropped: int) -> None:
@@ -363,28 +360,33 @@ class RevocationPublisher:
             )
 
     def _redeliver(self) -> None:
-        backoff = 0.1
-        while not self._closing.wait(backoff):
+        """The sender: the oldest kept batches, up to 100 a pipeline, until none is left. A batch stays kept until
+        Redis took it, so :attr:`pending` counts it meanwhile."""
+        wait = 0.1
+        while not self._closing.wait(wait):
             with self._lock:
                 given_up = self._trim(time.monotonic())
-                batches, self._kept = self._kept, []
+                batches = self._kept[:100]
                 if not batches:
                     self._sender = None
             self._report_given_up(given_up)
             if not batches:
                 return
             try:
-                while batches:
-                    self._execute(batches[:100])
-                    del batches[:100]  # sent: not kept again if a later slice fails
+                self._execute(batches)
             except PublishError:
-                self._keep(batches)
-                backoff = min(backoff * 2, 1.0)
+                wait = min(wait * 2, 1.0)
                 continue
+            sent = {id(batch) for batch in batches}
             with self._lock:
+                self._kept = [batch for batch in self._kept if id(batch) not in sent]
+                self._weight = sum(batch.weight for batch in self._kept)
                 self._away = bool(self._kept)
+            if self._away:
+                wait = 0.0  # the next slice at once
+                continue
             log.info("events: Redis answers again; sent what was kept while it was away")
-            backoff = 0.1
+            wait = 0.1
 
     def __call__(self, digests: list[str]) -> None:
         try:
