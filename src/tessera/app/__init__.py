@@ -13,7 +13,6 @@ import datetime
 import logging
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from tessera.app.routes import MACHINE, PAGES, advertised, endpoint_paths, page_path
 from tessera.config import Settings
 from tessera.errors import StoreError
-from tessera.events import REDELIVER_FOR, PublishError, RevocationPublisher, changes_stream
+from tessera.events import REDELIVER_FOR, RevocationPublisher, changes_stream
 from tessera.ratelimit import RateLimits
 from tessera.server.access import AccessLog
 from tessera.server.audit import WRITER_THREAD, AuditTrail
@@ -149,7 +148,7 @@ def build(
     # a change made by this process: its own caches at once, the other processes through Redis
     store.listen(changes)
     if publisher is not None:
-        store.listen(_publish_changes(publisher))
+        store.listen(publisher.changed)  # kept and sent again while Redis is away: it never raises
         changes.follow(settings)
     metrics = metrics or Metrics.off()
     context = ServerContext(
@@ -214,18 +213,6 @@ def build(
     )
     flask.wsgi_app = WsgiFront(front)  # type: ignore[method-assign]
     return Built(flask, server, front, store, counter)
-
-
-def _publish_changes(publisher: RevocationPublisher) -> Callable[[str, str], None]:
-    def publish(kind: str, row_id: str) -> None:
-        try:
-            publisher.changed(kind, row_id)
-        except PublishError as exc:
-            logging.getLogger("tessera.events").warning(
-                "%s; other server processes see this %s change when their cached copy expires", exc, kind
-            )
-
-    return publish
 
 
 def _every_response(settings: Settings) -> tuple[tuple[str, str], ...]:
